@@ -1,0 +1,1 @@
+"""A neural network for handwritten digits, written from scratch in NumPy."""
