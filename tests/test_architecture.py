@@ -25,7 +25,9 @@ LAZY_EXCEPTIONS = {
     "nn/data/readers.py": {"pandas"},
     "nn/trainer.py": {"pandas"},
     "nn/metrics.py": {"pandas"},
-    "nn/cli.py": {"tqdm", "pandas"},
+    "nn/cli/fetch.py": {"tqdm"},
+    "nn/cli/train.py": {"tqdm", "pandas"},
+    "nn/cli/evaluate.py": {"pandas"},
 }
 
 
@@ -80,7 +82,7 @@ def test_library_code_does_not_print() -> None:
     offenders = []
     for layer in ("nn", "figures", "dashboard"):
         for path in _layer_files(layer):
-            if path.name in {"cli.py", "__main__.py"}:
+            if "cli" in path.parts or path.name == "__main__.py":
                 continue
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for node in ast.walk(tree):
