@@ -1,0 +1,1 @@
+"""Pure plotly figure builders: numbers in, ``go.Figure`` out, no streamlit (tests call them directly)."""

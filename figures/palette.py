@@ -1,0 +1,75 @@
+"""The one visual language of the product, defined once and imported by every figure.
+
+- Each digit 0-9 has one colour everywhere (``DIGIT_COLORS[d]``).
+- Anything signed (weights, gradients, differences) uses one diverging scale centred on zero.
+- Pixels are greys, ink dark on light, always on the fixed 0..255 range (never stretched).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Tableau 10: distinguishable, colour-blind friendlier than plotly's default, and easy on white.
+DIGIT_COLORS: tuple[str, ...] = (
+    "#4e79a7",  # 0 blue
+    "#f28e2b",  # 1 orange
+    "#e15759",  # 2 red
+    "#76b7b2",  # 3 teal
+    "#59a14f",  # 4 green
+    "#edc948",  # 5 yellow
+    "#b07aa1",  # 6 purple
+    "#ff9da7",  # 7 pink
+    "#9c755f",  # 8 brown
+    "#7f7f7f",  # 9 grey
+)
+
+# Signed values: red below zero, white at zero, blue above (plotly's "RdBu" runs red -> blue).
+DIVERGING_SCALE = "RdBu"
+
+# Pixels: plotly's "Greys" maps 0 to white and the maximum to black, i.e. dark ink on light paper.
+PIXEL_SCALE = "Greys"
+PIXEL_RANGE: tuple[float, float] = (0.0, 255.0)
+
+# Lines that are not digits: one accent per role, the same on every chart.
+LINE_COLORS = {
+    "train": "#4e79a7",
+    "val": "#e15759",
+    "raw": "rgba(78, 121, 167, 0.30)",
+    "smooth": "#1f3b5c",
+    "lr": "#59a14f",
+    "marker": "#f28e2b",
+    "neutral": "#7f7f7f",
+}
+
+
+def digit_color(digit: int) -> str:
+    """The colour of digit ``digit`` (0-9) on every chart."""
+    if not 0 <= int(digit) <= 9:
+        raise ValueError(f"digit must be 0..9, got {digit!r}")
+    return DIGIT_COLORS[int(digit)]
+
+
+def diverging_range(values: np.ndarray, *, quantile: float | None = None) -> tuple[float, float]:
+    """A symmetric (zmin, zmax) around zero, so zero is always the white middle of the scale.
+
+    ``quantile`` (e.g. 0.99) ignores a few extreme values so that typical weights stay visible.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.abs(values[np.isfinite(values)])
+    if finite.size == 0:
+        return -1.0, 1.0
+    limit = float(np.quantile(finite, quantile)) if quantile is not None else float(finite.max())
+    if limit <= 0:
+        limit = 1.0
+    return -limit, limit
+
+
+def diverging_kwargs(values: np.ndarray, *, quantile: float | None = None) -> dict:
+    """Keyword arguments for ``go.Heatmap``/``px.imshow`` showing signed ``values`` centred on zero."""
+    zmin, zmax = diverging_range(values, quantile=quantile)
+    return {"colorscale": DIVERGING_SCALE, "zmin": zmin, "zmax": zmax, "zmid": 0.0}
+
+
+def pixel_kwargs() -> dict:
+    """Keyword arguments for ``go.Heatmap`` showing raw 0..255 pixels (fixed range, never stretched)."""
+    return {"colorscale": PIXEL_SCALE, "zmin": PIXEL_RANGE[0], "zmax": PIXEL_RANGE[1], "showscale": False}
