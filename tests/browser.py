@@ -1,0 +1,132 @@
+"""Reusable helpers for browser tests: start the app on a free port, drive it with Debian's chromium.
+
+Usage in a test module::
+
+    from tests.browser import streamlit_server, browser_page, wait_for_app_idle
+
+    @pytest.fixture(scope="module")
+    def server():
+        with streamlit_server(env={"MNIST_MAX_TRAININGS": "2"}) as url:
+            yield url
+
+    def test_something(server):
+        with browser_page() as page:
+            page.goto(server)
+            wait_for_app_idle(page)
+            page.screenshot(path=shot_path("home.png"))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+SHOTS_DIR = Path(os.environ.get("MNIST_SHOTS_DIR", "/tmp/shots"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def require_browser() -> None:
+    """Skip (with the reason) when chromium or playwright is missing; CI installs both."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium)")
+    pytest.importorskip("playwright.sync_api")
+
+
+def shot_path(name: str) -> str:
+    """Where to save a screenshot (outside the repository)."""
+    SHOTS_DIR.mkdir(parents=True, exist_ok=True)
+    return str(SHOTS_DIR / name)
+
+
+@contextlib.contextmanager
+def streamlit_server(app: str = "app.py", *, env: dict[str, str] | None = None,
+                     timeout: float = 60.0) -> Iterator[str]:
+    """Run ``streamlit run app`` on a free 127.0.0.1 port; yield its URL; terminate it afterwards."""
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", app,
+        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]
+    log = open(SHOTS_DIR.parent / f"streamlit-{port}.log", "w") if SHOTS_DIR.parent.exists() else subprocess.DEVNULL
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with code {proc.returncode}; see {getattr(log, 'name', '')}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not become healthy within {timeout} s")
+            time.sleep(0.25)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if log is not subprocess.DEVNULL:
+            log.close()
+
+
+@contextlib.contextmanager
+def browser_page(*, width: int = 1400, height: int = 1000, downloads: bool = True):
+    """A Playwright page in Debian's chromium; closed (with the browser) afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": width, "height": height},
+                                          accept_downloads=downloads)
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def wait_for_app_idle(page, timeout: float = 30.0) -> None:
+    """Wait until the current script run has finished (fragments on a timer may still tick)."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
+                           timeout=timeout * 1000)
+
+
+def click_button(page, label: str) -> None:
+    """Click the visible Streamlit button whose text is exactly ``label``."""
+    page.locator('[data-testid="stButton"] button, [data-testid="stDownloadButton"] button').filter(
+        has_text=label).first.click()
+
+
+def goto_page(page, title: str) -> None:
+    """Switch page through the sidebar navigation link whose text is ``title``."""
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
