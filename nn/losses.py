@@ -1,0 +1,71 @@
+"""Softmax output and mean cross-entropy loss, fused into one stable step.
+
+For logits ``z`` (n, C) and true classes ``y`` (n,):
+
+    p_ic  = exp(z_ic) / sum_j exp(z_ij)                      softmax
+    L     = -(1/n) sum_i log p_{i, y_i}                       mean cross-entropy
+    dL/dz = (p - Y) / n                                       Y: one-hot of y
+
+Why fuse them instead of computing ``softmax`` and then ``-log``:
+
+* Stable. ``log p_ic = z_ic - logsumexp(z_i)``, and ``logsumexp`` is computed
+  after subtracting the row maximum, so ``exp`` never overflows (the largest
+  term is exp(0) = 1) and ``log`` never sees 0 (the sum is at least 1). A
+  separate ``log(softmax(z))`` would return ``-inf`` as soon as a probability
+  underflows to 0.
+* Simple. The derivative of softmax alone is an (n, C, C) Jacobian, and the
+  derivative of ``-log p`` alone divides by ``p``; multiplied together almost
+  everything cancels and leaves ``p - Y``. scikit-learn's
+  ``neural_network/_base.py`` and every framework take the same shortcut.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """``log p`` for logits (n, C), computed stably; a new array."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softmax(logits: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Class probabilities (n, C) for logits (n, C); rows sum to 1.
+
+    ``out`` may be ``logits`` itself to work in place.
+    """
+    out = np.subtract(logits, logits.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def cross_entropy(logits: np.ndarray, y: np.ndarray) -> float:
+    """Mean cross-entropy of logits (n, C) against labels y (n,)."""
+    n = logits.shape[0]
+    return float(-np.mean(log_softmax(logits)[np.arange(n), y], dtype=np.float64))
+
+
+def softmax_cross_entropy(
+    logits: np.ndarray, y: np.ndarray, *, out: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy and its gradient with respect to the logits.
+
+    logits: (n, C); y: (n,) integer labels in [0, C). Returns ``(loss, dL/dz)``
+    with ``dL/dz = (p - Y) / n`` of shape (n, C). ``out`` receives the gradient
+    and may be ``logits`` itself (the training pass does this: no allocation
+    larger than (n,)).
+    """
+    n = logits.shape[0]
+    rows = np.arange(n)
+    shifted = np.subtract(logits, logits.max(axis=1, keepdims=True), out=out)
+    true_shifted = shifted[rows, y]  # z_{i, y_i} - max_i, copied before exp overwrites it
+    np.exp(shifted, out=shifted)
+    sums = shifted.sum(axis=1)  # between 1 and C: log is safe
+    # log p_{i, y_i} = (z_{i, y_i} - max_i) - log(sum_j exp(z_ij - max_i))
+    loss = float(np.mean(np.log(sums) - true_shifted, dtype=np.float64))
+    shifted /= sums[:, None]  # now p
+    shifted[rows, y] -= 1.0  # p - Y
+    shifted *= 1.0 / n
+    return loss, shifted

@@ -1,0 +1,264 @@
+"""Optimizers: SGD, momentum, Nesterov, Adam, AdamW.
+
+The :class:`Optimizer` base class owns everything the rules share: the loop
+over parameters, the step count, the learning rate (settable between steps:
+``opt.lr = 0.01``) and weight decay. Each subclass owns exactly one update
+rule, written for one parameter array ``p`` with gradient ``g`` (the layout of
+scikit-learn's ``neural_network/_stochastic_optimizers.py``):
+
+    SGD        p <- p - lr g
+    Momentum   v <- mu v - lr g;            p <- p + v
+    Nesterov   v <- mu v - lr g;            p <- p + mu v - lr g     (Sutskever et al. 2013)
+    Adam       m <- b1 m + (1 - b1) g;      v <- b2 v + (1 - b2) g^2
+               p <- p - lr m_hat / (sqrt(v_hat) + eps),
+               m_hat = m / (1 - b1^t),  v_hat = v / (1 - b2^t)       (Kingma & Ba 2015)
+    AdamW      Adam, with the weight decay applied to p directly        (Loshchilov & Hutter 2019)
+
+Weight decay ``wd``: for sgd/momentum/nesterov/adam it is the L2 penalty
+``(wd / 2) ||W||^2`` of the loss, so ``wd W`` is added to the gradient before
+the rule runs (the grads passed to :meth:`Optimizer.step` are changed in
+place). For AdamW it is decoupled: ``p <- p (1 - lr wd)`` before the Adam step,
+so Adam's per-parameter scaling does not weaken it. Only weight matrices are
+decayed, never biases: shrinking a bias towards zero does not make the function
+any smoother, it only shifts units (the ``decay`` argument overrides this).
+
+Speed: when the parameters are consecutive slices of one flat buffer (as
+:class:`nn.model.MLP` lays them out), the rule runs once on the whole buffer:
+the same elementwise arithmetic with a few NumPy calls per step instead of a
+few per array. Every update is in place, into the arrays the caller holds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from nn.config import TrainConfig
+
+
+def _check_number(name: str, value: float, low: float, high: float, *, low_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if (value <= low if low_open else value < low) or value > high:
+        raise ValueError(f"{name} must be in {'(' if low_open else '['}{low}, {high}], got {value!r}")
+    return float(value)
+
+
+def _flat_base(arrays: Sequence[np.ndarray]) -> np.ndarray | None:
+    """The 1-D buffer that ``arrays`` tile exactly, back to back in order, else None."""
+    base = arrays[0].base if arrays else None
+    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
+        return None
+    start, item, pos = base.ctypes.data, base.itemsize, 0
+    for a in arrays:
+        if a.base is not base or a.dtype != base.dtype or not a.flags.c_contiguous:
+            return None
+        if a.ctypes.data - start != pos * item:
+            return None
+        pos += a.size
+    return base if pos == base.size else None
+
+
+class Optimizer:
+    """Base class: the loop over parameters, the step count, weight decay.
+
+    params: the arrays to update in place (e.g. ``model.parameters()``).
+    decay: per array, whether weight decay applies (default: arrays with
+    ndim >= 2, i.e. weight matrices and not biases).
+    """
+
+    n_buffers = 0  # per-parameter state arrays the rule needs (velocity, moments)
+    decoupled_decay = False
+
+    def __init__(
+        self,
+        params: Sequence[np.ndarray],
+        *,
+        lr: float,
+        weight_decay: float = 0.0,
+        decay: Sequence[bool] | None = None,
+    ):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError("an optimizer needs at least one parameter array")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
+                raise ValueError(f"parameter {i} must be a float numpy array, got {type(p).__name__}")
+        self.lr = lr
+        self.weight_decay = _check_number("weight decay", weight_decay, 0.0, 1.0)
+        self.decay = [p.ndim >= 2 for p in self.params] if decay is None else [bool(d) for d in decay]
+        if len(self.decay) != len(self.params):
+            raise ValueError(f"decay lists {len(self.decay)} flags for {len(self.params)} parameters")
+        self.t = 0  # steps taken
+
+        # The rule runs on "groups": the one flat buffer behind all params if there is one, else each param.
+        flat = _flat_base(self.params)
+        self._groups = [flat] if flat is not None else self.params
+        self._state = [[np.zeros_like(p) for _ in range(self.n_buffers)] for p in self._groups]
+        self._scratch = [np.empty_like(p) for p in self._groups]
+        self._grad_flat = np.empty_like(flat) if flat is not None else None
+        self._known_grads: tuple[np.ndarray, ...] = ()
+        self._known_grad_groups: list[np.ndarray] = []
+
+    @property
+    def lr(self) -> float:
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = _check_number("learning rate", value, 0.0, 100.0)
+
+    def reset_state(self) -> None:
+        """Forget velocities / moments and the step count (e.g. after restoring weights)."""
+        self.t = 0
+        for buffers in self._state:
+            for b in buffers:
+                b.fill(0)
+
+    def _grad_groups(self, grads: Sequence[np.ndarray]) -> list[np.ndarray]:
+        if len(grads) != len(self.params):
+            raise ValueError(f"expected {len(self.params)} gradient arrays, got {len(grads)}")
+        if len(grads) == len(self._known_grads) and all(a is b for a, b in zip(grads, self._known_grads)):
+            return self._known_grad_groups  # the same arrays as last step: layout already checked
+        for i, (p, g) in enumerate(zip(self.params, grads)):
+            if g.shape != p.shape:
+                raise ValueError(f"gradient {i} has shape {g.shape}, parameter has {p.shape}")
+        if self._grad_flat is None:
+            groups = list(grads)
+        else:
+            flat = _flat_base(grads)
+            if flat is None or flat.size != self._grad_flat.size:
+                return self._copy_into_flat(grads)  # unusual layout: gather (not cached)
+            groups = [flat]
+        self._known_grads, self._known_grad_groups = tuple(grads), groups
+        return groups
+
+    def _copy_into_flat(self, grads: Sequence[np.ndarray]) -> list[np.ndarray]:
+        at = 0
+        for g in grads:
+            self._grad_flat[at : at + g.size] = g.ravel()
+            at += g.size
+        return [self._grad_flat]
+
+    def step(self, grads: Sequence[np.ndarray]) -> None:
+        """One update of every parameter from ``grads`` (same order and shapes as ``params``)."""
+        groups = self._grad_groups(grads)
+        wd = self.weight_decay
+        if wd > 0:
+            grads = self._per_param(groups) if self._grad_flat is not None else list(grads)
+            for p, g, decayed in zip(self.params, grads, self.decay):
+                if not decayed:
+                    continue
+                if self.decoupled_decay:
+                    p *= 1.0 - self.lr * wd
+                else:
+                    g += wd * p
+        self.t += 1
+        for p, g, state, scratch in zip(self._groups, groups, self._state, self._scratch):
+            self._update(p, g, state, scratch)
+
+    def _per_param(self, groups: list[np.ndarray]) -> list[np.ndarray]:
+        """Views of the flat gradient buffer shaped like each parameter."""
+        views, at = [], 0
+        for p in self.params:
+            views.append(groups[0][at : at + p.size].reshape(p.shape))
+            at += p.size
+        return views
+
+    def _update(self, p: np.ndarray, g: np.ndarray, state: list[np.ndarray], tmp: np.ndarray) -> None:
+        """Apply the rule to one array ``p`` in place; ``tmp`` is scratch space of p's shape."""
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """p <- p - lr g."""
+
+    def _update(self, p, g, state, tmp):
+        np.multiply(g, self.lr, out=tmp)
+        p -= tmp
+
+
+class Momentum(Optimizer):
+    """Heavy ball: a velocity that accumulates past gradients. v <- mu v - lr g; p <- p + v."""
+
+    n_buffers = 1
+
+    def __init__(self, params, *, lr, momentum=0.9, weight_decay=0.0, decay=None):
+        super().__init__(params, lr=lr, weight_decay=weight_decay, decay=decay)
+        self.momentum = _check_number("momentum", momentum, 0.0, 0.999)
+
+    def _update(self, p, g, state, tmp):
+        (v,) = state
+        v *= self.momentum
+        np.multiply(g, self.lr, out=tmp)
+        v -= tmp
+        p += v
+
+
+class Nesterov(Momentum):
+    """Momentum that looks ahead: v <- mu v - lr g; p <- p + mu v - lr g."""
+
+    def _update(self, p, g, state, tmp):
+        (v,) = state
+        v *= self.momentum
+        np.multiply(g, self.lr, out=tmp)
+        v -= tmp
+        p -= tmp
+        np.multiply(v, self.momentum, out=tmp)
+        p += tmp
+
+
+class Adam(Optimizer):
+    """Per-parameter step sizes from running averages of g and g^2, bias-corrected."""
+
+    n_buffers = 2
+
+    def __init__(self, params, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decay=None):
+        super().__init__(params, lr=lr, weight_decay=weight_decay, decay=decay)
+        self.beta1 = _check_number("beta1", beta1, 0.0, 0.9999)
+        self.beta2 = _check_number("beta2", beta2, 0.0, 0.99999)
+        self.eps = _check_number("eps", eps, 0.0, 1.0, low_open=True)
+
+    def _update(self, p, g, state, tmp):
+        m, v = state
+        b1, b2 = self.beta1, self.beta2
+        m *= b1
+        np.multiply(g, 1.0 - b1, out=tmp)
+        m += tmp
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - b2
+        v *= b2
+        v += tmp
+        # lr m_hat / (sqrt(v_hat) + eps) = lr_t m / (sqrt(v) + eps_t): the bias corrections
+        # folded into two scalars instead of two more passes over the arrays.
+        c2 = math.sqrt(1.0 - b2**self.t)
+        lr_t = self.lr * c2 / (1.0 - b1**self.t)
+        np.sqrt(v, out=tmp)
+        tmp += self.eps * c2
+        np.divide(m, tmp, out=tmp)
+        tmp *= lr_t
+        p -= tmp
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p <- p (1 - lr wd), then the Adam step."""
+
+    decoupled_decay = True
+
+
+def make_optimizer(config: TrainConfig, params: Sequence[np.ndarray]) -> Optimizer:
+    """The optimizer ``config.optimizer`` names, over ``params`` (e.g. ``model.parameters()``)."""
+    name, lr, wd = config.optimizer, config.lr, config.weight_decay
+    if name == "sgd":
+        return SGD(params, lr=lr, weight_decay=wd)
+    if name == "momentum":
+        return Momentum(params, lr=lr, momentum=config.momentum, weight_decay=wd)
+    if name == "nesterov":
+        return Nesterov(params, lr=lr, momentum=config.momentum, weight_decay=wd)
+    if name == "adam":
+        return Adam(params, lr=lr, beta1=config.beta1, beta2=config.beta2, eps=config.eps, weight_decay=wd)
+    if name == "adamw":
+        return AdamW(params, lr=lr, beta1=config.beta1, beta2=config.beta2, eps=config.eps, weight_decay=wd)
+    raise ValueError(f"unknown optimizer {name!r}; choose sgd, momentum, nesterov, adam or adamw")
