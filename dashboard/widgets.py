@@ -1,0 +1,110 @@
+"""Small pieces of UI shared by several pages: the sidebar run status and the metric tiles."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from dashboard.runner import FAILED, STARTING, WAITING, RunSnapshot
+from dashboard.session import get_session
+from nn.events import RunState
+
+LIVE_INTERVAL_S = 0.5  # the sidebar and the live charts redraw twice a second while a run is active
+
+PHASE_LABELS = {
+    WAITING: (":material/hourglass_top:", "waiting for a free training slot"),
+    STARTING: (":material/hourglass_top:", "starting"),
+    RunState.IDLE.value: (":material/radio_button_unchecked:", "idle"),
+    RunState.RUNNING.value: (":material/play_circle:", "training"),
+    RunState.PAUSED.value: (":material/pause_circle:", "paused"),
+    RunState.FINISHED.value: (":material/check_circle:", "finished"),
+    RunState.STOPPED.value: (":material/stop_circle:", "stopped"),
+    RunState.DIVERGED.value: (":material/warning:", "diverged"),
+    RunState.EARLY_STOPPED.value: (":material/check_circle:", "stopped early (no more improvement)"),
+    FAILED: (":material/error:", "failed"),
+}
+
+
+def phase_label(snap: RunSnapshot) -> str:
+    icon, text = PHASE_LABELS.get(snap.phase, (":material/help:", snap.phase))
+    if snap.phase == WAITING and snap.queue_position:
+        text += f" (number {snap.queue_position} in line)"
+    return f"{icon} {text}"
+
+
+def fmt_pct(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{100 * x:.2f}%"
+
+
+def fmt_num(x: float, digits: int = 4) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def fmt_duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "n/a"
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
+
+
+def metric_tiles(snap: RunSnapshot) -> None:
+    """The numbers a learner watches, always in this order: accuracy, loss, epoch, speed, time left."""
+    last = snap.epochs[-1] if snap.epochs else None
+    prev = snap.epochs[-2] if len(snap.epochs) > 1 else None
+    cols = st.columns(5)
+    acc = last.val_acc if last else float("nan")
+    loss = last.val_loss if last else float("nan")
+    if last is not None and not math.isfinite(acc):  # no validation set: show the training numbers
+        acc, loss = last.train_acc, last.train_loss
+    acc_delta = None
+    loss_delta = None
+    if last is not None and prev is not None:
+        pa = prev.val_acc if math.isfinite(prev.val_acc) else prev.train_acc
+        pl = prev.val_loss if math.isfinite(prev.val_loss) else prev.train_loss
+        if math.isfinite(acc) and math.isfinite(pa):
+            acc_delta = f"{100 * (acc - pa):+.2f} pts"
+        if math.isfinite(loss) and math.isfinite(pl):
+            loss_delta = f"{loss - pl:+.4f}"
+    cols[0].metric("Validation accuracy", fmt_pct(acc), acc_delta,
+                   help="Share of held-out validation digits the model gets right (after each epoch).")
+    cols[1].metric("Validation loss", fmt_num(loss), loss_delta, delta_color="inverse",
+                   help="Mean cross-entropy on the validation digits; lower is better.")
+    cols[2].metric("Epoch", f"{snap.epochs_done} / {snap.epochs_planned}",
+                   help="Complete passes over the training images.")
+    cols[3].metric("Samples / s", "n/a" if not math.isfinite(snap.samples_per_sec)
+                   else f"{snap.samples_per_sec:,.0f}", help="Training images processed per second, recently.")
+    cols[4].metric("Time left", fmt_duration(snap.eta_seconds),
+                   help="Estimated from the recent speed; validation adds a little.")
+
+
+def _status_body(was_live: bool = False) -> None:
+    data = get_session()
+    run = data.run
+    if was_live and (run is None or not run.is_active):
+        st.rerun(scope="app")  # the run just ended: redraw the whole page (buttons, final charts)
+    if run is None:
+        if data.uploaded is not None:
+            st.caption(":material/upload_file: uploaded model loaded")
+        else:
+            st.caption(":material/radio_button_unchecked: no model yet")
+        return
+    run.heartbeat()
+    snap = run.snapshot()
+    st.markdown(f"**Run** {phase_label(snap)}")
+    last = snap.epochs[-1] if snap.epochs else None
+    acc = fmt_pct(last.val_acc) if last is not None else "n/a"
+    st.caption(f"epoch {snap.epochs_done}/{snap.epochs_planned} · val acc {acc}")
+    st.progress(snap.progress)
+    if snap.phase == FAILED and snap.error:
+        st.caption(snap.error)
+
+
+def sidebar_status() -> None:
+    """Render the run status in the sidebar; it redraws itself while a run is active."""
+    data = get_session()
+    live = data.run is not None and data.run.is_active
+    with st.sidebar:
+        box = st.container(key="run_status")
+        with box:
+            st.fragment(run_every=LIVE_INTERVAL_S if live else None)(_status_body)(live)
