@@ -372,7 +372,7 @@ class TrainingRun:
             step = self._step
             if trainer is None or (step == self._model_copy_step and not force):
                 return
-        model = copy.deepcopy(trainer.model)
+        model = copy_model(trainer.model)
         with self._lock:
             self._model_copy = model
             self._model_copy_step = step
@@ -425,6 +425,17 @@ class TrainingRun:
                 elapsed_seconds=elapsed,
                 current_lr=self._current_lr,
             )
+
+
+def copy_model(model: Any) -> Any:
+    """An independent MLP with the same weights (without the source's scratch buffers)."""
+    from nn.model import MLP
+
+    if not isinstance(model, MLP):  # e.g. a test's stand-in
+        return copy.deepcopy(model)
+    twin = MLP(model.config, np.random.default_rng(0))
+    twin.set_params(model.get_params())
+    return twin
 
 
 def _state_value(state: Any) -> str:

@@ -1,0 +1,320 @@
+"""Figures for the Inspect page: what the network learned, layer by layer.
+
+A few small analyses live here next to the figure that shows them (how often a unit is active, how a
+first-layer unit pushes each class); they use only NumPy and the model's public arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from figures.palette import DIGIT_COLORS, LINE_COLORS, diverging_range, pixel_kwargs
+from figures.style import finish, image_axes
+from figures.tiles import click_targets, tile_images
+from nn.model import MLP, LayerTrace
+
+IMAGE_SIDE = 28
+NEGATIVE_COLOR = "#b2182b"  # the red end of RdBu: below zero
+POSITIVE_COLOR = "#2166ac"  # the blue end: above zero
+LAYER_COLORS = ("#4e79a7", "#e15759", "#59a14f", "#b07aa1", "#f28e2b", "#76b7b2", "#9c755f")
+
+
+def layer_name(index: int, n_layers: int) -> str:
+    """``"hidden 1"`` .. for hidden layers, ``"output"`` for the last of ``n_layers`` weight layers."""
+    return "output" if index == n_layers - 1 else f"hidden {index + 1}"
+
+
+# ---------------------------------------------------------------------------------------------- analyses
+
+def active_fraction(trace: LayerTrace) -> np.ndarray:
+    """(k,) the share of digits on which each unit's pre-activation is positive.
+
+    For ReLU that is exactly "the unit outputs something"; for tanh and sigmoid it means "above
+    the midpoint", which is still a fair measure of how selective a unit is.
+    """
+    return (np.asarray(trace.pre) > 0).mean(axis=0)
+
+
+def dead_fraction(trace: LayerTrace) -> float:
+    """Share of the layer's units that are never active on any of the given digits."""
+    return float((active_fraction(trace) == 0).mean())
+
+
+def unit_class_effect(model: MLP, traces: list[LayerTrace], unit: int) -> np.ndarray:
+    """(C,) how raising first-layer ``unit``'s activation by 1 moves each logit, averaged over digits.
+
+    For each digit this is d logit / d a_unit = W_2[unit] D_2 W_3 ... D_{L-1} W_L, where D_l holds
+    that digit's activation derivatives f'(z_l): the weights on paths through units that are
+    switched off for that digit do not count. ``traces`` is ``model.forward_trace(X)`` for the digits.
+    """
+    n_hidden = model.n_layers - 1
+    if n_hidden < 1:
+        raise ValueError("the model has no hidden layer, so it has no first-layer units")
+    if not 0 <= unit < model.weights[0].shape[1]:
+        raise ValueError(f"unit must be in [0, {model.weights[0].shape[1]}), got {unit!r}")
+    n = traces[0].post.shape[0]
+    g = np.broadcast_to(model.weights[1][unit].astype(np.float64), (n, model.weights[1].shape[1]))
+    for layer in range(1, n_hidden):
+        post = traces[layer].post
+        deriv = model.activations[layer].derivative(post, np.empty_like(post))
+        g = (g * deriv) @ model.weights[layer + 1]
+    return np.asarray(g, dtype=np.float64).mean(axis=0)
+
+
+def histogram(values: np.ndarray, bins: int = 60, value_range: tuple[float, float] | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(density (bins,), bin centres (bins,)): a histogram computed here, so a chart ships 60 numbers,
+    not the 200,000 weights of a first layer."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    values = values[np.isfinite(values)]
+    density, edges = np.histogram(values, bins=bins, range=value_range, density=True)
+    return density, (edges[:-1] + edges[1:]) / 2
+
+
+# ---------------------------------------------------------------------------------------------- filters
+
+def filter_grid_figure(W1: np.ndarray, units: Sequence[int], *, shared_scale: bool = True, cols: int = 12,
+                       zrange: tuple[float, float] | None = None, selected: int | None = None,
+                       hover: Sequence[str] | None = None, title: str | None = None) -> go.Figure:
+    """First-layer weights ``W1: (784, h)`` of ``units`` as 28x28 images in a grid, in that order.
+
+    ``shared_scale``: one colour scale for every filter (compare strengths); otherwise each filter is
+    divided by its own largest |w| (compare shapes). ``zrange`` fixes the shared scale (e.g. the same
+    range over all epochs of an animation). Clicking a filter reports its unit index as customdata.
+    """
+    W1 = np.asarray(W1)
+    if W1.ndim != 2 or W1.shape[0] != IMAGE_SIDE * IMAGE_SIDE:
+        raise ValueError(f"W1 must be (784, h), got shape {W1.shape}")
+    units = np.asarray(units, dtype=np.int64)
+    if units.size and (units.min() < 0 or units.max() >= W1.shape[1]):
+        raise ValueError(f"units must be in [0, {W1.shape[1]}), got {units.min()}..{units.max()}")
+    filters = W1[:, units].T.reshape(-1, IMAGE_SIDE, IMAGE_SIDE).astype(np.float64)
+    if shared_scale:
+        zmin, zmax = zrange if zrange is not None else diverging_range(filters, quantile=0.999)
+        bar_title = "weight"
+    else:
+        peak = np.abs(filters).reshape(len(filters), -1).max(axis=1)
+        filters = filters / np.where(peak > 0, peak, 1.0)[:, None, None]
+        zmin, zmax = -1.0, 1.0
+        bar_title = "weight ÷ the<br>filter's max |w|"
+    mosaic = tile_images(filters, cols, gap=3)
+    fig = go.Figure(go.Heatmap(z=mosaic.z, colorscale="RdBu", zmin=zmin, zmax=zmax, zmid=0.0, hoverinfo="skip",
+                               colorbar={"title": {"text": bar_title}, "thickness": 14}))
+    labels = list(hover) if hover is not None else [f"unit {u}" for u in units]
+    fig.add_trace(click_targets(mosaic.centers, units, labels, size=22))
+    if selected is not None and selected in set(units.tolist()):
+        cx, cy = mosaic.centers[int(np.flatnonzero(units == selected)[0])]
+        half = IMAGE_SIDE / 2 + 0.5
+        fig.add_shape(type="rect", x0=cx - half, x1=cx + half, y0=cy - half, y1=cy + half,
+                      line={"color": LINE_COLORS["marker"], "width": 3})
+    n_rows = mosaic.z.shape[0]
+    finish(fig, title or f"First-layer filters: the weights from each pixel into {len(units)} hidden units",
+           height=70 + int(2.6 * n_rows), legend=False)
+    image_axes(fig)
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10}, clickmode="event+select", dragmode=False)
+    return fig
+
+
+def filter_figure(w: np.ndarray, unit: int, *, zrange: tuple[float, float] | None = None) -> go.Figure:
+    """One filter ``w: (784,)`` large: blue pixels raise the unit's input, red ones lower it."""
+    w = np.asarray(w, dtype=np.float64).reshape(IMAGE_SIDE, IMAGE_SIDE)
+    zmin, zmax = zrange if zrange is not None else diverging_range(w)
+    fig = go.Figure(go.Heatmap(z=w, colorscale="RdBu", zmin=zmin, zmax=zmax, zmid=0.0,
+                               colorbar={"title": {"text": "weight"}, "thickness": 14},
+                               hovertemplate="row %{y}, column %{x}: w = %{z:.3f}<extra></extra>"))
+    finish(fig, f"Unit {unit}: its weight from each pixel", height=360, legend=False)
+    image_axes(fig)
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return fig
+
+
+def class_effect_figure(effect: np.ndarray, unit: int) -> go.Figure:
+    """Bars per class of ``effect: (C,)`` relative to the mean over classes.
+
+    Softmax ignores anything that raises every logit equally, so only the differences matter: a bar
+    above zero means this unit's activation pushes that digit up against the others.
+    """
+    effect = np.asarray(effect, dtype=np.float64)
+    relative = effect - effect.mean()
+    colours = [POSITIVE_COLOR if v >= 0 else NEGATIVE_COLOR for v in relative]
+    fig = go.Figure(go.Bar(x=[str(c) for c in range(len(relative))], y=relative, marker_color=colours,
+                           hovertemplate="digit %{x}: %{y:+.3f}<extra></extra>"))
+    fig.add_hline(y=0, line={"color": LINE_COLORS["neutral"], "width": 1})
+    finish(fig, f"Which digits unit {unit} pushes up or down", "digit",
+           "change in logit per unit of activation<br>(relative to the average digit)", height=360,
+           legend=False)
+    return fig
+
+
+def filter_stats_frame(W1: np.ndarray, b1: np.ndarray, active: np.ndarray, unit: int) -> pd.DataFrame:
+    """A small table of one first-layer unit's numbers, for showing next to its filter."""
+    w = np.asarray(W1)[:, unit].astype(np.float64)
+    rows = [
+        ("weight norm ‖w‖", f"{np.linalg.norm(w):.3f}"),
+        ("largest positive weight", f"{w.max():+.3f}"),
+        ("largest negative weight", f"{w.min():+.3f}"),
+        ("bias b", f"{float(np.asarray(b1)[unit]):+.3f}"),
+        ("active on (share of sampled test digits)", f"{float(active[unit]):.1%}"),
+    ]
+    return pd.DataFrame(rows, columns=["statistic", "value"]).set_index("statistic")
+
+
+# ---------------------------------------------------------------------------------------------- one digit
+
+def digit_figure(image: np.ndarray, title: str, *, height: int = 300) -> go.Figure:
+    """One digit ``image: (28, 28)`` uint8, dark ink on light paper, the right way up."""
+    image = np.asarray(image).reshape(IMAGE_SIDE, IMAGE_SIDE)
+    fig = go.Figure(go.Heatmap(z=image, hovertemplate="row %{y}, column %{x}: %{z}<extra></extra>",
+                               **pixel_kwargs()))
+    finish(fig, title, height=height, legend=False)
+    image_axes(fig)
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return fig
+
+
+def layer_activity_figure(pre: np.ndarray, post: np.ndarray, name: str, activation: str) -> go.Figure:
+    """One digit's pre-activations ``z: (k,)`` (top) and activations ``f(z): (k,)`` (bottom) per unit."""
+    pre = np.asarray(pre, dtype=np.float64).ravel()
+    post = np.asarray(post, dtype=np.float64).ravel()
+    units = np.arange(pre.size)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1)
+    fig.add_trace(go.Bar(x=units, y=pre, marker_color=np.where(pre >= 0, POSITIVE_COLOR, NEGATIVE_COLOR),
+                         marker_line_width=0, name="z", hovertemplate="unit %{x}: z = %{y:.3f}<extra></extra>"),
+                  row=1, col=1)
+    fig.add_trace(go.Bar(x=units, y=post, marker_color=LINE_COLORS["smooth"], marker_line_width=0,
+                         name=f"{activation}(z)",
+                         hovertemplate="unit %{x}: " + activation + "(z) = %{y:.3f}<extra></extra>"),
+                  row=2, col=1)
+    active = int((pre > 0).sum())
+    finish(fig, f"{name.capitalize()}: {active} of {pre.size} units active for this digit", height=360,
+           legend=False)
+    fig.update_yaxes(title_text="pre-activation z", row=1, col=1)
+    fig.update_yaxes(title_text=f"{activation}(z)", row=2, col=1)
+    fig.update_xaxes(title_text="unit", row=2, col=1)
+    fig.update_layout(bargap=0.05)
+    return fig
+
+
+def probability_figure(proba: np.ndarray, true_label: int | None = None) -> go.Figure:
+    """The output layer's softmax ``proba: (C,)`` as bars in each digit's colour; the true one outlined."""
+    proba = np.asarray(proba, dtype=np.float64).ravel()
+    classes = [str(c) for c in range(proba.size)]
+    outline = [3 if true_label is not None and c == true_label else 0 for c in range(proba.size)]
+    fig = go.Figure(go.Bar(x=classes, y=proba, marker_color=list(DIGIT_COLORS[:proba.size]),
+                           marker_line={"color": "black", "width": outline}, text=[f"{p:.1%}" for p in proba],
+                           textposition="outside", cliponaxis=False,
+                           hovertemplate="digit %{x}: %{y:.2%}<extra></extra>"))
+    predicted = int(proba.argmax())
+    suffix = "" if true_label is None else f" (true: {true_label}, outlined)"
+    finish(fig, f"Output probabilities: predicts {predicted}{suffix}", "digit", "probability", height=340,
+           legend=False)
+    fig.update_yaxes(range=[0, 1.12], tickformat=".0%")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------- training dynamics
+
+def per_layer_lines_figure(epochs: Sequence[int], values: np.ndarray, *, title: str, y_title: str,
+                           log_y: bool = False, percent: bool = False, names: Sequence[str] | None = None
+                           ) -> go.Figure:
+    """One line per layer of ``values: (epochs, layers)`` against epoch."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or values.shape[0] != len(epochs):
+        raise ValueError(f"values must be (epochs={len(epochs)}, layers), got {values.shape}")
+    n = values.shape[1]
+    fig = go.Figure()
+    for j in range(n):
+        name = names[j] if names is not None else f"layer {j + 1}"
+        fig.add_trace(go.Scatter(x=list(epochs), y=values[:, j], mode="lines+markers", name=name,
+                                 line={"color": LAYER_COLORS[j % len(LAYER_COLORS)], "width": 2}))
+    finish(fig, title, "epoch", y_title, height=320)
+    if log_y:
+        fig.update_yaxes(type="log")
+    if percent:
+        fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    fig.update_xaxes(dtick=max(1, len(epochs) // 10))
+    return fig
+
+
+def histograms_figure(arrays: Sequence[np.ndarray], names: Sequence[str], *, title: str, x_title: str
+                      ) -> go.Figure:
+    """One small histogram per layer side by side, each on its own x range (layers differ in scale)."""
+    n = len(arrays)
+    fig = make_subplots(rows=1, cols=n, subplot_titles=list(names), horizontal_spacing=0.06)
+    for j, values in enumerate(arrays):
+        density, centres = histogram(values)
+        fig.add_trace(go.Bar(x=centres, y=density, marker_color=LAYER_COLORS[j % len(LAYER_COLORS)],
+                             marker_line_width=0, name=names[j],
+                             hovertemplate="%{x:.3g}: density %{y:.3g}<extra></extra>"), row=1, col=j + 1)
+        fig.update_xaxes(title_text=x_title, row=1, col=j + 1, tickformat=".2g")
+    finish(fig, title, height=300, legend=False)
+    fig.update_yaxes(title_text="density", row=1, col=1)
+    fig.update_layout(bargap=0)
+    return fig
+
+
+def snapshot_distribution_figure(snapshots: Sequence[tuple[int, np.ndarray]], *, bins: int = 60) -> go.Figure:
+    """How the first layer's weight distribution spread out over training: one column per snapshot."""
+    if not snapshots:
+        raise ValueError("no snapshots to show")
+    epochs = [int(e) for e, _ in snapshots]
+    lo, hi = diverging_range(np.concatenate([np.asarray(W).ravel()[::7] for _, W in snapshots]), quantile=0.999)
+    densities = []
+    for _, W in snapshots:
+        density, centres = histogram(W, bins=bins, value_range=(lo, hi))
+        densities.append(density)
+    z = np.log10(np.asarray(densities).T + 1e-3)
+    fig = go.Figure(go.Heatmap(x=epochs, y=centres, z=z, colorscale="Viridis",
+                               colorbar={"title": {"text": "log10<br>density"}, "thickness": 14},
+                               hovertemplate="epoch %{x}, w ≈ %{y:.3f}: log10 density %{z:.2f}<extra></extra>"))
+    finish(fig, "First-layer weights: distribution at each snapshot", "epoch (0 = at initialisation)",
+           "weight value", height=320, legend=False)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------- layer map
+
+def pca_map_figure(coords: np.ndarray, labels: np.ndarray, predicted: np.ndarray, indices: np.ndarray, *,
+                   layer: str, explained: Sequence[float], selected: int | None = None) -> go.Figure:
+    """Digits as points at ``coords: (n, 2)`` (their first two principal components), one colour per
+    true label; mistakes drawn as black-outlined crosses. customdata is each point's test index."""
+    coords = np.asarray(coords, dtype=np.float64)
+    labels = np.asarray(labels).astype(np.int64)
+    predicted = np.asarray(predicted).astype(np.int64)
+    indices = np.asarray(indices).astype(np.int64)
+    if not (coords.shape == (len(labels), 2) and len(predicted) == len(labels) == len(indices)):
+        raise ValueError(f"coords (n, 2), labels, predicted and indices must agree: {coords.shape}, "
+                         f"{labels.shape}, {predicted.shape}, {indices.shape}")
+    fig = go.Figure()
+    for d in range(10):
+        mask = (labels == d) & (predicted == labels)
+        fig.add_trace(go.Scatter(
+            x=coords[mask, 0], y=coords[mask, 1], mode="markers", name=str(d),
+            marker={"color": DIGIT_COLORS[d], "size": 6, "opacity": 0.75},
+            customdata=indices[mask],
+            hovertemplate="test #%{customdata}: " + str(d) + ", predicted right<extra></extra>"))
+    wrong = predicted != labels
+    fig.add_trace(go.Scatter(
+        x=coords[wrong, 0], y=coords[wrong, 1], mode="markers", name="mistake",
+        marker={"color": [DIGIT_COLORS[d] for d in labels[wrong]], "size": 10, "symbol": "x",
+                "line": {"color": "black", "width": 1}},
+        customdata=indices[wrong], text=[f"true {t}, predicted {p}" for t, p in zip(labels[wrong], predicted[wrong])],
+        hovertemplate="test #%{customdata}: %{text}<extra></extra>"))
+    if selected is not None and selected in set(indices.tolist()):
+        i = int(np.flatnonzero(indices == selected)[0])
+        fig.add_trace(go.Scatter(x=[coords[i, 0]], y=[coords[i, 1]], mode="markers", name="selected",
+                                 marker={"size": 18, "symbol": "circle-open",
+                                         "line": {"color": "black", "width": 2.5}},
+                                 hoverinfo="skip"))
+    ex = list(explained) + [0.0, 0.0]
+    finish(fig, f"{layer.capitalize()} activations of {len(labels)} test digits, projected on 2 principal components",
+           f"PC 1 ({ex[0]:.0%} of variance)", f"PC 2 ({ex[1]:.0%} of variance)", height=560)
+    fig.update_layout(legend={"title": {"text": "true digit"}, "orientation": "v", "x": 1.02, "xanchor": "left",
+                              "y": 1.0, "yanchor": "top"},
+                      clickmode="event+select", dragmode="pan")
+    return fig
