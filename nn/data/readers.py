@@ -14,6 +14,7 @@ import gzip
 import io
 import math
 import os
+import re
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -278,7 +279,10 @@ def read_mnist_csv(path: PathOrFile, *, progress: Progress | None = None, total_
         stage = f"read {os.path.basename(name)}"
         blocks = []
         done_rows = 0
-        reader = pd.read_csv(f, header=None, na_filter=False, chunksize=chunk_rows, engine="c")
+        try:
+            reader = pd.read_csv(f, header=None, na_filter=False, chunksize=chunk_rows, engine="c")
+        except pd.errors.EmptyDataError:
+            raise ValueError(f"{name}: no data rows after the header") from None
         try:
             for chunk in reader:
                 block = _check_csv_chunk(chunk, f, start, first_row, done_rows, name)
@@ -302,8 +306,11 @@ def read_mnist_csv(path: PathOrFile, *, progress: Progress | None = None, total_
 
 
 def _parser_detail(exc: Exception) -> str:
-    text = str(exc).strip().replace("Error tokenizing data. C error: ", "")
-    return text.replace("fields", "values")
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+    if found is None:
+        return str(exc).strip()
+    expected, line, saw = found.groups()
+    return f"data row {line} has {saw} values, expected {expected}"
 
 
 def _check_csv_chunk(chunk, f: BinaryIO, start: int, first_row: int, offset: int, name: str) -> np.ndarray:
