@@ -20,12 +20,17 @@ from nn.config import (
 MAX_QUERY_VALUE_CHARS = 80  # longer values are refused outright (and never echoed in full)
 
 
-def _default_config() -> TrainConfig:
+def presets() -> dict[str, TrainConfig]:
+    """The engine's named presets (quick, default, best)."""
     try:
         from nn.presets import PRESETS
-    except ImportError:  # presets land separately; the engine's defaults are a sound fallback
-        return TrainConfig()
-    return PRESETS["default"]
+    except ImportError:  # presets land separately; the engine's defaults are a sound fallback meanwhile
+        return {"default": TrainConfig()}
+    return dict(PRESETS)
+
+
+def _default_config() -> TrainConfig:
+    return presets()["default"]
 
 
 # ----- knob <-> config -------------------------------------------------------------------------------

@@ -52,6 +52,36 @@ def max_trainings_setting() -> tuple[int, str | None]:
     return value, None
 
 
+def memory_budget_bytes() -> int:
+    """How much memory one run may plan to use: ``MNIST_RUN_MEMORY_MB`` if set, else a share of what is free.
+
+    Each of the ``MNIST_MAX_TRAININGS`` simultaneous runs gets an equal share of half the currently
+    available memory (the other half stays for the shared dataset, the server and the pages).
+    """
+    raw = os.environ.get("MNIST_RUN_MEMORY_MB")
+    if raw:
+        try:
+            return max(1, int(float(raw) * 2**20))
+        except ValueError:
+            pass
+    available = _available_memory_bytes()
+    return int(available * 0.5 / max_trainings_setting()[0])
+
+
+def _available_memory_bytes() -> int:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2 * 2**30  # unknown platform: assume a modest machine
+
+
 class RunLimiter:
     """At most ``capacity`` runs hold a slot; the others wait in arrival order."""
 
@@ -391,6 +421,14 @@ class TrainingRun:
         with self._lock:
             return self._model_copy, f"{self.run_id}:{self._model_copy_step}"
 
+    def _applied_lr_changes(self) -> tuple[tuple[int, float], ...]:
+        """The user's learning-rate changes at the step they took effect (the trainer knows exactly)."""
+        trainer = self.trainer
+        changes = getattr(trainer, "lr_changes", None) if trainer is not None else None
+        if changes is None:
+            return tuple(self._lr_changes)
+        return tuple((int(c.step), float(c.lr)) for c in list(changes))
+
     def snapshot(self) -> RunSnapshot:
         with self._lock:
             now = time.perf_counter()
@@ -418,7 +456,7 @@ class TrainingRun:
                 step=self._step,
                 batch_losses=np.asarray(self._losses, dtype=np.float32),
                 batch_lrs=np.asarray(self._lrs, dtype=np.float32),
-                lr_changes=tuple(self._lr_changes),
+                lr_changes=self._applied_lr_changes(),
                 epochs=tuple(self._epochs),
                 samples_per_sec=rate if self._phase == RunState.RUNNING.value else float("nan"),
                 eta_seconds=eta if self._phase == RunState.RUNNING.value else float("nan"),

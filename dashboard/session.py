@@ -46,7 +46,11 @@ class SessionData:
     knobs: dict | None = None  # the Train page's values (durable across page switches)
     notices: list[str] = field(default_factory=list)  # e.g. query values that were ignored
     params_read: bool = False
+    last_upload_id: str | None = None  # the uploaded file already handled (uploads are read once)
+    upload_message: tuple[str, str] | None = None  # (kind, text) shown while the file stays selected
     _view: ModelView | None = None  # cached per version
+    _epoch_fig: Any = None  # (key, figure) of the per-epoch chart
+    _npz: Any = None  # (version, bytes, file name) of the model download
 
 
 def get_session() -> SessionData:

@@ -1,0 +1,276 @@
+"""The Train page's moving parts: model summary, run controls, live panel, model download and upload."""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from dashboard.runner import FAILED, WAITING, TrainingRun, get_limiter, memory_budget_bytes
+from dashboard.session import SessionData, current_model, set_run, uploaded_view
+from dashboard.widgets import LIVE_INTERVAL_S, metric_tiles, phase_label
+from figures.training import batch_loss_figure, epoch_metrics_figure, epochs_frame, lr_figure
+from nn.config import TrainConfig
+from nn.events import RunState
+from nn.model import memory_estimate, param_count
+
+MAX_UPLOAD_BYTES = 200 * 2**20
+
+
+def fmt_bytes(n: float) -> str:
+    for unit, size in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+def run_memory_bytes(config: TrainConfig) -> int:
+    """What a run will allocate: the engine's estimate plus evaluation blocks and filter snapshots."""
+    eval_rows = 4096  # the model evaluates in blocks of this many rows
+    itemsize = np.dtype(config.model.dtype).itemsize
+    evaluation = eval_rows * (sum(config.model.hidden) * 2 + config.model.n_classes * 2) * itemsize
+    w1 = config.model.layer_sizes[0] * config.model.layer_sizes[1] * itemsize
+    snapshots = min(config.snapshot_budget_bytes, w1 * (config.epochs + 1))
+    return memory_estimate(config.model, config.batch_size, config.optimizer) + evaluation + snapshots
+
+
+def model_summary(config: TrainConfig) -> bool:
+    """Parameter count and memory, live as the knobs move; False (with the reason) if it would not fit."""
+    params = param_count(config.model)
+    need = run_memory_bytes(config)
+    budget = memory_budget_bytes()
+    sizes = " → ".join(str(s) for s in config.model.layer_sizes)
+    c1, c2 = st.columns(2)
+    c1.metric("Parameters", f"{params:,}", help=f"Weights and biases of the layers {sizes}.")
+    c2.metric("Memory to train", fmt_bytes(need),
+              help="Weights, gradients, optimizer state, batch buffers and filter snapshots, estimated before "
+                   "anything is built.")
+    if need > budget:
+        st.error(f"This network would need about {fmt_bytes(need)} to train, more than the "
+                 f"{fmt_bytes(budget)} a run may use on this server. Make the hidden layers narrower or fewer, "
+                 "or lower the batch size.", icon=":material/memory:")
+        return False
+    return True
+
+
+# ----- controls --------------------------------------------------------------------------------------
+def _new_run(session: SessionData, config: TrainConfig, images: np.ndarray, labels: np.ndarray,
+             *, paused: bool = False) -> TrainingRun:
+    run = TrainingRun(config, images, labels, start_paused=paused)
+    set_run(session, run)
+    return run.start()
+
+
+def controls(session: SessionData, config: TrainConfig | None, images: np.ndarray, labels: np.ndarray) -> None:
+    """Start, pause/resume, +1 epoch, +1 batch, stop, reset; and the live learning-rate control."""
+    run = session.run
+    phase = run.phase if run is not None else None
+    active = run is not None and run.is_active
+    can_start = config is not None and not active
+    cols = st.columns(6)
+    if cols[0].button("Start", type="primary", disabled=not can_start, key="btn_start", icon=":material/play_arrow:",
+                      help="Build a fresh network with these settings and train it in the background.",
+                      width="stretch"):
+        _new_run(session, config, images, labels)
+        st.rerun()
+    if phase == RunState.PAUSED.value:
+        if cols[1].button("Resume", key="btn_resume", icon=":material/resume:", width="stretch",
+                          help="Continue training from where it paused."):
+            run.resume()
+            st.rerun()
+    elif cols[1].button("Pause", key="btn_pause", disabled=not active, icon=":material/pause:", width="stretch",
+                        help="Hold training after the current batch; nothing is lost."):
+        run.pause()
+        st.rerun()
+    step_ok = (active and phase == RunState.PAUSED.value) or (not active and config is not None)
+    if cols[2].button("+1 epoch", key="btn_epoch", disabled=not step_ok, icon=":material/skip_next:",
+                      width="stretch", help="Train exactly one more epoch, then pause (starts a paused run if none)."):
+        if not active:
+            run = _new_run(session, config, images, labels, paused=True)
+        run.step_epoch()
+        st.rerun()
+    if cols[3].button("+1 batch", key="btn_batch", disabled=not step_ok, icon=":material/exposure_plus_1:",
+                      width="stretch", help="Take exactly one optimizer step, then pause."):
+        if not active:
+            run = _new_run(session, config, images, labels, paused=True)
+        run.step_batch()
+        st.rerun()
+    if cols[4].button("Stop", key="btn_stop", disabled=not active, icon=":material/stop:", width="stretch",
+                      help="End the run now; the model trained so far is kept."):
+        run.stop()
+        run.join(timeout=2.0)
+        st.rerun()
+    if cols[5].button("Reset", key="btn_reset", disabled=run is None and session.uploaded is None,
+                      icon=":material/restart_alt:", width="stretch",
+                      help="Stop any run and forget the model (the settings stay)."):
+        set_run(session, None)
+        session.uploaded = None
+        st.rerun()
+    if active:
+        _live_lr(run)
+
+
+def _live_lr(run: TrainingRun) -> None:
+    from dashboard.knobs import LRS
+
+    current = run.snapshot().current_lr
+    options = sorted(set(LRS) | {current})
+
+    def apply() -> None:
+        value = st.session_state["live_lr"]
+        if value != run.snapshot().current_lr:
+            run.set_lr(float(value))
+
+    if st.session_state.get("live_lr_run") != run.run_id:
+        st.session_state["live_lr_run"] = run.run_id
+        st.session_state["live_lr"] = current
+    st.select_slider("Learning rate now (applies from the next step; marked on the charts)", options,
+                     key="live_lr", format_func=lambda v: f"{v:g}", on_change=apply,
+                     help="Change the learning rate of the running training; the schedule continues from it.")
+
+
+# ----- the live panel --------------------------------------------------------------------------------
+def live_panel(session: SessionData) -> None:
+    """Status, tiles, progress and charts; redraws itself twice a second while the run is active."""
+    run = session.run
+    interval = LIVE_INTERVAL_S if run is not None and run.is_active else None
+    st.fragment(run_every=interval)(_live_body)(session)
+
+
+def _live_body(session: SessionData) -> None:
+    run = session.run
+    if run is None:
+        if session.uploaded is not None:
+            st.success(f"Using the uploaded model ({session.uploaded.meta.get('summary', 'loaded')}). "
+                       "Evaluate and Inspect show it; Start trains a new one.", icon=":material/upload_file:")
+        else:
+            st.info("Set the knobs (or pick a preset) and press **Start**. The quick preset trains in seconds.",
+                    icon=":material/arrow_back:")
+        return
+    run.heartbeat()
+    snap = run.snapshot()
+    st.markdown(f"**Run {snap.run_id}** · {phase_label(snap)}")
+    if snap.phase == WAITING:
+        training, waiting = get_limiter().counts()
+        st.info(f"The server is training {training} model(s) at once, its limit; this run starts when a slot "
+                f"frees up (number {snap.queue_position or 1} in line).", icon=":material/hourglass_top:")
+    elif snap.phase == RunState.DIVERGED.value:
+        lower = snap.current_lr / 10
+        st.error(f"Training diverged: {snap.reason or 'the loss stopped being a finite number'}\n\n"
+                 f"Try a lower learning rate (e.g. {lower:g}) or a smaller batch-size-to-LR ratio. The model was "
+                 "rolled back to its last good weights, which you can still evaluate and download.",
+                 icon=":material/warning:")
+    elif snap.phase == FAILED:
+        st.error(f"The run failed: {snap.error}", icon=":material/error:")
+    elif snap.phase == RunState.EARLY_STOPPED.value:
+        st.success(f"Stopped early: {snap.reason or 'the validation loss stopped improving'}. The best weights "
+                   "were kept.", icon=":material/check_circle:")
+    st.progress(snap.progress, text=f"epoch {snap.epoch or 0} of {snap.epochs_planned}, "
+                                    f"batch {snap.batch} of {snap.batches_per_epoch or '?'}")
+    metric_tiles(snap)
+    bpe = max(snap.batches_per_epoch, 1)
+    st.plotly_chart(batch_loss_figure(snap.batch_losses, bpe, lr_changes=snap.lr_changes), key="chart_batch_loss",
+                    width="stretch", config={"displayModeBar": False})
+    st.caption("Each faint point is one batch's loss; the dark line is its running average. It should fall "
+               "steadily; a jump after a learning-rate change (dashed line) means the step got too big.")
+    st.plotly_chart(_epoch_figure(session, snap), key="chart_epochs", width="stretch",
+                    config={"displayModeBar": False})
+    st.caption("Train vs validation after each epoch: when validation accuracy stalls while training keeps "
+               "improving, the network starts to memorise rather than generalise.")
+    st.plotly_chart(lr_figure(snap.batch_lrs, bpe, lr_changes=snap.lr_changes), key="chart_lr", width="stretch",
+                    config={"displayModeBar": False})
+    st.caption("The learning rate used at each step: the schedule and warm-up shape it; your changes are marked.")
+
+
+def _epoch_figure(session: SessionData, snap: Any):
+    """The per-epoch figure changes only once an epoch: rebuild it then, not on every redraw."""
+    key = (snap.run_id, snap.epochs_done, snap.epochs_planned)
+    cached = getattr(session, "_epoch_fig", None)
+    if cached is None or cached[0] != key:
+        session._epoch_fig = (key, epoch_metrics_figure(epochs_frame(snap.epochs), snap.epochs_planned))
+    return session._epoch_fig[1]
+
+
+# ----- files ------------------------------------------------------------------------------------------
+def _model_bytes(session: SessionData) -> tuple[bytes, str] | None:
+    from nn.serialize import save_model
+
+    view = current_model()
+    if view is None:
+        return None
+    cached = getattr(session, "_npz", None)
+    if cached is not None and cached[0] == view.version:
+        return cached[1], cached[2]
+    meta: dict[str, Any] = dict(view.meta)
+    if view.history is not None and len(view.history) and "val_acc" in view.history:
+        meta["val_accuracy"] = float(view.history["val_acc"].iloc[-1])
+    buffer = io.BytesIO()
+    save_model(buffer, view.model, meta)
+    name = f"mnist-mlp-{'-'.join(map(str, view.model.config.hidden)) or 'softmax'}-{view.version.replace(':', '-')}.npz"
+    session._npz = (view.version, buffer.getvalue(), name)
+    return session._npz[1], name
+
+
+def download_and_upload(session: SessionData) -> None:
+    c1, c2 = st.columns(2)
+    with c1:
+        run = session.run
+        ready = current_model() is not None and not (run is not None and run.phase == RunState.RUNNING.value)
+        if ready:
+            data, name = _model_bytes(session)
+            st.download_button("Download model (.npz)", data=data, file_name=name, mime="application/octet-stream",
+                               key="btn_download", icon=":material/download:",
+                               help="Weights and settings as a NumPy .npz file (no pickle); upload it here later.")
+        else:
+            st.button("Download model (.npz)", disabled=True, key="btn_download_off", icon=":material/download:",
+                      help="Available once a model exists and training is paused or finished.")
+    with c2:
+        upload = st.file_uploader("Upload a saved model (.npz)", type=["npz"], key="upload_model",
+                                  help="A file saved by this app or `python -m nn train`; it is checked first.")
+        handle_upload(session, upload)
+
+
+def handle_upload(session: SessionData, upload: Any) -> None:
+    """Validate and load an uploaded model once per file; a bad file changes nothing."""
+    if upload is None:
+        session.upload_message = None
+        return
+    file_id = getattr(upload, "file_id", None) or upload.name
+    if getattr(session, "last_upload_id", None) != file_id:
+        session.last_upload_id = file_id
+        session.upload_message = _load_upload(session, upload)
+    kind, text = session.upload_message or ("info", "")
+    if text:
+        {"error": st.error, "success": st.success, "warning": st.warning}.get(kind, st.info)(text)
+
+
+def _load_upload(session: SessionData, upload: Any) -> tuple[str, str]:
+    from nn.serialize import ModelFileError, load_model
+
+    if session.run is not None and session.run.is_active:
+        return "warning", "Stop the current run before loading another model; nothing was changed."
+    raw = upload.getvalue()
+    if len(raw) > MAX_UPLOAD_BYTES:
+        return "error", f"{upload.name} is {fmt_bytes(len(raw))}; models here are at most {fmt_bytes(MAX_UPLOAD_BYTES)}. Nothing was changed."
+    try:
+        model, meta = load_model(raw)
+    except ModelFileError as exc:
+        return "error", f"{upload.name} is not a model this app can load: {exc}. Nothing was changed."
+    config = model.config
+    if config.input_size != 784 or config.n_classes != 10:
+        return "error", (f"{upload.name} expects {config.input_size} inputs and {config.n_classes} classes; MNIST "
+                         "needs 784 and 10. Nothing was changed.")
+    view = uploaded_view(model, meta, raw)
+    accuracy = meta.get("accuracy", meta.get("val_accuracy"))
+    sizes = " → ".join(map(str, config.layer_sizes))
+    view.meta["summary"] = f"{sizes}" + (f", accuracy {100 * float(accuracy):.2f}%" if _is_number(accuracy) else "")
+    set_run(session, None)
+    session.uploaded = view
+    return "success", f"Loaded {upload.name}: layers {view.meta['summary']}."
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
