@@ -12,8 +12,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from figures.palette import LINE_COLORS, PIXEL_RANGE, PIXEL_SCALE
-from figures.style import finish, image_axes
-from figures.tiles import click_targets, tile_images
+from figures.style import finish
+from figures.tiles import click_targets, image_axes, tile_images
 
 CONFUSION_SCALE = "Blues"
 

@@ -14,8 +14,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from figures.palette import DIGIT_COLORS, LINE_COLORS, diverging_range, pixel_kwargs
-from figures.style import finish, image_axes
-from figures.tiles import click_targets, tile_images
+from figures.style import finish
+from figures.tiles import click_targets, image_axes, tile_images
 from nn.model import MLP, LayerTrace
 
 IMAGE_SIDE = 28

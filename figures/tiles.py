@@ -59,3 +59,12 @@ def click_targets(centers: np.ndarray, customdata: np.ndarray, hovertext: list[s
         hovertext=hovertext, hovertemplate="%{hovertext}<extra></extra>",
         showlegend=False, name="",
     )
+
+
+def image_axes(fig: go.Figure, **selector) -> go.Figure:
+    """Make image axes square-pixelled and the right way up (row 0 at the top), without tick labels."""
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain",
+                     scaleanchor=None if selector else "y", **selector)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
+                     constrain="domain", **selector)
+    return fig
