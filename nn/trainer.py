@@ -1,0 +1,621 @@
+"""The training loop, with controls a UI can use from another thread.
+
+One epoch, in words: shuffle the training indices; for each batch, gather its
+images (uint8, shared and read-only) into a preallocated float buffer scaled to
+[0, 1], distort them if augmentation is on, compute the loss and gradients,
+and let the optimizer take a step at the learning rate the schedule gives.
+After the last batch, measure the validation loss and accuracy and a few
+health signs of the network (weight and gradient norms, dead ReLU units).
+
+What the loop reports, it reports as events (nn/events.py) to a callback or as
+a generator; it never prints. Between any two batches it checks its controls:
+
+    pause()       stop before the next batch, until resume()
+    resume()      carry on
+    step_batch()  (while paused) run one batch, then pause again
+    step_epoch()  (while paused) run to the end of the current epoch, then pause again
+    stop()        end the run before the next batch
+    set_lr(lr)    use lr from the next batch on; the schedule carries on from it
+
+Safety nets:
+
+* divergence guard: a loss that is NaN or infinite or has exploded (over 100
+  times where it started), or weights that are NaN or infinite, end the run as
+  DIVERGED with a plain-language reason, and the weights go back to the last
+  copy known to be good (taken every few dozen batches);
+* early stopping (optional): when the validation loss has not improved for
+  ``early_stopping_patience`` epochs, the run ends and the best weights return.
+
+Determinism: every random choice comes from generators spawned from
+``config.seed`` (one stream each for the split, the initial weights, the
+shuffling, dropout and augmentation), so the same config and seed give
+bit-identical weights and history (the timing columns aside).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nn.augment import Augmenter
+from nn.config import TrainConfig
+from nn.data import split_indices
+from nn.events import BatchEvent, EpochEvent, Event, RunState, StateEvent
+from nn.losses import cross_entropy
+from nn.model import MLP
+from nn.optim import make_optimizer
+from nn.schedules import Schedule
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CHECKPOINT_EVERY = 50  # batches between copies of the last good weights
+# A loss this many times above max(ln C, first batch's loss) counts as diverged: a softmax that
+# gave even 1 in 10^100 to the right class would be far below it. Without this a run at a huge
+# learning rate rarely reaches NaN (the loss is computed stably); it just blows up and its ReLUs die.
+EXPLOSION_FACTOR = 100.0
+DEAD_SAMPLE = 1000  # validation images used to look for dead ReLU units
+_VAL_CHUNK = 2000  # validation images converted to float at a time
+_SCALE = np.float32(1 / 255)  # the same conversion as nn.data.to_float
+
+# What to suggest after a divergence, per optimizer: a learning rate that usually works.
+_SAFE_LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adam": 1e-3, "adamw": 1e-3}
+_NAMES = {"sgd": "SGD", "momentum": "momentum", "nesterov": "Nesterov", "adam": "Adam", "adamw": "AdamW"}
+
+
+@dataclass(frozen=True)
+class LrChange:
+    """A learning rate set by the user during the run (for marking charts)."""
+
+    step: int  # optimizer steps already taken when it applied (0-based index of its first step)
+    epoch: int  # 1-based epoch of that step
+    lr: float
+
+
+@dataclass
+class TrainResult:
+    """How a run ended."""
+
+    state: RunState
+    reason: str  # plain language; empty when the run simply finished
+    epochs_done: int  # completed epochs (with validation)
+    history: list[dict[str, float]] = field(default_factory=list)  # one row per epoch, as in history()
+    seconds: float = 0.0  # time spent training (pauses excluded)
+    steps: int = 0  # optimizer steps taken
+    best_epoch: int | None = None  # epoch of the lowest validation loss (None without validation)
+
+
+class Trainer:
+    """Trains an :class:`MLP` on ``images[train_idx]`` and validates on ``images[val_idx]``.
+
+    images: (N, 28, 28) or (N, 784) uint8, shared and never copied whole;
+    labels: (N,) integers. Without ``train_idx``/``val_idx`` the data is split
+    with ``nn.data.split_indices`` (``config.val_size`` held out); given
+    ``train_idx`` alone, there is no validation set. ``config.train_subset``
+    then keeps a random subset of the training indices. ``model`` continues
+    training an existing network; otherwise one is built from ``config.model``.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        images: np.ndarray,
+        labels: np.ndarray,
+        *,
+        train_idx: np.ndarray | None = None,
+        val_idx: np.ndarray | None = None,
+        callback: Callable[[Event], None] | None = None,
+        model: MLP | None = None,
+    ) -> None:
+        if not isinstance(config, TrainConfig):
+            raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+        self.config = config
+        self._callback = callback
+        self._images, self._labels = _check_data(images, labels)
+        n = self._images.shape[0]
+        split_seed, init_seed, shuffle_seed, dropout_seed, augment_seed = np.random.SeedSequence(config.seed).spawn(5)
+        split_rng = np.random.default_rng(split_seed)
+        self._shuffle_rng = np.random.default_rng(shuffle_seed)
+        self._dropout_rng = np.random.default_rng(dropout_seed)
+        self._augment_rng = np.random.default_rng(augment_seed)
+
+        if train_idx is None and val_idx is None:
+            train_idx, val_idx = split_indices(n, config.val_size, split_rng)
+        elif train_idx is None:
+            val_idx = _check_indices("val_idx", val_idx, n)
+            train_idx = np.setdiff1d(np.arange(n), val_idx)
+        train_idx = _check_indices("train_idx", train_idx, n)
+        val_idx = _check_indices("val_idx", np.empty(0, np.int64) if val_idx is None else val_idx, n)
+        if config.train_subset is not None and config.train_subset < train_idx.size:
+            train_idx = np.sort(split_rng.choice(train_idx, config.train_subset, replace=False))
+        if train_idx.size == 0:
+            raise ValueError("there are no training examples: the training index list is empty")
+        if config.early_stopping_patience is not None and val_idx.size == 0:
+            raise ValueError(
+                f"early stopping (patience {config.early_stopping_patience}) needs a validation set; "
+                "set val_size above 0"
+            )
+        self.train_idx = train_idx
+        self.val_idx = val_idx
+
+        if model is None:
+            model = MLP(config.model, np.random.default_rng(init_seed))
+        elif not isinstance(model, MLP):
+            raise ValueError(f"model must be an nn.model.MLP, got {type(model).__name__}")
+        if model.config.input_size != self._images.shape[1]:
+            raise ValueError(f"the model expects {model.config.input_size} inputs, the images have "
+                             f"{self._images.shape[1]} pixels")
+        if self._labels.size and int(self._labels.max()) >= model.config.n_classes:
+            raise ValueError(f"labels go up to {int(self._labels.max())} but the model has "
+                             f"{model.config.n_classes} classes")
+        self.model = model
+        self._params = model.parameters()
+        self._grads = model.gradients()  # the same list every step: the optimizer's fast path
+        self.optimizer = make_optimizer(config, self._params)
+
+        self.batch_size = min(config.batch_size, int(train_idx.size))
+        self.batches_per_epoch = math.ceil(train_idx.size / self.batch_size)
+        self.schedule = Schedule(config, self.batches_per_epoch)
+        dtype = model.dtype
+        self._xbuf = np.empty((self.batch_size, self._images.shape[1]), dtype)
+        self._ubuf = np.empty((self.batch_size, self._images.shape[1]), np.uint8)
+        self._ybuf = np.empty(self.batch_size, self._labels.dtype)
+        self._augmenter = (Augmenter(config.augment, self.batch_size, dtype) if config.augment.enabled else None)
+        sample = val_idx if val_idx.size else train_idx
+        self._dead_sample = sample[:DEAD_SAMPLE]
+        self._good = model.get_params()  # last weights known to be good, overwritten in place
+        self._good_at = (0, 0)  # (epoch, batch) they come from
+        self._best: list[np.ndarray] | None = None  # weights with the lowest validation loss
+
+        # Run record.
+        self._state = RunState.IDLE
+        self._started = False
+        self._step = 0
+        self._epoch = 0
+        self._batch = 0
+        self._epochs_done = 0
+        self._losses = np.full(config.epochs * self.batches_per_epoch, np.nan, np.float32)
+        self._rows: list[dict[str, float]] = []
+        self.epoch_events: list[EpochEvent] = []
+        self.lr_changes: list[LrChange] = []
+        self._snapshots: list[tuple[int, np.ndarray]] = []
+        self._snapshot_stride = 1
+        self._reason = ""
+        self._best_epoch: int | None = None
+        self._seconds = 0.0
+        self.result: TrainResult | None = None
+
+        # Controls, shared with other threads.
+        self._cond = threading.Condition()
+        self._pause_requested = False
+        self._stop_requested = False
+        self._grant: str | None = None  # "batch" or "epoch": work allowed while paused
+        self._pending_lr: float | None = None
+        self._paused_seconds = 0.0
+
+    # ------------------------------------------------------------------ controls (any thread)
+
+    def pause(self) -> None:
+        """Pause before the next batch (or before the first, if the run has not started)."""
+        with self._cond:
+            self._pause_requested = True
+            self._grant = None
+
+    def resume(self) -> None:
+        """Carry on after a pause."""
+        with self._cond:
+            self._pause_requested = False
+            self._grant = None
+            self._cond.notify_all()
+
+    def step_batch(self) -> None:
+        """Run exactly one more batch, then pause (pauses a running run after its next batch)."""
+        with self._cond:
+            self._pause_requested = True
+            self._grant = "batch"
+            self._cond.notify_all()
+
+    def step_epoch(self) -> None:
+        """Run to the end of the current epoch (a whole epoch if at its start), then pause."""
+        with self._cond:
+            self._pause_requested = True
+            self._grant = "epoch"
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        """End the run before its next batch; the model keeps its current weights."""
+        with self._cond:
+            self._stop_requested = True
+            self._cond.notify_all()
+
+    def set_lr(self, lr: float) -> None:
+        """Use learning rate ``lr`` from the next batch on; the schedule continues from this value."""
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or not 0 < lr <= 100:
+            raise ValueError(f"learning rate must be a number in (0, 100], got {lr!r}")
+        with self._cond:
+            self._pending_lr = float(lr)
+
+    # ------------------------------------------------------------------ reading (any thread)
+
+    @property
+    def state(self) -> RunState:
+        return self._state
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    @property
+    def step(self) -> int:
+        """Optimizer steps taken so far."""
+        return self._step
+
+    @property
+    def epoch(self) -> int:
+        """1-based epoch in progress (or last finished); 0 before the first batch."""
+        return self._epoch
+
+    @property
+    def batch_losses(self) -> np.ndarray:
+        """Loss of every batch so far, (steps,) float32."""
+        return self._losses[: self._step].copy()
+
+    @property
+    def snapshots(self) -> list[tuple[int, np.ndarray]]:
+        """[(epoch, copy of W_1)], epoch 0 being the initial weights; thinned to fit the memory budget."""
+        return list(self._snapshots)
+
+    def history(self) -> pd.DataFrame:
+        """One row per completed epoch: losses, accuracies, lr, timing and per-layer health columns."""
+        import pandas as pd  # lazy: only needed when someone asks for a table
+
+        return pd.DataFrame(list(self._rows), columns=self._columns())
+
+    # ------------------------------------------------------------------ running
+
+    def run(self) -> TrainResult:
+        """Train to the end (blocking); events go to the callback. Call from any thread, once."""
+        for _ in self.events():
+            pass
+        assert self.result is not None
+        return self.result
+
+    def events(self) -> Iterator[Event]:
+        """The run as a generator of events (also passed to the callback, if any). Runs once."""
+        with self._cond:
+            if self._started:
+                raise RuntimeError("this Trainer has already run; create a new one (pass model= to continue)")
+            self._started = True
+        callback = self._callback
+        loop = self._loop()
+        try:
+            for event in loop:
+                if callback is not None:
+                    callback(event)
+                yield event
+        finally:
+            loop.close()
+            if not self._state.is_terminal:  # an error, or the consumer dropped the generator
+                self._state = RunState.STOPPED
+                self._reason = "The run was interrupted before it finished."
+                self._finish()
+
+    def _loop(self) -> Iterator[Event]:
+        cfg = self.config
+        model, opt, schedule = self.model, self.optimizer, self.schedule
+        grads, params = self._grads, self._params
+        images, labels = self._images, self._labels
+        bs, bpe = self.batch_size, self.batches_per_epoch
+        dropout_rng = self._dropout_rng if any(p > 0 for p in model.config.dropouts) else None
+        self._run_start = time.perf_counter()
+        self._add_snapshot(0)
+        patience_left = cfg.early_stopping_patience
+        best_val = math.inf
+        loss_limit: float | None = None  # set from the first batch's loss
+
+        for epoch in range(1, cfg.epochs + 1):
+            self._epoch = epoch
+            epoch_start = time.perf_counter()
+            paused_before = self._paused_seconds
+            order = self._shuffle_rng.permutation(self.train_idx)
+            loss_sum = 0.0
+            correct = 0
+            seen = 0
+            for b in range(bpe):
+                go = yield from self._gate()
+                if not go:
+                    yield from self._end(RunState.STOPPED, self._stopped_reason())
+                    return
+                self._batch = b + 1
+                idx = order[b * bs : (b + 1) * bs]
+                m = idx.size
+                ub = np.take(images, idx, axis=0, out=self._ubuf[:m])
+                X = np.multiply(ub, _SCALE, out=self._xbuf[:m])
+                y = np.take(labels, idx, out=self._ybuf[:m])
+                if self._augmenter is not None:
+                    X = self._augmenter(X, self._augment_rng)
+                lr = schedule.lr(self._step)
+                if lr != opt.lr:
+                    opt.lr = lr
+                loss = model.train_step_gradients(X, y, dropout_rng)
+                if loss_limit is None:
+                    loss_limit = EXPLOSION_FACTOR * max(math.log(model.config.n_classes), loss)
+                if not loss <= loss_limit:  # also true for NaN
+                    what = (f"The loss became {_word(loss)}" if not math.isfinite(loss)
+                            else f"The loss exploded to {loss:.3g}")
+                    yield from self._diverge(f"{what} at epoch {epoch}, batch {b + 1}", lr)
+                    return
+                opt.step(grads)
+                self._losses[self._step] = loss
+                self._step += 1
+                loss_sum += loss * m
+                correct += model.last_batch_correct
+                seen += m
+                if self._step % CHECKPOINT_EVERY == 0 and model.all_finite():
+                    self._keep_good(epoch, b + 1)
+                yield BatchEvent(epoch=epoch, batch=b + 1, batches_per_epoch=bpe, step=self._step, loss=loss, lr=lr)
+
+            train_seconds = time.perf_counter() - epoch_start - (self._paused_seconds - paused_before)
+            if not model.all_finite():
+                yield from self._diverge(f"The weights became NaN or infinite during epoch {epoch}", opt.lr)
+                return
+            val_loss, val_acc = self._validate()
+            if self.val_idx.size and not math.isfinite(val_loss):
+                yield from self._diverge(f"The validation loss became {_word(val_loss)} after epoch {epoch}", opt.lr)
+                return
+            self._keep_good(epoch, bpe)
+            seconds = time.perf_counter() - epoch_start - (self._paused_seconds - paused_before)
+            event = EpochEvent(
+                epoch=epoch,
+                epochs=cfg.epochs,
+                train_loss=loss_sum / seen,
+                train_acc=correct / seen,
+                val_loss=val_loss,
+                val_acc=val_acc,
+                lr=opt.lr,
+                seconds=seconds,
+                samples_per_sec=seen / train_seconds if train_seconds > 0 else float("nan"),
+                weight_norms=tuple(_norm(W) for W in model.weights),
+                grad_norms=tuple(_norm(g) for g in model.grad_W),
+                dead_fraction=self._dead_fraction(),
+            )
+            self._epochs_done = epoch
+            self.epoch_events.append(event)
+            self._rows.append(_row(event))
+            self._add_snapshot(epoch)
+            with self._cond:
+                if self._grant == "epoch":
+                    self._grant = None  # step_epoch is done: the next gate pauses
+            yield event
+
+            if patience_left is not None:
+                if val_loss < best_val:
+                    best_val = val_loss
+                    self._best_epoch = epoch
+                    self._best = [p.copy() for p in params] if self._best is None else self._best
+                    for kept, live in zip(self._best, params):
+                        np.copyto(kept, live)
+                    patience_left = cfg.early_stopping_patience
+                else:
+                    patience_left -= 1
+                    if patience_left == 0:
+                        model.set_params(self._best)
+                        yield from self._end(
+                            RunState.EARLY_STOPPED,
+                            f"The validation loss has not improved for {cfg.early_stopping_patience} epochs "
+                            f"(best {best_val:.4f} after epoch {self._best_epoch}), so training stopped and "
+                            f"the weights from epoch {self._best_epoch} were restored.",
+                        )
+                        return
+            elif self.val_idx.size:
+                if val_loss < best_val:
+                    best_val, self._best_epoch = val_loss, epoch
+        yield from self._end(RunState.FINISHED, "")
+
+    def _gate(self) -> Iterator[Event]:
+        """Between batches: apply controls; wait while paused. Returns False to stop."""
+        while True:
+            with self._cond:
+                if self._stop_requested:
+                    return False
+                run = not self._pause_requested or self._grant is not None
+                if run:
+                    if self._grant == "batch":
+                        self._grant = None  # this batch uses the grant; the next gate pauses
+                    pending, self._pending_lr = self._pending_lr, None
+                elif self._state == RunState.PAUSED:
+                    waited = time.perf_counter()
+                    self._cond.wait()
+                    self._paused_seconds += time.perf_counter() - waited
+                    continue
+            if run:
+                if pending is not None:
+                    self.schedule.rebase(pending, self._step)
+                    self.lr_changes.append(LrChange(step=self._step, epoch=self._epoch, lr=pending))
+                if self._state != RunState.RUNNING:
+                    self._state = RunState.RUNNING
+                    yield StateEvent(RunState.RUNNING)
+                return True
+            self._state = RunState.PAUSED
+            yield StateEvent(RunState.PAUSED)
+
+    # ------------------------------------------------------------------ endings
+
+    def _end(self, state: RunState, reason: str) -> Iterator[Event]:
+        self._state = state
+        self._reason = reason
+        self._finish()
+        yield StateEvent(state, reason)
+
+    def _finish(self) -> None:
+        self._seconds = time.perf_counter() - getattr(self, "_run_start", time.perf_counter()) - self._paused_seconds
+        last = self._epochs_done
+        if last and (not self._snapshots or self._snapshots[-1][0] != last):
+            self._add_snapshot(last, final=True)
+        self.result = TrainResult(
+            state=self._state,
+            reason=self._reason,
+            epochs_done=self._epochs_done,
+            history=[dict(r) for r in self._rows],
+            seconds=self._seconds,
+            steps=self._step,
+            best_epoch=self._best_epoch,
+        )
+
+    def _diverge(self, what: str, lr: float) -> Iterator[Event]:
+        self.model.set_params(self._good)
+        self.optimizer.reset_state()
+        safe = _SAFE_LR[self.config.optimizer]
+        if lr > safe:
+            advice = f"the steps were too large. Lower the learning rate (try {safe:g} for {_NAMES[self.config.optimizer]})."
+        else:
+            advice = ("the learning rate is already modest, so look at the initialisation "
+                      "(try 'he' for ReLU, 'xavier' for tanh/sigmoid) or a smaller init scale.")
+        epoch, batch = self._good_at
+        where = "the initial weights" if epoch == 0 else f"the weights from epoch {epoch}, batch {batch}"
+        reason = f"{what} (learning rate {lr:g}): {advice} The model keeps {where}, the last good ones."
+        return self._end(RunState.DIVERGED, reason)
+
+    def _stopped_reason(self) -> str:
+        if self._step == 0:
+            return "Stopped before the first batch."
+        return f"Stopped by request during epoch {self._epoch}, after batch {self._batch}."
+
+    def _keep_good(self, epoch: int, batch: int) -> None:
+        for kept, live in zip(self._good, self._params):
+            np.copyto(kept, live)
+        self._good_at = (epoch, batch)
+
+    # ------------------------------------------------------------------ measurements
+
+    def _validate(self) -> tuple[float, float]:
+        """Mean loss and accuracy on the validation set; NaN, NaN without one."""
+        idx = self.val_idx
+        if idx.size == 0:
+            return float("nan"), float("nan")
+        dtype = self.model.dtype
+        buf = np.empty((min(_VAL_CHUNK, idx.size), self._images.shape[1]), dtype)
+        loss_sum = 0.0
+        correct = 0
+        for start in range(0, idx.size, _VAL_CHUNK):
+            chunk = idx[start : start + _VAL_CHUNK]
+            X = np.multiply(self._images[chunk], _SCALE, out=buf[: chunk.size])
+            y = self._labels[chunk]
+            logits = self.model.forward(X)
+            loss_sum += cross_entropy(logits, y) * chunk.size
+            correct += int(np.count_nonzero(np.argmax(logits, axis=1) == y))
+        return loss_sum / idx.size, correct / idx.size
+
+    def _dead_fraction(self) -> tuple[float, ...]:
+        """Per hidden layer: share of ReLU units that are zero for every image of a fixed sample.
+
+        Only ReLU-like units can die (their gradient is 0 on the whole sample, so
+        they never learn again); sigmoid and tanh layers report NaN.
+        """
+        X = np.multiply(self._images[self._dead_sample], _SCALE, dtype=self.model.dtype)
+        traces = self.model.forward_trace(X)[:-1]
+        fractions = []
+        for trace, name in zip(traces, self.model.config.activations):
+            if name in ("relu", "leaky_relu"):
+                fractions.append(float(np.mean(np.all(trace.pre <= 0, axis=0))))
+            else:
+                fractions.append(float("nan"))
+        return tuple(fractions)
+
+    def _add_snapshot(self, epoch: int, final: bool = False) -> None:
+        """Keep a copy of W_1 after ``epoch`` (0: the initial weights) within the memory budget.
+
+        Epochs are kept on a stride: every epoch at first; whenever the next copy
+        would not fit, every other one is dropped and the stride doubles. The
+        ``final`` epoch of a run is added if it fits without dropping anything.
+        """
+        budget = self.config.snapshot_budget_bytes
+        W = self.model.weights[0]
+        used = sum(w.nbytes for _, w in self._snapshots)
+        if final:
+            if used + W.nbytes <= budget:
+                self._snapshots.append((epoch, W.copy()))
+            return
+        if epoch % self._snapshot_stride or W.nbytes > budget:
+            return
+        while used + W.nbytes > budget:
+            self._snapshot_stride *= 2
+            self._snapshots = [(e, w) for e, w in self._snapshots if e % self._snapshot_stride == 0]
+            used = sum(w.nbytes for _, w in self._snapshots)
+            if epoch % self._snapshot_stride:
+                return
+        self._snapshots.append((epoch, W.copy()))
+
+    def _columns(self) -> list[str]:
+        n_layers = len(self.model.weights)
+        n_hidden = n_layers - 1
+        return (
+            ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "samples_per_sec"]
+            + [f"weight_norm_{i}" for i in range(1, n_layers + 1)]
+            + [f"grad_norm_{i}" for i in range(1, n_layers + 1)]
+            + [f"dead_fraction_{i}" for i in range(1, n_hidden + 1)]
+        )
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _check_data(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    if images.dtype != np.uint8:
+        raise ValueError(f"images must be uint8 pixels 0-255, got dtype {images.dtype}")
+    if images.ndim == 3:
+        images = images.reshape(images.shape[0], -1)  # a view when contiguous: no copy
+    if images.ndim != 2 or images.shape[0] == 0:
+        raise ValueError(f"images must be (N, 28, 28) or (N, 784) with N > 0, got shape {images.shape!r}")
+    if labels.shape != (images.shape[0],) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be {images.shape[0]} integers, got shape {labels.shape!r} "
+                         f"dtype {labels.dtype}")
+    if labels.min() < 0:
+        raise ValueError(f"labels must be non-negative class numbers, got {labels.min()}")
+    return images, labels
+
+
+def _check_indices(name: str, idx: Any, n: int) -> np.ndarray:
+    idx = np.asarray(idx)
+    if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+        raise ValueError(f"{name} must be a 1-D array of integer indices, got shape {idx.shape!r} dtype {idx.dtype}")
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise ValueError(f"{name} must index {n} images (0 to {n - 1}), got values {idx.min()} to {idx.max()}")
+    return idx.astype(np.intp, copy=False)
+
+
+def _norm(a: np.ndarray) -> float:
+    flat = a.reshape(-1)
+    return float(math.sqrt(float(np.dot(flat, flat))))
+
+
+def _word(x: float) -> str:
+    return "NaN" if math.isnan(x) else "infinite"
+
+
+def _row(e: EpochEvent) -> dict[str, float]:
+    row: dict[str, float] = {
+        "epoch": e.epoch,
+        "train_loss": e.train_loss,
+        "train_acc": e.train_acc,
+        "val_loss": e.val_loss,
+        "val_acc": e.val_acc,
+        "lr": e.lr,
+        "seconds": e.seconds,
+        "samples_per_sec": e.samples_per_sec,
+    }
+    for i, v in enumerate(e.weight_norms, 1):
+        row[f"weight_norm_{i}"] = v
+    for i, v in enumerate(e.grad_norms, 1):
+        row[f"grad_norm_{i}"] = v
+    for i, v in enumerate(e.dead_fraction, 1):
+        row[f"dead_fraction_{i}"] = v
+    return row
