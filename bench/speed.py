@@ -165,9 +165,9 @@ def load_data(seed: int) -> Data:
 
 def train_matrix(data: Data) -> tuple[np.ndarray, np.ndarray]:
     """The 55,000 training images as one float32 (55000, 784) array in [0, 1], and their labels."""
-    x = data.images[data.train_idx].reshape(len(data.train_idx), -1).astype(np.float32)
-    x /= np.float32(255.0)
-    return x, data.labels[data.train_idx].astype(np.int64)
+    from nn.data import to_float
+
+    return to_float(data.images[data.train_idx]), data.labels[data.train_idx].astype(np.int64)
 
 
 def run_ours(sizes: tuple[int, ...], data: Data, cap: int, seed: int, stop_when_done: bool) -> RunResult:
