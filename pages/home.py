@@ -1,3 +1,62 @@
+"""Home: what this is, where to start, and the equations of the current network."""
+
+from pathlib import Path
+
 import streamlit as st
 
-st.title("MNIST from scratch")
+from dashboard.equations import LOSS, SOFTMAX, activation_definitions, backprop_lines, forward_lines
+from dashboard.params import knobs_to_config
+from dashboard.session import current_model, get_session
+from nn.model import param_count
+
+ROOT = Path(__file__).resolve().parents[1]
+session = get_session()
+st.title("Watch a neural network learn to read digits")
+st.markdown(
+    "This is a small neural network written **from scratch in NumPy**, no deep-learning library: every "
+    "multiplication below is visible in the code. You set its shape and how it learns, train it on "
+    "**MNIST** (70,000 handwritten digits, 28×28 pixels), watch it learn live, then look inside."
+)
+
+st.subheader("How to start")
+c1, c2, c3 = st.columns(3)
+with c1.container(border=True):
+    st.markdown("**1. Look at the data**  \nWhat the digits look like, and what augmentation does to them.")
+    st.page_link("pages/data.py", label="Data", icon=":material/grid_view:")
+with c2.container(border=True):
+    st.markdown("**2. Train**  \nPick the *quick* preset and press Start: a few seconds to ~90%.")
+    st.page_link("pages/train.py", label="Train", icon=":material/model_training:")
+with c3.container(border=True):
+    st.markdown("**3. Look inside**  \nWhere it fails and what its neurons learned.")
+    for path, label, icon in (("pages/evaluate.py", "Evaluate", ":material/fact_check:"),
+                              ("pages/inspect.py", "Inspect", ":material/biotech:")):
+        if (ROOT / path).exists():
+            st.page_link(path, label=label, icon=icon)
+
+view = current_model()
+if view is not None:
+    config = view.model.config
+    where = {"training": "the network training now", "trained": "your trained network",
+             "uploaded": "the network you uploaded"}[view.source]
+else:
+    config = knobs_to_config(session.knobs).model
+    where = "the network the Train page is set to build"
+
+st.subheader("The equations of this network")
+sizes = " → ".join(str(s) for s in config.layer_sizes)
+st.caption(f"Filled in for {where}: layers {sizes}, {param_count(config):,} parameters. Shapes are "
+           "batch-first: a batch of n images is an n × 784 matrix, one row per image, pixels scaled to 0..1.")
+st.markdown("**Forward pass**: each layer multiplies by a weight matrix, adds a bias, and bends the result "
+            "with a non-linearity.")
+for line in forward_lines(config):
+    st.latex(line)
+if config.hidden:
+    st.latex(r",\quad ".join(activation_definitions(config)))
+st.markdown("**Softmax** turns the 10 output scores into probabilities:")
+st.latex(SOFTMAX)
+st.markdown("**Loss**: how surprised the network is by the true labels, averaged over the batch:")
+st.latex(LOSS)
+st.markdown("**Backpropagation**: the chain rule, applied from the output down, gives every weight's gradient; "
+            "the optimizer then nudges each weight against its gradient.")
+for line in backprop_lines(config):
+    st.latex(line)
