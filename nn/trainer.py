@@ -148,6 +148,8 @@ class Trainer:
             model = MLP(config.model, np.random.default_rng(init_seed))
         elif not isinstance(model, MLP):
             raise ValueError(f"model must be an nn.model.MLP, got {type(model).__name__}")
+        if not model.all_finite():
+            raise ValueError("the model's weights contain NaN or infinite values; build a fresh model")
         if model.config.input_size != self._images.shape[1]:
             raise ValueError(f"the model expects {model.config.input_size} inputs, the images have "
                              f"{self._images.shape[1]} pixels")
@@ -533,14 +535,17 @@ class Trainer:
 
         Epochs are kept on a stride: every epoch at first; whenever the next copy
         would not fit, every other one is dropped and the stride doubles. The
-        ``final`` epoch of a run is added if it fits without dropping anything.
+        ``final`` epoch of a run is always kept when at least two copies fit (it
+        replaces the latest one if need be).
         """
         budget = self.config.snapshot_budget_bytes
         W = self.model.weights[0]
         used = sum(w.nbytes for _, w in self._snapshots)
-        if final:
+        if final:  # the end matters most after the start: it may replace the latest other copy
             if used + W.nbytes <= budget:
                 self._snapshots.append((epoch, W.copy()))
+            elif len(self._snapshots) >= 2 and used <= budget:
+                self._snapshots[-1] = (epoch, W.copy())
             return
         if epoch % self._snapshot_stride or W.nbytes > budget:
             return
