@@ -300,6 +300,77 @@ def limit_threads(threads: int) -> None:
     threadpool_limits(threads)
 
 
+def profile_ours(sizes: tuple[int, ...], seed: int, top: int) -> None:
+    """Where our epoch goes: the trainer's loop split into its parts, then cProfile's view.
+
+    Part 1 replays one epoch of the trainer's hot loop with the same public calls it makes
+    (gather + scale, ``model.train_step_gradients``, ``optimizer.step``) and times each part
+    over all batches; part 2 is one epoch of ``Trainer.run()`` under cProfile.
+    """
+    import cProfile
+    import io
+    import pstats
+
+    from nn.config import ModelConfig, TrainConfig
+    from nn.trainer import Trainer
+
+    data = load_data(seed)
+    config = TrainConfig(model=ModelConfig(hidden=tuple(sizes[1:-1]), activation="relu", dtype="float32"),
+                         optimizer="adam", lr=LR, batch_size=BATCH_SIZE, epochs=2, val_size=VAL_SIZE, seed=seed,
+                         snapshot_budget_bytes=0)
+    images = data.images.reshape(len(data.images), -1)
+    labels = data.labels
+    trainer = Trainer(config, data.images, data.labels, train_idx=data.train_idx, val_idx=data.val_idx)
+    model, opt = trainer.model, trainer.optimizer
+    grads = model.gradients()
+    xbuf = np.empty((BATCH_SIZE, 784), np.float32)
+    ubuf = np.empty((BATCH_SIZE, 784), np.uint8)
+    ybuf = np.empty(BATCH_SIZE, np.intp)
+    scale = np.float32(1 / 255)
+    rng = np.random.default_rng(seed)
+    parts = {"gather + scale batch": 0.0, "forward + loss + backward": 0.0, "optimizer step (Adam)": 0.0}
+    for rep in range(2):  # the first pass warms the workspaces; the second is timed
+        order = rng.permutation(data.train_idx)
+        totals = dict.fromkeys(parts, 0.0)
+        t_epoch = time.perf_counter()
+        for start in range(0, len(order), BATCH_SIZE):
+            idx = order[start:start + BATCH_SIZE]
+            m = idx.size
+            t0 = time.perf_counter()
+            ub = np.take(images, idx, axis=0, out=ubuf[:m])
+            X = np.multiply(ub, scale, out=xbuf[:m])
+            y = np.take(labels, idx).astype(np.intp)
+            t1 = time.perf_counter()
+            model.train_step_gradients(X, y, None)
+            t2 = time.perf_counter()
+            opt.step(grads)
+            t3 = time.perf_counter()
+            totals["gather + scale batch"] += t1 - t0
+            totals["forward + loss + backward"] += t2 - t1
+            totals["optimizer step (Adam)"] += t3 - t2
+        loop_total = time.perf_counter() - t_epoch
+    floor = gemm_floor_seconds(sizes, len(data.train_idx))
+    print(f"\n## Profile of ours, {arch_name(sizes)} (one epoch, {len(data.train_idx)} images, batch {BATCH_SIZE})")
+    for name, sec in totals.items():
+        print(f"  {name:28s} {sec:6.3f} s  {100 * sec / loop_total:5.1f}%")
+    print(f"  {'loop total (replayed)':28s} {loop_total:6.3f} s")
+    print(f"  {'GEMM floor (matmuls alone)':28s} {floor:6.3f} s  "
+          f"({100 * floor / totals['forward + loss + backward']:.0f}% of forward + loss + backward)")
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    Trainer(config.replace(epochs=1), data.images, data.labels, train_idx=data.train_idx,
+            val_idx=data.val_idx).run()
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    text = out.getvalue()
+    start = text.find("   ncalls")
+    print(f"\n  cProfile of one Trainer.run() epoch, top {top} by own time (numpy operators such as "
+          "+= count towards the function that uses them):")
+    print(text[start:].rstrip())
+
+
 # --------------------------------------------------------------------------------------------
 # The machine: its matmul rate, BLAS, threads
 # --------------------------------------------------------------------------------------------
@@ -527,6 +598,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--markdown", action="store_true", help="print markdown tables (needs tabulate)")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw per-epoch results here")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead of the comparison: where our epoch's time goes, per architecture")
     parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -547,6 +620,11 @@ def main(argv: list[str] | None = None) -> int:
                      f"got {args.frameworks!r}")
     archs = args.arch or [parse_arch(a) for a in DEFAULT_ARCHS]
     limit_threads(args.threads)
+    if args.profile:
+        print(f"load    : {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15-min load average)")
+        for sizes in archs:
+            profile_ours(sizes, args.seed, top=18)
+        return 0
 
     print("# MNIST MLP speed benchmark: ours (NumPy) vs PyTorch CPU vs scikit-learn")
     for line in machine_lines(args.threads):
