@@ -1,6 +1,6 @@
 """``python -m nn fetch``: obtain MNIST, verify it, cache it, say where it is.
 
-Progress goes to stderr as tqdm bars (one per stage); the result goes to
+Progress goes to stderr as tqdm bars (one per stage, on a terminal); the result goes to
 stdout. When no source works the whole story is one line and exit code 2.
 """
 
@@ -52,7 +52,8 @@ class _Bars:
             self.stage = stage
             in_bytes = stage.startswith(_BYTE_STAGES)
             self.bar = tqdm(total=total, desc=stage, file=sys.stderr, unit="B" if in_bytes else " step",
-                            unit_scale=in_bytes, unit_divisor=1024 if in_bytes else 1000, leave=False)
+                            unit_scale=in_bytes, unit_divisor=1024 if in_bytes else 1000, leave=False,
+                            disable=None)  # None: bars only on a terminal, never in logs
         if total is not None and self.bar.total != total:
             self.bar.total = total
         self.bar.update(done - self.bar.n)
