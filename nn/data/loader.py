@@ -84,14 +84,15 @@ def load_mnist(
         if source == "cache":
             raise DataError([Attempt("cache", found)], hint="Run `python -m nn fetch` to fetch MNIST.")
 
+    candidates = _candidates(source, paths, mirror, progress, timeout)  # a bad mirror URL fails here
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(cache.cache_lock(path.parent))
+        except TimeoutError as exc:  # before OSError, its base class
+            raise DataError([Attempt("cache", str(exc))]) from None
         except OSError as exc:  # an unwritable cache directory: fetch anyway, just do not cache
             attempts.append(Attempt("cache", f"cannot use {path.parent} ({exc}); the data will not be cached"))
             path = None
-        except TimeoutError as exc:
-            raise DataError([Attempt("cache", str(exc))]) from None
         if path is not None:
             cache.remove_stale_temporaries(path.parent)
             if source is None:
@@ -102,7 +103,7 @@ def load_mnist(
                     cache.discard(path)
                     found += "; discarded"
                 attempts.append(Attempt("cache", found))
-        for label, fetch in _candidates(source, paths, mirror, progress, timeout):
+        for label, fetch in candidates:
             try:
                 arrays, origin = fetch()
                 arrays = {k: _normalise(arrays[k], k) for k in KEYS}

@@ -239,6 +239,8 @@ def download(url: str, target: Path, progress: Progress = _quiet, *, timeout: fl
         reason = exc.reason
         if isinstance(reason, (TimeoutError, socket.timeout)):
             raise SourceFailed(f"{url}: timed out after {timeout:g} s") from None
+        if isinstance(reason, socket.gaierror):
+            raise SourceFailed(f"{url}: cannot resolve the host name, no network? ({reason})") from None
         raise SourceFailed(f"{url}: {reason}") from None
     except (TimeoutError, socket.timeout):
         raise SourceFailed(f"{url}: timed out after {timeout:g} s (no data)") from None
