@@ -52,9 +52,9 @@ HELP = {
 }
 
 PRESET_HELP = {
-    "quick": "A small network on 5,000 images: trains in a few seconds (about 90-95%).",
-    "default": "A solid two-layer network on all images: about 98% in a minute or two.",
-    "best": "A bigger, regularised network trained longer: the best accuracy here, takes longer.",
+    "quick": "One small hidden layer, 5,000 images, 3 epochs: a few seconds, about 93-95%.",
+    "default": "Two ReLU layers, all images, Adam with cosine decay: about 98% in well under a minute.",
+    "best": "Wide, dropout and augmented digits, 40 epochs: about 98.8%, takes minutes.",
 }
 
 GROUPS = {

@@ -16,16 +16,13 @@ from nn.config import (
     ACTIVATIONS, INITS, MAX_HIDDEN_LAYERS, MAX_WIDTH, OPTIMIZERS, SCHEDULES, AugmentConfig, ModelConfig,
     TrainConfig,
 )
+from nn.presets import PRESETS
 
 MAX_QUERY_VALUE_CHARS = 80  # longer values are refused outright (and never echoed in full)
 
 
 def presets() -> dict[str, TrainConfig]:
     """The engine's named presets (quick, default, best)."""
-    try:
-        from nn.presets import PRESETS
-    except ImportError:  # presets land separately; the engine's defaults are a sound fallback meanwhile
-        return {"default": TrainConfig()}
     return dict(PRESETS)
 
 
@@ -68,6 +65,9 @@ def config_to_knobs(cfg: TrainConfig) -> dict[str, Any]:
 def knobs_to_config(knobs: Mapping[str, Any], base: TrainConfig | None = None) -> TrainConfig:
     """Build the ``TrainConfig`` the knobs describe (raises ``ValueError`` quoting a bad value)."""
     base = base or _default_config()
+    if int(knobs["patience"]) and not int(knobs["val_size"]):
+        raise ValueError("early stopping watches the validation loss, so it needs validation images: "
+                         f"got patience {knobs['patience']!r} with validation size 0")
     model = ModelConfig(
         hidden=tuple(int(w) for w in knobs["hidden"]),
         activation=knobs["activation"],

@@ -43,11 +43,10 @@ def model_summary(config: TrainConfig) -> bool:
     need = run_memory_bytes(config)
     budget = memory_budget_bytes()
     sizes = " → ".join(str(s) for s in config.model.layer_sizes)
-    c1, c2 = st.columns(2)
-    c1.metric("Parameters", f"{params:,}", help=f"Weights and biases of the layers {sizes}.")
-    c2.metric("Memory to train", fmt_bytes(need),
-              help="Weights, gradients, optimizer state, batch buffers and filter snapshots, estimated before "
-                   "anything is built.")
+    st.markdown(f"**{params:,}** parameters · **{fmt_bytes(need)}** to train",
+                help=f"Weights and biases of the layers {sizes}; memory for weights, gradients, optimizer state, "
+                     "batch buffers and filter snapshots, estimated before anything is built.")
+    st.caption(f"Layers {sizes}")
     if need > budget:
         st.error(f"This network would need about {fmt_bytes(need)} to train, more than the "
                  f"{fmt_bytes(budget)} a run may use on this server. Make the hidden layers narrower or fewer, "
@@ -70,41 +69,42 @@ def controls(session: SessionData, config: TrainConfig | None, images: np.ndarra
     phase = run.phase if run is not None else None
     active = run is not None and run.is_active
     can_start = config is not None and not active
-    cols = st.columns(6)
+    row = st.container(horizontal=True, gap="small")
+    cols = [row] * 6
     if cols[0].button("Start", type="primary", disabled=not can_start, key="btn_start", icon=":material/play_arrow:",
                       help="Build a fresh network with these settings and train it in the background.",
-                      width="stretch"):
+                      width="content"):
         _new_run(session, config, images, labels)
         st.rerun()
     if phase == RunState.PAUSED.value:
-        if cols[1].button("Resume", key="btn_resume", icon=":material/resume:", width="stretch",
+        if cols[1].button("Resume", key="btn_resume", icon=":material/resume:", width="content",
                           help="Continue training from where it paused."):
             run.resume()
             st.rerun()
-    elif cols[1].button("Pause", key="btn_pause", disabled=not active, icon=":material/pause:", width="stretch",
+    elif cols[1].button("Pause", key="btn_pause", disabled=not active, icon=":material/pause:", width="content",
                         help="Hold training after the current batch; nothing is lost."):
         run.pause()
         st.rerun()
     step_ok = (active and phase == RunState.PAUSED.value) or (not active and config is not None)
     if cols[2].button("+1 epoch", key="btn_epoch", disabled=not step_ok, icon=":material/skip_next:",
-                      width="stretch", help="Train exactly one more epoch, then pause (starts a paused run if none)."):
+                      width="content", help="Train exactly one more epoch, then pause (starts a paused run if none)."):
         if not active:
             run = _new_run(session, config, images, labels, paused=True)
         run.step_epoch()
         st.rerun()
-    if cols[3].button("+1 batch", key="btn_batch", disabled=not step_ok, icon=":material/exposure_plus_1:",
-                      width="stretch", help="Take exactly one optimizer step, then pause."):
+    if cols[3].button("+1 batch", key="btn_batch", disabled=not step_ok, icon=":material/redo:",
+                      width="content", help="Take exactly one optimizer step, then pause."):
         if not active:
             run = _new_run(session, config, images, labels, paused=True)
         run.step_batch()
         st.rerun()
-    if cols[4].button("Stop", key="btn_stop", disabled=not active, icon=":material/stop:", width="stretch",
+    if cols[4].button("Stop", key="btn_stop", disabled=not active, icon=":material/stop:", width="content",
                       help="End the run now; the model trained so far is kept."):
         run.stop()
         run.join(timeout=2.0)
         st.rerun()
     if cols[5].button("Reset", key="btn_reset", disabled=run is None and session.uploaded is None,
-                      icon=":material/restart_alt:", width="stretch",
+                      icon=":material/restart_alt:", width="content",
                       help="Stop any run and forget the model (the settings stay)."):
         set_run(session, None)
         session.uploaded = None
@@ -173,14 +173,14 @@ def _live_body(session: SessionData) -> None:
     metric_tiles(snap)
     bpe = max(snap.batches_per_epoch, 1)
     st.plotly_chart(batch_loss_figure(snap.batch_losses, bpe, lr_changes=snap.lr_changes), key="chart_batch_loss",
-                    width="stretch", config={"displayModeBar": False})
+                    width="content", config={"displayModeBar": False})
     st.caption("Each faint point is one batch's loss; the dark line is its running average. It should fall "
                "steadily; a jump after a learning-rate change (dashed line) means the step got too big.")
-    st.plotly_chart(_epoch_figure(session, snap), key="chart_epochs", width="stretch",
+    st.plotly_chart(_epoch_figure(session, snap), key="chart_epochs", width="content",
                     config={"displayModeBar": False})
     st.caption("Train vs validation after each epoch: when validation accuracy stalls while training keeps "
                "improving, the network starts to memorise rather than generalise.")
-    st.plotly_chart(lr_figure(snap.batch_lrs, bpe, lr_changes=snap.lr_changes), key="chart_lr", width="stretch",
+    st.plotly_chart(lr_figure(snap.batch_lrs, bpe, lr_changes=snap.lr_changes), key="chart_lr", width="content",
                     config={"displayModeBar": False})
     st.caption("The learning rate used at each step: the schedule and warm-up shape it; your changes are marked.")
 

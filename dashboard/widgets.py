@@ -6,7 +6,7 @@ import math
 
 import streamlit as st
 
-from dashboard.runner import FAILED, STARTING, WAITING, RunSnapshot
+from dashboard.runner import FAILED, STARTING, TERMINAL_PHASES, WAITING, RunSnapshot
 from dashboard.session import get_session
 from nn.events import RunState
 
@@ -66,16 +66,19 @@ def metric_tiles(snap: RunSnapshot) -> None:
             acc_delta = f"{100 * (acc - pa):+.2f} pts"
         if math.isfinite(loss) and math.isfinite(pl):
             loss_delta = f"{loss - pl:+.4f}"
-    cols[0].metric("Validation accuracy", fmt_pct(acc), acc_delta,
+    cols[0].metric("Val accuracy", fmt_pct(acc), acc_delta,
                    help="Share of held-out validation digits the model gets right (after each epoch).")
-    cols[1].metric("Validation loss", fmt_num(loss), loss_delta, delta_color="inverse",
+    cols[1].metric("Val loss", fmt_num(loss), loss_delta, delta_color="inverse",
                    help="Mean cross-entropy on the validation digits; lower is better.")
     cols[2].metric("Epoch", f"{snap.epochs_done} / {snap.epochs_planned}",
                    help="Complete passes over the training images.")
-    cols[3].metric("Samples / s", "n/a" if not math.isfinite(snap.samples_per_sec)
-                   else f"{snap.samples_per_sec:,.0f}", help="Training images processed per second, recently.")
-    cols[4].metric("Time left", fmt_duration(snap.eta_seconds),
-                   help="Estimated from the recent speed; validation adds a little.")
+    speed = snap.samples_per_sec
+    if not math.isfinite(speed) and last is not None:
+        speed = last.samples_per_sec  # paused or ended: the last epoch's speed
+    cols[3].metric("Samples/s", "n/a" if not math.isfinite(speed) else f"{speed:,.0f}",
+                   help="Training images processed per second (recently while running, else the last epoch).")
+    left = "done" if snap.phase in TERMINAL_PHASES else fmt_duration(snap.eta_seconds)
+    cols[4].metric("Time left", left, help="Estimated from the recent speed; validation adds a little.")
 
 
 def _status_body(was_live: bool = False) -> None:

@@ -1,7 +1,8 @@
 """Figures and tables for the Evaluate page: how good the model is, and where it fails.
 
 Inputs are plain arrays (a confusion matrix, probabilities, labels) so tests can build them by hand;
-the numbers themselves come from ``nn.metrics``.
+the numbers themselves come from ``nn.metrics``. Each figure is built in one ``go.Figure`` call from
+dicts (see figures/tiles.py for why).
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from figures.palette import LINE_COLORS, PIXEL_RANGE, PIXEL_SCALE
-from figures.style import finish
-from figures.tiles import click_targets, image_axes, tile_images
+from figures.style import layout
+from figures.tiles import FRAME_VALUE, click_targets, image_axes, tile_images
 
 CONFUSION_SCALE = "Blues"
+_PX_PER_PIXEL = 3.6  # gallery: screen pixels per image pixel (a 28-pixel digit is about 100 px wide)
 
 
 def row_normalise(cm: np.ndarray) -> np.ndarray:
@@ -43,36 +44,35 @@ def confusion_figure(cm: np.ndarray, *, normalised: bool = False, selected: tupl
     k = cm.shape[0]
     z = row_normalise(cm) if normalised else cm.astype(np.float64)
     off = z[~np.eye(k, dtype=bool)]
-    zmax = float(off.max()) if errors_only_scale and off.size and off.max() > 0 else float(z.max() or 1.0)
-    text = np.array([[f"{v:.1%}" if normalised else f"{int(v)}" for v in row] for row in z])
+    capped = errors_only_scale and off.size > 0 and off.max() > 0
+    zmax = float(off.max()) if capped else float(z.max() or 1.0)
     if normalised:
-        # Tiny fractions print as 0.0%; show them as blanks only when the count is truly zero.
-        text[(cm == 0)] = "0"
+        text = np.where(cm == 0, "0", np.char.mod("%.1f%%", 100 * z))
+    else:
+        text = cm.astype(np.int64).astype(str)
 
-    fig = go.Figure(go.Heatmap(
-        z=z, x=list(range(k)), y=list(range(k)), colorscale=CONFUSION_SCALE, zmin=0, zmax=zmax,
-        text=text, texttemplate="%{text}", textfont={"size": 11}, hoverinfo="skip",
-        colorbar={"title": {"text": ("share of row" if normalised else "digits")
-                            + ("<br>(diagonal<br>off scale)" if errors_only_scale else "")},
-                  "tickformat": ".1%" if normalised else ","},
-    ))
     true_idx, pred_idx = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
     custom = np.stack([true_idx.ravel(), pred_idx.ravel(), cm.ravel()], axis=1)
     hover = [f"true {t}, predicted {p}: {int(c)} digit{'s' if c != 1 else ''}" for t, p, c in custom]
+    bar_title = ("share of row" if normalised else "digits") + ("<br>(diagonal<br>off scale)" if capped else "")
+    heatmap = {
+        "type": "heatmap", "z": z, "x": list(range(k)), "y": list(range(k)), "colorscale": CONFUSION_SCALE,
+        "zmin": 0, "zmax": zmax, "text": text, "texttemplate": "%{text}", "textfont": {"size": 11},
+        "hoverinfo": "skip",
+        "colorbar": {"title": {"text": bar_title}, "tickformat": ".1%" if normalised else ",", "thickness": 14},
+    }
     targets = click_targets(np.stack([pred_idx.ravel(), true_idx.ravel()], axis=1), custom, hover, size=28)
-    fig.add_trace(targets)
+    shapes = []
     if selected is not None:
         t, p = selected
-        fig.add_shape(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5,
-                      line={"color": LINE_COLORS["marker"], "width": 3})
+        shapes.append({"type": "rect", "x0": p - 0.5, "x1": p + 0.5, "y0": t - 0.5, "y1": t + 0.5,
+                       "line": {"color": LINE_COLORS["marker"], "width": 3}})
+    ticks = {"tickmode": "array", "tickvals": list(range(k)), "showgrid": False, "zeroline": False}
     title = "Confusion matrix: " + ("share of each true digit" if normalised else "test digits per cell")
-    finish(fig, title, "predicted digit", "true digit", height=480, legend=False)
-    fig.update_xaxes(tickmode="array", tickvals=list(range(k)), showgrid=False, zeroline=False,
-                     range=[-0.5, k - 0.5])
-    fig.update_yaxes(tickmode="array", tickvals=list(range(k)), showgrid=False, zeroline=False,
-                     range=[k - 0.5, -0.5])
-    fig.update_layout(clickmode="event+select", dragmode=False)
-    return fig
+    return go.Figure(data=[heatmap, targets], layout=layout(
+        title, "predicted digit", "true digit", height=480, legend=False, shapes=shapes,
+        xaxis={**ticks, "range": [-0.5, k - 0.5]}, yaxis={**ticks, "range": [k - 0.5, -0.5]},
+        clickmode="event+select", dragmode=False))
 
 
 def misclassified_frame(proba: np.ndarray, y_true: np.ndarray, *, top: int = 3) -> pd.DataFrame:
@@ -89,13 +89,14 @@ def misclassified_frame(proba: np.ndarray, y_true: np.ndarray, *, top: int = 3) 
     pred = proba.argmax(axis=1)
     wrong = np.flatnonzero(pred != y_true)
     p = proba[wrong]
-    order = np.argsort(-p, axis=1)[:, :top]
+    order = np.argsort(-p, axis=1, kind="stable")[:, :top]
+    rows = np.arange(len(wrong))
     frame = pd.DataFrame({
         "index": wrong,
         "true": y_true[wrong],
         "predicted": pred[wrong],
-        "confidence": p[np.arange(len(wrong)), pred[wrong]],
-        "p_true": p[np.arange(len(wrong)), y_true[wrong]],
+        "confidence": p[rows, pred[wrong]],
+        "p_true": p[rows, y_true[wrong]],
         "top_classes": list(order),
         "top_probs": list(np.take_along_axis(p, order, axis=1)),
     })
@@ -120,25 +121,20 @@ def digit_gallery_figure(images: np.ndarray, captions: list[str], customdata: np
                          f"{len(captions)} and {len(customdata)}")
     n_lines = max((c.count("<br>") + 1 for c in captions), default=1)
     caption_rows = 5 * n_lines + 3
-    mosaic = tile_images(images, cols, gap=8, caption_rows=caption_rows)
-    fig = go.Figure(go.Heatmap(z=mosaic.z, colorscale=PIXEL_SCALE, zmin=PIXEL_RANGE[0], zmax=PIXEL_RANGE[1],
-                               showscale=False, hoverinfo="skip"))
-    h, w = mosaic.tile
-    for (cx, cy), caption in zip(mosaic.centers, captions):
-        fig.add_shape(type="rect", x0=cx - w / 2, x1=cx + w / 2, y0=cy - h / 2, y1=cy + h / 2,
-                      line={"color": "#cccccc", "width": 1})
-        fig.add_annotation(x=cx, y=cy + h / 2 + 1, text=caption, showarrow=False, yanchor="top",
-                           font={"size": 10}, align="center")
-    fig.add_trace(click_targets(mosaic.centers, customdata, hovertext or captions, size=40))
-    # About 3.6 screen pixels per image pixel: a tile is ~100 px, wide enough for its caption.
-    y_extent = mosaic.z.shape[0] + caption_rows + 1
-    finish(fig, title, height=60 + int(3.6 * y_extent), legend=False)
-    image_axes(fig)
-    # The last row's captions hang below its tiles: keep them inside the plot.
-    fig.update_yaxes(range=[y_extent - 1, -1], autorange=False)
-    fig.update_xaxes(range=[-1, mosaic.z.shape[1]], autorange=False)
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10}, clickmode="event+select", dragmode=False)
-    return fig
+    mosaic = tile_images(images, cols, gap=8, caption_rows=caption_rows, frame=FRAME_VALUE)
+    h, _ = mosaic.tile
+    pixels = {"type": "heatmap", "z": mosaic.z, "colorscale": PIXEL_SCALE, "zmin": PIXEL_RANGE[0],
+              "zmax": PIXEL_RANGE[1], "showscale": False, "hoverinfo": "skip"}
+    text = {"type": "scatter", "mode": "text", "x": mosaic.centers[:, 0], "y": mosaic.centers[:, 1] + h / 2 + 2,
+            "text": list(captions), "textposition": "bottom center", "textfont": {"size": 10},
+            "hoverinfo": "skip", "showlegend": False}
+    targets = click_targets(mosaic.centers, customdata, hovertext or captions, size=40)
+    # The mosaic already leaves room for the last row's captions below its tiles.
+    y_extent = mosaic.z.shape[0] + 1
+    return go.Figure(data=[pixels, text, targets], layout=layout(
+        title, height=60 + int(_PX_PER_PIXEL * y_extent), legend=False,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10}, clickmode="event+select", dragmode=False,
+        plot_bgcolor="white", **image_axes(x_range=(-1, mosaic.z.shape[1]), y_range=(y_extent - 1, -1))))
 
 
 def abstention_figure(thresholds: np.ndarray, coverage: np.ndarray, accuracy: np.ndarray, *,
@@ -151,26 +147,29 @@ def abstention_figure(thresholds: np.ndarray, coverage: np.ndarray, accuracy: np
     """
     thresholds = np.asarray(thresholds, dtype=np.float64)
     accuracy = np.asarray(accuracy, dtype=np.float64)
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.5, 0.5])
-    fig.add_trace(go.Scatter(x=thresholds, y=accuracy, name="accuracy on answered digits", mode="lines",
-                             line={"color": LINE_COLORS["train"], "width": 2.5},
-                             hovertemplate="threshold %{x:.2f}: accuracy %{y:.2%}<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=thresholds, y=coverage, name="coverage (share answered)", mode="lines",
-                             line={"color": LINE_COLORS["val"], "width": 2.5},
-                             hovertemplate="threshold %{x:.2f}: %{y:.1%} answered<extra></extra>"), row=2, col=1)
-    if threshold is not None:
-        for row in (1, 2):
-            fig.add_vline(x=threshold, line={"color": LINE_COLORS["neutral"], "width": 1.5, "dash": "dot"},
-                          row=row, col=1)
-    finish(fig, "Abstaining below a confidence threshold", height=440)
     finite = accuracy[np.isfinite(accuracy)]
     low = float(finite.min()) if finite.size else 0.0
-    fig.update_yaxes(title_text="accuracy on answered", tickformat=".1%", range=[max(0.0, low - 0.005), 1.001],
-                     row=1, col=1)
-    fig.update_yaxes(title_text="coverage", tickformat=".0%", range=[0, 1.02], row=2, col=1)
-    fig.update_xaxes(title_text="confidence threshold (probability of the top class)", row=2, col=1)
-    fig.update_xaxes(range=[float(thresholds.min()), float(thresholds.max())])
-    return fig
+    traces = [
+        {"type": "scatter", "x": thresholds, "y": accuracy, "name": "accuracy on answered digits",
+         "mode": "lines", "line": {"color": LINE_COLORS["train"], "width": 2.5}, "xaxis": "x", "yaxis": "y",
+         "hovertemplate": "threshold %{x:.2f}: accuracy %{y:.2%}<extra></extra>"},
+        {"type": "scatter", "x": thresholds, "y": coverage, "name": "coverage (share answered)",
+         "mode": "lines", "line": {"color": LINE_COLORS["val"], "width": 2.5}, "xaxis": "x", "yaxis": "y2",
+         "hovertemplate": "threshold %{x:.2f}: %{y:.1%} answered<extra></extra>"},
+    ]
+    shapes = []
+    if threshold is not None:
+        for axis in ("y", "y2"):
+            shapes.append({"type": "line", "x0": threshold, "x1": threshold, "xref": "x", "yref": f"{axis} domain",
+                           "y0": 0, "y1": 1, "line": {"color": LINE_COLORS["neutral"], "width": 1.5, "dash": "dot"}})
+    x_range = [float(thresholds.min()), float(thresholds.max())]
+    return go.Figure(data=traces, layout=layout(
+        "Abstaining below a confidence threshold", height=440, shapes=shapes,
+        xaxis={"title": {"text": "confidence threshold (probability of the top class)"}, "range": x_range,
+               "anchor": "y2"},
+        yaxis={"title": {"text": "accuracy on answered"}, "tickformat": ".1%", "domain": [0.54, 1.0],
+               "range": [max(0.0, low - 0.005), 1.001]},
+        yaxis2={"title": {"text": "coverage"}, "tickformat": ".0%", "domain": [0.0, 0.46], "range": [0, 1.02]}))
 
 
 def per_class_figure(report: pd.DataFrame) -> go.Figure:
@@ -179,15 +178,13 @@ def per_class_figure(report: pd.DataFrame) -> go.Figure:
     frame.columns = [str(c).lower() for c in frame.columns]
     classes = frame["class"].tolist() if "class" in frame.columns else list(frame.index)
     low = min(float(frame[m].min()) for m in ("precision", "recall", "f1"))
-    fig = go.Figure()
+    floor = max(0.0, low - 0.05)
     colours = {"precision": LINE_COLORS["train"], "recall": LINE_COLORS["val"], "f1": LINE_COLORS["lr"]}
-    for metric in ("precision", "recall", "f1"):
-        fig.add_trace(go.Bar(x=[str(c) for c in classes], y=frame[metric], name=metric if metric != "f1" else "F1",
-                             marker_color=colours[metric],
-                             hovertemplate="digit %{x}: %{y:.2%}<extra>" + metric + "</extra>"))
-    finish(fig, "Precision, recall and F1 per digit", "digit", "score", height=360)
+    bars = [{"type": "bar", "x": [str(c) for c in classes], "y": frame[m].to_numpy(),
+             "name": "F1" if m == "f1" else m, "marker": {"color": colours[m]},
+             "hovertemplate": "digit %{x}: %{y:.2%}<extra>" + m + "</extra>"}
+            for m in ("precision", "recall", "f1")]
     # Starting the axis below the lowest bar makes differences of one percent visible; the label says so.
-    fig.update_yaxes(range=[max(0.0, low - 0.05), 1.0], tickformat=".0%",
-                     title_text="score (axis starts at %.0f%%)" % (100 * max(0.0, low - 0.05)))
-    fig.update_layout(barmode="group", bargap=0.25)
-    return fig
+    return go.Figure(data=bars, layout=layout(
+        "Precision, recall and F1 per digit", "digit", f"score (axis starts at {100 * floor:.0f}%)", height=360,
+        yaxis={"range": [floor, 1.0], "tickformat": ".0%"}, barmode="group", bargap=0.25))

@@ -1,7 +1,8 @@
 """Figures for the Inspect page: what the network learned, layer by layer.
 
 A few small analyses live here next to the figure that shows them (how often a unit is active, how a
-first-layer unit pushes each class); they use only NumPy and the model's public arrays.
+first-layer unit pushes each class); they use only NumPy and the model's public arrays. Figures are
+built in one ``go.Figure`` call from dicts (see figures/tiles.py for why).
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from figures.palette import DIGIT_COLORS, LINE_COLORS, diverging_range, pixel_kwargs
-from figures.style import finish
+from figures.palette import DIGIT_COLORS, DIVERGING_SCALE, LINE_COLORS, diverging_range, pixel_kwargs
+from figures.style import layout
 from figures.tiles import click_targets, image_axes, tile_images
 from nn.model import MLP, LayerTrace
 
@@ -80,7 +80,8 @@ def histogram(values: np.ndarray, bins: int = 60, value_range: tuple[float, floa
 
 def filter_grid_figure(W1: np.ndarray, units: Sequence[int], *, shared_scale: bool = True, cols: int = 12,
                        zrange: tuple[float, float] | None = None, selected: int | None = None,
-                       hover: Sequence[str] | None = None, title: str | None = None) -> go.Figure:
+                       hover: Sequence[str] | None = None, title: str | None = None,
+                       px_per_pixel: float = 2.4) -> go.Figure:
     """First-layer weights ``W1: (784, h)`` of ``units`` as 28x28 images in a grid, in that order.
 
     ``shared_scale``: one colour scale for every filter (compare strengths); otherwise each filter is
@@ -91,9 +92,11 @@ def filter_grid_figure(W1: np.ndarray, units: Sequence[int], *, shared_scale: bo
     if W1.ndim != 2 or W1.shape[0] != IMAGE_SIDE * IMAGE_SIDE:
         raise ValueError(f"W1 must be (784, h), got shape {W1.shape}")
     units = np.asarray(units, dtype=np.int64)
-    if units.size and (units.min() < 0 or units.max() >= W1.shape[1]):
+    if units.size == 0:
+        raise ValueError("units is empty: choose at least one filter to show")
+    if units.min() < 0 or units.max() >= W1.shape[1]:
         raise ValueError(f"units must be in [0, {W1.shape[1]}), got {units.min()}..{units.max()}")
-    filters = W1[:, units].T.reshape(-1, IMAGE_SIDE, IMAGE_SIDE).astype(np.float64)
+    filters = W1[:, units].T.reshape(-1, IMAGE_SIDE, IMAGE_SIDE).astype(np.float32)
     if shared_scale:
         zmin, zmax = zrange if zrange is not None else diverging_range(filters, quantile=0.999)
         bar_title = "weight"
@@ -103,34 +106,33 @@ def filter_grid_figure(W1: np.ndarray, units: Sequence[int], *, shared_scale: bo
         zmin, zmax = -1.0, 1.0
         bar_title = "weight ÷ the<br>filter's max |w|"
     mosaic = tile_images(filters, cols, gap=3)
-    fig = go.Figure(go.Heatmap(z=mosaic.z, colorscale="RdBu", zmin=zmin, zmax=zmax, zmid=0.0, hoverinfo="skip",
-                               colorbar={"title": {"text": bar_title}, "thickness": 14}))
+    heatmap = {"type": "heatmap", "z": mosaic.z, "colorscale": DIVERGING_SCALE, "zmin": zmin, "zmax": zmax,
+               "zmid": 0.0, "hoverinfo": "skip", "colorbar": {"title": {"text": bar_title}, "thickness": 14}}
     labels = list(hover) if hover is not None else [f"unit {u}" for u in units]
-    fig.add_trace(click_targets(mosaic.centers, units, labels, size=22))
+    shapes = []
     if selected is not None and selected in set(units.tolist()):
         cx, cy = mosaic.centers[int(np.flatnonzero(units == selected)[0])]
         half = IMAGE_SIDE / 2 + 0.5
-        fig.add_shape(type="rect", x0=cx - half, x1=cx + half, y0=cy - half, y1=cy + half,
-                      line={"color": LINE_COLORS["marker"], "width": 3})
-    n_rows = mosaic.z.shape[0]
-    finish(fig, title or f"First-layer filters: the weights from each pixel into {len(units)} hidden units",
-           height=70 + int(2.6 * n_rows), legend=False)
-    image_axes(fig)
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10}, clickmode="event+select", dragmode=False)
-    return fig
+        shapes.append({"type": "rect", "x0": cx - half, "x1": cx + half, "y0": cy - half, "y1": cy + half,
+                       "line": {"color": LINE_COLORS["marker"], "width": 3}})
+    rows, width = mosaic.z.shape
+    return go.Figure(data=[heatmap, click_targets(mosaic.centers, units, labels, size=22)], layout=layout(
+        title or f"First-layer filters: the weights from each pixel into {len(units)} hidden units",
+        height=60 + int(px_per_pixel * rows), legend=False, shapes=shapes,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10}, clickmode="event+select", dragmode=False,
+        plot_bgcolor="white", **image_axes(x_range=(-1.5, width + 0.5), y_range=(rows + 0.5, -1.5))))
 
 
 def filter_figure(w: np.ndarray, unit: int, *, zrange: tuple[float, float] | None = None) -> go.Figure:
     """One filter ``w: (784,)`` large: blue pixels raise the unit's input, red ones lower it."""
     w = np.asarray(w, dtype=np.float64).reshape(IMAGE_SIDE, IMAGE_SIDE)
     zmin, zmax = zrange if zrange is not None else diverging_range(w)
-    fig = go.Figure(go.Heatmap(z=w, colorscale="RdBu", zmin=zmin, zmax=zmax, zmid=0.0,
-                               colorbar={"title": {"text": "weight"}, "thickness": 14},
-                               hovertemplate="row %{y}, column %{x}: w = %{z:.3f}<extra></extra>"))
-    finish(fig, f"Unit {unit}: its weight from each pixel", height=360, legend=False)
-    image_axes(fig)
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10})
-    return fig
+    heatmap = {"type": "heatmap", "z": w, "colorscale": DIVERGING_SCALE, "zmin": zmin, "zmax": zmax, "zmid": 0.0,
+               "colorbar": {"title": {"text": "weight"}, "thickness": 14},
+               "hovertemplate": "row %{y}, column %{x}: w = %{z:.3f}<extra></extra>"}
+    return go.Figure(data=[heatmap], layout=layout(
+        f"Unit {unit}: its weight from each pixel", height=360, legend=False,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10}, **image_axes()))
 
 
 def class_effect_figure(effect: np.ndarray, unit: int) -> go.Figure:
@@ -141,14 +143,13 @@ def class_effect_figure(effect: np.ndarray, unit: int) -> go.Figure:
     """
     effect = np.asarray(effect, dtype=np.float64)
     relative = effect - effect.mean()
-    colours = [POSITIVE_COLOR if v >= 0 else NEGATIVE_COLOR for v in relative]
-    fig = go.Figure(go.Bar(x=[str(c) for c in range(len(relative))], y=relative, marker_color=colours,
-                           hovertemplate="digit %{x}: %{y:+.3f}<extra></extra>"))
-    fig.add_hline(y=0, line={"color": LINE_COLORS["neutral"], "width": 1})
-    finish(fig, f"Which digits unit {unit} pushes up or down", "digit",
-           "change in logit per unit of activation<br>(relative to the average digit)", height=360,
-           legend=False)
-    return fig
+    bar = {"type": "bar", "x": [str(c) for c in range(len(relative))], "y": relative,
+           "marker": {"color": [POSITIVE_COLOR if v >= 0 else NEGATIVE_COLOR for v in relative]},
+           "hovertemplate": "digit %{x}: %{y:+.3f}<extra></extra>"}
+    return go.Figure(data=[bar], layout=layout(
+        f"Which digits unit {unit} pushes up or down", "digit",
+        "change in logit per unit of activation<br>(relative to the average digit)", height=360, legend=False,
+        yaxis={"zeroline": True, "zerolinecolor": LINE_COLORS["neutral"], "zerolinewidth": 1.5}))
 
 
 def filter_stats_frame(W1: np.ndarray, b1: np.ndarray, active: np.ndarray, unit: int) -> pd.DataFrame:
@@ -169,12 +170,10 @@ def filter_stats_frame(W1: np.ndarray, b1: np.ndarray, active: np.ndarray, unit:
 def digit_figure(image: np.ndarray, title: str, *, height: int = 300) -> go.Figure:
     """One digit ``image: (28, 28)`` uint8, dark ink on light paper, the right way up."""
     image = np.asarray(image).reshape(IMAGE_SIDE, IMAGE_SIDE)
-    fig = go.Figure(go.Heatmap(z=image, hovertemplate="row %{y}, column %{x}: %{z}<extra></extra>",
-                               **pixel_kwargs()))
-    finish(fig, title, height=height, legend=False)
-    image_axes(fig)
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10})
-    return fig
+    heatmap = {"type": "heatmap", "z": image, "hovertemplate": "row %{y}, column %{x}: %{z}<extra></extra>",
+               **pixel_kwargs()}
+    return go.Figure(data=[heatmap], layout=layout(
+        title, height=height, legend=False, margin={"l": 10, "r": 10, "t": 50, "b": 10}, **image_axes()))
 
 
 def layer_activity_figure(pre: np.ndarray, post: np.ndarray, name: str, activation: str) -> go.Figure:
@@ -182,39 +181,35 @@ def layer_activity_figure(pre: np.ndarray, post: np.ndarray, name: str, activati
     pre = np.asarray(pre, dtype=np.float64).ravel()
     post = np.asarray(post, dtype=np.float64).ravel()
     units = np.arange(pre.size)
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1)
-    fig.add_trace(go.Bar(x=units, y=pre, marker_color=np.where(pre >= 0, POSITIVE_COLOR, NEGATIVE_COLOR),
-                         marker_line_width=0, name="z", hovertemplate="unit %{x}: z = %{y:.3f}<extra></extra>"),
-                  row=1, col=1)
-    fig.add_trace(go.Bar(x=units, y=post, marker_color=LINE_COLORS["smooth"], marker_line_width=0,
-                         name=f"{activation}(z)",
-                         hovertemplate="unit %{x}: " + activation + "(z) = %{y:.3f}<extra></extra>"),
-                  row=2, col=1)
+    bars = [
+        {"type": "bar", "x": units, "y": pre, "marker": {"color": np.where(pre >= 0, POSITIVE_COLOR, NEGATIVE_COLOR),
+                                                         "line": {"width": 0}},
+         "name": "z", "xaxis": "x", "yaxis": "y", "hovertemplate": "unit %{x}: z = %{y:.3f}<extra></extra>"},
+        {"type": "bar", "x": units, "y": post, "marker": {"color": LINE_COLORS["smooth"], "line": {"width": 0}},
+         "name": f"{activation}(z)", "xaxis": "x", "yaxis": "y2",
+         "hovertemplate": "unit %{x}: " + activation + "(z) = %{y:.3f}<extra></extra>"},
+    ]
     active = int((pre > 0).sum())
-    finish(fig, f"{name.capitalize()}: {active} of {pre.size} units active for this digit", height=360,
-           legend=False)
-    fig.update_yaxes(title_text="pre-activation z", row=1, col=1)
-    fig.update_yaxes(title_text=f"{activation}(z)", row=2, col=1)
-    fig.update_xaxes(title_text="unit", row=2, col=1)
-    fig.update_layout(bargap=0.05)
-    return fig
+    return go.Figure(data=bars, layout=layout(
+        f"{name.capitalize()}: {active} of {pre.size} units have z > 0 for this digit", height=360, legend=False,
+        bargap=0.05,
+        xaxis={"title": {"text": "unit"}, "anchor": "y2"},
+        yaxis={"title": {"text": "pre-activation z"}, "domain": [0.55, 1.0]},
+        yaxis2={"title": {"text": f"{activation}(z)"}, "domain": [0.0, 0.45]}))
 
 
 def probability_figure(proba: np.ndarray, true_label: int | None = None) -> go.Figure:
     """The output layer's softmax ``proba: (C,)`` as bars in each digit's colour; the true one outlined."""
     proba = np.asarray(proba, dtype=np.float64).ravel()
-    classes = [str(c) for c in range(proba.size)]
     outline = [3 if true_label is not None and c == true_label else 0 for c in range(proba.size)]
-    fig = go.Figure(go.Bar(x=classes, y=proba, marker_color=list(DIGIT_COLORS[:proba.size]),
-                           marker_line={"color": "black", "width": outline}, text=[f"{p:.1%}" for p in proba],
-                           textposition="outside", cliponaxis=False,
-                           hovertemplate="digit %{x}: %{y:.2%}<extra></extra>"))
-    predicted = int(proba.argmax())
+    bar = {"type": "bar", "x": [str(c) for c in range(proba.size)], "y": proba,
+           "marker": {"color": list(DIGIT_COLORS[:proba.size]), "line": {"color": "black", "width": outline}},
+           "text": [f"{p:.1%}" for p in proba], "textposition": "outside", "cliponaxis": False,
+           "hovertemplate": "digit %{x}: %{y:.2%}<extra></extra>"}
     suffix = "" if true_label is None else f" (true: {true_label}, outlined)"
-    finish(fig, f"Output probabilities: predicts {predicted}{suffix}", "digit", "probability", height=340,
-           legend=False)
-    fig.update_yaxes(range=[0, 1.12], tickformat=".0%")
-    return fig
+    return go.Figure(data=[bar], layout=layout(
+        f"Output probabilities: predicts {int(proba.argmax())}{suffix}", "digit", "probability", height=340,
+        legend=False, yaxis={"range": [0, 1.12], "tickformat": ".0%"}))
 
 
 # ---------------------------------------------------------------------------------------------- training dynamics
@@ -226,36 +221,43 @@ def per_layer_lines_figure(epochs: Sequence[int], values: np.ndarray, *, title: 
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2 or values.shape[0] != len(epochs):
         raise ValueError(f"values must be (epochs={len(epochs)}, layers), got {values.shape}")
-    n = values.shape[1]
-    fig = go.Figure()
-    for j in range(n):
-        name = names[j] if names is not None else f"layer {j + 1}"
-        fig.add_trace(go.Scatter(x=list(epochs), y=values[:, j], mode="lines+markers", name=name,
-                                 line={"color": LAYER_COLORS[j % len(LAYER_COLORS)], "width": 2}))
-    finish(fig, title, "epoch", y_title, height=320)
+    lines = [{"type": "scatter", "x": list(epochs), "y": values[:, j], "mode": "lines+markers",
+              "name": names[j] if names is not None else f"layer {j + 1}",
+              "line": {"color": LAYER_COLORS[j % len(LAYER_COLORS)], "width": 2}}
+             for j in range(values.shape[1])]
+    yaxis: dict = {}
     if log_y:
-        fig.update_yaxes(type="log")
+        yaxis["type"] = "log"
     if percent:
-        fig.update_yaxes(tickformat=".0%", rangemode="tozero")
-    fig.update_xaxes(dtick=max(1, len(epochs) // 10))
-    return fig
+        yaxis.update(tickformat=".0%", rangemode="tozero")
+    return go.Figure(data=lines, layout=layout(title, "epoch", y_title, height=320, yaxis=yaxis,
+                                               xaxis={"dtick": max(1, len(epochs) // 10)}))
 
 
 def histograms_figure(arrays: Sequence[np.ndarray], names: Sequence[str], *, title: str, x_title: str
                       ) -> go.Figure:
     """One small histogram per layer side by side, each on its own x range (layers differ in scale)."""
     n = len(arrays)
-    fig = make_subplots(rows=1, cols=n, subplot_titles=list(names), horizontal_spacing=0.06)
+    if n == 0:
+        raise ValueError("no arrays to show")
+    gap = 0.06
+    width = (1 - gap * (n - 1)) / n
+    traces, axes, notes = [], {}, []
     for j, values in enumerate(arrays):
         density, centres = histogram(values)
-        fig.add_trace(go.Bar(x=centres, y=density, marker_color=LAYER_COLORS[j % len(LAYER_COLORS)],
-                             marker_line_width=0, name=names[j],
-                             hovertemplate="%{x:.3g}: density %{y:.3g}<extra></extra>"), row=1, col=j + 1)
-        fig.update_xaxes(title_text=x_title, row=1, col=j + 1, tickformat=".2g")
-    finish(fig, title, height=300, legend=False)
-    fig.update_yaxes(title_text="density", row=1, col=1)
-    fig.update_layout(bargap=0)
-    return fig
+        sx = "" if j == 0 else str(j + 1)
+        traces.append({"type": "bar", "x": centres, "y": density, "name": names[j], "xaxis": f"x{sx}",
+                       "yaxis": f"y{sx}", "marker": {"color": LAYER_COLORS[j % len(LAYER_COLORS)],
+                                                     "line": {"width": 0}},
+                       "hovertemplate": "%{x:.3g}: density %{y:.3g}<extra></extra>"})
+        left = j * (width + gap)
+        axes[f"xaxis{sx}"] = {"domain": [left, left + width], "anchor": f"y{sx}", "tickformat": ".2g",
+                              "title": {"text": x_title}}
+        axes[f"yaxis{sx}"] = {"anchor": f"x{sx}", **({"title": {"text": "density"}} if j == 0 else {})}
+        notes.append({"text": names[j], "x": left + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
+                      "xanchor": "center", "yanchor": "bottom", "showarrow": False})
+    return go.Figure(data=traces, layout=layout(title, height=300, legend=False, bargap=0, annotations=notes,
+                                                margin={"t": 70}, **axes))
 
 
 def snapshot_distribution_figure(snapshots: Sequence[tuple[int, np.ndarray]], *, bins: int = 60) -> go.Figure:
@@ -269,12 +271,12 @@ def snapshot_distribution_figure(snapshots: Sequence[tuple[int, np.ndarray]], *,
         density, centres = histogram(W, bins=bins, value_range=(lo, hi))
         densities.append(density)
     z = np.log10(np.asarray(densities).T + 1e-3)
-    fig = go.Figure(go.Heatmap(x=epochs, y=centres, z=z, colorscale="Viridis",
-                               colorbar={"title": {"text": "log10<br>density"}, "thickness": 14},
-                               hovertemplate="epoch %{x}, w ≈ %{y:.3f}: log10 density %{z:.2f}<extra></extra>"))
-    finish(fig, "First-layer weights: distribution at each snapshot", "epoch (0 = at initialisation)",
-           "weight value", height=320, legend=False)
-    return fig
+    heatmap = {"type": "heatmap", "x": epochs, "y": centres, "z": z, "colorscale": "Viridis",
+               "colorbar": {"title": {"text": "log10<br>density"}, "thickness": 14},
+               "hovertemplate": "epoch %{x}, w ≈ %{y:.3f}: log10 density %{z:.2f}<extra></extra>"}
+    return go.Figure(data=[heatmap], layout=layout(
+        "First-layer weights: distribution at each snapshot", "epoch (0 = at initialisation)", "weight value",
+        height=320, legend=False))
 
 
 # ---------------------------------------------------------------------------------------------- layer map
@@ -283,38 +285,39 @@ def pca_map_figure(coords: np.ndarray, labels: np.ndarray, predicted: np.ndarray
                    layer: str, explained: Sequence[float], selected: int | None = None) -> go.Figure:
     """Digits as points at ``coords: (n, 2)`` (their first two principal components), one colour per
     true label; mistakes drawn as black-outlined crosses. customdata is each point's test index."""
-    coords = np.asarray(coords, dtype=np.float64)
+    coords = np.asarray(coords, dtype=np.float32)
     labels = np.asarray(labels).astype(np.int64)
     predicted = np.asarray(predicted).astype(np.int64)
     indices = np.asarray(indices).astype(np.int64)
     if not (coords.shape == (len(labels), 2) and len(predicted) == len(labels) == len(indices)):
         raise ValueError(f"coords (n, 2), labels, predicted and indices must agree: {coords.shape}, "
                          f"{labels.shape}, {predicted.shape}, {indices.shape}")
-    fig = go.Figure()
+    traces = []
+    right = predicted == labels
     for d in range(10):
-        mask = (labels == d) & (predicted == labels)
-        fig.add_trace(go.Scatter(
-            x=coords[mask, 0], y=coords[mask, 1], mode="markers", name=str(d),
-            marker={"color": DIGIT_COLORS[d], "size": 6, "opacity": 0.75},
-            customdata=indices[mask],
-            hovertemplate="test #%{customdata}: " + str(d) + ", predicted right<extra></extra>"))
-    wrong = predicted != labels
-    fig.add_trace(go.Scatter(
-        x=coords[wrong, 0], y=coords[wrong, 1], mode="markers", name="mistake",
-        marker={"color": [DIGIT_COLORS[d] for d in labels[wrong]], "size": 10, "symbol": "x",
-                "line": {"color": "black", "width": 1}},
-        customdata=indices[wrong], text=[f"true {t}, predicted {p}" for t, p in zip(labels[wrong], predicted[wrong])],
-        hovertemplate="test #%{customdata}: %{text}<extra></extra>"))
+        mask = (labels == d) & right
+        traces.append({"type": "scatter", "x": coords[mask, 0], "y": coords[mask, 1], "mode": "markers",
+                       "name": str(d), "marker": {"color": DIGIT_COLORS[d], "size": 6, "opacity": 0.75},
+                       "customdata": indices[mask],
+                       "hovertemplate": "test #%{customdata}: a " + str(d) + ", predicted right<extra></extra>"})
+    wrong = ~right
+    traces.append({"type": "scatter", "x": coords[wrong, 0], "y": coords[wrong, 1], "mode": "markers",
+                   "name": "mistake", "customdata": indices[wrong],
+                   "marker": {"color": [DIGIT_COLORS[d] for d in labels[wrong]], "size": 10, "symbol": "x",
+                              "line": {"color": "black", "width": 1}},
+                   "text": [f"true {t}, predicted {p}" for t, p in zip(labels[wrong], predicted[wrong])],
+                   "hovertemplate": "test #%{customdata}: %{text}<extra></extra>"})
     if selected is not None and selected in set(indices.tolist()):
         i = int(np.flatnonzero(indices == selected)[0])
-        fig.add_trace(go.Scatter(x=[coords[i, 0]], y=[coords[i, 1]], mode="markers", name="selected",
-                                 marker={"size": 18, "symbol": "circle-open",
-                                         "line": {"color": "black", "width": 2.5}},
-                                 hoverinfo="skip"))
+        traces.append({"type": "scatter", "x": [coords[i, 0]], "y": [coords[i, 1]], "mode": "markers",
+                       "name": "selected", "hoverinfo": "skip",
+                       "marker": {"size": 18, "symbol": "circle-open", "color": "black",
+                                  "line": {"color": "black", "width": 2.5}}})
     ex = list(explained) + [0.0, 0.0]
-    finish(fig, f"{layer.capitalize()} activations of {len(labels)} test digits, projected on 2 principal components",
-           f"PC 1 ({ex[0]:.0%} of variance)", f"PC 2 ({ex[1]:.0%} of variance)", height=560)
-    fig.update_layout(legend={"title": {"text": "true digit"}, "orientation": "v", "x": 1.02, "xanchor": "left",
-                              "y": 1.0, "yanchor": "top"},
-                      clickmode="event+select", dragmode="pan")
-    return fig
+    spec = layout(
+        f"{layer.capitalize()}: {len(labels):,} test digits placed by their activations (first two principal "
+        "components)", f"PC 1 ({ex[0]:.0%} of variance)", f"PC 2 ({ex[1]:.0%} of variance)", height=560,
+        clickmode="event+select", dragmode="pan")
+    spec["legend"] = {"title": {"text": "true digit"}, "orientation": "v", "x": 1.02, "xanchor": "left",
+                      "y": 1.0, "yanchor": "top"}
+    return go.Figure(data=traces, layout=spec)

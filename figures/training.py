@@ -87,7 +87,7 @@ def batch_loss_figure(losses: np.ndarray, batches_per_epoch: int, *,
     ]
     return go.Figure(data=data, layout=layout(
         "Training loss per batch", "epoch", "cross-entropy loss (log scale)", height=330,
-        yaxis={"type": "log"}, shapes=shapes, annotations=notes))
+        yaxis={"type": "log", "dtick": "D2"}, shapes=shapes, annotations=notes))
 
 
 def epochs_frame(events: Iterable) -> pd.DataFrame:
@@ -119,12 +119,7 @@ def epoch_metrics_figure(history: pd.DataFrame, epochs_planned: int | None = Non
                      "marker": {"size": 6}, "hovertemplate": f"epoch %{{x}}<br>{name} {fmt}<extra></extra>"})
     last = max(epochs_planned or 0, n, 1)
     xaxis = {"title": {"text": "epoch"}, "range": [0.5, last + 0.5], "dtick": 1 if last <= 20 else None}
-    notes = [
-        {"text": "<b>Loss</b> (lower is better)", "x": 0.0, "y": 1.0, "xref": "paper", "yref": "paper",
-         "xanchor": "left", "yanchor": "bottom", "showarrow": False},
-        {"text": "<b>Accuracy</b> (higher is better)", "x": 0.56, "y": 1.0, "xref": "paper", "yref": "paper",
-         "xanchor": "left", "yanchor": "bottom", "showarrow": False},
-    ]
+    notes = []
     if n and np.isfinite(history["val_acc"].to_numpy(dtype=np.float64)).any():
         best = history.loc[history["val_acc"].idxmax()]
         notes.append({"x": float(best["epoch"]), "y": 100 * float(best["val_acc"]), "xref": "x2", "yref": "y2",
@@ -132,10 +127,9 @@ def epoch_metrics_figure(history: pd.DataFrame, epochs_planned: int | None = Non
                       "ax": 0, "ay": 30})
     return go.Figure(data=data, layout=layout(
         "Loss and accuracy after each epoch", height=330, annotations=notes,
-        margin={"t": 80},
-        xaxis={**xaxis, "domain": [0.0, 0.44]}, yaxis={"title": {"text": "cross-entropy loss"}},
+        xaxis={**xaxis, "domain": [0.0, 0.44]}, yaxis={"title": {"text": "loss (lower is better)"}},
         xaxis2={**xaxis, "domain": [0.56, 1.0], "anchor": "y2"},
-        yaxis2={"title": {"text": "accuracy (%)"}, "anchor": "x2"}))
+        yaxis2={"title": {"text": "accuracy % (higher is better)"}, "anchor": "x2"}))
 
 
 def lr_figure(lrs: np.ndarray, batches_per_epoch: int, *, lr_changes: Sequence[tuple[int, float]] = (),

@@ -121,6 +121,22 @@ def wait_for_app_idle(page, timeout: float = 30.0) -> None:
                            timeout=timeout * 1000)
 
 
+def screenshot_all(page, name: str) -> str:
+    """Screenshot the whole app, not just the viewport (Streamlit scrolls inside its own container)."""
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+        " return m ? m.scrollHeight : document.body.scrollHeight; }")
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], int(height) + 40)})
+    try:
+        page.wait_for_timeout(400)  # let charts re-layout at the new size
+        path = shot_path(name)
+        page.screenshot(path=path)
+        return path
+    finally:
+        page.set_viewport_size(size)
+
+
 def click_button(page, label: str) -> None:
     """Click the visible Streamlit button whose text is exactly ``label``."""
     page.locator('[data-testid="stButton"] button, [data-testid="stDownloadButton"] button').filter(
