@@ -161,8 +161,8 @@ def _normalise(a: np.ndarray, key: str) -> np.ndarray:
 
 
 def _dataset(arrays: Mapping[str, np.ndarray], origin: str, cache_path: Path | None,
-             attempts: list[Attempt]) -> MnistDataset:
+             attempts: list[Attempt], verified: bool = True) -> MnistDataset:
     for a in arrays.values():
         a.flags.writeable = False  # shared by every session: nobody may change it in place
-    return MnistDataset(**{k: arrays[k] for k in KEYS}, source=origin, verified=True,
+    return MnistDataset(**{k: arrays[k] for k in KEYS}, source=origin, verified=verified,
                         cache_path=cache_path, attempts=tuple(attempts))
