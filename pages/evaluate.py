@@ -1,0 +1,166 @@
+"""Evaluate: how good the current model is on the 10,000 test digits, and where it fails."""
+
+import numpy as np
+import streamlit as st
+
+from dashboard import explain
+from dashboard.session import current_model, no_model_notice
+from figures import evaluate as fe
+from figures.inspect import digit_figure, probability_figure
+from nn.metrics import most_confused_pairs
+
+PAGE_SIZE = 24
+CELL_LIMIT = 36
+
+st.title("Evaluate")
+st.caption("How good the model is on the 10,000 test digits it never trained on, and where it fails.")
+
+view = current_model()
+if view is None:
+    no_model_notice()
+    st.stop()
+
+data = explain.test_data()
+ev = explain.evaluation(view)
+source = {"training": "the run in progress (weights at its last completed epoch)",
+          "trained": "the model you trained", "uploaded": "the uploaded model"}.get(view.source, view.source)
+st.caption(f"Showing {source}.")
+
+# ---------------------------------------------------------------------------------------- headline numbers
+n_test = len(data.labels)
+n_wrong = int(n_test - round(ev.accuracy * n_test))
+cols = st.columns(4)
+cols[0].metric("Test accuracy", f"{ev.accuracy:.2%}", help="Share of the 10,000 test digits predicted right.")
+cols[1].metric("Test loss", f"{ev.loss:.4f}", help="Mean cross-entropy: -log of the probability given to "
+               "the right digit, averaged. Lower is better; it also punishes right answers given with doubt.")
+cols[2].metric("Mistakes", f"{n_wrong:,}", help="Test digits whose most probable class is wrong.")
+cols[3].metric("Test digits", f"{n_test:,}")
+
+# ---------------------------------------------------------------------------------------- confusion matrix
+st.header("Confusion matrix")
+pairs = most_confused_pairs(ev.confusion, k=5)
+if "ev_true" not in st.session_state:
+    first = pairs[0] if pairs else (0, 0, 0)
+    st.session_state["ev_true"], st.session_state["ev_pred"] = first[0], first[1]
+clicked = explain.new_selection("ev_cm")
+if clicked and isinstance(clicked[0], (list, tuple)):
+    st.session_state["ev_true"], st.session_state["ev_pred"] = int(clicked[0][0]), int(clicked[0][1])
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    normalised = st.radio("Show", ["counts", "share of each true digit"], horizontal=True, key="ev_cm_view",
+                          help="Counts: how many test digits fall in each cell. Share: each row divided by "
+                               "its total, so classes of different sizes compare fairly.") != "counts"
+    cell = (st.session_state["ev_true"], st.session_state["ev_pred"])
+    st.plotly_chart(fe.confusion_figure(ev.confusion, normalised=normalised, selected=cell), key="ev_cm",
+                    on_select="rerun", selection_mode="points", width="stretch")
+    st.caption("Rows are the true digit, columns the model's answer: the diagonal counts right answers, every "
+               "other cell one kind of mistake. The colour scale stops at the largest mistake so small cells "
+               "stay visible. Click a cell (or pick it below) to see its digits.")
+with right:
+    a, b = st.columns(2)
+    true_c = a.selectbox("True digit", range(10), key="ev_true")
+    pred_c = b.selectbox("Predicted digit", range(10), key="ev_pred")
+    members = np.flatnonzero((data.labels == true_c) & (ev.predicted == pred_c))
+    members = members[np.argsort(-ev.confidence[members], kind="stable")][:CELL_LIMIT]
+    count = int(ev.confusion[true_c, pred_c])
+    kind = "right answers" if true_c == pred_c else "mistakes"
+    if count == 0:
+        st.info(f"No test digit is a {true_c} predicted as {pred_c}.")
+    else:
+        st.plotly_chart(
+            fe.digit_gallery_figure(
+                data.images[members], [f"#{i} · {ev.confidence[i]:.0%}" for i in members], members,
+                title=f"True {true_c}, predicted {pred_c}: {count:,} {kind}"
+                      + (f" (the {len(members)} most confident)" if count > len(members) else ""),
+                cols=6),
+            key="ev_cell_gallery", width="stretch")
+        st.caption("Each digit with its test index and the model's confidence in its answer.")
+    if pairs:
+        st.subheader("Most confused pairs")
+        st.dataframe(
+            [{"true": t, "predicted": p, "mistakes": c,
+              "share of true digit": f"{c / max(1, ev.confusion[t].sum()):.1%}"} for t, p, c in pairs],
+            hide_index=True, width="stretch")
+
+# ---------------------------------------------------------------------------------------- misclassified
+st.header("Misclassified digits")
+st.caption("Sorted by how sure the model was. The first ones are confident mistakes: the model gives almost all "
+           "its probability to a wrong digit. Some are genuinely ambiguous or mislabelled; others show a blind "
+           "spot. A high confidence is not a guarantee.")
+f1, f2, f3 = st.columns([1, 1, 1])
+true_filter = f1.multiselect("True digit", range(10), key="ev_mis_true", placeholder="any",
+                             help="Show only mistakes on these true digits.")
+pred_filter = f2.multiselect("Predicted digit", range(10), key="ev_mis_pred", placeholder="any",
+                             help="Show only mistakes where the model answered one of these.")
+order = f3.radio("Order", ["most confident first", "least confident first"], key="ev_mis_order", horizontal=True)
+mistakes = ev.mistakes
+if true_filter:
+    mistakes = mistakes[mistakes["true"].isin(true_filter)]
+if pred_filter:
+    mistakes = mistakes[mistakes["predicted"].isin(pred_filter)]
+if order != "most confident first":
+    mistakes = mistakes.iloc[::-1]
+n_pages = max(1, -(-len(mistakes) // PAGE_SIZE))
+if len(mistakes) == 0:
+    st.info("No mistakes match these filters.")
+else:
+    page = st.number_input(f"Page (of {n_pages})", min_value=1, max_value=n_pages, value=1, step=1,
+                           key="ev_mis_page") if n_pages > 1 else 1
+    shown = mistakes.iloc[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    idx = shown["index"].to_numpy()
+    captions = [f"true {r.true} → {r.predicted}<br>{fe.top_k_text(r.top_classes, r.top_probs)}"
+                for r in shown.itertuples()]
+    st.plotly_chart(
+        fe.digit_gallery_figure(data.images[idx], captions, idx,
+                                hovertext=[f"test #{i}: click to open" for i in idx],
+                                title=f"{len(mistakes):,} mistakes; {(page - 1) * PAGE_SIZE + 1}"
+                                      f"–{(page - 1) * PAGE_SIZE + len(shown)} shown"),
+        key="ev_mis_gallery", on_select="rerun", selection_mode="points", width="stretch")
+    st.caption("Under each digit: its true label → the prediction, then the three most probable digits. "
+               "Click a digit to open it below.")
+    chosen = explain.selected_customdata(st.session_state.get("ev_mis_gallery"))
+    if chosen:
+        index = int(chosen[0])
+        st.session_state["inspect_digit"] = index  # the Inspect page opens this digit
+        c1, c2 = st.columns([1, 2])
+
+        c1.plotly_chart(digit_figure(data.images[index], f"Test digit #{index}", height=300),
+                        key="ev_mis_digit", width="stretch")
+        c2.plotly_chart(probability_figure(ev.proba[index], int(data.labels[index])), key="ev_mis_proba",
+                        width="stretch")
+        st.page_link("pages/inspect.py", label=f"Follow digit #{index} through the network on Inspect",
+                     icon=":material/biotech:")
+
+# ---------------------------------------------------------------------------------------- abstention
+st.header("Answer only when sure")
+threshold = st.slider("Confidence threshold", 0.10, 1.0, 0.90, 0.01, key="ev_threshold",
+                      help="The model answers only when its top probability reaches this value and abstains "
+                           "otherwise (a human would check those digits).")
+answered = ev.confidence >= threshold
+coverage = float(answered.mean())
+acc_answered = float((ev.predicted[answered] == data.labels[answered]).mean()) if answered.any() else float("nan")
+c1, c2, c3 = st.columns(3)
+c1.metric("Coverage", f"{coverage:.1%}", help="Share of test digits the model answers.")
+c2.metric("Accuracy on answered", "n/a" if np.isnan(acc_answered) else f"{acc_answered:.2%}",
+          delta=None if np.isnan(acc_answered) else f"{acc_answered - ev.accuracy:+.2%} vs answering all",
+          help="Accuracy on the digits it does answer.")
+c3.metric("Abstained", f"{int((~answered).sum()):,}", help="Digits it would hand to a human.")
+st.plotly_chart(fe.abstention_figure(ev.curve.thresholds, ev.curve.coverage, ev.curve.accuracy,
+                                     threshold=threshold), key="ev_abstain", width="stretch")
+st.caption("Move right along the threshold: the model answers fewer digits (bottom) and, if its confidence "
+           "means something, gets more of those right (top). A flat top line would mean confidence tells "
+           "nothing about correctness.")
+
+# ---------------------------------------------------------------------------------------- per class
+st.header("Per digit")
+left, right = st.columns([2, 3], gap="large")
+with left:
+    st.dataframe(ev.report.style.format({"precision": "{:.2%}", "recall": "{:.2%}", "f1": "{:.2%}",
+                                         "support": "{:,}"}), width="stretch")
+    st.caption("Precision: of the digits predicted as this class, the share that are. Recall: of the true "
+               "digits of this class, the share found. F1: their harmonic mean. Support: how many test digits.")
+with right:
+    st.plotly_chart(fe.per_class_figure(ev.report), key="ev_per_class", width="stretch")
+    st.caption("Bars per digit; note the axis starts near the lowest score, to make differences of a "
+               "percent visible.")
