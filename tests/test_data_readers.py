@@ -81,6 +81,16 @@ def test_csv_from_a_stream(fake_mnist, tmp_path):
     np.testing.assert_array_equal(y, fake_mnist.arrays["y_test"])
 
 
+@pytest.mark.parametrize("header", [True, False])
+def test_csv_with_windows_line_ends_and_a_byte_order_mark(fake_mnist, tmp_path, header):
+    fake_mnist.write_csv(tmp_path, header=header)
+    text = (tmp_path / "mnist_test.csv").read_text()
+    data = ("\ufeff" + text.replace("\n", "\r\n")).encode("utf-8")
+    x, y = read_mnist_csv(io.BytesIO(data))
+    np.testing.assert_array_equal(x, fake_mnist.arrays["x_test"])  # the first row is not taken for a header
+    np.testing.assert_array_equal(y, fake_mnist.arrays["y_test"])
+
+
 # ---------------------------------------------------------------- the malformed corpus
 
 

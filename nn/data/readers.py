@@ -266,7 +266,7 @@ def read_mnist_csv(path: PathOrFile, *, progress: Progress | None = None, total_
             first = f.readline()
         if not first.strip():
             raise ValueError(f"{name}: empty file")
-        cells = first.rstrip(b"\r\n").split(b",")
+        cells = first.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n").split(b",")  # a UTF-8 BOM is not a header
         has_header = not cells[0].strip().lstrip(b"+-").isdigit()
         if len(cells) != 1 + PIXELS:
             what = "header" if has_header else "first row"
