@@ -157,6 +157,16 @@ def _corrupt_stored_npz() -> bytes:
     return good[:pos] + b"\x07" + good[pos + 1:]
 
 
+def _npz_directory_lies(field_offset: int, value: int) -> bytes:
+    """A good npz whose central directory entry for y_test.npy claims another size."""
+    data = bytearray(_npz(_good_npz_members()))
+    entry = data.index(b"PK\x01\x02")  # central directory entries: name at +46, sizes at +20 and +24
+    while not data[entry + 46:].startswith(b"y_test.npy"):
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    data[entry + field_offset:entry + field_offset + 4] = struct.pack("<I", value)
+    return bytes(data)
+
+
 def _good_idx_set(**replace: bytes) -> dict[str, bytes]:
     files = {"x_train": _idx(8, (3, 28, 28), _u8((3, 28, 28))), "y_train": _idx(8, (3,), _u8((3,))),
              "x_test": _idx(8, (2, 28, 28), _u8((2, 28, 28))), "y_test": _idx(8, (2,), _u8((2,)))}
@@ -201,6 +211,10 @@ CORPUS = [
      r"y_train\]: truncated or padded data: header declares shape \(1000000,\)"),
     ("npz absurd size", "npz", _npz(_good_npz_members(x_test=_npy_member((10**9, 28, 28), "|u1", bytes(3)))),
      r"x_test\]: header declares shape .* more than the"),
+    ("npz directory claims more than the archive", "npz", _npz_directory_lies(20, 10**9),
+     r"y_test\]: the zip directory claims 1,000,000,000 stored bytes, the whole archive has"),
+    ("npz directory claims impossible size", "npz", _npz_directory_lies(24, 4 * 10**9),
+     r"y_test\]: the zip directory claims 4,000,000,000 bytes from \d+ stored"),
     ("npz not an npy member", "npz", _npz(_good_npz_members(y_test=b"garbage, not numpy")),
      r"y_test\]: not a valid .npy array"),
     ("npz corrupt member", "npz", _corrupt_stored_npz(), r"corrupt archive member: Bad CRC-32"),

@@ -34,6 +34,7 @@ KEYS = ("x_train", "y_train", "x_test", "y_test")
 MAX_ARRAY_BYTES = 2**31
 MAX_IDX_DIMS = 8
 _CHUNK = 1 << 20
+MAX_DEFLATE_RATIO = 1032  # deflate's ceiling: one 258-byte match per 2 bits, roughly
 
 # IDX type codes (the third byte of the magic number) and their big-endian dtypes.
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -186,7 +187,13 @@ def read_mnist_npz(path: PathOrFile, *, max_bytes: int = MAX_ARRAY_BYTES) -> dic
     before its data is read. Extra keys are ignored.
     """
     name = _name(path)
-    if isinstance(path, (str, os.PathLike)) and os.path.getsize(path) == 0:
+    if isinstance(path, (str, os.PathLike)):
+        archive_size = os.path.getsize(path)
+    else:
+        here = path.tell()
+        archive_size = path.seek(0, io.SEEK_END) - here
+        path.seek(here)
+    if archive_size == 0:
         raise ValueError(f"{name}: empty file")
     try:
         zf = zipfile.ZipFile(path)
@@ -198,10 +205,24 @@ def read_mnist_npz(path: PathOrFile, *, max_bytes: int = MAX_ARRAY_BYTES) -> dic
         if missing:
             held = ", ".join(sorted(members)) or "no arrays"
             raise ValueError(f"{name}: missing keys {', '.join(missing)} (it holds: {held})")
+        for k in KEYS:
+            _check_member_sizes(zf.getinfo(members[k]), archive_size, f"{name}[{k}]")
         out = {k: _read_npy_member(zf, members[k], f"{name}[{k}]", max_bytes) for k in KEYS}
     check_mnist_pair(out["x_train"], out["y_train"], f"{name} train")
     check_mnist_pair(out["x_test"], out["y_test"], f"{name} test")
     return out
+
+
+def _check_member_sizes(info: zipfile.ZipInfo, archive_size: int, where: str) -> None:
+    """The sizes a zip directory declares, against the archive's real length (before any allocation)."""
+    if info.compress_size > archive_size:
+        raise ValueError(f"{where}: the zip directory claims {info.compress_size:,} stored bytes, "
+                         f"the whole archive has {archive_size:,}")
+    stored = info.compress_type == zipfile.ZIP_STORED
+    if (stored and info.file_size != info.compress_size) or (
+            info.file_size > MAX_DEFLATE_RATIO * info.compress_size + 1024):
+        raise ValueError(f"{where}: the zip directory claims {info.file_size:,} bytes from "
+                         f"{info.compress_size:,} stored, more than any compression allows")
 
 
 def _read_npy_member(zf: zipfile.ZipFile, member: str, where: str, max_bytes: int) -> np.ndarray:
