@@ -149,9 +149,29 @@ def test_two_processes_racing_the_first_load_make_one_good_cache(tmp_path, fake_
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
         results.append(json.loads(out))
-    sources = sorted(r["source"].split(" ")[0] for r in results)
-    assert sources == ["cache", "files"]  # exactly one process fetched; the other waited and read its cache
+    results.sort(key=lambda r: r["source"])
+    assert [r["source"].split(" ")[0] for r in results] == ["cache", "files"]  # one fetched, one waited
     for r in results:
         assert r["y_test"] == fake_mnist.arrays["y_test"].tolist()
     assert sorted(p.name for p in cache_dir.iterdir()) == [CACHE_FILE, CACHE_FILE + ".lock"]
     read_cache(cache_dir / CACHE_FILE, fake_mnist.expected)
+
+
+def test_a_waiting_caller_is_told_and_then_served(tmp_path, fake_mnist):
+    """While another holder has the lock, load_mnist reports that it waits, then uses the fresh cache."""
+    import threading
+
+    files = fake_mnist.write_idx(tmp_path / "files")
+    cache_dir = tmp_path / "cache"
+    stages = []
+    with cache_mod.cache_lock(cache_dir):
+        worker = threading.Thread(target=lambda: stages.append(load_mnist(
+            paths=files, cache_dir=cache_dir, expected=fake_mnist.expected,
+            progress=lambda stage, done, total: stages.append(stage))))
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive() and stages == ["wait for another process fetching MNIST"]
+        write_cache(cache_dir / CACHE_FILE, fake_mnist.arrays, {"source": "the other process"})
+    worker.join(10)
+    ds = stages[-1]
+    assert ds.source == "cache (from the other process)"

@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -114,12 +114,14 @@ def remove_stale_temporaries(directory: Path) -> int:
 
 
 @contextlib.contextmanager
-def cache_lock(directory: Path, timeout: float = 900.0, poll: float = 0.05) -> Iterator[None]:
+def cache_lock(directory: Path, timeout: float = 900.0, poll: float = 0.05,
+               on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold an exclusive lock on the cache directory, so concurrent first loads fetch once.
 
     The lock is ``fcntl.flock`` on a lock file: the kernel releases it if the
     holder dies. Where ``fcntl`` does not exist (Windows) this does not lock;
-    atomic writes still keep the cache whole.
+    atomic writes still keep the cache whole. ``on_wait`` is called once if
+    another process holds the lock.
     """
     try:
         import fcntl
@@ -134,6 +136,9 @@ def cache_lock(directory: Path, timeout: float = 900.0, poll: float = 0.05) -> I
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if on_wait is not None:
+                    on_wait()
+                    on_wait = None
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"another process has held {directory / LOCK_FILE} "
                                        f"for over {timeout:.0f} s") from None

@@ -87,7 +87,8 @@ def load_mnist(
     candidates = _candidates(source, paths, mirror, progress, timeout)  # a bad mirror URL fails here
     with contextlib.ExitStack() as stack:
         try:
-            stack.enter_context(cache.cache_lock(path.parent))
+            stack.enter_context(cache.cache_lock(
+                path.parent, on_wait=lambda: progress("wait for another process fetching MNIST", 0, None)))
         except TimeoutError as exc:  # before OSError, its base class
             raise DataError([Attempt("cache", str(exc))]) from None
         except OSError as exc:  # an unwritable cache directory: fetch anyway, just do not cache
