@@ -170,6 +170,10 @@ def _live_body(session: SessionData) -> None:
                    "were kept.", icon=":material/check_circle:")
     st.progress(snap.progress, text=f"epoch {snap.epoch or 0} of {snap.epochs_planned}, "
                                     f"batch {snap.batch} of {snap.batches_per_epoch or '?'}")
+    if not snap.is_active and snap.epochs_done:
+        per_epoch = sum(e.seconds for e in snap.epochs) / snap.epochs_done
+        st.caption(f"Trained {snap.epochs_done} epoch(s) in {snap.elapsed_seconds:.1f} s of training time "
+                   f"({per_epoch:.2f} s per epoch, validation included).")
     metric_tiles(snap)
     bpe = max(snap.batches_per_epoch, 1)
     st.plotly_chart(batch_loss_figure(snap.batch_losses, bpe, lr_changes=snap.lr_changes), key="chart_batch_loss",

@@ -1,0 +1,111 @@
+"""App overhead benchmark: training through the dashboard vs the Trainer alone, and first-page render time.
+
+    python bench/app_speed.py                 # default preset, 3 epochs, 2 rounds
+    python bench/app_speed.py --epochs 2 --rounds 1 --subset 20000
+
+1. Time per epoch, same config and seed, measured by the trainer itself (training + validation):
+   - "trainer alone": ``nn.trainer.Trainer.run()`` in this process, no UI (what the CLI runs);
+   - "app, live charts": the same config started from the Train page of a real server, with a real browser
+     (Debian's chromium) showing the live charts (redrawn twice a second) and the sidebar status.
+   Rounds alternate (alone, app, alone, app, ...) so that load from other processes hits both alike; the
+   median per-epoch time of each side is compared. Target: app / alone <= 1.15.
+2. First render of each page in a fresh browser session, on a server that already holds the dataset
+   (and, separately, the very first visit to a fresh server, which loads the verified .npz cache from disk).
+   Target: < 3 s.
+
+Needs the real MNIST (fetched and cached once: ``python -m nn fetch``) and /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from dashboard.params import config_to_knobs, knobs_to_query  # noqa: E402
+from nn.config import TrainConfig  # noqa: E402
+from nn.data import load_mnist  # noqa: E402
+from nn.presets import PRESETS  # noqa: E402
+from nn.trainer import Trainer  # noqa: E402
+from tests.browser import browser_page, click_button, streamlit_server, wait_for_app_idle  # noqa: E402
+
+PAGES = {"Home": "", "Data": "data", "Train": "train", "Evaluate": "evaluate", "Inspect": "inspect"}
+
+
+def trainer_alone(config: TrainConfig) -> list[float]:
+    ds = load_mnist()
+    result = Trainer(config, ds.x_train, ds.y_train).run()
+    return [statistics.mean(row["seconds"] for row in result.history)]  # as the app reports it
+
+
+def through_app(url: str, config: TrainConfig, timeout: float = 900.0) -> list[float]:
+    """Start the run from the Train page, keep the page (live charts) open to the end; per-epoch seconds."""
+    query = urllib.parse.urlencode(knobs_to_query(config_to_knobs(config)))
+    with browser_page() as page:
+        page.goto(f"{url}/train?{query}")
+        wait_for_app_idle(page, 120)
+        click_button(page, "Start")
+        caption = page.get_by_text(re.compile(r"s per epoch, validation included"))
+        caption.first.wait_for(timeout=timeout * 1000)
+        seconds = float(re.search(r"\(([\d.]+) s per epoch", caption.first.inner_text()).group(1))
+    return [seconds]
+
+
+def first_renders(url: str) -> dict[str, float]:
+    times = {}
+    for name, path in PAGES.items():
+        if path and not (ROOT / "pages" / f"{path}.py").exists():
+            continue
+        with browser_page() as page:  # a new browser = a new session, as a newcomer would arrive
+            start = time.perf_counter()
+            page.goto(f"{url}/{path}")
+            page.locator('[data-testid="stMainBlockContainer"] h1').first.wait_for(timeout=60_000)
+            wait_for_app_idle(page, 60)
+            times[name] = time.perf_counter() - start
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="default", choices=sorted(PRESETS))
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--subset", type=int, default=None, help="training images (default: the preset's)")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    config = PRESETS[args.preset].replace(epochs=args.epochs)
+    if args.subset:
+        config = config.replace(train_subset=args.subset)
+    load_mnist()  # make sure the disk cache exists before anything is timed
+
+    alone: list[float] = []
+    app: list[float] = []
+    with streamlit_server() as url:
+        fresh = first_renders(url)  # the first visitor of this server process loads the dataset from disk
+        warm = first_renders(url)
+        for _ in range(args.rounds):
+            alone += trainer_alone(config)
+            app += through_app(url, config)
+    a, b = statistics.median(alone), statistics.median(app)
+    print(f"\nConfig: preset {args.preset}, {config.epochs} epochs, hidden {config.model.hidden}, "
+          f"batch {config.batch_size}, train_subset {config.train_subset or 'all'}; {args.rounds} round(s)\n")
+    print(f"{'measure':44s} {'value':>10s} {'target':>10s} {'ok':>4s}")
+    print(f"{'seconds/epoch, trainer alone (median)':44s} {a:10.2f}")
+    print(f"{'seconds/epoch, app with live charts (median)':44s} {b:10.2f}")
+    print(f"{'ratio app / alone':44s} {b / a:10.3f} {'<= 1.15':>10s} {'yes' if b / a <= 1.15 else 'NO':>4s}")
+    for name in fresh:
+        print(f"{'first render, fresh server: ' + name:44s} {fresh[name]:9.2f}s")
+    for name in warm:
+        print(f"{'first render, data cached: ' + name:44s} {warm[name]:9.2f}s {'< 3 s':>10s} "
+              f"{'yes' if warm[name] < 3 else 'NO':>4s}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""The app through Streamlit's AppTest: every page renders, a tiny run trains, bad input gets its message.
+
+A small synthetic dataset stands in for MNIST (put into the app's shared dataset slot), so these tests
+need no download and run in seconds; the browser test uses the real data.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard import data as dashboard_data
+from dashboard import runner
+from nn.data import MnistDataset
+from nn.events import RunState
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+ROOT = Path(APP).parent
+PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/evaluate.py", "pages/inspect.py"]
+
+
+def synthetic_mnist(n_train: int = 6000, n_test: int = 1000) -> MnistDataset:
+    """Digit k is a bright bar on row 2k+4 over faint noise: easy to learn, shaped like MNIST."""
+    rng = np.random.default_rng(0)
+
+    def make(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        images = rng.integers(0, 30, (n, 28, 28)).astype(np.uint8)
+        images[np.arange(n), 2 * labels + 4, 4:24] = 255
+        images.flags.writeable = False
+        labels.flags.writeable = False
+        return images, labels
+
+    x_train, y_train = make(n_train)
+    x_test, y_test = make(n_test)
+    return MnistDataset(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+                        source="synthetic test data", verified=False, cache_path=None)
+
+
+@pytest.fixture
+def app():
+    """A fresh app on the synthetic dataset; caches cleared before, training threads stopped after."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    dashboard_data._holder().dataset = synthetic_mnist()
+    yield lambda: AppTest.from_file(APP, default_timeout=60)
+    runner.stop_all()
+    st.cache_resource.clear()
+
+
+def session(at: AppTest):
+    return at.session_state["_mnist_session"]
+
+
+def start_tiny_run(at: AppTest, epochs: int = 2) -> None:
+    at.switch_page("pages/train.py").run()
+    at.select_slider(key="k_subset").set_value(500)
+    at.select_slider(key="k_val_size").set_value(1000)
+    at.slider(key="k_epochs").set_value(epochs)
+    at.run()
+    at.button(key="btn_start").click().run()
+    assert not at.exception, at.exception
+
+
+def run_until_done(at: AppTest, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while session(at).run.is_active:
+        assert time.monotonic() < deadline, "the tiny run did not finish"
+        time.sleep(0.2)
+        at.run()
+    at.run()
+
+
+def existing_pages() -> list[str]:
+    return [p for p in PAGES if (ROOT / p).exists()]
+
+
+def test_every_page_renders_without_a_model(app) -> None:
+    at = app().run()
+    assert not at.exception, at.exception
+    assert "no model yet" in at.sidebar.caption[0].value
+    for page in existing_pages():
+        at.switch_page(page).run()
+        assert not at.exception, f"{page}: {at.exception}"
+        assert at.title, f"{page} has no title"
+
+
+def test_home_shows_the_equations_of_the_configured_network(app) -> None:
+    at = app()
+    at.query_params["hidden"] = "64-32"
+    at.run()
+    text = " ".join(l.value for l in at.latex)
+    assert r"784 \times 64" in text and r"64 \times 32" in text and r"32 \times 10" in text
+    assert r"\operatorname{relu}" in text and r"\log p" in text and r"\delta" in text
+
+
+def test_data_page_shows_the_dataset_views(app) -> None:
+    at = app().run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) == 5  # grid, counts, histogram, averages, augmentation
+    assert any("synthetic test data" in m.value for m in at.markdown)
+    at.slider(key="d_rotate").set_value(20.0).run()
+    assert session(at).knobs["rotate"] == 20.0  # the preview's settings are the Train page's
+
+
+def test_train_page_runs_a_tiny_training_and_shows_progress(app) -> None:
+    at = app().run()
+    start_tiny_run(at)
+    run = session(at).run
+    assert run is not None and run.config.train_subset == 500 and run.config.epochs == 2
+    run_until_done(at)
+    snap = run.snapshot()
+    assert snap.phase == RunState.FINISHED.value and snap.epochs_done == 2 and snap.progress == 1.0
+    assert snap.val_acc > 0.5  # the bars are easy: it must have learned
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["Epoch"] == "2 / 2" and tiles["Val accuracy"].endswith("%")
+    assert [m.label for m in at.metric][-5:] == ["Val accuracy", "Val loss", "Epoch", "Samples/s", "Time left"]
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Training loss per batch" in s for s in specs) and any("Learning rate" in s for s in specs)
+    assert "finished" in " ".join(m.value for m in at.sidebar.markdown)
+    # The model is what the other pages see, as a copy at a version.
+    from dashboard.session import ModelView, current_model  # noqa: F401 (the contract's names)
+    view = session(at)._view
+    assert view is not None and view.source == "trained" and view.version.startswith(run.run_id)
+
+
+def test_pause_resume_and_stop_from_the_page(app) -> None:
+    at = app().run()
+    start_tiny_run(at, epochs=50)
+    at.button(key="btn_pause").click().run()
+    run = session(at).run
+    deadline = time.monotonic() + 20
+    while run.phase != RunState.PAUSED.value:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    at.run()
+    assert at.button(key="btn_resume").label == "Resume"
+    at.button(key="btn_resume").click().run()
+    at.button(key="btn_stop").click().run()
+    assert not run.alive and run.phase == RunState.STOPPED.value
+    assert not at.exception
+
+
+def test_knobs_are_written_to_the_url_and_restored_from_it(app) -> None:
+    at = app().run()
+    at.switch_page("pages/train.py").run()
+    at.slider(key="k_epochs").set_value(7).run()
+    assert at.query_params["epochs"] == ["7"] or at.query_params["epochs"] == "7"
+    shared = app()
+    shared.query_params["epochs"] = "7"
+    shared.query_params["hidden"] = "32"
+    shared.run()
+    shared.switch_page("pages/train.py").run()
+    assert shared.slider(key="k_epochs").value == 7 and shared.slider(key="k_layers").value == 1
+    assert shared.select_slider(key="k_w0").value == 32
+
+
+def test_bad_query_values_fall_back_with_a_notice(app) -> None:
+    at = app()
+    at.query_params["lr"] = "banana"
+    at.query_params["hidden"] = "99999-1"
+    at.query_params["epochs"] = "3"
+    at.run()
+    warnings = [w.value for w in at.warning]
+    assert any("`lr=" in w and "banana" in w for w in warnings)
+    assert any("`hidden=" in w for w in warnings)
+    assert session(at).knobs["epochs"] == 3 and session(at).knobs["lr"] == session(at).knobs["lr"]
+    at.switch_page("pages/train.py").run()
+    assert not at.exception and at.slider(key="k_epochs").value == 3
+
+
+def test_a_network_that_would_not_fit_is_refused_before_it_is_built(app, monkeypatch) -> None:
+    monkeypatch.setenv("MNIST_RUN_MEMORY_MB", "1")
+    at = app().run()
+    at.switch_page("pages/train.py").run()
+    assert any("would need about" in e.value for e in at.error)
+    assert at.button(key="btn_start").disabled
+    assert session(at).run is None
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"this is not a zip file", "not a model this app can load"),
+    (b"PK\x03\x04garbage", "not a model this app can load"),
+])
+def test_a_bad_upload_is_refused_and_changes_nothing(app, content, expected) -> None:
+    at = app().run()
+    start_tiny_run(at)
+    run_until_done(at)
+    before = session(at).run
+    at.file_uploader(key="upload_model").set_value(("model.npz", content, "application/octet-stream"))
+    at.run()
+    errors = [e.value for e in at.error]
+    assert any(expected in e and "Nothing was changed" in e for e in errors), errors
+    assert session(at).run is before and session(at).uploaded is None

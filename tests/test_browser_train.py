@@ -1,0 +1,88 @@
+"""The real thing in a real browser: train the quick preset, switch pages while it trains, stop, download.
+
+Screenshots go to /tmp/shots/ (outside the repository) for a human to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.parse
+
+import numpy as np
+import pytest
+
+from dashboard.params import config_to_knobs, knobs_to_query
+from nn.presets import PRESETS
+from tests.browser import (browser_page, click_button, goto_page, require_browser, screenshot_all, shot_path,
+                           streamlit_server, wait_for_app_idle)
+
+pytestmark = [pytest.mark.browser, pytest.mark.realdata]
+
+
+@pytest.fixture(scope="module")
+def server():
+    require_browser()
+    from nn.data import DataError, load_mnist
+
+    try:
+        load_mnist()  # fetched and verified once per machine, then cached: the app starts fast
+    except DataError as exc:
+        pytest.skip(f"MNIST is not available here: {exc}")
+    with streamlit_server(env={"MNIST_MAX_TRAININGS": "2"}) as url:
+        yield url
+
+
+def sidebar_text(page) -> str:
+    return page.locator('[data-testid="stSidebar"]').inner_text()
+
+
+def epochs_done(page) -> int:
+    found = re.search(r"epoch (\d+)/(\d+)", sidebar_text(page))
+    return int(found.group(1)) if found else -1
+
+
+def test_train_quick_preset_switch_pages_stop_and_download(server) -> None:
+    # The quick preset (5,000 images), run a little longer so there is time to leave and come back.
+    query = knobs_to_query(config_to_knobs(PRESETS["quick"].replace(epochs=12)))
+    with browser_page() as page:
+        page.goto(f"{server}/train?{urllib.parse.urlencode(query)}")
+        wait_for_app_idle(page, 90)
+        assert "subset=5000" in page.url and "epochs=12" in page.url  # the link carries the setup
+        screenshot_all(page, "browser-1-train-ready.png")
+
+        click_button(page, "Start")
+        # Watch the accuracy appear: the Val accuracy tile turns from n/a into a percentage.
+        tile = page.locator('[data-testid="stMetric"]').filter(has_text="Val accuracy")
+        tile.filter(has_text=re.compile(r"\d+\.\d\d%")).first.wait_for(timeout=60_000)
+        screenshot_all(page, "browser-2-training.png")
+        assert "training" in sidebar_text(page)
+        before = epochs_done(page)
+
+        goto_page(page, "Data")  # leave while it trains
+        page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=60_000)
+        time.sleep(3)
+        screenshot_all(page, "browser-3-data-while-training.png")
+        assert epochs_done(page) > before, "the run did not continue while another page was open"
+
+        goto_page(page, "Train")
+        tile.filter(has_text=re.compile(r"\d+\.\d\d%")).first.wait_for(timeout=30_000)
+        assert page.locator('[data-testid="stPlotlyChart"]').count() >= 3
+        click_button(page, "Stop")
+        page.locator('[data-testid="stSidebar"]').get_by_text("stopped").wait_for(timeout=10_000)
+        stopped_at = epochs_done(page)
+        assert 1 <= stopped_at < 12
+        wait_for_app_idle(page)
+        screenshot_all(page, "browser-4-stopped.png")
+
+        with page.expect_download(timeout=30_000) as download_info:
+            click_button(page, "Download model (.npz)")
+        target = shot_path("downloaded-model.npz")
+        download_info.value.save_as(target)
+
+    from nn.serialize import load_model
+
+    model, meta = load_model(target)
+    assert model.config.hidden == PRESETS["quick"].model.hidden
+    assert [w.shape for w in model.weights] == [(784, 128), (128, 10)]
+    assert all(np.isfinite(w).all() for w in model.weights)
