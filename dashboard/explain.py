@@ -150,6 +150,23 @@ def layer_pca(view: ModelView, layer: int, *, use_pre: bool = False) -> PCAResul
     return _layer_pca(view.version, layer, use_pre, layer_sample(view))
 
 
+GRADIENT_SAMPLE = 1000  # training digits used to show the gradient distribution of each layer
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _gradients(version: str, _model: Any, key: str, _images: np.ndarray, _labels: np.ndarray) -> list[np.ndarray]:
+    X = np.multiply(_images[:GRADIENT_SAMPLE].reshape(-1, _images[0].size), _SCALE, dtype=np.float32)
+    _, grads_W, _ = _model.loss_and_gradients(X, np.asarray(_labels[:GRADIENT_SAMPLE]).astype(np.int64))
+    _frozen(*grads_W)
+    return grads_W
+
+
+def gradients(view: ModelView) -> list[np.ndarray]:
+    """dL/dW per layer on the first 1,000 training digits, for the current weights (no dropout)."""
+    ds = get_dataset()
+    return _gradients(view.version, view.model, f"{ds.source}:{id(ds.x_train)}", ds.x_train, ds.y_train)
+
+
 def trace_digit(view: ModelView, index: int) -> list[LayerTrace]:
     """One test digit through every layer (cheap: not cached)."""
     return view.model.forward_trace(test_data().X[index:index + 1])

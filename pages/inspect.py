@@ -1,0 +1,263 @@
+"""Inspect: what the network learned, from first-layer filters to a map of a layer's activations."""
+
+import numpy as np
+import streamlit as st
+
+from dashboard import explain
+from dashboard.session import current_model, no_model_notice
+from figures import inspect as fi
+
+st.title("Inspect")
+st.caption("What the network learned: the patterns its first layer looks for, how one digit flows through it, "
+           "how its weights changed while it learned, and how each layer arranges the digits.")
+
+view = current_model()
+if view is None:
+    no_model_notice()
+    st.stop()
+
+model = view.model
+n_layers = model.n_layers
+activations = list(model.config.activations)
+if n_layers < 2:
+    st.warning("This model has no hidden layer (softmax regression): its only weights map pixels straight to "
+               "the ten digits. Below, the 'filters' are those ten templates.")
+data = explain.test_data()
+sample = explain.layer_sample(view)
+ev = explain.evaluation(view)
+source = {"training": "the run in progress (weights at its last completed epoch)",
+          "trained": "the model you trained", "uploaded": "the uploaded model"}.get(view.source, view.source)
+st.caption(f"Showing {source}: layers {' → '.join(str(s) for s in model.config.layer_sizes)}.")
+
+W1, b1 = model.weights[0], model.biases[0]
+n_units = W1.shape[1]
+active = sample.active[0] if sample.active else fi.active_fraction(sample.traces[0])
+
+# ---------------------------------------------------------------------------------------- filters
+st.header("First-layer filters")
+st.caption("Each first-layer unit computes a weighted sum of the 784 pixels. Drawing its 784 weights as a 28×28 "
+           "image shows what it looks for: ink on blue pixels raises its input, ink on red pixels lowers it, "
+           "white pixels do not matter.")
+c1, c2, c3 = st.columns(3)
+sort_by = c1.selectbox("Sort by", ["weight norm", "how often active", "unit number"], key="in_sort",
+                       help="Weight norm: the strongest filters first. How often active: the share of 2,000 test "
+                            "digits for which the unit's input is positive (never-active units come last).")
+scale = c2.radio("Colour scale", ["shared", "per filter"], horizontal=True, key="in_scale",
+                 help="Shared: one scale for all, so strong and weak filters compare. Per filter: each filter "
+                      "stretched to its own largest weight, so faint patterns show.")
+n_show = n_units if n_units <= 8 else c3.slider(
+    "Filters shown", 8, min(n_units, 144), min(n_units, 48), key="in_nshow",
+    help="How many units to draw, from the top of the sort order.")
+if sort_by == "weight norm":
+    order = np.argsort(-np.linalg.norm(W1, axis=0), kind="stable")
+elif sort_by == "how often active":
+    order = np.argsort(-active, kind="stable")
+else:
+    order = np.arange(n_units)
+units = order[:n_show]
+
+if "inspect_unit" not in st.session_state:
+    st.session_state["inspect_unit"] = int(order[0])
+clicked = explain.new_selection("in_filters")
+if clicked:
+    st.session_state["inspect_unit"] = int(clicked[0])
+st.session_state["in_unit_box"] = st.session_state["inspect_unit"]
+
+
+def _pick_unit() -> None:
+    st.session_state["inspect_unit"] = int(st.session_state["in_unit_box"])
+
+
+norms = np.linalg.norm(W1, axis=0)
+hover = [f"unit {u}: ‖w‖ = {norms[u]:.2f}, active on {active[u]:.0%} of digits — click to open" for u in units]
+st.plotly_chart(fi.filter_grid_figure(W1, units, shared_scale=scale == "shared", selected=st.session_state["inspect_unit"],
+                                      hover=hover, cols=16 if n_show > 64 else 12),
+                key="in_filters", on_select="rerun", selection_mode="points", width="stretch")
+st.caption(f"{n_show} of {n_units} units, sorted by {sort_by}. Click a filter (or type its number below) to "
+           "open it.")
+
+unit = st.number_input("Unit", 0, n_units - 1, key="in_unit_box", on_change=_pick_unit, step=1,
+                       help="The first-layer unit to look at closely.")
+left, mid, right = st.columns([2, 2, 3], gap="medium")
+with left:
+    st.plotly_chart(fi.filter_figure(W1[:, unit], unit), key="in_filter_big", width="stretch")
+with mid:
+    st.dataframe(fi.filter_stats_frame(W1, b1, active, unit), width="stretch")
+    if active[unit] == 0 and activations[0] in ("relu", "leaky_relu"):
+        st.warning("This unit is **dead**: its input is negative for every sampled digit, so "
+                   f"{activations[0]} passes nothing on and (for ReLU) no gradient comes back. It stopped "
+                   "learning; its picture is what is left of its initial random weights. Many dead units "
+                   "usually mean the learning rate was too high.")
+    elif active[unit] > 0.95:
+        st.info("This unit is active for almost every digit: it acts more like a bias than a detector.")
+with right:
+    if n_layers >= 2:
+        effect = fi.unit_class_effect(model, sample.traces, unit)
+        st.plotly_chart(fi.class_effect_figure(effect, unit), key="in_effect", width="stretch")
+        st.caption("How much each digit's score rises if this unit's activation rises by one, averaged over "
+                   "2,000 test digits and through every layer above (units switched off for a digit do not "
+                   "carry its effect). Only differences between digits matter to the softmax.")
+
+# ---------------------------------------------------------------------------------------- evolution
+st.header("How the filters evolved")
+snapshots = list(view.snapshots or [])
+if len(snapshots) < 2:
+    st.info("Snapshots of the first-layer weights are kept while a model trains (epoch 0 is the random start). "
+            + ("An uploaded model has none." if view.source == "uploaded" else "Train for an epoch to see some."))
+else:
+    epochs = [int(e) for e, _ in snapshots]
+    epoch = st.select_slider("Epoch", options=epochs, value=epochs[-1], key="in_epoch",
+                             help="Epoch 0 is the initialisation; drag to watch the filters form.")
+    W_at = dict((int(e), w) for e, w in snapshots)[epoch]
+    shown = units[:24]
+    zrange = fi.diverging_range(np.concatenate([w[:, shown].ravel() for _, w in snapshots]), quantile=0.999)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.plotly_chart(fi.filter_grid_figure(W_at, shown, zrange=zrange, cols=8, px_per_pixel=2.6,
+                                              title=f"The same {len(shown)} filters after epoch {epoch}"),
+                        key="in_evolution", width="stretch")
+        st.caption("One colour scale for every epoch, so you see the weights grow from noise into strokes.")
+    with right:
+        st.plotly_chart(fi.snapshot_distribution_figure(snapshots), key="in_snap_dist", width="stretch")
+        st.caption("Each column is a histogram of all first-layer weights at one snapshot (brighter = more "
+                   "weights with that value): watch it widen as the network learns.")
+
+# ---------------------------------------------------------------------------------------- one digit
+st.header("One digit through the network")
+n_test = len(data.labels)
+if "inspect_digit" not in st.session_state:
+    st.session_state["inspect_digit"] = int(ev.mistakes["index"].iloc[0]) if len(ev.mistakes) else 0
+st.session_state["in_digit_box"] = int(st.session_state["inspect_digit"])
+
+
+def _pick_digit(key: str) -> None:
+    value = st.session_state[key]
+    if value is not None:
+        st.session_state["inspect_digit"] = int(value if key == "in_digit_box" else value.split("#")[1].split()[0])
+
+
+def _random_digit() -> None:
+    st.session_state["inspect_digit"] = int(np.random.default_rng().integers(n_test))
+
+
+c1, c2, c3 = st.columns([1, 1, 2])
+c1.number_input("Test digit", 0, n_test - 1, key="in_digit_box", on_change=_pick_digit, args=("in_digit_box",),
+                help="Position in the 10,000-digit test set.")
+c2.button("Random digit", key="in_random", on_click=_random_digit, icon=":material/casino:", width="stretch")
+mistake_labels = [f"#{r.index} true {r.true} → {r.predicted} ({r.confidence:.0%})"
+                  for r in ev.mistakes.head(200).itertuples()]
+c3.selectbox("Or a mistake (most confident first)", mistake_labels, index=None, key="in_mistake",
+             on_change=_pick_digit, args=("in_mistake",), placeholder="choose a misclassified digit")
+index = int(st.session_state["inspect_digit"])
+trace = explain.trace_digit(view, index)
+true_label = int(data.labels[index])
+predicted = int(trace[-1].post[0].argmax())
+left, right = st.columns([1, 2], gap="large")
+with left:
+    verdict = "right" if predicted == true_label else "wrong"
+    st.plotly_chart(fi.digit_figure(data.images[index], f"Test digit #{index}: a {true_label}"),
+                    key="in_digit", width="stretch")
+with right:
+    st.plotly_chart(fi.probability_figure(trace[-1].post[0], true_label), key="in_digit_proba", width="stretch")
+    st.caption(f"The softmax turns the last layer's scores into probabilities; the model answers {predicted} "
+               f"({verdict}). A tall wrong bar is an overconfident mistake: probability is not certainty.")
+if n_layers >= 2:
+    tabs = st.tabs([fi.layer_name(j, n_layers).capitalize() for j in range(n_layers - 1)] + ["Output scores"])
+    for j, tab in enumerate(tabs[:-1]):
+        with tab:
+            st.plotly_chart(fi.layer_activity_figure(trace[j].pre[0], trace[j].post[0], fi.layer_name(j, n_layers),
+                                                     activations[j]), key=f"in_layer_{j}", width="stretch")
+            st.caption("Top: each unit's weighted input z (blue above zero, red below). Bottom: what it passes "
+                       f"on, {activations[j]}(z). Units with z ≤ 0 pass nothing on for this digit (ReLU).")
+    with tabs[-1]:
+        logits = trace[-1].pre[0]
+        st.plotly_chart(fi.layer_activity_figure(logits, trace[-1].post[0], "output layer", "softmax"),
+                        key="in_layer_out", width="stretch")
+        st.caption("Top: the ten scores (logits). Bottom: the same after softmax, as probabilities.")
+
+# ---------------------------------------------------------------------------------------- training dynamics
+st.header("Weights and gradients, layer by layer")
+names = [fi.layer_name(j, n_layers) for j in range(n_layers)]
+hidden_names = names[:-1]
+history = view.history
+if history is not None and not history.empty:
+    left, right = st.columns(2, gap="large")
+    epochs, norms_w, _ = explain.history_columns(history, "weight_norm")
+    _, norms_g, _ = explain.history_columns(history, "grad_norm")
+    with left:
+        st.plotly_chart(fi.per_layer_lines_figure(epochs, norms_w, title="Weight norm per layer", y_title="‖W‖",
+                                                  names=names), key="in_wnorm", width="stretch")
+        st.caption("The size of each weight matrix (Frobenius norm) after every epoch; a steady climb without "
+                   "gains in accuracy can mean it needs L2 regularisation.")
+    with right:
+        st.plotly_chart(fi.per_layer_lines_figure(epochs, norms_g, title="Gradient norm per layer",
+                                                  y_title="‖dL/dW‖ (log scale)", log_y=True, names=names),
+                        key="in_gnorm", width="stretch")
+        st.caption("The size of the last batch's gradient for each layer; gradients shrinking towards the first "
+                   "layer is the vanishing-gradient problem.")
+else:
+    st.info("Per-epoch norms come from a training run; this model has no training history.")
+
+left, right = st.columns(2, gap="large")
+with left:
+    st.plotly_chart(fi.histograms_figure(model.weights, names, title="Weight values now", x_title="weight"),
+                    key="in_whist", width="stretch")
+    st.caption("How the weights of each layer are spread (each panel on its own scale).")
+with right:
+    st.plotly_chart(fi.histograms_figure(explain.gradients(view), names, title="Gradient values now "
+                                         "(1,000 training digits)", x_title="dL/dW"), key="in_ghist",
+                    width="stretch")
+    st.caption("The gradient the current weights would get; a spike at zero with nothing around it is a layer "
+               "that has stopped learning.")
+
+if n_layers >= 2:
+    st.subheader("Dead units")
+    cols = st.columns(len(hidden_names))
+    for j, col in enumerate(cols):
+        dead = sample.dead[j]
+        col.metric(f"{hidden_names[j].capitalize()} ({activations[j]})", f"{dead:.0%} dead",
+                   help="Share of the layer's units whose input is ≤ 0 for all 2,000 sampled test digits.")
+    _, dead_hist, _ = explain.history_columns(history, "dead_fraction")
+    if dead_hist.size and np.isfinite(dead_hist).any():
+        st.plotly_chart(fi.per_layer_lines_figure(epochs, dead_hist, title="Dead units per hidden layer",
+                                                  y_title="share of units never active", percent=True,
+                                                  names=hidden_names), key="in_dead", width="stretch")
+    st.caption("A ReLU unit whose input is negative for every digit outputs 0 and gets no gradient, so it can "
+               "never recover: it is wasted capacity. A few percent is normal; a large share suggests a lower "
+               "learning rate, leaky ReLU or He initialisation. For tanh and sigmoid units 'never above zero' "
+               "is harmless (they still pass gradients), so the trainer does not count them.")
+
+# ---------------------------------------------------------------------------------------- layer map
+st.header("A map of each layer")
+st.caption("Each layer turns a digit into a list of numbers. PCA finds the two directions in which those lists "
+           "differ most and places each digit by them: digits the layer treats alike land close together.")
+layer_options = {f"{name} ({'activations' if j < n_layers - 1 else 'scores before softmax'})": j
+                 for j, name in enumerate(names)}
+c1, c2 = st.columns([2, 3])
+layer_label = c1.selectbox("Layer", list(layer_options), index=max(0, n_layers - 2), key="in_map_layer",
+                           help="Early layers still look like pixels; later layers group digits by class.")
+layer = layer_options[layer_label]
+result = explain.layer_pca(view, layer, use_pre=layer == n_layers - 1)
+picked = explain.selected_customdata(st.session_state.get("in_map"))
+map_digit = int(picked[0]) if picked else None
+st.plotly_chart(fi.pca_map_figure(result.projected, sample.labels, sample.predicted, sample.indices,
+                                  layer=names[layer], explained=result.explained_ratio, selected=map_digit),
+                key="in_map", on_select="rerun", selection_mode="points", width="stretch")
+st.caption("Colour is the true digit; crosses are the model's mistakes. Two components keep only part of the "
+           "picture (see the share of variance on each axis): points that overlap here may still be apart in "
+           "the full layer. Click a point to see its digit.")
+if map_digit is not None:
+    c1, c2 = st.columns([1, 3])
+    with c1:
+        st.plotly_chart(fi.digit_figure(data.images[map_digit], f"Test digit #{map_digit}", height=240),
+                        key="in_map_digit", width="stretch")
+    with c2:
+        t, p = int(data.labels[map_digit]), int(ev.predicted[map_digit])
+        st.markdown(f"True **{t}**, predicted **{p}** ({ev.confidence[map_digit]:.0%} sure)"
+                    + (" — a mistake." if t != p else "."))
+
+        def _follow(i: int = map_digit) -> None:
+            st.session_state["inspect_digit"] = i
+
+        st.button("Follow this digit through the network (above)", key="in_follow", on_click=_follow,
+                  icon=":material/arrow_upward:")
