@@ -85,7 +85,8 @@ class Optimizer:
             raise ValueError("an optimizer needs at least one parameter array")
         for i, p in enumerate(self.params):
             if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
-                raise ValueError(f"parameter {i} must be a float numpy array, got {type(p).__name__}")
+                kind = p.dtype if isinstance(p, np.ndarray) else type(p).__name__
+                raise ValueError(f"parameter {i} must be a float numpy array, got {kind}")
         self.lr = lr
         self.weight_decay = _check_number("weight decay", weight_decay, 0.0, 1.0)
         self.decay = [p.ndim >= 2 for p in self.params] if decay is None else [bool(d) for d in decay]
