@@ -1,0 +1,136 @@
+"""``python -m nn train`` and ``evaluate``: exit codes, one-line errors, --json, save and evaluate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import nn.cli.train as train_cli
+from nn.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _fake_mnist(seed: int = 0) -> SimpleNamespace:
+    """MNIST-shaped, learnable data: ten random prototypes plus noise (not the real thing)."""
+    rng = np.random.default_rng(seed)
+    prototypes = rng.integers(0, 256, (10, 28, 28))
+
+    def make(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.integers(0, 10, n).astype(np.uint8)
+        x = np.clip(prototypes[y] + rng.normal(0, 70, (n, 28, 28)), 0, 255).astype(np.uint8)
+        return x, y
+
+    x_train, y_train = make(1200)
+    x_test, y_test = make(300)
+    return SimpleNamespace(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, source="fake")
+
+
+@pytest.fixture
+def fake_data(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
+    ds = _fake_mnist()
+    monkeypatch.setattr(train_cli, "load_data", lambda args: ds)
+    import nn.cli.evaluate as evaluate_cli
+
+    monkeypatch.setattr(evaluate_cli, "load_data", lambda args: ds)
+    return ds
+
+
+SMALL = ["--hidden", "32", "--epochs", "2", "--val-size", "200", "--batch-size", "64", "--quiet"]
+
+
+@pytest.mark.parametrize(
+    "argv, quoted",
+    [
+        (["train", "--lr", "-1"], "-1"),
+        (["train", "--hidden", "0"], "0"),
+        (["train", "--hidden", "32", "--dropout", "0.1", "0.2"], "(0.1, 0.2)"),
+        (["train", "--epochs", "0"], "0"),
+        (["train", "--rotate", "120"], "120"),
+        (["train", "--preset", "nope"], "nope"),
+        (["train", "--optimizer", "rmsprop"], "rmsprop"),
+        (["train", "--epochs", "ten"], "ten"),
+        (["train", "--no-such-flag"], "--no-such-flag"),
+        (["evaluate", "/no/such/model.npz"], "/no/such/model.npz"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(argv, quoted, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exc_info:
+        sys.exit(main(argv))
+    assert exc_info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and quoted in err
+
+
+def test_bad_value_from_a_real_process() -> None:
+    proc = subprocess.run([sys.executable, "-m", "nn", "train", "--lr", "-1"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "-1" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_json_summary_is_one_line_with_the_flags_applied(fake_data, capsys: pytest.CaptureFixture) -> None:
+    code = main(["train", "--preset", "quick", *SMALL, "--lr", "0.005", "--shift", "1", "--json", "--seed", "3"])
+    out = capsys.readouterr().out
+    assert code == 0 and len(out.strip().splitlines()) == 1
+    summary = json.loads(out)
+    assert summary["state"] == "finished" and summary["epochs_done"] == 2 and summary["preset"] == "quick"
+    assert summary["config"]["model"]["hidden"] == [32] and summary["config"]["lr"] == 0.005
+    assert summary["config"]["augment"]["shift"] == 1 and summary["config"]["seed"] == 3
+    assert summary["config"]["train_subset"] == 5000  # from the preset, not overridden
+    assert 0.5 < summary["test_accuracy"] <= 1.0 and summary["train_seconds"] > 0
+
+
+def test_table_output_has_accuracy_and_confusion_matrix(fake_data, capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", *SMALL]) == 0
+    out = capsys.readouterr().out
+    assert "Test accuracy:" in out and "Confusion matrix" in out
+    rows = [line.split() for line in out.splitlines() if line[:1].isdigit()]
+    matrix = np.array([[int(v) for v in row[1:]] for row in rows[-10:]])
+    assert matrix.shape == (10, 10) and matrix.sum() == len(fake_data.y_test)
+
+
+def test_softmax_regression_and_per_layer_settings(fake_data, capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", *SMALL, "--hidden", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["config"]["model"]["hidden"] == []
+    assert main(["train", *SMALL, "--hidden", "16", "8", "--activation", "tanh", "relu", "--dropout", "0.1", "0",
+                 "--optimizer", "nesterov", "--lr", "0.05", "--schedule", "step", "--step-size", "1", "--json"]) == 0
+    model = json.loads(capsys.readouterr().out)["config"]["model"]
+    assert model["activation"] == ["tanh", "relu"] and model["dropout"] == [0.1, 0.0]
+
+
+def test_divergence_exits_1_with_the_reason(fake_data, capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", *SMALL, "--optimizer", "sgd", "--lr", "50"]) == 1
+    out = capsys.readouterr().out
+    assert "DIVERGED" in out and "Lower the learning rate" in out
+
+
+def test_save_then_evaluate(fake_data, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "model.npz"
+    assert main(["train", *SMALL, "--save", str(path), "--json"]) == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert trained["saved"] == str(path) and path.is_file()
+
+    assert main(["evaluate", str(path), "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["test_accuracy"] == pytest.approx(trained["test_accuracy"])
+    assert len(evaluated["per_class"]) == 10 and evaluated["layer_sizes"] == [784, 32, 10]
+    assert sum(row["support"] for row in evaluated["per_class"]) == len(fake_data.y_test)
+
+    assert main(["evaluate", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "Test accuracy:" in text and "precision" in text and "macro avg" in text
+
+
+def test_evaluate_refuses_a_file_that_is_not_a_model(fake_data, tmp_path: Path, capsys) -> None:
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"this is not a zip file")
+    assert main(["evaluate", str(junk)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "junk.npz" in err
