@@ -1,0 +1,41 @@
+"""Short runs on the real MNIST: the network must actually learn to read digits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nn.config import ModelConfig, TrainConfig
+from nn.data import to_float
+from nn.events import RunState
+from nn.metrics import accuracy
+from nn.trainer import Trainer
+
+pytestmark = pytest.mark.realdata
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_short_run_reaches_97_percent_on_the_test_set(mnist) -> None:
+    config = TrainConfig(model=ModelConfig(hidden=(256,)), optimizer="adam", lr=2e-3, schedule="cosine",
+                         batch_size=128, epochs=4, seed=0)
+    trainer = Trainer(config, mnist.x_train, mnist.y_train)
+    result = trainer.run()
+    assert result.state == RunState.FINISHED
+    test_acc = accuracy(np.asarray(mnist.y_test), trainer.model.predict(to_float(mnist.x_test)))
+    assert test_acc >= 0.97, f"test accuracy {test_acc:.4f} after {result.seconds:.1f} s"
+    history = trainer.history()
+    assert history["val_loss"].iloc[-1] < history["val_loss"].iloc[0]
+    assert history["val_acc"].iloc[-1] >= 0.97
+
+
+def test_train_command_end_to_end(mnist) -> None:
+    proc = subprocess.run([sys.executable, "-m", "nn", "train", "--preset", "quick", "--json", "--quiet"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["state"] == "finished" and summary["test_accuracy"] > 0.9
