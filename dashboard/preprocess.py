@@ -1,0 +1,246 @@
+"""Turn any picture of a digit into what the network expects: MNIST's own preprocessing, step by step.
+
+MNIST was made like this (LeCun, Cortes, Burges): each digit was scaled to fit a 20x20 box keeping its
+aspect ratio, with anti-aliasing (hence grey levels), then placed in a 28x28 field so that its centre of
+mass sits in the middle. A network trained on those images expects exactly that framing: a digit drawn
+small in a corner, or dark on light paper, is a different input even if a person reads the same digit.
+
+    gray    = to_gray(canvas_rgba or PIL image)      (H, W) uint8
+    result  = preprocess(gray)                       every intermediate image, for showing
+    result.x                                         (1, 784) float32 in [0, 1], or None if no ink
+
+Steps inside :func:`preprocess` (each kept in :class:`Preprocessed` so the page can show it):
+
+1. Ink is bright: if the border is mostly light, the picture is dark ink on light paper; invert it.
+2. Remove the paper: subtract the background level (median of the border), stretch so the
+   brightest ink is 255, and zero faint texture below a noise floor.
+3. Crop to the ink's bounding box (pixels at or above a threshold). No ink at all: stop here.
+4. Resize so the longer side is 20 px, keeping the aspect ratio (Pillow, LANCZOS).
+5. Paste into a black 28x28 field so the centre of mass lands on the middle (13.5, 13.5).
+6. Scale to [0, 1] (pixel / 255), flattened to the 784 inputs.
+
+Pure functions: numpy, Pillow and ``nn`` only, no Streamlit.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from nn.data import to_float
+
+SIDE = 28  # the network's input is SIDE x SIDE
+BOX = 20  # MNIST digits fit a BOX x BOX square inside the field
+CENTRE = (SIDE - 1) / 2  # 13.5: the middle of pixel indices 0..27
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # bigger files are refused before Pillow reads them
+MAX_PIXELS = 4096 * 4096  # refused from the header, before decoding (a small file can decode huge)
+UPLOAD_FORMATS = ("PNG", "JPEG")
+
+INK_THRESHOLD = 64  # (0..255, after step 2) a pixel at least this bright counts for the bounding box
+NOISE_FLOOR = 24  # after step 2, fainter pixels are paper texture or JPEG noise: set to 0
+MIN_CONTRAST = 40  # ink must stand this far above the paper (0..255), else the picture is blank
+
+
+class ImageError(ValueError):
+    """An upload that is not a usable picture; the message says why, in words for the user."""
+
+
+@dataclass(frozen=True)
+class Preprocessed:
+    """Every stage of :func:`preprocess` for one picture.
+
+    ``gray``: (H, W) uint8 the input; ``inverted``: True if step 1 flipped it; ``background``: the paper
+    level removed in step 2; ``clean``: (H, W) uint8 after steps 1-2 (ink bright, paper 0).
+    ``box``: (left, top, right, bottom) of the ink in ``clean`` (right/bottom exclusive), None if no ink.
+    ``cropped``: (h, w) and ``resized``: (h', w') with max(h', w') == 20; ``offset``: (top, left) where
+    ``resized`` was pasted; ``centre_of_mass``: (row, col) in the 28x28 ``image``; ``x``: (1, 784)
+    float32 in [0, 1]. Everything from ``cropped`` on is None when there is no ink.
+    """
+
+    gray: np.ndarray
+    inverted: bool
+    background: int
+    clean: np.ndarray
+    box: tuple[int, int, int, int] | None
+    cropped: np.ndarray | None
+    resized: np.ndarray | None
+    offset: tuple[int, int] | None
+    image: np.ndarray | None
+    centre_of_mass: tuple[float, float] | None
+    x: np.ndarray | None
+
+    @property
+    def empty(self) -> bool:
+        """True when the picture holds no ink (nothing to predict)."""
+        return self.x is None
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+
+def decode_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """An uploaded file's bytes -> a decoded Pillow image, upright (EXIF orientation applied).
+
+    Only PNG and JPEG are opened (Pillow parses pixels; nothing is ever unpickled). Raises
+    :class:`ImageError` for an empty, oversized or non-image file, or one too large to decode.
+    """
+    if not data:
+        raise ImageError("The file is empty.")
+    if len(data) > max_bytes:
+        raise ImageError(f"The file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. "
+                         "A photo of one digit needs far less: crop it or save it smaller.")
+    try:
+        img = Image.open(io.BytesIO(data), formats=UPLOAD_FORMATS)
+    except UnidentifiedImageError:
+        raise ImageError("This is not a PNG or JPEG image. Upload a picture of a single digit.") from None
+    except (OSError, ValueError) as exc:
+        raise ImageError(f"The image could not be read ({exc}).") from None
+    width, height = img.size  # from the header: nothing decoded yet
+    if width < 1 or height < 1:
+        raise ImageError(f"The image has no pixels ({width}x{height}).")
+    if width * height > max_pixels:
+        raise ImageError(f"The image is {width}x{height} pixels; the limit is {max_pixels / 1e6:.0f} megapixels. "
+                         "Crop it to the digit or scale it down.")
+    try:
+        img.load()
+        return ImageOps.exif_transpose(img)
+    except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt pixel data
+        raise ImageError(f"The image is damaged and could not be decoded ({exc}).") from None
+
+
+def to_gray(picture: Image.Image | np.ndarray) -> np.ndarray:
+    """Any picture -> (H, W) uint8 luminance (Pillow's ITU-R 601 "L").
+
+    ``picture``: a Pillow image of any mode, or an array (H, W), (H, W, 3) RGB or (H, W, 4) RGBA
+    uint8 (the canvas). Transparent pixels are laid on a backdrop that contrasts with the visible ones
+    (black behind light ink, white behind dark ink), so a stroke on a transparent canvas stays a stroke.
+    """
+    if isinstance(picture, np.ndarray):
+        a = np.asarray(picture)
+        if a.dtype != np.uint8:
+            raise ValueError(f"picture arrays must be uint8, got dtype {a.dtype}")
+        if a.ndim == 2:
+            return a.copy()
+        if a.ndim != 3 or a.shape[2] not in (3, 4):
+            raise ValueError(f"picture must be (H, W), (H, W, 3) or (H, W, 4), got shape {a.shape}")
+        picture = Image.fromarray(np.ascontiguousarray(a), "RGBA" if a.shape[2] == 4 else "RGB")
+    if not isinstance(picture, Image.Image):
+        raise ValueError(f"picture must be a PIL image or a numpy array, got {type(picture).__name__}")
+    if picture.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        # 16-bit or float greys: Pillow's "L" conversion clips instead of scaling; scale by the maximum.
+        a = np.asarray(picture, dtype=np.float64)
+        top = a.max() if a.size and a.max() > 0 else 1.0
+        return np.clip(np.round(a * (255.0 / top)), 0, 255).astype(np.uint8)
+    has_alpha = picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info
+    if not has_alpha:
+        return np.asarray(picture.convert("L"), dtype=np.uint8).copy()
+    rgba = picture.convert("RGBA")
+    alpha = np.asarray(rgba.getchannel("A"), dtype=np.float64)
+    luma = np.asarray(rgba.convert("RGB").convert("L"), dtype=np.float64)
+    weight = alpha.sum()
+    visible_mean = float((luma * alpha).sum() / weight) if weight > 0 else 255.0
+    backdrop = (0, 0, 0, 255) if visible_mean >= 128 else (255, 255, 255, 255)
+    flat = Image.alpha_composite(Image.new("RGBA", rgba.size, backdrop), rgba)
+    return np.asarray(flat.convert("L"), dtype=np.uint8).copy()
+
+
+# ---------------------------------------------------------------------------------------------- steps
+
+def border(gray: np.ndarray) -> np.ndarray:
+    """The pixels of the outer frame of ``gray: (H, W)``, about 4% of the side deep (at least 1 px)."""
+    h, w = gray.shape
+    d = max(1, round(0.04 * min(h, w)))
+    mask = np.zeros((h, w), dtype=bool)
+    mask[:d, :] = mask[-d:, :] = True
+    mask[:, :d] = mask[:, -d:] = True
+    return gray[mask]
+
+
+def needs_inverting(gray: np.ndarray) -> bool:
+    """True when the picture is dark ink on light paper: its border is mostly light."""
+    return float(border(gray).mean()) > 127.5
+
+
+def remove_background(gray: np.ndarray) -> tuple[np.ndarray, int]:
+    """Bright-ink ``gray`` -> (paper at 0, brightest ink at 255, faint noise at 0; the paper level).
+
+    The paper level is the border's median (a photo's paper is rarely pure black after inverting).
+    A picture whose ink does not rise ``MIN_CONTRAST`` above the paper comes back all zero.
+    """
+    background = int(np.median(border(gray)))
+    ink = gray.astype(np.float64) - background
+    np.clip(ink, 0, None, out=ink)
+    top = float(ink.max())
+    if top < MIN_CONTRAST:
+        return np.zeros_like(gray), background
+    ink *= 255.0 / top
+    ink[ink < NOISE_FLOOR] = 0
+    return np.round(ink).astype(np.uint8), background
+
+
+def ink_box(clean: np.ndarray, threshold: int = INK_THRESHOLD) -> tuple[int, int, int, int] | None:
+    """(left, top, right, bottom) around every pixel >= ``threshold`` (right, bottom exclusive); None if none."""
+    return Image.fromarray(clean).point(lambda v: 255 if v >= threshold else 0).getbbox()
+
+
+def fit_box(cropped: np.ndarray, box: int = BOX) -> np.ndarray:
+    """Resize ``cropped: (h, w)`` so its longer side is ``box`` px, aspect ratio kept (LANCZOS)."""
+    h, w = cropped.shape
+    scale = box / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))  # Pillow sizes are (width, height)
+    return np.asarray(Image.fromarray(cropped).resize(size, Image.Resampling.LANCZOS), dtype=np.uint8)
+
+
+def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    """(row, col) of the intensity-weighted mean pixel index of ``image: (h, w)`` (its middle if blank)."""
+    a = np.asarray(image, dtype=np.float64)
+    total = a.sum()
+    if total <= 0:
+        return (a.shape[0] - 1) / 2, (a.shape[1] - 1) / 2
+    rows = np.arange(a.shape[0]) @ a.sum(axis=1) / total
+    cols = np.arange(a.shape[1]) @ a.sum(axis=0) / total
+    return float(rows), float(cols)
+
+
+def paste_centred(digit: np.ndarray, side: int = SIDE) -> tuple[np.ndarray, tuple[int, int]]:
+    """Paste ``digit: (h, w)`` into a black ``side`` x ``side`` field, centre of mass on the middle.
+
+    Whole-pixel shift (rounded half up), clamped so the digit never leaves the field. Returns the
+    field (side, side) uint8 and the (top, left) where the digit went.
+    """
+    h, w = digit.shape
+    if h > side or w > side:
+        raise ValueError(f"digit of shape {digit.shape} does not fit a {side}x{side} field")
+    cy, cx = centre_of_mass(digit)
+    middle = (side - 1) / 2
+    top = int(np.clip(np.floor(middle - cy + 0.5), 0, side - h))
+    left = int(np.clip(np.floor(middle - cx + 0.5), 0, side - w))
+    field = Image.new("L", (side, side), 0)
+    field.paste(Image.fromarray(digit), (left, top))
+    return np.asarray(field, dtype=np.uint8), (top, left)
+
+
+def preprocess(gray: np.ndarray) -> Preprocessed:
+    """Run the MNIST pipeline on ``gray: (H, W)`` uint8 and keep every stage (see the module docstring)."""
+    gray = np.asarray(gray)
+    if gray.ndim != 2 or gray.dtype != np.uint8:
+        raise ValueError(f"gray must be a 2-D uint8 image, got shape {gray.shape} dtype {gray.dtype}")
+    if gray.size == 0:
+        raise ValueError(f"gray has no pixels (shape {gray.shape})")
+    inverted = needs_inverting(gray)
+    bright = 255 - gray if inverted else gray
+    clean, background = remove_background(bright)
+    box = ink_box(clean)
+    if box is None:
+        return Preprocessed(gray=gray, inverted=inverted, background=background, clean=clean, box=None,
+                            cropped=None, resized=None, offset=None, image=None, centre_of_mass=None, x=None)
+    left, top, right, bottom = box
+    cropped = clean[top:bottom, left:right]
+    resized = fit_box(cropped)
+    image, offset = paste_centred(resized)
+    return Preprocessed(gray=gray, inverted=inverted, background=background, clean=clean, box=box,
+                        cropped=cropped, resized=resized, offset=offset, image=image,
+                        centre_of_mass=centre_of_mass(image), x=to_float(image))
