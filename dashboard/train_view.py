@@ -77,34 +77,33 @@ def controls(session: SessionData, config: TrainConfig | None, images: np.ndarra
         _new_run(session, config, images, labels)
         st.rerun()
     if phase == RunState.PAUSED.value:
-        if cols[1].button("Resume", key="btn_resume", icon=":material/resume:", width="content",
+        if cols[1].button("Resume", key="btn_resume", width="content",
                           help="Continue training from where it paused."):
             run.resume()
             st.rerun()
-    elif cols[1].button("Pause", key="btn_pause", disabled=not active, icon=":material/pause:", width="content",
+    elif cols[1].button("Pause", key="btn_pause", disabled=not active, width="content",
                         help="Hold training after the current batch; nothing is lost."):
         run.pause()
         st.rerun()
     step_ok = (active and phase == RunState.PAUSED.value) or (not active and config is not None)
-    if cols[2].button("+1 epoch", key="btn_epoch", disabled=not step_ok, icon=":material/skip_next:",
+    if cols[2].button("+1 epoch", key="btn_epoch", disabled=not step_ok,
                       width="content", help="Train exactly one more epoch, then pause (starts a paused run if none)."):
         if not active:
             run = _new_run(session, config, images, labels, paused=True)
         run.step_epoch()
         st.rerun()
-    if cols[3].button("+1 batch", key="btn_batch", disabled=not step_ok, icon=":material/redo:",
+    if cols[3].button("+1 batch", key="btn_batch", disabled=not step_ok,
                       width="content", help="Take exactly one optimizer step, then pause."):
         if not active:
             run = _new_run(session, config, images, labels, paused=True)
         run.step_batch()
         st.rerun()
-    if cols[4].button("Stop", key="btn_stop", disabled=not active, icon=":material/stop:", width="content",
+    if cols[4].button("Stop", key="btn_stop", disabled=not active, width="content",
                       help="End the run now; the model trained so far is kept."):
         run.stop()
         run.join(timeout=2.0)
         st.rerun()
-    if cols[5].button("Reset", key="btn_reset", disabled=run is None and session.uploaded is None,
-                      icon=":material/restart_alt:", width="content",
+    if cols[5].button("Reset", key="btn_reset", disabled=run is None and session.uploaded is None, width="content",
                       help="Stop any run and forget the model (the settings stay)."):
         set_run(session, None)
         session.uploaded = None
@@ -158,11 +157,11 @@ def _live_body(session: SessionData) -> None:
         st.info(f"The server is training {training} model(s) at once, its limit; this run starts when a slot "
                 f"frees up (number {snap.queue_position or 1} in line).", icon=":material/hourglass_top:")
     elif snap.phase == RunState.DIVERGED.value:
-        lower = snap.current_lr / 10
-        st.error(f"Training diverged: {snap.reason or 'the loss stopped being a finite number'}\n\n"
-                 f"Try a lower learning rate (e.g. {lower:g}) or a smaller batch-size-to-LR ratio. The model was "
-                 "rolled back to its last good weights, which you can still evaluate and download.",
-                 icon=":material/warning:")
+        # The engine's reason says what blew up and what to try; add the usual advice only if it gave none.
+        reason = snap.reason or (f"The loss stopped being a finite number. Lower the learning rate (try "
+                                 f"{snap.current_lr / 10:g}); the model keeps its last good weights.")
+        st.error(f"**Training diverged.** {reason}", icon=":material/warning:")
+        st.caption("The last good weights are kept: you can still evaluate, inspect and download them.")
     elif snap.phase == FAILED:
         st.error(f"The run failed: {snap.error}", icon=":material/error:")
     elif snap.phase == RunState.EARLY_STOPPED.value:

@@ -52,7 +52,8 @@ def metric_tiles(snap: RunSnapshot) -> None:
     """The numbers a learner watches, always in this order: accuracy, loss, epoch, speed, time left."""
     last = snap.epochs[-1] if snap.epochs else None
     prev = snap.epochs[-2] if len(snap.epochs) > 1 else None
-    cols = st.columns(5)
+    row = st.container(horizontal=True, gap="small")
+    cols = [row] * 5
     acc = last.val_acc if last else float("nan")
     loss = last.val_loss if last else float("nan")
     if last is not None and not math.isfinite(acc):  # no validation set: show the training numbers
@@ -67,24 +68,36 @@ def metric_tiles(snap: RunSnapshot) -> None:
         if math.isfinite(loss) and math.isfinite(pl):
             loss_delta = f"{loss - pl:+.4f}"
     cols[0].metric("Val accuracy", fmt_pct(acc), acc_delta,
-                   help="Share of held-out validation digits the model gets right (after each epoch).")
+                   help="Share of held-out validation digits the model gets right (after each epoch).",
+                   width="content", border=True)
     cols[1].metric("Val loss", fmt_num(loss), loss_delta, delta_color="inverse",
-                   help="Mean cross-entropy on the validation digits; lower is better.")
+                   help="Mean cross-entropy on the validation digits; lower is better.", width="content",
+                   border=True)
     cols[2].metric("Epoch", f"{snap.epochs_done} / {snap.epochs_planned}",
-                   help="Complete passes over the training images.")
+                   help="Complete passes over the training images.", width="content", border=True)
     speed = snap.samples_per_sec
     if not math.isfinite(speed) and last is not None:
         speed = last.samples_per_sec  # paused or ended: the last epoch's speed
     cols[3].metric("Samples/s", "n/a" if not math.isfinite(speed) else f"{speed:,.0f}",
-                   help="Training images processed per second (recently while running, else the last epoch).")
+                   help="Training images processed per second (recently while running, else the last epoch).",
+                   width="content", border=True)
     left = "done" if snap.phase in TERMINAL_PHASES else fmt_duration(snap.eta_seconds)
-    cols[4].metric("Time left", left, help="Estimated from the recent speed; validation adds a little.")
+    cols[4].metric("Time left", left, help="Estimated from the recent speed; validation adds a little.",
+                   width="content", border=True)
+
+
+def _in_fragment_rerun() -> bool:
+    """True when only fragments are rerunning (a timer tick), False during a full script run."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
 
 
 def _status_body(was_live: bool = False) -> None:
     data = get_session()
     run = data.run
-    if was_live and (run is None or not run.is_active):
+    if was_live and (run is None or not run.is_active) and _in_fragment_rerun():
         st.rerun(scope="app")  # the run just ended: redraw the whole page (buttons, final charts)
     if run is None:
         if data.uploaded is not None:
@@ -108,6 +121,4 @@ def sidebar_status() -> None:
     data = get_session()
     live = data.run is not None and data.run.is_active
     with st.sidebar:
-        box = st.container(key="run_status")
-        with box:
-            st.fragment(run_every=LIVE_INTERVAL_S if live else None)(_status_body)(live)
+        st.fragment(run_every=LIVE_INTERVAL_S if live else None)(_status_body)(live)

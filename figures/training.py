@@ -61,6 +61,20 @@ def _positive_or_nan(values: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(values) & (values > 0), values, np.nan).astype(np.float32)
 
 
+def _log_ticks(values: np.ndarray) -> dict:
+    """Readable ticks for a log axis: the 1-2-5 values inside the data's range, written out in full."""
+    finite = values[np.isfinite(values) & (values > 0)]
+    if finite.size == 0:
+        return {}
+    low, high = float(finite.min()), float(finite.max())
+    ticks = [m * 10.0**e for e in range(int(np.floor(np.log10(low))) - 1, int(np.ceil(np.log10(high))) + 1)
+             for m in (1, 2, 5)]
+    inside = [t for t in ticks if low / 1.5 <= t <= high * 1.5]
+    if len(inside) < 2:
+        return {}
+    return {"tickvals": inside, "ticktext": [f"{t:g}" for t in inside]}
+
+
 def batch_loss_figure(losses: np.ndarray, batches_per_epoch: int, *,
                       lr_changes: Sequence[tuple[int, float]] = (), smoothing: float = 0.95,
                       max_points: int = 1500) -> go.Figure:
@@ -87,7 +101,7 @@ def batch_loss_figure(losses: np.ndarray, batches_per_epoch: int, *,
     ]
     return go.Figure(data=data, layout=layout(
         "Training loss per batch", "epoch", "cross-entropy loss (log scale)", height=330,
-        yaxis={"type": "log", "dtick": "D2"}, shapes=shapes, annotations=notes))
+        yaxis={"type": "log", **_log_ticks(np.r_[raw, trend])}, shapes=shapes, annotations=notes))
 
 
 def epochs_frame(events: Iterable) -> pd.DataFrame:

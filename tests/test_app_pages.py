@@ -124,7 +124,7 @@ def test_train_page_runs_a_tiny_training_and_shows_progress(app) -> None:
     assert [m.label for m in at.metric][-5:] == ["Val accuracy", "Val loss", "Epoch", "Samples/s", "Time left"]
     specs = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("Training loss per batch" in s for s in specs) and any("Learning rate" in s for s in specs)
-    assert "finished" in " ".join(m.value for m in at.sidebar.markdown)
+    assert any("finished" in m.value for m in at.markdown)  # the status line above the tiles
     # The model is what the other pages see, as a copy at a version.
     from dashboard.session import ModelView, current_model  # noqa: F401 (the contract's names)
     view = session(at)._view
@@ -199,3 +199,35 @@ def test_a_bad_upload_is_refused_and_changes_nothing(app, content, expected) -> 
     errors = [e.value for e in at.error]
     assert any(expected in e and "Nothing was changed" in e for e in errors), errors
     assert session(at).run is before and session(at).uploaded is None
+
+
+def test_a_saved_model_uploads_and_becomes_the_current_model(app) -> None:
+    import io
+
+    from nn.serialize import save_model
+
+    at = app().run()
+    start_tiny_run(at)
+    run_until_done(at)
+    trained = session(at).run.model_copy()[0]
+    buffer = io.BytesIO()
+    save_model(buffer, trained, {"accuracy": 0.5})
+    at.button(key="btn_reset").click().run()
+    assert session(at).run is None
+    at.file_uploader(key="upload_model").set_value(("mine.npz", buffer.getvalue(), "application/octet-stream"))
+    at.run()
+    assert any("Loaded mine.npz" in s.value for s in at.success), [e.value for e in at.error]
+    view = session(at).uploaded
+    assert view.source == "uploaded" and view.version.startswith("upload:")
+    for mine, theirs in zip(view.model.weights, trained.weights):
+        np.testing.assert_array_equal(mine, theirs)
+    assert "uploaded model" in " ".join(c.value for c in at.caption) or at.success
+
+
+def test_every_page_renders_with_a_trained_model(app) -> None:
+    at = app().run()
+    start_tiny_run(at)
+    run_until_done(at)
+    for page in existing_pages():
+        at.switch_page(page).run()
+        assert not at.exception, f"{page}: {at.exception}"

@@ -38,6 +38,7 @@ def test_batch_loss_plots_every_batch_in_epochs_with_its_trend() -> None:
     np.testing.assert_allclose(raw.y, losses, rtol=1e-6)
     np.testing.assert_allclose(trend.y, smooth(losses, 0.5), rtol=1e-6)
     assert fig.layout.yaxis.type == "log"
+    assert "0.5" in fig.layout.yaxis.ticktext and "2" in fig.layout.yaxis.ticktext  # readable 1-2-5 ticks
     assert fig.layout.title.text and fig.layout.xaxis.title.text == "epoch" and fig.layout.yaxis.title.text
 
 
