@@ -27,7 +27,8 @@ sections = {
               _page("pages/data.py", "Data", ":material/grid_view:")],
     "Learn": [_page("pages/train.py", "Train", ":material/model_training:")],
     "Look inside": [_page("pages/evaluate.py", "Evaluate", ":material/fact_check:"),
-                    _page("pages/inspect.py", "Inspect", ":material/biotech:")],
+                    _page("pages/inspect.py", "Inspect", ":material/biotech:"),
+                    _page("pages/draw.py", "Draw a digit", ":material/draw:")],
 }
 navigation = st.navigation({name: [p for p in pages if p] for name, pages in sections.items()
                             if any(pages)})

@@ -1,0 +1,167 @@
+"""Figures for the Draw page: the 28x28 input, the ten probabilities, the saliency map, the pipeline strip.
+
+Pixels follow the app's convention (``figures.palette``): ink dark on light paper on the fixed 0..255
+range, so a drawing looks like the digits on every other page. Signed values (the input gradient) use
+the one diverging scale centred on zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image, ImageDraw
+
+from figures.palette import DIGIT_COLORS, LINE_COLORS, diverging_kwargs, pixel_kwargs
+from figures.style import layout
+from figures.tiles import image_axes
+
+SIDE = 28
+BOX = 20  # MNIST digits fit a 20x20 box inside the 28x28 field
+THUMB = 150  # side of one pipeline thumbnail on screen, in CSS pixels
+_MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
+
+
+def _square(image: np.ndarray, name: str) -> np.ndarray:
+    image = np.asarray(image)
+    if image.shape != (SIDE, SIDE):
+        if image.shape == (SIDE * SIDE,) or image.shape == (1, SIDE * SIDE):
+            return image.reshape(SIDE, SIDE)
+        raise ValueError(f"{name} must be 28x28 (or 784 values), got shape {image.shape}")
+    return image
+
+
+def _box_outline() -> dict:
+    """A dashed square around the central 20x20 box where MNIST digits are drawn."""
+    lo = (SIDE - BOX) / 2 - 0.5
+    return {"type": "rect", "x0": lo, "y0": lo, "x1": lo + BOX, "y1": lo + BOX, "xref": "x", "yref": "y",
+            "line": {"color": LINE_COLORS["neutral"], "width": 1, "dash": "dot"}}
+
+
+def input_figure(image: np.ndarray, centre_of_mass: tuple[float, float] | None = None, *,
+                 title: str = "What the network sees: 28×28 pixels", height: int = 380) -> go.Figure:
+    """The network's input ``image: (28, 28)`` uint8 (0 = paper, 255 = ink), drawn dark on light.
+
+    A dotted square marks MNIST's 20x20 digit box; a cross marks the centre of mass, if given.
+    """
+    image = _square(image, "image").astype(np.float64)
+    heatmap = {"type": "heatmap", "z": image, "customdata": image / 255.0,
+               "hovertemplate": "row %{y}, column %{x}: pixel %{z:.0f} → input %{customdata:.2f}<extra></extra>",
+               **pixel_kwargs()}
+    data: list[dict] = [heatmap]
+    if centre_of_mass is not None:
+        row, col = centre_of_mass
+        data.append({"type": "scatter", "x": [col], "y": [row], "mode": "markers", "showlegend": False,
+                     "marker": {"symbol": "cross-thin", "size": 14, "line": {"width": 2,
+                                                                            "color": LINE_COLORS["marker"]}},
+                     "hovertemplate": "centre of mass: row %{y:.1f}, column %{x:.1f}<extra></extra>"})
+    axes = image_axes((-0.5, SIDE - 0.5), (SIDE - 0.5, -0.5))
+    return go.Figure(data=data, layout=layout(title, height=height, legend=False, margin=_MARGIN,
+                                              shapes=[_box_outline()], **axes))
+
+
+def probability_bars(proba: np.ndarray, *, height: int = 320) -> go.Figure:
+    """The ten softmax probabilities ``proba: (10,)`` as bars in each digit's colour, the answer outlined."""
+    proba = np.asarray(proba, dtype=np.float64).ravel()
+    if proba.shape != (10,):
+        raise ValueError(f"proba must hold 10 probabilities, got shape {proba.shape}")
+    best = int(proba.argmax())
+    bar = {"type": "bar", "x": [str(d) for d in range(10)], "y": proba,
+           "marker": {"color": list(DIGIT_COLORS), "line": {"color": "black", "width": [2 if d == best else 0
+                                                                                       for d in range(10)]}},
+           "text": [f"{p:.0%}" if p >= 0.005 else "" for p in proba], "textposition": "outside",
+           "cliponaxis": False, "hovertemplate": "digit %{x}: %{y:.2%}<extra></extra>"}
+    half = {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 0.5, "y1": 0.5,
+            "line": {"color": LINE_COLORS["neutral"], "width": 1, "dash": "dot"}}
+    return go.Figure(data=[bar], layout=layout(
+        f"How likely each digit is: {best} at {proba[best]:.0%}", "digit", "probability (softmax)",
+        height=height, legend=False, shapes=[half], bargap=0.25,
+        yaxis={"range": [0, 1.12], "tickformat": ".0%", "tickvals": [0, 0.25, 0.5, 0.75, 1.0]},
+        xaxis={"type": "category"}))
+
+
+def saliency_figure(gradient: np.ndarray, image: np.ndarray, digit: int, *, height: int = 380) -> go.Figure:
+    """The input gradient ``gradient: (28, 28)`` of digit ``digit``'s score, with the ink outlined on top.
+
+    Blue pixels: more ink there would raise the score of ``digit``; red: it would lower it. The outline is
+    the drawing itself (``image: (28, 28)``, 0..255), so you see which strokes matter.
+    """
+    gradient = _square(gradient, "gradient").astype(np.float64)
+    image = _square(image, "image").astype(np.float64)
+    heatmap = {"type": "heatmap", "z": gradient, "colorbar": {"title": {"text": "∂ score / ∂ pixel"},
+                                                             "thickness": 14},
+               "hovertemplate": "row %{y}, column %{x}: %{z:+.3f}<extra></extra>",
+               **diverging_kwargs(gradient, quantile=0.99)}
+    outline = {"type": "contour", "z": image, "showscale": False, "hoverinfo": "skip",
+               "contours": {"start": 96, "end": 96, "size": 1, "coloring": "none"},
+               "line": {"color": "black", "width": 1.5}, "name": "ink"}
+    axes = image_axes((-0.5, SIDE - 0.5), (SIDE - 0.5, -0.5))
+    return go.Figure(data=[heatmap, outline], layout=layout(
+        f"Which pixels push the score of {int(digit)} up (blue) or down (red)", height=height, legend=False,
+        margin={**_MARGIN, "r": 10}, **axes))
+
+
+# ---------------------------------------------------------------------------------------------- the pipeline
+
+def _panel(image: np.ndarray, *, dark_on_light: bool, side: int = THUMB) -> Image.Image:
+    """``image: (h, w)`` uint8 fitted into a ``side`` x ``side`` RGB panel, never stretched.
+
+    Small images are enlarged by whole pixels (NEAREST, so each pixel stays a visible square); large
+    ones shrink smoothly. A light frame shows where the image ends.
+    """
+    img = Image.fromarray(255 - image if dark_on_light else image).convert("RGB")
+    w, h = img.size
+    inner = side - 4
+    if max(w, h) <= inner:
+        factor = max(1, inner // max(w, h))
+        img = img.resize((w * factor, h * factor), Image.Resampling.NEAREST)
+    else:
+        scale = inner / max(w, h)
+        img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
+    panel = Image.new("RGB", (side, side), (246, 246, 246))
+    x0, y0 = (side - img.width) // 2, (side - img.height) // 2
+    panel.paste(img, (x0, y0))
+    ImageDraw.Draw(panel).rectangle((x0 - 1, y0 - 1, x0 + img.width, y0 + img.height), outline=(190, 190, 190))
+    return panel
+
+
+def _scale_of(panel_source: tuple[int, int], side: int = THUMB) -> tuple[float, int, int]:
+    """(pixels per source pixel, x offset, y offset) of an image of (w, h) inside its panel."""
+    w, h = panel_source
+    inner = side - 4
+    factor = float(max(1, inner // max(w, h))) if max(w, h) <= inner else inner / max(w, h)
+    return factor, (side - round(w * factor)) // 2, (side - round(h * factor)) // 2
+
+
+def pipeline_thumbnails(prep) -> list[tuple[np.ndarray, str]]:
+    """The stages of a ``dashboard.preprocess.Preprocessed`` as (RGB image (THUMB, THUMB, 3), caption) pairs.
+
+    The first panel shows the picture as given; the others follow the app's convention (ink dark on
+    light). The ink's bounding box is drawn on the second, the centre of mass on the last.
+    """
+    accent = tuple(int(LINE_COLORS["marker"][i:i + 2], 16) for i in (1, 3, 5))
+    h, w = prep.gray.shape
+    out = [(np.asarray(_panel(prep.gray, dark_on_light=False)), f"1. Grayscale: your picture, {w}×{h} px")]
+    clean = _panel(prep.clean, dark_on_light=True)
+    note = "inverted (dark ink on light paper found), " if prep.inverted else ""
+    if prep.box is not None:
+        factor, x0, y0 = _scale_of((w, h))
+        left, top, right, bottom = prep.box
+        ImageDraw.Draw(clean).rectangle((x0 + left * factor, y0 + top * factor, x0 + right * factor - 1,
+                                         y0 + bottom * factor - 1), outline=accent, width=2)
+    out.append((np.asarray(clean), f"2. Ink only: {note}paper removed, ink's box in orange"))
+    if prep.empty:
+        return out
+    ch, cw = prep.cropped.shape
+    rh, rw = prep.resized.shape
+    out.append((np.asarray(_panel(prep.cropped, dark_on_light=True)), f"3. Cropped to the ink: {cw}×{ch} px"))
+    out.append((np.asarray(_panel(prep.resized, dark_on_light=True)),
+                f"4. Resized: longer side 20 px ({rw}×{rh}), aspect kept"))
+    final = _panel(prep.image, dark_on_light=True)
+    factor, x0, y0 = _scale_of((SIDE, SIDE))
+    row, col = prep.centre_of_mass
+    cx, cy = x0 + (col + 0.5) * factor, y0 + (row + 0.5) * factor
+    draw = ImageDraw.Draw(final)
+    draw.line((cx - 7, cy, cx + 7, cy), fill=accent, width=2)
+    draw.line((cx, cy - 7, cx, cy + 7), fill=accent, width=2)
+    out.append((np.asarray(final), "5. Centred in 28×28 by its centre of mass (cross)"))
+    return out

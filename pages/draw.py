@@ -1,0 +1,162 @@
+"""Draw a digit: draw (or upload) a digit, see the 28x28 picture the network gets, its answer and why."""
+
+import numpy as np
+import streamlit as st
+
+from dashboard.data import get_dataset
+from dashboard.drawing import ImageError, prepare_canvas, prepare_example, prepare_upload, read_digit, saliency
+from dashboard.preprocess import MAX_UPLOAD_BYTES
+from dashboard.session import current_model, no_model_notice
+from figures import draw as fd
+from figures.inspect import layer_activity_figure
+
+try:
+    from streamlit_drawable_canvas import st_canvas
+except Exception:  # noqa: BLE001 - a broken component must not take the page down: uploads still work
+    st_canvas = None
+
+SOURCES = {"draw": ":material/draw: Draw", "upload": ":material/upload: Upload", "example": ":material/dataset: MNIST digit"}
+CANVAS_SIDE = 280  # 10 screen pixels per input pixel
+
+st.title("Draw a digit")
+st.caption("Draw a digit and see what the network sees and answers: the 28×28 picture it actually gets, how sure it "
+           "is of each digit, and which pixels drove its answer.")
+
+view = current_model()
+if view is None:
+    no_model_notice()
+    st.stop()
+model = view.model
+
+
+def _clear_canvas() -> None:
+    st.session_state["draw_canvas_gen"] = st.session_state.get("draw_canvas_gen", 0) + 1
+
+
+def _random_example() -> None:
+    st.session_state["draw_example"] = int(np.random.default_rng().integers(len(get_dataset().x_test)))
+
+
+left, right = st.columns([5, 7], gap="large")
+prep, true_label = None, None
+with left:
+    source = st.segmented_control(
+        "Input", list(SOURCES), format_func=SOURCES.get, default="draw", required=True, key="draw_source",
+        persist_state="session", help="Draw with the mouse, upload a photo or scan of one digit, or try a real "
+                                      "MNIST test digit to see that the same pipeline leaves it almost unchanged.")
+    if source == "draw" and st_canvas is None:
+        st.warning("The drawing canvas (streamlit-drawable-canvas) could not be loaded here; upload a picture "
+                   "instead.")
+    elif source == "draw":
+        gen = st.session_state.setdefault("draw_canvas_gen", 0)
+        stroke = st.slider("Pen width", 8, 40, 22, key="draw_stroke", persist_state="session",
+                           help="In canvas pixels (the canvas is 280 px, the network's input 28). MNIST strokes "
+                                "are about 2-3 of its 28 pixels wide, i.e. 20-30 here.")
+        result = st_canvas(stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
+                           width=CANVAS_SIDE, height=CANVAS_SIDE, drawing_mode="freedraw", return_image_data=True,
+                           key=f"draw_canvas_{gen}")
+        st.button("Clear", icon=":material/ink_eraser:", key="draw_clear", on_click=_clear_canvas,
+                  help="Start again on an empty canvas.")
+        prep = prepare_canvas(result.image_data)
+    elif source == "upload":
+        upload = st.file_uploader(
+            "A picture of one digit", type=["png", "jpg", "jpeg"], key="draw_upload",
+            max_upload_size=MAX_UPLOAD_BYTES // 2**20,
+            help="PNG or JPEG, up to 10 MB and 16 megapixels. Dark ink on light paper or light on dark both work; "
+                 "crop to the one digit for the best result.")
+        if upload is not None:
+            try:
+                prep = prepare_upload(upload.getvalue())
+            except ImageError as exc:
+                st.error(str(exc), icon=":material/broken_image:")
+            else:
+                st.image(upload.getvalue(), caption=upload.name, width=CANVAS_SIDE)
+    else:
+        data = get_dataset()
+        index = st.number_input("Test digit number", 0, len(data.x_test) - 1, 0, key="draw_example",
+                                persist_state="session", help="Which of the 10,000 MNIST test digits to use.")
+        st.button("Random digit", icon=":material/casino:", key="draw_random", on_click=_random_example)
+        true_label = int(data.y_test[index])
+        prep = prepare_example(data.x_test[index])
+
+reading = read_digit(model, prep) if prep is not None else None
+with right:
+    if prep is None and source == "draw":
+        st.info("Draw one digit in the black square, large, using most of it. The network answers as soon as "
+                "you release the mouse.", icon=":material/draw:")
+    elif prep is None:
+        st.info("Upload a picture of one digit.", icon=":material/upload:")
+    elif reading is None:
+        st.info("No ink yet: draw a digit." if source == "draw" else
+                "No digit found in this picture: it looks blank (no ink stands out from the paper). "
+                "Try a picture with more contrast.", icon=":material/draw:")
+    else:
+        c1, c2, c3 = st.columns(3)
+        c1.metric("Answer", str(reading.predicted), help="The digit with the highest probability.")
+        c2.metric("Confidence", f"{reading.confidence:.0%}",
+                  help="The network's probability for its answer (its softmax output). High does not mean right.")
+        c3.metric("Runner-up", f"{reading.runner_up} · {reading.runner_up_proba:.0%}",
+                  help="The second most likely digit and its probability.")
+        if true_label is not None:
+            if true_label == reading.predicted:
+                st.success(f"Correct: this test digit is labelled {true_label}.", icon=":material/check:")
+            else:
+                st.error(f"Wrong: this test digit is labelled {true_label} "
+                         f"(the network gives {true_label} {reading.proba[true_label]:.0%}).", icon=":material/close:")
+        if reading.doubt:
+            st.warning(reading.doubt, icon=":material/help:")
+        st.plotly_chart(fd.probability_bars(reading.proba), key="draw_proba", width="stretch")
+        st.caption("How to read this: the ten bars are the network's output (softmax), adding up to 100%. Its "
+                   "answer is the tallest bar; below the dotted 50% line it is guessing. A tall bar means "
+                   "confident, not correct: on drawings unlike MNIST it can be confidently wrong.")
+
+if reading is not None:
+    st.header("What the network sees, and why it answers " + str(reading.predicted))
+    a, b = st.columns(2, gap="large")
+    with a:
+        st.plotly_chart(fd.input_figure(prep.image, prep.centre_of_mass), key="draw_input", width="stretch")
+        st.caption("Your digit as the network gets it: 784 pixels from 0 (paper) to 1 (ink), drawn dark on light as "
+                   "everywhere in this app. Dotted: MNIST's 20×20 digit box; cross: the centre of mass, placed on "
+                   "the middle. Hover a pixel for its value.")
+    with b:
+        options = ["answer"] + list(range(10))
+        explain = st.selectbox(
+            "Explain the score of", options, key="draw_explain",
+            format_func=lambda o: f"the answer ({reading.predicted})" if o == "answer" else f"digit {o}",
+            help="Saliency for another digit answers 'why not a 7?': where ink would have made it a 7.")
+        digit = reading.predicted if explain == "answer" else int(explain)
+        st.plotly_chart(fd.saliency_figure(saliency(model, prep, digit), prep.image, digit), key="draw_saliency",
+                        width="stretch")
+        st.caption(f"How to read this: the gradient of digit {digit}'s score with respect to each pixel. Blue "
+                   f"pixels: more ink there would raise the score of {digit}; red: it would lower it; white: no "
+                   "effect. The black outline is your drawing. It is a local, linear view: it says which small "
+                   "changes matter now, not what the network 'looks at' in general.")
+
+if prep is not None:
+    st.header("How your picture became 784 numbers")
+    st.caption("The same steps that made MNIST (LeCun et al.): a network trained on MNIST expects digits framed "
+               "this way, so a digit drawn small or off-centre is first brought to that frame.")
+    thumbs = fd.pipeline_thumbnails(prep)
+    for col, (image, caption) in zip(st.columns(5), thumbs):
+        col.image(image, caption=caption, width=fd.THUMB)
+    st.markdown(
+        "1. **Grayscale**: colour becomes one brightness per pixel.\n"
+        "2. **Ink only**: ink must be bright, as in MNIST; a picture with a light border is dark ink on light "
+        "paper, so it is inverted. The paper's level (the border's median) is subtracted and the brightest ink "
+        "stretched to full strength.\n"
+        "3. **Crop** to the bounding box of the ink.\n"
+        "4. **Resize** so the longer side is 20 pixels, keeping the aspect ratio (Lanczos filter, which gives the "
+        "soft grey edges MNIST digits have).\n"
+        "5. **Centre**: paste into a black 28×28 field so that the ink's centre of mass falls on the middle.\n"
+        "6. **Scale** every pixel from 0-255 to 0-1: these 784 numbers are the network's input.")
+    if prep.inverted:
+        st.caption("This picture was dark on light, so step 2 inverted it.")
+
+if reading is not None and reading.hidden_pre is not None:
+    st.header("The first hidden layer for this digit")
+    act = model.config.activations[0]
+    st.plotly_chart(layer_activity_figure(reading.hidden_pre, reading.hidden_post, "first hidden layer", act),
+                    key="draw_hidden", width="stretch")
+    st.caption(f"Each bar is one unit of the first hidden layer. Top: its input z (weighted sum of your 784 pixels "
+               f"plus bias); bottom: what it passes on, {act}(z). The units that light up are the patterns the "
+               "network found in your drawing; the Inspect page shows what each unit looks for.")

@@ -1,0 +1,135 @@
+"""The Draw page through AppTest: the no-model notice, the empty canvas, an MNIST digit and uploads.
+
+The canvas component renders in AppTest but never sends a drawing, so the drawing path is tested where the
+page computes it: ``dashboard.drawing.prepare_canvas`` and ``read_digit`` on a canvas-like RGBA array.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from dashboard import data as dashboard_data
+from dashboard.drawing import prepare_canvas, read_digit
+from dashboard.session import SessionData, uploaded_view
+from nn.config import ModelConfig
+from nn.data import MnistDataset
+from nn.model import MLP
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/draw.py"
+
+
+def tiny_dataset() -> MnistDataset:
+    """A few MNIST-shaped digits: a centred vertical bar (a '1'-like stroke) in every test image."""
+    rng = np.random.default_rng(0)
+    x = np.zeros((20, 28, 28), np.uint8)
+    x[:, 4:24, 12:16] = 255
+    x[:, :, :] = np.maximum(x, rng.integers(0, 3, x.shape).astype(np.uint8))
+    y = (np.arange(20) % 10).astype(np.uint8)
+    return MnistDataset(x_train=x, y_train=y, x_test=x, y_test=y, source="test", verified=False, cache_path=None)
+
+
+def small_model(seed: int = 0) -> MLP:
+    return MLP(ModelConfig(hidden=(16,)), np.random.default_rng(seed))
+
+
+@pytest.fixture
+def app():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    dashboard_data._holder().dataset = tiny_dataset()
+
+    def make(model: MLP | None = None) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=60)
+        if model is not None:
+            at.session_state["_mnist_session"] = SessionData(uploaded=uploaded_view(model, {}, b"draw-test"))
+        at.switch_page(PAGE)
+        return at
+
+    yield make
+    st.cache_resource.clear()
+
+
+def png_bytes(image: Image.Image, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def test_without_a_model_the_page_shows_the_standard_notice(app) -> None:
+    at = app().run()
+    assert not at.exception, at.exception
+    assert any("No model yet" in i.value for i in at.info)
+    assert not at.metric
+    assert not at.get("plotly_chart")
+
+
+def test_with_a_model_an_empty_canvas_asks_for_a_digit(app) -> None:
+    at = app(small_model()).run()
+    assert not at.exception, at.exception
+    assert any("Draw one digit" in i.value for i in at.info)
+    assert not at.metric  # no answer without ink
+    assert at.slider(key="draw_stroke").value == 22
+
+
+def test_an_mnist_example_gets_the_models_answer_and_every_figure(app) -> None:
+    model = small_model()
+    at = app(model).run()
+    at.segmented_control(key="draw_source").set_value("example").run()
+    at.number_input(key="draw_example").set_value(3).run()
+    assert not at.exception, at.exception
+
+    x = tiny_dataset().x_test[3].reshape(1, 784).astype(np.float32) / 255
+    proba = model.predict_proba(x)[0]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Answer"] == str(int(proba.argmax()))
+    assert metrics["Confidence"] == f"{proba.max():.0%}"
+    keys = {c.proto.id for c in at.get("plotly_chart")}
+    assert len(at.get("plotly_chart")) == 4, keys  # probabilities, input, saliency, hidden layer
+    # An untrained network is unsure, and the page says so plainly.
+    assert proba.max() < 0.5
+    assert any("unsure" in w.value for w in at.warning)
+    # The label of the test digit is shown against the answer.
+    label = 3
+    assert any(f"labelled {label}" in m.value for m in [*at.success, *at.error])
+
+
+def test_the_saliency_can_explain_another_digit(app) -> None:
+    at = app(small_model()).run()
+    at.segmented_control(key="draw_source").set_value("example").run()
+    at.selectbox(key="draw_explain").set_value(7).run()
+    assert not at.exception, at.exception
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("score of 7" in t for t in titles)
+
+
+def test_upload_source_offers_an_uploader(app) -> None:
+    at = app(small_model()).run()
+    at.segmented_control(key="draw_source").set_value("upload").run()
+    assert not at.exception, at.exception
+    assert any("Upload a picture" in i.value for i in at.info)
+    assert not at.metric
+
+
+def test_the_drawing_path_the_page_calls_reads_a_canvas_stroke() -> None:
+    model = small_model(1)
+    canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
+    ImageDraw.Draw(canvas).line([(140, 40), (140, 240)], fill=(255, 255, 255, 255), width=22)
+    prep = prepare_canvas(np.asarray(canvas))
+    reading = read_digit(model, prep)
+    assert reading is not None
+    expected = model.predict_proba(prep.x)[0]
+    np.testing.assert_allclose(reading.proba, expected, rtol=1e-5)
+    assert reading.predicted == int(expected.argmax())
+    assert reading.hidden_post.shape == (16,)
+    # An untouched canvas (before any stroke the component sends nothing) is no picture at all.
+    assert prepare_canvas(None) is None
+    blank = prepare_canvas(np.zeros((280, 280, 4), np.uint8))
+    assert blank.empty and read_digit(model, blank) is None
