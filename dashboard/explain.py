@@ -180,7 +180,14 @@ def selected_customdata(event: Any) -> list:
         points = event["selection"]["points"]
     except (KeyError, TypeError):
         return []
-    return [p["customdata"] for p in points if isinstance(p, dict) and p.get("customdata") is not None]
+    return [_as_list(p["customdata"]) for p in points if isinstance(p, dict) and p.get("customdata") is not None]
+
+
+def _as_list(value: Any) -> Any:
+    """Row customdata arrives from the browser as ``{"0": 7, "1": 2, ...}``: make it ``[7, 2, ...]``."""
+    if isinstance(value, dict) and all(str(k).isdigit() for k in value):
+        return [value[k] for k in sorted(value, key=int)]
+    return value
 
 
 def history_columns(history: pd.DataFrame | None, prefix: str) -> tuple[list[int], np.ndarray, list[str]]:

@@ -110,10 +110,13 @@ def top_k_text(classes: np.ndarray, probs: np.ndarray) -> str:
 
 
 def digit_gallery_figure(images: np.ndarray, captions: list[str], customdata: np.ndarray, *,
-                         title: str, hovertext: list[str] | None = None, cols: int = 6) -> go.Figure:
+                         title: str, hovertext: list[str] | None = None, cols: int = 6,
+                         px_per_pixel: float = _PX_PER_PIXEL) -> go.Figure:
     """Digits ``images: (n, 28, 28)`` uint8 in a grid, each with a caption (``<br>`` for two lines).
 
     Clicking a digit selects it: the selection reports its ``customdata`` (e.g. its test index).
+    ``px_per_pixel`` sets the height for the expected width (digits are never stretched; a wrong
+    guess only leaves a margin).
     """
     images = np.asarray(images)
     if len(captions) != len(images) or len(customdata) != len(images):
@@ -132,7 +135,7 @@ def digit_gallery_figure(images: np.ndarray, captions: list[str], customdata: np
     # The mosaic already leaves room for the last row's captions below its tiles.
     y_extent = mosaic.z.shape[0] + 1
     return go.Figure(data=[pixels, text, targets], layout=layout(
-        title, height=60 + int(_PX_PER_PIXEL * y_extent), legend=False,
+        title, height=60 + int(px_per_pixel * y_extent), legend=False,
         margin={"l": 10, "r": 10, "t": 50, "b": 10}, clickmode="event+select", dragmode=False,
         plot_bgcolor="white", **image_axes(x_range=(-1, mosaic.z.shape[1]), y_range=(y_extent - 1, -1))))
 
@@ -187,4 +190,5 @@ def per_class_figure(report: pd.DataFrame) -> go.Figure:
     # Starting the axis below the lowest bar makes differences of one percent visible; the label says so.
     return go.Figure(data=bars, layout=layout(
         "Precision, recall and F1 per digit", "digit", f"score (axis starts at {100 * floor:.0f}%)", height=360,
-        yaxis={"range": [floor, 1.0], "tickformat": ".0%"}, barmode="group", bargap=0.25))
+        xaxis={"type": "category"}, yaxis={"range": [floor, 1.0], "tickformat": ".0%"}, barmode="group",
+        bargap=0.25))

@@ -149,6 +149,7 @@ def class_effect_figure(effect: np.ndarray, unit: int) -> go.Figure:
     return go.Figure(data=[bar], layout=layout(
         f"Which digits unit {unit} pushes up or down", "digit",
         "change in logit per unit of activation<br>(relative to the average digit)", height=360, legend=False,
+        xaxis={"type": "category"},
         yaxis={"zeroline": True, "zerolinecolor": LINE_COLORS["neutral"], "zerolinewidth": 1.5}))
 
 
@@ -162,7 +163,7 @@ def filter_stats_frame(W1: np.ndarray, b1: np.ndarray, active: np.ndarray, unit:
         ("bias b", f"{float(np.asarray(b1)[unit]):+.3f}"),
         ("active on (share of sampled test digits)", f"{float(active[unit]):.1%}"),
     ]
-    return pd.DataFrame(rows, columns=["statistic", "value"]).set_index("statistic")
+    return pd.DataFrame(rows, columns=["statistic", "value"])
 
 
 # ---------------------------------------------------------------------------------------------- one digit
@@ -209,7 +210,7 @@ def probability_figure(proba: np.ndarray, true_label: int | None = None) -> go.F
     suffix = "" if true_label is None else f" (true: {true_label}, outlined)"
     return go.Figure(data=[bar], layout=layout(
         f"Output probabilities: predicts {int(proba.argmax())}{suffix}", "digit", "probability", height=340,
-        legend=False, yaxis={"range": [0, 1.12], "tickformat": ".0%"}))
+        legend=False, xaxis={"type": "category"}, yaxis={"range": [0, 1.12], "tickformat": ".0%"}))
 
 
 # ---------------------------------------------------------------------------------------------- training dynamics
@@ -252,7 +253,7 @@ def histograms_figure(arrays: Sequence[np.ndarray], names: Sequence[str], *, tit
                        "hovertemplate": "%{x:.3g}: density %{y:.3g}<extra></extra>"})
         left = j * (width + gap)
         axes[f"xaxis{sx}"] = {"domain": [left, left + width], "anchor": f"y{sx}", "tickformat": ".2g",
-                              "title": {"text": x_title}}
+                              "nticks": 5, "title": {"text": x_title}}
         axes[f"yaxis{sx}"] = {"anchor": f"x{sx}", **({"title": {"text": "density"}} if j == 0 else {})}
         notes.append({"text": names[j], "x": left + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
                       "xanchor": "center", "yanchor": "bottom", "showarrow": False})
@@ -275,7 +276,7 @@ def snapshot_distribution_figure(snapshots: Sequence[tuple[int, np.ndarray]], *,
                "colorbar": {"title": {"text": "log10<br>density"}, "thickness": 14},
                "hovertemplate": "epoch %{x}, w ≈ %{y:.3f}: log10 density %{z:.2f}<extra></extra>"}
     return go.Figure(data=[heatmap], layout=layout(
-        "First-layer weights: distribution at each snapshot", "epoch (0 = at initialisation)", "weight value",
+        "Layer-1 weight distribution per epoch", "epoch (0 = at initialisation)", "weight value",
         height=320, legend=False))
 
 

@@ -10,7 +10,7 @@ from figures.inspect import digit_figure, probability_figure
 from nn.metrics import most_confused_pairs
 
 PAGE_SIZE = 24
-CELL_LIMIT = 36
+CELL_LIMIT = 30  # digits shown for a confusion cell (three rows of ten)
 
 st.title("Evaluate")
 st.caption("How good the model is on the 10,000 test digits it never trained on, and where it fails.")
@@ -56,32 +56,36 @@ with left:
                     on_select="rerun", selection_mode="points", width="stretch")
     st.caption("Rows are the true digit, columns the model's answer: the diagonal counts right answers, every "
                "other cell one kind of mistake. The colour scale stops at the largest mistake so small cells "
-               "stay visible. Click a cell (or pick it below) to see its digits.")
+               "stay visible. Click a cell (or pick it on the right) to see its digits below.")
 with right:
+    st.markdown("**Cell to show**")
     a, b = st.columns(2)
     true_c = a.selectbox("True digit", range(10), key="ev_true")
     pred_c = b.selectbox("Predicted digit", range(10), key="ev_pred")
-    members = np.flatnonzero((data.labels == true_c) & (ev.predicted == pred_c))
-    members = members[np.argsort(-ev.confidence[members], kind="stable")][:CELL_LIMIT]
-    count = int(ev.confusion[true_c, pred_c])
-    kind = "right answers" if true_c == pred_c else "mistakes"
-    if count == 0:
-        st.info(f"No test digit is a {true_c} predicted as {pred_c}.")
-    else:
-        st.plotly_chart(
-            fe.digit_gallery_figure(
-                data.images[members], [f"#{i} · {ev.confidence[i]:.0%}" for i in members], members,
-                title=f"True {true_c}, predicted {pred_c}: {count:,} {kind}"
-                      + (f" (the {len(members)} most confident)" if count > len(members) else ""),
-                cols=6),
-            key="ev_cell_gallery", width="stretch")
-        st.caption("Each digit with its test index and the model's confidence in its answer.")
     if pairs:
-        st.subheader("Most confused pairs")
+        st.markdown("**Most confused pairs**")
         st.dataframe(
             [{"true": t, "predicted": p, "mistakes": c,
               "share of true digit": f"{c / max(1, ev.confusion[t].sum()):.1%}"} for t, p, c in pairs],
             hide_index=True, width="stretch")
+        st.caption("The five largest off-diagonal cells: the mistakes this model makes most often.")
+
+members = np.flatnonzero((data.labels == true_c) & (ev.predicted == pred_c))
+members = members[np.argsort(-ev.confidence[members], kind="stable")][:CELL_LIMIT]
+count = int(ev.confusion[true_c, pred_c])
+kind = "right answers" if true_c == pred_c else "mistakes"
+if count == 0:
+    st.info(f"No test digit is a {true_c} predicted as {pred_c}.")
+else:
+    st.plotly_chart(
+        fe.digit_gallery_figure(
+            data.images[members], [f"#{i} · {ev.confidence[i]:.0%}" for i in members], members,
+            title=f"True {true_c}, predicted {pred_c}: {count:,} {kind}"
+                  + (f" (the {len(members)} most confident shown)" if count > len(members) else ""),
+            cols=10, px_per_pixel=2.5),
+        key="ev_cell_gallery", width="stretch")
+    st.caption("The digits of the chosen cell, most confident first, each with its test index and the model's "
+               "confidence in its answer.")
 
 # ---------------------------------------------------------------------------------------- misclassified
 st.header("Misclassified digits")
@@ -105,8 +109,8 @@ n_pages = max(1, -(-len(mistakes) // PAGE_SIZE))
 if len(mistakes) == 0:
     st.info("No mistakes match these filters.")
 else:
-    page = st.number_input(f"Page (of {n_pages})", min_value=1, max_value=n_pages, value=1, step=1,
-                           key="ev_mis_page") if n_pages > 1 else 1
+    page = st.columns(4)[0].number_input(f"Page (of {n_pages})", min_value=1, max_value=n_pages, value=1,
+                                         step=1, key="ev_mis_page") if n_pages > 1 else 1
     shown = mistakes.iloc[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     idx = shown["index"].to_numpy()
     captions = [f"true {r.true} → {r.predicted}<br>{fe.top_k_text(r.top_classes, r.top_probs)}"
@@ -115,7 +119,8 @@ else:
         fe.digit_gallery_figure(data.images[idx], captions, idx,
                                 hovertext=[f"test #{i}: click to open" for i in idx],
                                 title=f"{len(mistakes):,} mistakes; {(page - 1) * PAGE_SIZE + 1}"
-                                      f"–{(page - 1) * PAGE_SIZE + len(shown)} shown"),
+                                      f"–{(page - 1) * PAGE_SIZE + len(shown)} shown", cols=8,
+                                px_per_pixel=3.0),
         key="ev_mis_gallery", on_select="rerun", selection_mode="points", width="stretch")
     st.caption("Under each digit: its true label → the prediction, then the three most probable digits. "
                "Click a digit to open it below.")

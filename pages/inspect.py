@@ -76,13 +76,13 @@ st.plotly_chart(fi.filter_grid_figure(W1, units, shared_scale=scale == "shared",
 st.caption(f"{n_show} of {n_units} units, sorted by {sort_by}. Click a filter (or type its number below) to "
            "open it.")
 
-unit = st.number_input("Unit", 0, n_units - 1, key="in_unit_box", on_change=_pick_unit, step=1,
-                       help="The first-layer unit to look at closely.")
+unit = st.columns(4)[0].number_input("Unit", 0, n_units - 1, key="in_unit_box", on_change=_pick_unit, step=1,
+                                     help="The first-layer unit to look at closely.")
 left, mid, right = st.columns([2, 2, 3], gap="medium")
 with left:
     st.plotly_chart(fi.filter_figure(W1[:, unit], unit), key="in_filter_big", width="stretch")
 with mid:
-    st.dataframe(fi.filter_stats_frame(W1, b1, active, unit), width="stretch")
+    st.dataframe(fi.filter_stats_frame(W1, b1, active, unit), hide_index=True, width="stretch")
     if active[unit] == 0 and activations[0] in ("relu", "leaky_relu"):
         st.warning("This unit is **dead**: its input is negative for every sampled digit, so "
                    f"{activations[0]} passes nothing on and (for ReLU) no gradient comes back. It stopped "
@@ -207,8 +207,9 @@ with right:
     st.plotly_chart(fi.histograms_figure(explain.gradients(view), names, title="Gradient values now "
                                          "(1,000 training digits)", x_title="dL/dW"), key="in_ghist",
                     width="stretch")
-    st.caption("The gradient the current weights would get; a spike at zero with nothing around it is a layer "
-               "that has stopped learning.")
+    st.caption("The gradient the current weights would get. In the first layer most values are exactly zero: "
+               "weights from border pixels that are blank in every digit never get a gradient. A whole layer "
+               "squeezed to zero has stopped learning.")
 
 if n_layers >= 2:
     st.subheader("Dead units")
