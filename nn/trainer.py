@@ -125,22 +125,7 @@ class Trainer:
         self._dropout_rng = np.random.default_rng(dropout_seed)
         self._augment_rng = np.random.default_rng(augment_seed)
 
-        if train_idx is None and val_idx is None:
-            train_idx, val_idx = split_indices(n, config.val_size, split_rng)
-        elif train_idx is None:
-            val_idx = _check_indices("val_idx", val_idx, n)
-            train_idx = np.setdiff1d(np.arange(n), val_idx)
-        train_idx = _check_indices("train_idx", train_idx, n)
-        val_idx = _check_indices("val_idx", np.empty(0, np.int64) if val_idx is None else val_idx, n)
-        if config.train_subset is not None and config.train_subset < train_idx.size:
-            train_idx = np.sort(split_rng.choice(train_idx, config.train_subset, replace=False))
-        if train_idx.size == 0:
-            raise ValueError("there are no training examples: the training index list is empty")
-        if config.early_stopping_patience is not None and val_idx.size == 0:
-            raise ValueError(
-                f"early stopping (patience {config.early_stopping_patience}) needs a validation set; "
-                "set val_size above 0"
-            )
+        train_idx, val_idx = _split(config, n, train_idx, val_idx, split_rng)
         self.train_idx = train_idx
         self.val_idx = val_idx
 
@@ -586,6 +571,28 @@ def _check_data(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.
     if labels.min() < 0:
         raise ValueError(f"labels must be non-negative class numbers, got {labels.min()}")
     return images, labels
+
+
+def _split(
+    config: TrainConfig, n: int, train_idx: Any, val_idx: Any, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training and validation indices: given, or drawn by ``split_indices``; then the subset."""
+    if train_idx is None and val_idx is None:
+        train_idx, val_idx = split_indices(n, config.val_size, rng)
+    elif train_idx is None:
+        val_idx = _check_indices("val_idx", val_idx, n)
+        train_idx = np.setdiff1d(np.arange(n), val_idx)
+    train_idx = _check_indices("train_idx", train_idx, n)
+    val_idx = _check_indices("val_idx", np.empty(0, np.int64) if val_idx is None else val_idx, n)
+    if config.train_subset is not None and config.train_subset < train_idx.size:
+        train_idx = np.sort(rng.choice(train_idx, config.train_subset, replace=False))
+    if train_idx.size == 0:
+        raise ValueError("there are no training examples: the training index list is empty")
+    if config.early_stopping_patience is not None and val_idx.size == 0:
+        raise ValueError(
+            f"early stopping (patience {config.early_stopping_patience}) needs a validation set; set val_size above 0"
+        )
+    return train_idx, val_idx
 
 
 def _check_indices(name: str, idx: Any, n: int) -> np.ndarray:
