@@ -82,7 +82,7 @@ left, mid, right = st.columns([2, 2, 3], gap="medium")
 with left:
     st.plotly_chart(fi.filter_figure(W1[:, unit], unit), key="in_filter_big", width="stretch")
 with mid:
-    st.dataframe(fi.filter_stats_frame(W1, b1, active, unit), hide_index=True, width="stretch")
+    st.table(fi.filter_stats_frame(W1, b1, active, unit).set_index("statistic"))
     if active[unit] == 0 and activations[0] in ("relu", "leaky_relu"):
         st.warning("This unit is **dead**: its input is negative for every sampled digit, so "
                    f"{activations[0]} passes nothing on and (for ReLU) no gradient comes back. It stopped "
