@@ -226,15 +226,15 @@ def run(args: argparse.Namespace) -> int:
             "reason": result.reason,
             "epochs_done": result.epochs_done,
             "train_seconds": round(result.seconds, 3),
-            "test_accuracy": test_acc,
-            "test_loss": test_loss,
-            "val_accuracy": None if last is None or math.isnan(last.val_acc) else last.val_acc,
-            "val_loss": None if last is None or math.isnan(last.val_loss) else last.val_loss,
+            "test_accuracy": _number(test_acc),
+            "test_loss": _number(test_loss),
+            "val_accuracy": None if last is None else _number(last.val_acc),
+            "val_loss": None if last is None else _number(last.val_loss),
             "steps": result.steps,
             "saved": saved,
             "config": config.to_dict(),
         }
-        print(json.dumps(summary, sort_keys=True))
+        print(json.dumps(summary, sort_keys=True, allow_nan=False))
     else:
         _print_report(result, test_acc, test_loss, cm, len(y_test), saved)
     if result.state == RunState.DIVERGED:
@@ -242,6 +242,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"diverged: {result.reason}", file=sys.stderr)
         return 1
     return 0
+
+
+def _number(x: float) -> float | None:
+    """JSON has no NaN: a missing or undefined number is null."""
+    return x if math.isfinite(x) else None
 
 
 def _print_report(result: Any, test_acc: float, test_loss: float, cm: np.ndarray, n_test: int,
