@@ -102,7 +102,7 @@ def decode_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: 
     if width < 1 or height < 1:
         raise ImageError(f"The image has no pixels ({width}x{height}).")
     if width * height > max_pixels:
-        raise ImageError(f"The image is {width}x{height} pixels; the limit is {max_pixels / 1e6:.0f} megapixels. "
+        raise ImageError(f"The image is {width}×{height} pixels; the limit is {max_pixels / 1e6:.1f} megapixels. "
                          "Crop it to the digit or scale it down.")
     try:
         img.load()

@@ -37,6 +37,22 @@ def _box_outline() -> dict:
             "line": {"color": LINE_COLORS["neutral"], "width": 1, "dash": "dot"}}
 
 
+def _field_frame() -> dict:
+    """A thin frame around the whole 28x28 field, so paper pixels show where the input ends."""
+    return {"type": "rect", "x0": -0.5, "y0": -0.5, "x1": SIDE - 0.5, "y1": SIDE - 0.5, "xref": "x", "yref": "y",
+            "line": {"color": "#bdbdbd", "width": 1}}
+
+
+def percent(p: float) -> str:
+    """A probability for people: whole percents, but never a rounded-up 100% or a rounded-down 0%."""
+    p = float(p)
+    if p >= 0.995:
+        return ">99%" if p < 0.9995 else ">99.9%"
+    if 0 < p < 0.005:
+        return "<1%" if p >= 0.0005 else "<0.1%"
+    return f"{p:.0%}"
+
+
 def input_figure(image: np.ndarray, centre_of_mass: tuple[float, float] | None = None, *,
                  title: str = "What the network sees: 28×28 pixels", height: int = 380) -> go.Figure:
     """The network's input ``image: (28, 28)`` uint8 (0 = paper, 255 = ink), drawn dark on light.
@@ -56,7 +72,7 @@ def input_figure(image: np.ndarray, centre_of_mass: tuple[float, float] | None =
                      "hovertemplate": "centre of mass: row %{y:.1f}, column %{x:.1f}<extra></extra>"})
     axes = image_axes((-0.5, SIDE - 0.5), (SIDE - 0.5, -0.5))
     return go.Figure(data=data, layout=layout(title, height=height, legend=False, margin=_MARGIN,
-                                              shapes=[_box_outline()], **axes))
+                                              shapes=[_field_frame(), _box_outline()], **axes))
 
 
 def probability_bars(proba: np.ndarray, *, height: int = 320) -> go.Figure:
@@ -68,12 +84,12 @@ def probability_bars(proba: np.ndarray, *, height: int = 320) -> go.Figure:
     bar = {"type": "bar", "x": [str(d) for d in range(10)], "y": proba,
            "marker": {"color": list(DIGIT_COLORS), "line": {"color": "black", "width": [2 if d == best else 0
                                                                                        for d in range(10)]}},
-           "text": [f"{p:.0%}" if p >= 0.005 else "" for p in proba], "textposition": "outside",
+           "text": [percent(p) if p >= 0.005 else "" for p in proba], "textposition": "outside",
            "cliponaxis": False, "hovertemplate": "digit %{x}: %{y:.2%}<extra></extra>"}
     half = {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 0.5, "y1": 0.5,
             "line": {"color": LINE_COLORS["neutral"], "width": 1, "dash": "dot"}}
     return go.Figure(data=[bar], layout=layout(
-        f"How likely each digit is: {best} at {proba[best]:.0%}", "digit", "probability (softmax)",
+        f"How likely each digit is: {best} at {percent(proba[best])}", "digit", "probability (softmax)",
         height=height, legend=False, shapes=[half], bargap=0.25,
         yaxis={"range": [0, 1.12], "tickformat": ".0%", "tickvals": [0, 0.25, 0.5, 0.75, 1.0]},
         xaxis={"type": "category"}))

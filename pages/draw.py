@@ -30,7 +30,8 @@ model = view.model
 
 
 def _clear_canvas() -> None:
-    st.session_state["draw_canvas_gen"] = st.session_state.get("draw_canvas_gen", 0) + 1
+    st.session_state["draw_canvas_gen"] = st.session_state.get("draw_canvas_gen", 0) + 1  # a new key remounts it
+    st.session_state["draw_saved"] = None
 
 
 def _random_example() -> None:
@@ -52,17 +53,28 @@ with left:
         stroke = st.slider("Pen width", 8, 40, 22, key="draw_stroke", persist_state="session",
                            help="In canvas pixels (the canvas is 280 px, the network's input 28). MNIST strokes "
                                 "are about 2-3 of its 28 pixels wide, i.e. 20-30 here.")
+        key = f"draw_canvas_{gen}"
+        if key not in st.session_state:
+            # A fresh mount (first visit, or back from another page): bring the last drawing back. It stays
+            # fixed while the canvas lives, because a changed initial drawing would redraw the canvas.
+            st.session_state["draw_restore"] = st.session_state.get("draw_saved")
+        restore = st.session_state.get("draw_restore")  # (fabric json, RGBA image) or None
         result = st_canvas(stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
                            width=CANVAS_SIDE, height=CANVAS_SIDE, drawing_mode="freedraw", return_image_data=True,
-                           key=f"draw_canvas_{gen}")
+                           initial_drawing=restore[0] if restore else None, key=key)
         st.button("Clear", icon=":material/ink_eraser:", key="draw_clear", on_click=_clear_canvas,
                   help="Start again on an empty canvas.")
-        prep = prepare_canvas(result.image_data)
+        rgba = result.image_data
+        if rgba is not None:
+            st.session_state["draw_saved"] = (result.json_data, rgba)
+        elif restore:
+            rgba = restore[1]  # the restored canvas has not sent its picture yet
+        prep = prepare_canvas(rgba)
     elif source == "upload":
         upload = st.file_uploader(
             "A picture of one digit", type=["png", "jpg", "jpeg"], key="draw_upload",
             max_upload_size=MAX_UPLOAD_BYTES // 2**20,
-            help="PNG or JPEG, up to 10 MB and 16 megapixels. Dark ink on light paper or light on dark both work; "
+            help="PNG or JPEG, up to 10 MB and 4096×4096 pixels. Dark ink on light paper or light on dark both work; "
                  "crop to the one digit for the best result.")
         if upload is not None:
             try:
@@ -78,6 +90,8 @@ with left:
         st.button("Random digit", icon=":material/casino:", key="draw_random", on_click=_random_example)
         true_label = int(data.y_test[index])
         prep = prepare_example(data.x_test[index])
+        st.image(fd.pipeline_thumbnails(prep)[0][0], width=fd.THUMB,
+                 caption=f"Test digit {index}, labelled {true_label}, as stored in MNIST (white on black)")
 
 reading = read_digit(model, prep) if prep is not None else None
 with right:
@@ -93,16 +107,16 @@ with right:
     else:
         c1, c2, c3 = st.columns(3)
         c1.metric("Answer", str(reading.predicted), help="The digit with the highest probability.")
-        c2.metric("Confidence", f"{reading.confidence:.0%}",
+        c2.metric("Confidence", fd.percent(reading.confidence),
                   help="The network's probability for its answer (its softmax output). High does not mean right.")
-        c3.metric("Runner-up", f"{reading.runner_up} · {reading.runner_up_proba:.0%}",
+        c3.metric("Runner-up", f"{reading.runner_up} · {fd.percent(reading.runner_up_proba)}",
                   help="The second most likely digit and its probability.")
         if true_label is not None:
             if true_label == reading.predicted:
                 st.success(f"Correct: this test digit is labelled {true_label}.", icon=":material/check:")
             else:
                 st.error(f"Wrong: this test digit is labelled {true_label} "
-                         f"(the network gives {true_label} {reading.proba[true_label]:.0%}).", icon=":material/close:")
+                         f"(the network gives {true_label} {fd.percent(reading.proba[true_label])}).", icon=":material/close:")
         if reading.doubt:
             st.warning(reading.doubt, icon=":material/help:")
         st.plotly_chart(fd.probability_bars(reading.proba), key="draw_proba", width="stretch")
@@ -119,14 +133,15 @@ if reading is not None:
                    "everywhere in this app. Dotted: MNIST's 20×20 digit box; cross: the centre of mass, placed on "
                    "the middle. Hover a pixel for its value.")
     with b:
+        chart = st.container()  # filled after the selectbox below, so both charts start at the same height
         options = ["answer"] + list(range(10))
         explain = st.selectbox(
             "Explain the score of", options, key="draw_explain",
-            format_func=lambda o: f"the answer ({reading.predicted})" if o == "answer" else f"digit {o}",
+            format_func=lambda o: "the network's answer" if o == "answer" else f"digit {o}",
             help="Saliency for another digit answers 'why not a 7?': where ink would have made it a 7.")
         digit = reading.predicted if explain == "answer" else int(explain)
-        st.plotly_chart(fd.saliency_figure(saliency(model, prep, digit), prep.image, digit), key="draw_saliency",
-                        width="stretch")
+        chart.plotly_chart(fd.saliency_figure(saliency(model, prep, digit), prep.image, digit),
+                           key="draw_saliency", width="stretch")
         st.caption(f"How to read this: the gradient of digit {digit}'s score with respect to each pixel. Blue "
                    f"pixels: more ink there would raise the score of {digit}; red: it would lower it; white: no "
                    "effect. The black outline is your drawing. It is a local, linear view: it says which small "

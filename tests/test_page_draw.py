@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import data as dashboard_data
 from dashboard.drawing import prepare_canvas, read_digit
 from dashboard.session import SessionData, uploaded_view
+from figures import draw as fd
 from nn.config import ModelConfig
 from nn.data import MnistDataset
 from nn.model import MLP
@@ -90,7 +91,7 @@ def test_an_mnist_example_gets_the_models_answer_and_every_figure(app) -> None:
     proba = model.predict_proba(x)[0]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Answer"] == str(int(proba.argmax()))
-    assert metrics["Confidence"] == f"{proba.max():.0%}"
+    assert metrics["Confidence"] == fd.percent(proba.max())
     keys = {c.proto.id for c in at.get("plotly_chart")}
     assert len(at.get("plotly_chart")) == 4, keys  # probabilities, input, saliency, hidden layer
     # An untrained network is unsure, and the page says so plainly.
