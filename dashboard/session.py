@@ -49,12 +49,28 @@ class SessionData:
     last_upload_id: str | None = None  # the uploaded file already handled (uploads are read once)
     upload_message: tuple[str, str] | None = None  # (kind, text) shown while the file stays selected
     _view: ModelView | None = None  # cached per version
-    _epoch_fig: Any = None  # (key, figure) of the per-epoch chart
+    figures: dict = field(default_factory=dict)  # live charts: name -> (key, figure), rebuilt on change
     _npz: Any = None  # (version, bytes, file name) of the model download
+
+
+def leave_legacy_page_mode() -> None:
+    """Make sure the entrypoint (``app.py``) runs, even if the first visit of a fresh server was a page URL.
+
+    Streamlit treats a ``pages/`` folder as the legacy multipage layout until some session calls
+    ``st.navigation``; a fresh server's first visitor who opens ``/train`` directly would run that page
+    alone, without the app's set-up. Switch the legacy mode off and rerun: the entrypoint then runs,
+    calls ``st.navigation`` and routes to the same page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def get_session() -> SessionData:
     """This session's data, created on first use, and its tab-gone guard registered."""
+    leave_legacy_page_mode()
     data = st.session_state.get(_KEY)
     if data is None:
         data = SessionData()

@@ -18,6 +18,7 @@ from nn.events import RunState
 from nn.model import memory_estimate, param_count
 
 MAX_UPLOAD_BYTES = 200 * 2**20
+LIVE_POINTS = 800  # per line on the live charts: plenty for a chart a few hundred pixels wide
 
 
 def fmt_bytes(n: float) -> str:
@@ -175,26 +176,36 @@ def _live_body(session: SessionData) -> None:
                    f"({per_epoch:.2f} s per epoch, validation included).")
     metric_tiles(snap)
     bpe = max(snap.batches_per_epoch, 1)
-    st.plotly_chart(batch_loss_figure(snap.batch_losses, bpe, lr_changes=snap.lr_changes), key="chart_batch_loss",
-                    width="content", config={"displayModeBar": False})
+    loss_fig = _cached(session, "loss", (snap.run_id, snap.step, snap.lr_changes),
+                       lambda: batch_loss_figure(snap.batch_losses, bpe, lr_changes=snap.lr_changes,
+                                                 max_points=LIVE_POINTS))
+    st.plotly_chart(loss_fig, key="chart_batch_loss", width="stretch", config={"displayModeBar": False})
     st.caption("Each faint point is one batch's loss; the dark line is its running average. It should fall "
                "steadily; a jump after a learning-rate change (dashed line) means the step got too big.")
-    st.plotly_chart(_epoch_figure(session, snap), key="chart_epochs", width="content",
-                    config={"displayModeBar": False})
+    epoch_fig = _cached(session, "epochs", (snap.run_id, snap.epochs_done, snap.epochs_planned),
+                        lambda: epoch_metrics_figure(epochs_frame(snap.epochs), snap.epochs_planned))
+    st.plotly_chart(epoch_fig, key="chart_epochs", width="stretch", config={"displayModeBar": False})
     st.caption("Train vs validation after each epoch: when validation accuracy stalls while training keeps "
                "improving, the network starts to memorise rather than generalise.")
-    st.plotly_chart(lr_figure(snap.batch_lrs, bpe, lr_changes=snap.lr_changes), key="chart_lr", width="content",
-                    config={"displayModeBar": False})
+    # The learning rate moves slowly (schedules) or jumps (your changes): a redraw per 1% of the run will do.
+    lr_key = (snap.run_id, snap.step * 100 // max(bpe * snap.epochs_planned, 1), snap.lr_changes,
+              snap.is_active)
+    lr_fig = _cached(session, "lr", lr_key,
+                     lambda: lr_figure(snap.batch_lrs, bpe, lr_changes=snap.lr_changes, max_points=LIVE_POINTS))
+    st.plotly_chart(lr_fig, key="chart_lr", width="stretch", config={"displayModeBar": False})
     st.caption("The learning rate used at each step: the schedule and warm-up shape it; your changes are marked.")
 
 
-def _epoch_figure(session: SessionData, snap: Any):
-    """The per-epoch figure changes only once an epoch: rebuild it then, not on every redraw."""
-    key = (snap.run_id, snap.epochs_done, snap.epochs_planned)
-    cached = getattr(session, "_epoch_fig", None)
-    if cached is None or cached[0] != key:
-        session._epoch_fig = (key, epoch_metrics_figure(epochs_frame(snap.epochs), snap.epochs_planned))
-    return session._epoch_fig[1]
+def _cached(session: SessionData, name: str, key: Any, build: Any) -> Any:
+    """The figure ``name`` for ``key``, rebuilt only when the key changes.
+
+    An unchanged figure is sent as the same JSON, so the browser need not redraw it either: this keeps
+    the live page cheap for the training thread that shares the CPU.
+    """
+    cache = session.figures
+    if name not in cache or cache[name][0] != key:
+        cache[name] = (key, build())
+    return cache[name][1]
 
 
 # ----- files ------------------------------------------------------------------------------------------

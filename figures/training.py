@@ -158,7 +158,9 @@ def lr_figure(lrs: np.ndarray, batches_per_epoch: int, *, lr_changes: Sequence[t
     data = [{"type": "scatter", "x": x, "y": lrs[keep].astype(np.float32), "mode": "lines",
              "name": "learning rate", "line": {"color": LINE_COLORS["lr"], "width": 2, "shape": "hv"},
              "hovertemplate": "epoch %{x:.2f}<br>lr %{y:.3g}<extra></extra>"}]
+    yaxis: dict = {"type": "log" if log else "linear", "exponentformat": "e"}
+    if not log and positive.size:
+        yaxis["range"] = [0.0, float(positive.max()) * 1.15]  # a constant rate is a line, not the axis
     return go.Figure(data=data, layout=layout(
         "Learning rate at each step", "epoch", "learning rate" + (" (log scale)" if log else ""), height=260,
-        legend=False, yaxis={"type": "log" if log else "linear", "exponentformat": "e"}, shapes=shapes,
-        annotations=notes))
+        legend=False, yaxis=yaxis, shapes=shapes, annotations=notes))

@@ -14,7 +14,7 @@ st.caption("Pick a preset or set every knob yourself, press **Start**, and watch
            "background: switch pages freely. The link in your address bar restores these settings.")
 dataset = get_dataset()
 
-left, right = st.columns([1, 2], gap="large")
+left, right = st.columns([1, 2.3], gap="medium")
 with left:
     st.subheader("Settings")
     named = presets()

@@ -43,8 +43,21 @@ def synthetic_mnist(n_train: int = 6000, n_test: int = 1000) -> MnistDataset:
 
 
 @pytest.fixture
-def app():
+def app(monkeypatch):
     """A fresh app on the synthetic dataset; caches cleared before, training threads stopped after."""
+    # AppTest re-creates Streamlit's page manager on every run(), which re-enables the legacy `pages/`
+    # folder mode each time (a real server leaves it for good once the entrypoint has called
+    # st.navigation). Keep it off, as on a server that has been visited once, so that every run goes
+    # through app.py: its navigation, shared set-up and sidebar status.
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original_init = PagesManager.__init__
+
+    def init_without_legacy_mode(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init_without_legacy_mode)
     st.cache_data.clear()
     st.cache_resource.clear()
     dashboard_data._holder().dataset = synthetic_mnist()
@@ -125,6 +138,8 @@ def test_train_page_runs_a_tiny_training_and_shows_progress(app) -> None:
     specs = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("Training loss per batch" in s for s in specs) and any("Learning rate" in s for s in specs)
     assert any("finished" in m.value for m in at.markdown)  # the status line above the tiles
+    assert "finished" in " ".join(m.value for m in at.sidebar.markdown)  # and the sidebar status
+    assert "epoch 2/2" in " ".join(c.value for c in at.sidebar.caption)
     # The model is what the other pages see, as a copy at a version.
     from dashboard.session import ModelView, current_model  # noqa: F401 (the contract's names)
     view = session(at)._view
