@@ -1,0 +1,204 @@
+"""The Evaluate and Inspect pages through AppTest, without a model and with one.
+
+A small synthetic dataset stands in for MNIST (put into the app's shared dataset slot); a tiny MLP is
+trained on it in the test and put into the session as the frame's ``ModelView``, exactly as an
+uploaded or finished model would be.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard import data as dashboard_data
+from dashboard import explain, runner
+from dashboard.session import ModelView, SessionData
+from nn.config import ModelConfig, TrainConfig
+from nn.data import MnistDataset
+from nn.trainer import Trainer
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+N_TEST = 600
+
+
+def bars_dataset(n_train: int = 3000, n_test: int = N_TEST) -> MnistDataset:
+    """Digit k is a bright bar on row 2k+4, over noise that sometimes hides it: learnable, not perfect."""
+    rng = np.random.default_rng(0)
+
+    def make(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = rng.integers(0, 120, (n, 28, 28)).astype(np.uint8)
+        images[np.arange(n), 2 * labels + 4, 4:24] = rng.integers(90, 256, n)[:, None]
+        for a in (images, labels):
+            a.flags.writeable = False
+        return images, labels
+
+    (x_train, y_train), (x_test, y_test) = make(n_train), make(n_test)
+    return MnistDataset(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+                        source="synthetic bars", verified=False, cache_path=None)
+
+
+@pytest.fixture(scope="module")
+def dataset() -> MnistDataset:
+    return bars_dataset()
+
+
+@pytest.fixture(scope="module")
+def trained(dataset):
+    config = TrainConfig(model=ModelConfig(hidden=(24, 16)), epochs=3, batch_size=64, lr=3e-3, val_size=300, seed=1)
+    trainer = Trainer(config, dataset.x_train, dataset.y_train)
+    trainer.run()
+    return trainer
+
+
+@pytest.fixture
+def app(dataset):
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    dashboard_data._holder().dataset = dataset
+    yield lambda: AppTest.from_file(APP, default_timeout=60)
+    runner.stop_all()
+    st.cache_resource.clear()
+
+
+def with_view(at: AppTest, view: ModelView) -> AppTest:
+    at.session_state["_mnist_session"] = SessionData(uploaded=view)
+    return at
+
+
+def trained_view(trainer: Trainer, version: str = "test:trained") -> ModelView:
+    return ModelView(model=trainer.model, version=version, source="trained", trainer=trainer,
+                     history=trainer.history(), snapshots=trainer.snapshots)
+
+
+def decoded(value):
+    """Plotly's JSON sends numpy arrays as base64 typed arrays: turn them back into arrays."""
+    if isinstance(value, dict) and "bdata" in value and "dtype" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return array.reshape([int(n) for n in str(shape).split(",")]) if shape else array
+    if isinstance(value, dict):
+        return {k: decoded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decoded(v) for v in value]
+    return value
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    return [decoded(json.loads(c.proto.spec)) for c in at.get("plotly_chart")]
+
+
+def chart_titled(at: AppTest, words: str) -> dict:
+    matches = [s for s in chart_specs(at) if words in s["layout"]["title"]["text"]]
+    assert matches, f"no chart titled with {words!r}"
+    return matches[0]
+
+
+@pytest.mark.parametrize("page", ["pages/evaluate.py", "pages/inspect.py"])
+def test_without_a_model_the_page_says_so_and_links_to_train(app, page) -> None:
+    at = app().run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    assert any("No model yet" in i.value for i in at.info)
+    assert not at.get("plotly_chart")
+
+
+def test_evaluate_shows_the_models_numbers(app, trained, dataset) -> None:
+    at = with_view(app(), trained_view(trained))
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception, at.exception
+
+    X = dataset.x_test.reshape(N_TEST, -1).astype(np.float32) / 255
+    pred = trained.model.predict(X)
+    accuracy = float((pred == dataset.y_test).mean())
+    assert 0.3 < accuracy < 1.0  # learned something, made mistakes: every view has content
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["Test accuracy"] == f"{accuracy:.2%}"
+    assert tiles["Mistakes"] == f"{int((pred != dataset.y_test).sum()):,}"
+
+    cm = np.asarray(chart_titled(at, "Confusion matrix")["data"][0]["z"])
+    assert cm.sum() == N_TEST and np.trace(cm) == int((pred == dataset.y_test).sum())
+
+    # Choosing a cell with the selectors shows that cell's digits.
+    t, p = np.unravel_index(np.argmax(cm - np.diag(np.diag(cm))), cm.shape)
+    at.selectbox(key="ev_true").set_value(int(t))
+    at.selectbox(key="ev_pred").set_value(int(p)).run()
+    gallery = chart_titled(at, f"True {t}, predicted {p}")
+    shown = list(next(tr for tr in gallery["data"] if tr.get("mode") == "markers")["customdata"])
+    expected = np.flatnonzero((dataset.y_test == t) & (pred == p))
+    assert set(shown) <= set(expected.tolist()) and len(shown) == min(len(expected), 30)
+
+    # The abstention threshold: coverage is the share of digits answered.
+    at.slider(key="ev_threshold").set_value(0.6).run()
+    proba = trained.model.predict_proba(X)
+    coverage = float((proba.max(axis=1) >= 0.6).mean())
+    assert {m.label: m.value for m in at.metric}["Coverage"] == f"{coverage:.1%}"
+
+    # Filtering the misclassified digits by true class.
+    at.multiselect(key="ev_mis_true").set_value([int(t)]).run()
+    mistakes = chart_titled(at, "mistakes;")
+    ids = list(next(tr for tr in mistakes["data"] if tr.get("mode") == "markers")["customdata"])
+    assert ids and all(dataset.y_test[i] == t and pred[i] != t for i in ids)
+    assert not at.exception
+
+
+def test_evaluation_is_computed_once_per_model_version(app, trained, monkeypatch) -> None:
+    at = with_view(app(), trained_view(trained, version="test:once"))
+    at.switch_page("pages/evaluate.py").run()
+    calls = []
+    original = trained.model.forward
+    monkeypatch.setattr(trained.model, "forward", lambda *a, **k: calls.append(1) or original(*a, **k))
+    at.slider(key="ev_threshold").set_value(0.5).run()
+    at.run()
+    assert calls == [] and not at.exception  # reruns reuse the cached predictions
+
+
+def test_inspect_shows_every_section_for_a_trained_model(app, trained, dataset) -> None:
+    at = with_view(app(), trained_view(trained))
+    at.switch_page("pages/inspect.py").run()
+    assert not at.exception, at.exception
+    titles = [s["layout"]["title"]["text"] for s in chart_specs(at)]
+    for words in ("First-layer filters", "its weight from each pixel", "pushes up or down", "after epoch",
+                  "distribution per epoch", "Output probabilities", "Weight norm per layer",
+                  "Gradient norm per layer", "Weight values now", "Gradient values now", "principal components"):
+        assert any(words in t for t in titles), f"missing chart: {words}"
+
+    # Choosing another filter and another digit.
+    at.number_input(key="in_unit_box").set_value(5).run()
+    assert any("Unit 5" in t for t in [s["layout"]["title"]["text"] for s in chart_specs(at)])
+    at.number_input(key="in_digit_box").set_value(17).run()
+    digit = chart_titled(at, "Test digit #17")
+    np.testing.assert_array_equal(np.asarray(digit["data"][0]["z"]), dataset.x_test[17])
+    proba = chart_titled(at, "Output probabilities")["data"][0]["y"]
+    X = dataset.x_test[17:18].reshape(1, -1).astype(np.float32) / 255
+    np.testing.assert_allclose(proba, trained.model.predict_proba(X)[0], rtol=1e-5)
+
+    # The layer map for the first hidden layer covers the sample of test digits.
+    at.selectbox(key="in_map_layer").set_value("hidden 1 (activations)").run()
+    layer_map = chart_titled(at, "principal components")
+    ids = [int(i) for tr in layer_map["data"] if "customdata" in tr for i in tr["customdata"]]
+    assert sorted(ids) == explain.sample_indices(N_TEST).tolist()
+    assert any(m.label.startswith("Hidden 1") for m in at.metric)
+    assert not at.exception
+
+
+def test_inspect_for_an_uploaded_model_without_history(app, trained) -> None:
+    view = ModelView(model=trained.model, version="upload:abc", source="uploaded")
+    at = with_view(app(), view)
+    at.switch_page("pages/inspect.py").run()
+    assert not at.exception, at.exception
+    infos = " ".join(i.value for i in at.info)
+    assert "An uploaded model has none" in infos and "no training history" in infos
+
+
+def test_selected_customdata_reads_rows_and_scalars() -> None:
+    event = {"selection": {"points": [{"customdata": {"0": 7, "1": 2, "2": 5}}, {"customdata": 42}]}}
+    assert explain.selected_customdata(event) == [[7, 2, 5], 42]
+    assert explain.selected_customdata(None) == []
+    assert explain.selected_customdata({"selection": {"points": []}}) == []
