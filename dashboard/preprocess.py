@@ -16,7 +16,7 @@ Steps inside :func:`preprocess` (each kept in :class:`Preprocessed` so the page 
    brightest ink is 255, and zero faint texture below a noise floor.
 3. Crop to the ink's bounding box (pixels at or above a threshold). No ink at all: stop here.
 4. Resize so the longer side is 20 px, keeping the aspect ratio (Pillow, LANCZOS).
-5. Paste into a black 28x28 field so the centre of mass lands on the middle (13.5, 13.5).
+5. Paste into a black 28x28 field so the centre of mass lands on pixel (14, 14), where MNIST has it.
 6. Scale to [0, 1] (pixel / 255), flattened to the 784 inputs.
 
 Pure functions: numpy, Pillow and ``nn`` only, no Streamlit.
@@ -34,7 +34,6 @@ from nn.data import to_float
 
 SIDE = 28  # the network's input is SIDE x SIDE
 BOX = 20  # MNIST digits fit a BOX x BOX square inside the field
-CENTRE = SIDE / 2  # where MNIST puts the centre of mass (row, col): measured, the test set averages (13.99, 14.00)
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # bigger files are refused before Pillow reads them
 MAX_PIXELS = 4096 * 4096  # refused from the header, before decoding (a small file can decode huge)
@@ -206,8 +205,10 @@ def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
 
 
 def paste_centred(digit: np.ndarray, side: int = SIDE) -> tuple[np.ndarray, tuple[int, int]]:
-    """Paste ``digit: (h, w)`` into a black ``side`` x ``side`` field, centre of mass on the middle.
+    """Paste ``digit: (h, w)`` into a black ``side`` x ``side`` field, centre of mass at (side/2, side/2).
 
+    side/2 (14 for MNIST), not the geometric middle 13.5: MNIST's digits have their centre of mass at
+    pixel index 14 (the test set averages 13.99, 14.00), and the network learned that framing.
     Whole-pixel shift (rounded half up), clamped so the digit never leaves the field. Returns the
     field (side, side) uint8 and the (top, left) where the digit went.
     """
@@ -215,7 +216,7 @@ def paste_centred(digit: np.ndarray, side: int = SIDE) -> tuple[np.ndarray, tupl
     if h > side or w > side:
         raise ValueError(f"digit of shape {digit.shape} does not fit a {side}x{side} field")
     cy, cx = centre_of_mass(digit)
-    middle = (side - 1) / 2
+    middle = side / 2
     top = int(np.clip(np.floor(middle - cy + 0.5), 0, side - h))
     left = int(np.clip(np.floor(middle - cx + 0.5), 0, side - w))
     field = Image.new("L", (side, side), 0)

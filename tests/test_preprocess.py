@@ -1,0 +1,231 @@
+"""The MNIST pipeline for drawings and uploads: framing, inversion, blank pictures, hostile files."""
+
+from __future__ import annotations
+
+import io
+import pickle
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from dashboard.preprocess import (MAX_PIXELS, ImageError, centre_of_mass, decode_image, ink_box, needs_inverting,
+                                  paste_centred, preprocess, to_gray)
+
+
+def canvas(strokes, size=(280, 280), width=22, ink=255, paper=0) -> np.ndarray:
+    """A grey (H, W) uint8 picture with polyline ``strokes`` in canvas pixels."""
+    img = Image.new("L", size, paper)
+    draw = ImageDraw.Draw(img)
+    for points in strokes:
+        draw.line(points, fill=ink, width=width, joint="curve")
+    return np.asarray(img)
+
+
+SEVEN = [[(70, 60), (210, 60), (150, 240)]]
+
+
+def encoded(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format=fmt, **kwargs)
+    return buf.getvalue()
+
+
+def nonzero_box(image: np.ndarray) -> tuple[int, int]:
+    rows, cols = np.nonzero(image)
+    return rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+
+
+# ---------------------------------------------------------------------------------------------- framing
+
+def test_a_drawing_is_framed_like_mnist() -> None:
+    p = preprocess(canvas(SEVEN))
+    assert p.image.shape == (28, 28) and p.image.dtype == np.uint8
+    assert p.x.shape == (1, 784) and p.x.dtype == np.float32
+    assert 0.0 <= p.x.min() and p.x.max() == pytest.approx(1.0)
+    np.testing.assert_allclose(p.x.reshape(28, 28), p.image / 255.0, atol=1e-6)
+    assert max(p.resized.shape) == 20
+    assert max(nonzero_box(p.image)) == 20  # the longer side fills MNIST's 20-pixel box
+    row, col = p.centre_of_mass
+    assert abs(row - 14) <= 0.5 and abs(col - 14) <= 0.5  # whole-pixel shifts: within half a pixel
+
+
+def test_aspect_ratio_is_kept() -> None:
+    wide = np.zeros((280, 280), np.uint8)
+    wide[100:150, 40:240] = 255  # 200 x 50: a 4:1 block
+    p = preprocess(wide)
+    assert p.cropped.shape == (50, 200)
+    assert p.resized.shape == (5, 20)
+
+
+def test_position_and_size_on_the_canvas_do_not_matter() -> None:
+    big = preprocess(canvas(SEVEN))
+    small_corner = preprocess(canvas([[(x // 2 + 130, y // 2 + 130) for x, y in SEVEN[0]]], width=11))
+    assert np.abs(big.image.astype(int) - small_corner.image.astype(int)).mean() < 6  # of 255
+    assert big.centre_of_mass == pytest.approx(small_corner.centre_of_mass, abs=0.5)
+
+
+def test_mnist_digits_come_out_of_the_pipeline_almost_unchanged(mnist) -> None:
+    """The pipeline reproduces how MNIST itself was framed (20-px box, centre of mass at pixel 14)."""
+    images = mnist.x_test[:300]
+    same_place = 0
+    diffs = []
+    for image in images:
+        p = preprocess(image)
+        diffs.append(np.abs(p.image.astype(int) - image.astype(int)).mean())
+        same_place += ink_box(p.image) == ink_box(image)
+    assert np.mean(diffs) < 2.0  # of 255: faint texture below the noise floor is all that changes
+    assert same_place / len(images) > 0.95
+
+
+def test_centre_of_mass_is_the_weighted_mean_index() -> None:
+    a = np.zeros((5, 4))
+    a[1, 0] = 1
+    a[3, 2] = 3
+    assert centre_of_mass(a) == pytest.approx((2.5, 1.5))
+    assert centre_of_mass(np.zeros((3, 5))) == (1.0, 2.0)
+
+
+def test_a_lopsided_digit_is_clamped_inside_the_field() -> None:
+    digit = np.zeros((20, 20), np.uint8)
+    digit[:, 0] = 255  # all its mass on the left edge: centring would push it out on the right
+    digit[0, :] = 1
+    field, (top, left) = paste_centred(digit)
+    assert 0 <= left <= 8 and 0 <= top <= 8
+    assert field.sum() == digit.sum()  # nothing fell off
+
+
+# ---------------------------------------------------------------------------------------------- ink and paper
+
+def test_dark_ink_on_light_paper_is_inverted_to_the_same_input() -> None:
+    light = preprocess(canvas(SEVEN))
+    dark = preprocess(255 - canvas(SEVEN))
+    assert not light.inverted and dark.inverted
+    np.testing.assert_array_equal(dark.image, light.image)
+
+
+def test_a_photo_with_grey_paper_and_noise_is_cleaned() -> None:
+    rng = np.random.default_rng(0)
+    clean = canvas(SEVEN)
+    paper = 190 + rng.normal(0, 5, clean.shape)
+    photo = np.clip(paper - clean * (150 / 255), 0, 255).astype(np.uint8)  # grey pen on grey paper
+    p = preprocess(photo)
+    assert p.inverted
+    assert 55 <= p.background <= 75  # inverted paper: 255 - 190
+    reference = preprocess(clean).image.astype(int)
+    assert np.abs(p.image.astype(int) - reference).mean() < 4
+    assert (p.image[reference == 0] > 0).mean() < 0.02  # the paper's noise is gone
+
+
+@pytest.mark.parametrize("picture", [
+    np.zeros((280, 280), np.uint8),  # untouched canvas
+    np.full((280, 280), 255, np.uint8),  # blank white paper
+    np.full((64, 64), 128, np.uint8),  # uniform grey
+    np.random.default_rng(1).integers(100, 120, (64, 64)).astype(np.uint8),  # faint texture, no ink
+], ids=["black", "white", "grey", "texture"])
+def test_a_picture_without_ink_is_empty(picture) -> None:
+    p = preprocess(picture)
+    assert p.empty and p.x is None and p.image is None and p.box is None
+
+
+def test_a_single_dot_is_still_a_drawing() -> None:
+    dot = np.zeros((280, 280), np.uint8)
+    dot[140:150, 140:150] = 255
+    p = preprocess(dot)
+    assert not p.empty and max(p.resized.shape) == 20
+
+
+def test_inversion_is_judged_by_the_border() -> None:
+    frame = np.zeros((100, 100), np.uint8)
+    frame[:4, :] = frame[-4:, :] = frame[:, :4] = frame[:, -4:] = 255
+    assert needs_inverting(frame)
+    assert not needs_inverting(np.pad(np.full((92, 92), 255, np.uint8), 4))  # bright middle, dark border
+
+
+# ---------------------------------------------------------------------------------------------- to_gray
+
+def test_a_transparent_canvas_reads_like_a_black_one() -> None:
+    strokes = canvas(SEVEN)
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[..., :3] = 255
+    rgba[..., 3] = strokes  # white ink, alpha = coverage, nothing behind it
+    np.testing.assert_array_equal(to_gray(rgba), strokes)
+    opaque = np.dstack([strokes, strokes, strokes, np.full_like(strokes, 255)])
+    np.testing.assert_array_equal(to_gray(opaque), strokes)
+
+
+def test_dark_ink_on_a_transparent_background_lands_on_white() -> None:
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[..., 3] = canvas(SEVEN)  # black ink, transparent elsewhere
+    gray = to_gray(rgba)
+    assert gray[0, 0] == 255 and gray[60, 140] == 0
+    np.testing.assert_array_equal(preprocess(gray).image, preprocess(canvas(SEVEN)).image)
+
+
+def test_colour_and_16_bit_images_become_luminance() -> None:
+    rgb = np.zeros((10, 10, 3), np.uint8)
+    rgb[..., 1] = 255
+    assert to_gray(rgb)[0, 0] == 150  # ITU-R 601: 0.587 * 255
+    deep = Image.fromarray(canvas(SEVEN).astype(np.uint16) * 200)  # 16-bit greys, brightest 51,000
+    assert deep.mode.startswith("I")
+    np.testing.assert_array_equal(to_gray(deep), canvas(SEVEN))
+
+
+def test_to_gray_rejects_what_is_not_a_picture() -> None:
+    with pytest.raises(ValueError, match="float64"):
+        to_gray(np.zeros((4, 4)))
+    with pytest.raises(ValueError, match=r"\(4, 4, 2\)"):
+        to_gray(np.zeros((4, 4, 2), np.uint8))
+    with pytest.raises(ValueError, match="list"):
+        to_gray([[0, 1]])
+    with pytest.raises(ValueError, match=r"\(2, 28, 28\)"):
+        preprocess(np.zeros((2, 28, 28), np.uint8))
+
+
+# ---------------------------------------------------------------------------------------------- uploads
+
+def test_png_and_jpeg_uploads_decode() -> None:
+    picture = Image.fromarray(255 - canvas(SEVEN)).convert("RGB")
+    for fmt in ("PNG", "JPEG"):
+        p = preprocess(to_gray(decode_image(encoded(picture, fmt))))
+        assert p.inverted
+        assert np.abs(p.image.astype(int) - preprocess(canvas(SEVEN)).image.astype(int)).mean() < 3
+
+
+def test_jpeg_orientation_is_applied() -> None:
+    upright = Image.fromarray(255 - canvas(SEVEN, size=(200, 280))).convert("RGB")  # portrait
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # landscape on disk, as a phone may store it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation 6: turn 90 degrees clockwise to view
+    decoded = decode_image(encoded(stored, "JPEG", exif=exif))
+    assert decoded.size == upright.size == (200, 280)
+    assert np.abs(to_gray(decoded).astype(int) - np.asarray(upright.convert("L"), int)).mean() < 3
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "empty"),
+    (b"this is not an image at all" * 4, "not a PNG or JPEG"),
+    (pickle.dumps({"a": np.zeros(3)}), "not a PNG or JPEG"),
+    (encoded(Image.new("RGB", (8, 8)), "GIF"), "not a PNG or JPEG"),
+    (encoded(Image.new("RGB", (8, 8)), "BMP"), "not a PNG or JPEG"),
+], ids=["empty", "text", "pickle", "gif", "bmp"])
+def test_non_images_are_refused_with_a_message(data, message) -> None:
+    with pytest.raises(ImageError, match=message):
+        decode_image(data)
+
+
+def test_huge_files_and_images_are_refused_before_decoding() -> None:
+    small = encoded(Image.new("L", (10, 10)))
+    with pytest.raises(ImageError, match="limit is"):
+        decode_image(small, max_bytes=len(small) - 1)
+    side = int(MAX_PIXELS ** 0.5) + 1
+    bomb = encoded(Image.new("1", (side, side)))  # a few kB on disk, 17 megapixels decoded
+    assert len(bomb) < 100_000
+    with pytest.raises(ImageError, match=f"{side}×{side}"):
+        decode_image(bomb)
+
+
+def test_a_truncated_png_is_refused() -> None:
+    data = encoded(Image.fromarray(canvas(SEVEN)))
+    with pytest.raises(ImageError, match="damaged"):
+        decode_image(data[: len(data) // 2])
