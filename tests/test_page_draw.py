@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import data as dashboard_data
 from dashboard.drawing import prepare_canvas, read_digit
+from dashboard.preprocess import preprocess
 from dashboard.session import SessionData, uploaded_view
 from figures import draw as fd
 from nn.config import ModelConfig
@@ -87,13 +88,14 @@ def test_an_mnist_example_gets_the_models_answer_and_every_figure(app) -> None:
     at.number_input(key="draw_example").set_value(3).run()
     assert not at.exception, at.exception
 
-    x = tiny_dataset().x_test[3].reshape(1, 784).astype(np.float32) / 255
+    # The page answers for the digit after the MNIST pipeline (it re-frames even an MNIST-shaped digit).
+    x = preprocess(tiny_dataset().x_test[3]).x
     proba = model.predict_proba(x)[0]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Answer"] == str(int(proba.argmax()))
     assert metrics["Confidence"] == fd.percent(proba.max())
-    keys = {c.proto.id for c in at.get("plotly_chart")}
-    assert len(at.get("plotly_chart")) == 4, keys  # probabilities, input, saliency, hidden layer
+    assert len(at.get("plotly_chart")) == 4  # probabilities, input, saliency, hidden layer
+    assert len(at.get("image")) >= 6  # the example itself, then the pipeline step by step
     # An untrained network is unsure, and the page says so plainly.
     assert proba.max() < 0.5
     assert any("unsure" in w.value for w in at.warning)
