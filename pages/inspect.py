@@ -155,7 +155,7 @@ predicted = int(trace[-1].post[0].argmax())
 left, right = st.columns([1, 2], gap="large")
 with left:
     verdict = "right" if predicted == true_label else "wrong"
-    st.plotly_chart(fi.digit_figure(data.images[index], f"Test digit #{index}: a {true_label}"),
+    st.plotly_chart(fi.digit_figure(data.images[index], f"Test digit #{index} (true label {true_label})"),
                     key="in_digit", width="stretch")
 with right:
     st.plotly_chart(fi.probability_figure(trace[-1].post[0], true_label), key="in_digit_proba", width="stretch")
