@@ -98,6 +98,9 @@ with right:
     if prep is None and source == "draw":
         st.info("Draw one digit in the black square, large, using most of it. The network answers as soon as "
                 "you release the mouse.", icon=":material/draw:")
+        st.caption("Where you draw and how big does not matter: the page crops and centres your digit first, the "
+                   "way MNIST's digits were prepared. What does matter: one digit, written the usual way, with a pen "
+                   "about as thick as MNIST's (20-30 here). Undo and redo are in the canvas's toolbar.")
     elif prep is None:
         st.info("Upload a picture of one digit.", icon=":material/upload:")
     elif reading is None:
@@ -130,8 +133,9 @@ if reading is not None:
     with a:
         st.plotly_chart(fd.input_figure(prep.image, prep.centre_of_mass), key="draw_input", width="stretch")
         st.caption("Your digit as the network gets it: 784 pixels from 0 (paper) to 1 (ink), drawn dark on light as "
-                   "everywhere in this app. Dotted: MNIST's 20×20 digit box; cross: the centre of mass, placed on "
-                   "the middle. Hover a pixel for its value.")
+                   "everywhere in this app. Dotted: MNIST's 20×20 digit box; cross: the centre of mass, placed at "
+                   "pixel (14, 14) as in MNIST, so a top-heavy digit may reach past the box. Hover a pixel for its "
+                   "value.")
     with b:
         chart = st.container()  # filled after the selectbox below, so both charts start at the same height
         options = ["answer"] + list(range(10))

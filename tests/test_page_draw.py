@@ -136,3 +136,72 @@ def test_the_drawing_path_the_page_calls_reads_a_canvas_stroke() -> None:
     assert prepare_canvas(None) is None
     blank = prepare_canvas(np.zeros((280, 280, 4), np.uint8))
     assert blank.empty and read_digit(model, blank) is None
+
+
+# ---------------------------------------------------------------------------------------------- in a browser
+
+@pytest.fixture(scope="module")
+def server():
+    from tests.browser import require_browser, streamlit_server
+
+    require_browser()
+    from nn.data import DataError, load_mnist
+
+    try:
+        load_mnist()  # the Train page shows the data; cached once per machine
+    except DataError as exc:
+        pytest.skip(f"MNIST is not available here: {exc}")
+    with streamlit_server() as url:
+        yield url
+
+
+@pytest.mark.browser
+@pytest.mark.realdata
+def test_drawing_with_the_mouse_gets_an_answer_that_survives_a_page_switch(server, tmp_path) -> None:
+    from nn.serialize import save_model
+    from tests.browser import browser_page, click_button, goto_page, screenshot_all, wait_for_app_idle
+
+    model_file = tmp_path / "model.npz"
+    save_model(model_file, small_model(), {})
+
+    def settle(page) -> None:
+        page.wait_for_timeout(800)
+        wait_for_app_idle(page)
+
+    with browser_page() as page:
+        page.goto(f"{server}/train")
+        wait_for_app_idle(page)
+        page.locator('[data-testid="stFileUploader"] input[type=file]').first.set_input_files(str(model_file))
+        settle(page)
+        goto_page(page, "Draw a digit")
+        settle(page)
+        page.get_by_text("Draw one digit in the black square").wait_for()
+        answer = page.locator('[data-testid="stMetric"]').filter(has_text="Answer")
+        assert answer.count() == 0
+
+        canvas = page.locator(".canvas-root canvas").last
+        box = canvas.bounding_box()
+        assert box is not None and round(box["width"]) == 280
+        page.mouse.move(box["x"] + 90, box["y"] + 60)
+        page.mouse.down()
+        for x, y in [(200, 60), (150, 240)]:  # a 7
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=10)
+        page.mouse.up()
+        answer.wait_for(timeout=20_000)
+        settle(page)
+        assert answer.inner_text().split()[-1] in "0123456789"
+        page.get_by_text("How your picture became 784 numbers").wait_for()
+        charts = page.locator('[data-testid="stPlotlyChart"]').count()
+        assert charts == 4, charts  # probabilities, input, saliency, hidden layer
+        screenshot_all(page, "draw-1-answer.png")
+        shown = answer.inner_text()
+
+        goto_page(page, "Home")
+        settle(page)
+        goto_page(page, "Draw a digit")
+        answer.wait_for(timeout=20_000)  # the drawing came back with the page
+        assert answer.inner_text() == shown
+
+        click_button(page, "Clear")
+        page.get_by_text("Draw one digit in the black square").wait_for(timeout=20_000)
+        assert answer.count() == 0
