@@ -113,11 +113,30 @@ def test_the_saliency_can_explain_another_digit(app) -> None:
     assert any("score of 7" in t for t in titles)
 
 
-def test_upload_source_offers_an_uploader(app) -> None:
-    at = app(small_model()).run()
+def test_an_uploaded_photo_is_read_and_a_bad_file_explained(app) -> None:
+    model = small_model()
+    at = app(model).run()
     at.segmented_control(key="draw_source").set_value("upload").run()
-    assert not at.exception, at.exception
     assert any("Upload a picture" in i.value for i in at.info)
+    assert not at.metric
+
+    paper = Image.new("RGB", (300, 200), (225, 220, 210))  # dark pen on off-white paper, a JPEG
+    ImageDraw.Draw(paper).line([(150, 30), (150, 170)], fill=(30, 30, 40), width=14)
+    data = png_bytes(paper, "JPEG")
+    at.file_uploader(key="draw_upload").upload("one.jpg", data, "image/jpeg").run()
+    assert not at.exception, at.exception
+    proba = model.predict_proba(preprocess(np.asarray(Image.open(io.BytesIO(data)).convert("L"))).x)[0]
+    assert {m.label: m.value for m in at.metric}["Answer"] == str(int(proba.argmax()))
+    assert any("inverted" in c.value for c in at.caption)  # dark on light was detected and said
+
+    at.file_uploader(key="draw_upload").set_value(("notes.png", b"not an image", "image/png")).run()
+    assert not at.exception, at.exception
+    assert any("not a PNG or JPEG" in e.value for e in at.error)
+    assert not at.metric
+
+    blank = png_bytes(Image.new("L", (100, 100), 255))
+    at.file_uploader(key="draw_upload").set_value(("blank.png", blank, "image/png")).run()
+    assert any("No digit found" in i.value for i in at.info)
     assert not at.metric
 
 
