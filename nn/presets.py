@@ -6,7 +6,7 @@ MNIST on a shared 2-core machine (numbers vary with the load; see the
 measurements in the project's closing notes):
 
 * ``quick``: a few seconds; a small network on 5,000 training images, to see
-  the whole pipeline work (about 93-95% test accuracy).
+  the whole pipeline work (about 92-93% test accuracy).
 * ``default``: the everyday run, tuned to pass 98.0% test accuracy within 15
   seconds of training: two ReLU layers, Adam with a cosine decay.
 * ``best``: still a multilayer perceptron, but wide, regularised by dropout
