@@ -465,8 +465,12 @@ def machine_lines(threads: int) -> list[str]:
         cfg = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
         lines.append(f"BLAS    : {cfg.get('name', '?')} {cfg.get('version', '')} "
                      "(install threadpoolctl to see the kernel and threads)")
-    for name in ("torch", "sklearn"):
-        if importlib.util.find_spec(name) is None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name, dist in (("torch", "torch"), ("sklearn", "scikit-learn"), ("pandas", "pandas")):
+        try:
+            lines.append(f"{name:8s}: {version(dist)}")
+        except PackageNotFoundError:
             lines.append(f"{name:8s}: not installed")
     env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
                                           "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
@@ -481,7 +485,7 @@ def versions_of_workers(results: list[RunResult]) -> list[str]:
     seen = {}
     for r in results:
         if r.status == "ok" and r.framework != "ours":
-            seen.setdefault(r.framework, f"{r.framework:8s}: {r.version}; {r.notes}")
+            seen.setdefault(r.framework, f"{r.framework:8s}: {r.version}; {r.notes}".replace(": ", " run: ", 1))
     return list(seen.values())
 
 
