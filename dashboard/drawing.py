@@ -47,8 +47,8 @@ def doubt_note(proba: np.ndarray) -> str | None:
     first, second = int(order[0]), int(order[1])
     p1, p2 = float(proba[first]), float(proba[second])
     if p1 < UNSURE_BELOW:
-        return (f"The network is unsure: its best guess, {first}, gets only {p1:.0%}, and {second} follows with "
-                f"{p2:.0%}. Treat this as a guess, not an answer.")
+        return (f"The network is unsure: its best guess, {first}, gets only {p1:.0%}, and {second} follows "
+                f"with {p2:.0%}. Treat this as a guess, not an answer.")
     if p1 - p2 < CLOSE_WITHIN:
         return (f"The network hesitates between {first} ({p1:.0%}) and {second} ({p2:.0%}). "
                 "A small change to the drawing could flip the answer.")

@@ -80,7 +80,8 @@ class Preprocessed:
 
 # ---------------------------------------------------------------------------------------------- inputs
 
-def decode_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def decode_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES,
+                 max_pixels: int = MAX_PIXELS) -> Image.Image:
     """An uploaded file's bytes -> a decoded Pillow image, upright (EXIF orientation applied).
 
     Only PNG and JPEG are opened (Pillow parses pixels; nothing is ever unpickled). Raises
@@ -101,8 +102,8 @@ def decode_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: 
     if width < 1 or height < 1:
         raise ImageError(f"The image has no pixels ({width}x{height}).")
     if width * height > max_pixels:
-        raise ImageError(f"The image is {width}×{height} pixels; the limit is {max_pixels / 1e6:.1f} megapixels. "
-                         "Crop it to the digit or scale it down.")
+        raise ImageError(f"The image is {width}×{height} pixels; the limit is {max_pixels / 1e6:.1f} "
+                         "megapixels. Crop it to the digit or scale it down.")
     try:
         img.load()
         return ImageOps.exif_transpose(img)
@@ -181,7 +182,7 @@ def remove_background(gray: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def ink_box(clean: np.ndarray, threshold: int = INK_THRESHOLD) -> tuple[int, int, int, int] | None:
-    """(left, top, right, bottom) around every pixel >= ``threshold`` (right, bottom exclusive); None if none."""
+    """(left, top, right, bottom) around the pixels >= ``threshold``, right/bottom exclusive; None if none."""
     return Image.fromarray(clean).point(lambda v: 255 if v >= threshold else 0).getbbox()
 
 

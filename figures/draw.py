@@ -39,7 +39,8 @@ def _box_outline() -> dict:
 
 def _field_frame() -> dict:
     """A thin frame around the whole 28x28 field, so paper pixels show where the input ends."""
-    return {"type": "rect", "x0": -0.5, "y0": -0.5, "x1": SIDE - 0.5, "y1": SIDE - 0.5, "xref": "x", "yref": "y",
+    return {"type": "rect", "x0": -0.5, "y0": -0.5, "x1": SIDE - 0.5, "y1": SIDE - 0.5,
+            "xref": "x", "yref": "y",
             "line": {"color": "#bdbdbd", "width": 1}}
 
 
@@ -61,7 +62,8 @@ def input_figure(image: np.ndarray, centre_of_mass: tuple[float, float] | None =
     """
     image = _square(image, "image").astype(np.float64)
     heatmap = {"type": "heatmap", "z": image, "customdata": image / 255.0,
-               "hovertemplate": "row %{y}, column %{x}: pixel %{z:.0f} → input %{customdata:.2f}<extra></extra>",
+               "hovertemplate": "row %{y}, column %{x}: pixel %{z:.0f} → input %{customdata:.2f}"
+                                "<extra></extra>",
                **pixel_kwargs()}
     data: list[dict] = [heatmap]
     if centre_of_mass is not None:
@@ -136,7 +138,8 @@ def _panel(image: np.ndarray, *, dark_on_light: bool, side: int = THUMB) -> Imag
     panel = Image.new("RGB", (side, side), (246, 246, 246))
     x0, y0 = (side - img.width) // 2, (side - img.height) // 2
     panel.paste(img, (x0, y0))
-    ImageDraw.Draw(panel).rectangle((x0 - 1, y0 - 1, x0 + img.width, y0 + img.height), outline=(190, 190, 190))
+    frame = (x0 - 1, y0 - 1, x0 + img.width, y0 + img.height)
+    ImageDraw.Draw(panel).rectangle(frame, outline=(190, 190, 190))
     return panel
 
 

@@ -4,7 +4,8 @@ import numpy as np
 import streamlit as st
 
 from dashboard.data import get_dataset
-from dashboard.drawing import ImageError, prepare_canvas, prepare_example, prepare_upload, read_digit, saliency
+from dashboard.drawing import (ImageError, prepare_canvas, prepare_example, prepare_upload, read_digit,
+                               saliency)
 from dashboard.preprocess import MAX_UPLOAD_BYTES
 from dashboard.session import current_model, no_model_notice
 from figures import draw as fd
@@ -15,12 +16,13 @@ try:
 except Exception:  # noqa: BLE001 - a broken component must not take the page down: uploads still work
     st_canvas = None
 
-SOURCES = {"draw": ":material/draw: Draw", "upload": ":material/upload: Upload", "example": ":material/dataset: MNIST digit"}
+SOURCES = {"draw": ":material/draw: Draw", "upload": ":material/upload: Upload",
+           "example": ":material/dataset: MNIST digit"}
 CANVAS_SIDE = 280  # 10 screen pixels per input pixel
 
 st.title("Draw a digit")
-st.caption("Draw a digit and see what the network sees and answers: the 28×28 picture it actually gets, how sure it "
-           "is of each digit, and which pixels drove its answer.")
+st.caption("Draw a digit and see what the network sees and answers: the 28×28 picture it actually gets, "
+           "how sure it is of each digit, and which pixels drove its answer.")
 
 view = current_model()
 if view is None:
@@ -30,7 +32,8 @@ model = view.model
 
 
 def _clear_canvas() -> None:
-    st.session_state["draw_canvas_gen"] = st.session_state.get("draw_canvas_gen", 0) + 1  # a new key remounts it
+    # A new key remounts the canvas empty (the component has no "clear" of its own to call).
+    st.session_state["draw_canvas_gen"] = st.session_state.get("draw_canvas_gen", 0) + 1
     st.session_state["draw_saved"] = None
 
 
@@ -43,16 +46,17 @@ prep, true_label = None, None
 with left:
     source = st.segmented_control(
         "Input", list(SOURCES), format_func=SOURCES.get, default="draw", required=True, key="draw_source",
-        persist_state="session", help="Draw with the mouse, upload a photo or scan of one digit, or try a real "
-                                      "MNIST test digit to see that the same pipeline leaves it almost unchanged.")
+        persist_state="session",
+        help="Draw with the mouse, upload a photo or scan of one digit, or try a real MNIST test digit to "
+             "see that the same pipeline leaves it almost unchanged.")
     if source == "draw" and st_canvas is None:
-        st.warning("The drawing canvas (streamlit-drawable-canvas) could not be loaded here; upload a picture "
-                   "instead.")
+        st.warning("The drawing canvas (streamlit-drawable-canvas) could not be loaded here; upload a "
+                   "picture instead.")
     elif source == "draw":
         gen = st.session_state.setdefault("draw_canvas_gen", 0)
         stroke = st.slider("Pen width", 8, 40, 22, key="draw_stroke", persist_state="session",
-                           help="In canvas pixels (the canvas is 280 px, the network's input 28). MNIST strokes "
-                                "are about 2-3 of its 28 pixels wide, i.e. 20-30 here.")
+                           help="In canvas pixels (the canvas is 280 px, the network's input 28). MNIST "
+                                "strokes are about 2-3 of its 28 pixels wide, i.e. 20-30 here.")
         key = f"draw_canvas_{gen}"
         if key not in st.session_state:
             # A fresh mount (first visit, or back from another page): bring the last drawing back. It stays
@@ -60,8 +64,8 @@ with left:
             st.session_state["draw_restore"] = st.session_state.get("draw_saved")
         restore = st.session_state.get("draw_restore")  # (fabric json, RGBA image) or None
         result = st_canvas(stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
-                           width=CANVAS_SIDE, height=CANVAS_SIDE, drawing_mode="freedraw", return_image_data=True,
-                           initial_drawing=restore[0] if restore else None, key=key)
+                           width=CANVAS_SIDE, height=CANVAS_SIDE, drawing_mode="freedraw",
+                           return_image_data=True, initial_drawing=restore[0] if restore else None, key=key)
         st.button("Clear", icon=":material/ink_eraser:", key="draw_clear", on_click=_clear_canvas,
                   help="Start again on an empty canvas.")
         rgba = result.image_data
@@ -74,8 +78,8 @@ with left:
         upload = st.file_uploader(
             "A picture of one digit", type=["png", "jpg", "jpeg"], key="draw_upload",
             max_upload_size=MAX_UPLOAD_BYTES // 2**20,
-            help="PNG or JPEG, up to 10 MB and 4096×4096 pixels. Dark ink on light paper or light on dark both work; "
-                 "crop to the one digit for the best result.")
+            help="PNG or JPEG, up to 10 MB and 4096×4096 pixels. Dark ink on light paper or light on dark "
+                 "both work; crop to the one digit for the best result.")
         if upload is not None:
             try:
                 prep = prepare_upload(upload.getvalue())
@@ -96,11 +100,12 @@ with left:
 reading = read_digit(model, prep) if prep is not None else None
 with right:
     if prep is None and source == "draw":
-        st.info("Draw one digit in the black square, large, using most of it. The network answers as soon as "
-                "you release the mouse.", icon=":material/draw:")
-        st.caption("Where you draw and how big does not matter: the page crops and centres your digit first, the "
-                   "way MNIST's digits were prepared. What does matter: one digit, written the usual way, with a pen "
-                   "about as thick as MNIST's (20-30 here). Undo and redo are in the canvas's toolbar.")
+        st.info("Draw one digit in the black square, large, using most of it. The network answers as soon "
+                "as you release the mouse.", icon=":material/draw:")
+        st.caption("Where you draw and how big does not matter: the page crops and centres your digit first, "
+                   "the way MNIST's digits were prepared. What does matter: one digit, written the usual "
+                   "way, with a pen about as thick as MNIST's (20-30 here). Undo and redo are in the "
+                   "canvas's toolbar.")
     elif prep is None:
         st.info("Upload a picture of one digit.", icon=":material/upload:")
     elif reading is None:
@@ -111,31 +116,33 @@ with right:
         c1, c2, c3 = st.columns(3)
         c1.metric("Answer", str(reading.predicted), help="The digit with the highest probability.")
         c2.metric("Confidence", fd.percent(reading.confidence),
-                  help="The network's probability for its answer (its softmax output). High does not mean right.")
+                  help="The network's probability for its answer (its softmax output). High does not mean "
+                       "right.")
         c3.metric("Runner-up", f"{reading.runner_up} · {fd.percent(reading.runner_up_proba)}",
                   help="The second most likely digit and its probability.")
         if true_label is not None:
             if true_label == reading.predicted:
                 st.success(f"Correct: this test digit is labelled {true_label}.", icon=":material/check:")
             else:
-                st.error(f"Wrong: this test digit is labelled {true_label} "
-                         f"(the network gives {true_label} {fd.percent(reading.proba[true_label])}).", icon=":material/close:")
+                st.error(f"Wrong: this test digit is labelled {true_label} (the network gives {true_label} "
+                         f"{fd.percent(reading.proba[true_label])}).", icon=":material/close:")
         if reading.doubt:
             st.warning(reading.doubt, icon=":material/help:")
         st.plotly_chart(fd.probability_bars(reading.proba), key="draw_proba", width="stretch")
-        st.caption("How to read this: the ten bars are the network's output (softmax), adding up to 100%. Its "
-                   "answer is the tallest bar; below the dotted 50% line it is guessing. A tall bar means "
-                   "confident, not correct: on drawings unlike MNIST it can be confidently wrong.")
+        st.caption("How to read this: the ten bars are the network's output (softmax), adding up to 100%. "
+                   "Its answer is the tallest bar; below the dotted 50% line it is guessing. A tall bar "
+                   "means confident, not correct: on drawings unlike MNIST it can be confidently wrong.")
 
 if reading is not None:
     st.header("What the network sees, and why it answers " + str(reading.predicted))
     a, b = st.columns(2, gap="large")
     with a:
-        st.plotly_chart(fd.input_figure(prep.image, prep.centre_of_mass), key="draw_input", width="stretch")
-        st.caption("Your digit as the network gets it: 784 pixels from 0 (paper) to 1 (ink), drawn dark on light as "
-                   "everywhere in this app. Dotted: MNIST's 20×20 digit box; cross: the centre of mass, placed at "
-                   "pixel (14, 14) as in MNIST, so a top-heavy digit may reach past the box. Hover a pixel for its "
-                   "value.")
+        st.plotly_chart(fd.input_figure(prep.image, prep.centre_of_mass), key="draw_input",
+                        width="stretch")
+        st.caption("Your digit as the network gets it: 784 pixels from 0 (paper) to 1 (ink), drawn dark on "
+                   "light as everywhere in this app. Dotted: MNIST's 20×20 digit box; cross: the centre of "
+                   "mass, placed at pixel (14, 14) as in MNIST, so a top-heavy digit may reach past the box. "
+                   "Hover a pixel for its value.")
     with b:
         chart = st.container()  # filled after the selectbox below, so both charts start at the same height
         options = ["answer"] + list(range(10))
@@ -146,27 +153,28 @@ if reading is not None:
         digit = reading.predicted if explain == "answer" else int(explain)
         chart.plotly_chart(fd.saliency_figure(saliency(model, prep, digit), prep.image, digit),
                            key="draw_saliency", width="stretch")
-        st.caption(f"How to read this: the gradient of digit {digit}'s score with respect to each pixel. Blue "
-                   f"pixels: more ink there would raise the score of {digit}; red: it would lower it; white: no "
-                   "effect. The black outline is your drawing. It is a local, linear view: it says which small "
-                   "changes matter now, not what the network 'looks at' in general.")
+        st.caption(f"How to read this: the gradient of digit {digit}'s score (its logit) with respect to "
+                   f"each pixel. Blue pixels: more ink there would raise the score of {digit}; red: it would "
+                   "lower it; white: no effect. The black outline is your drawing. It is a local, linear "
+                   "view: it says which small changes matter now, not what the network 'looks at' overall.")
 
 if prep is not None:
     st.header("How your picture became 784 numbers")
-    st.caption("The same steps that made MNIST (LeCun et al.): a network trained on MNIST expects digits framed "
-               "this way, so a digit drawn small or off-centre is first brought to that frame.")
+    st.caption("The same steps that made MNIST (LeCun et al.): a network trained on MNIST expects digits "
+               "framed this way, so a digit drawn small or off-centre is first brought to that frame.")
     thumbs = fd.pipeline_thumbnails(prep)
     for col, (image, caption) in zip(st.columns(5), thumbs):
         col.image(image, caption=caption, width=fd.THUMB)
     st.markdown(
         "1. **Grayscale**: colour becomes one brightness per pixel.\n"
-        "2. **Ink only**: ink must be bright, as in MNIST; a picture with a light border is dark ink on light "
-        "paper, so it is inverted. The paper's level (the border's median) is subtracted and the brightest ink "
-        "stretched to full strength.\n"
+        "2. **Ink only**: ink must be bright, as in MNIST; a picture with a light border is dark ink on "
+        "light paper, so it is inverted. The paper's level (the border's median) is subtracted and the "
+        "brightest ink stretched to full strength.\n"
         "3. **Crop** to the bounding box of the ink.\n"
-        "4. **Resize** so the longer side is 20 pixels, keeping the aspect ratio (Lanczos filter, which gives the "
-        "soft grey edges MNIST digits have).\n"
-        "5. **Centre**: paste into a black 28×28 field so that the ink's centre of mass falls on the middle.\n"
+        "4. **Resize** so the longer side is 20 pixels, keeping the aspect ratio (Lanczos filter, which "
+        "gives the soft grey edges MNIST digits have).\n"
+        "5. **Centre**: paste into a black 28×28 field so that the ink's centre of mass falls on pixel "
+        "(14, 14), where it is in MNIST.\n"
         "6. **Scale** every pixel from 0-255 to 0-1: these 784 numbers are the network's input.")
     if prep.inverted:
         st.caption("This picture was dark on light, so step 2 inverted it.")
@@ -174,8 +182,8 @@ if prep is not None:
 if reading is not None and reading.hidden_pre is not None:
     st.header("The first hidden layer for this digit")
     act = model.config.activations[0]
-    st.plotly_chart(layer_activity_figure(reading.hidden_pre, reading.hidden_post, "first hidden layer", act),
-                    key="draw_hidden", width="stretch")
-    st.caption(f"Each bar is one unit of the first hidden layer. Top: its input z (weighted sum of your 784 pixels "
-               f"plus bias); bottom: what it passes on, {act}(z). The units that light up are the patterns the "
-               "network found in your drawing; the Inspect page shows what each unit looks for.")
+    st.plotly_chart(layer_activity_figure(reading.hidden_pre, reading.hidden_post, "first hidden layer",
+                                          act), key="draw_hidden", width="stretch")
+    st.caption(f"Each bar is one unit of the first hidden layer. Top: its input z (weighted sum of your 784 "
+               f"pixels plus bias); bottom: what it passes on, {act}(z). The units that light up are the "
+               "patterns the network found in your drawing; the Inspect page shows what each unit looks for.")

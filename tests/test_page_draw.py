@@ -35,7 +35,8 @@ def tiny_dataset() -> MnistDataset:
     x[:, 4:24, 12:16] = 255
     x[:, :, :] = np.maximum(x, rng.integers(0, 3, x.shape).astype(np.uint8))
     y = (np.arange(20) % 10).astype(np.uint8)
-    return MnistDataset(x_train=x, y_train=y, x_test=x, y_test=y, source="test", verified=False, cache_path=None)
+    return MnistDataset(x_train=x, y_train=y, x_test=x, y_test=y, source="test", verified=False,
+                        cache_path=None)
 
 
 def small_model(seed: int = 0) -> MLP:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from dashboard.preprocess import (MAX_PIXELS, ImageError, centre_of_mass, decode_image, ink_box, needs_inverting,
-                                  paste_centred, preprocess, to_gray)
+from dashboard.preprocess import (MAX_PIXELS, ImageError, centre_of_mass, decode_image, ink_box,
+                                  needs_inverting, paste_centred, preprocess, to_gray)
 
 
 def canvas(strokes, size=(280, 280), width=22, ink=255, paper=0) -> np.ndarray:
