@@ -91,7 +91,7 @@ def test_events_generator_is_the_same_run() -> None:
 
 def test_same_seed_bit_identical_different_seed_differs() -> None:
     cfg = SMALL.replace(model=ModelConfig(hidden=(16, 8), dropout=0.2), augment=AugmentConfig(shift=1, rotate=5, noise=0.05),
-                        schedule="cosine", warmup_epochs=0.5)
+                        schedule="cosine", warmup_epochs=0.5, train_subset=200, epochs=2)
     a, b = Trainer(cfg, IMAGES, LABELS), Trainer(cfg, IMAGES, LABELS)
     a.run()
     b.run()
