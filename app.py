@@ -35,5 +35,5 @@ navigation = st.navigation({name: [p for p in pages if p] for name, pages in sec
 
 session = get_session()
 read_query_once(session)
-sidebar_status()
+sidebar_status(page_shows_run=navigation.url_path == "train")
 navigation.run()

@@ -12,8 +12,9 @@ small in a corner, or dark on light paper, is a different input even if a person
 Steps inside :func:`preprocess` (each kept in :class:`Preprocessed` so the page can show it):
 
 1. Ink is bright: if the border is mostly light, the picture is dark ink on light paper; invert it.
-2. Remove the paper: subtract the background level (median of the border), stretch so the
-   brightest ink is 255, and zero faint texture below a noise floor.
+2. Remove the paper: subtract the paper's level (the border's median; on unevenly lit paper a
+   smooth estimate of the paper under the strokes), stretch so the brightest ink is 255, and
+   zero faint texture below a noise floor.
 3. Crop to the ink's bounding box (pixels at or above a threshold). No ink at all: stop here.
 4. Resize so the longer side is 20 px, keeping the aspect ratio (Pillow, LANCZOS).
 5. Paste into a black 28x28 field so the centre of mass lands on pixel (14, 14), where MNIST has it.
@@ -42,6 +43,7 @@ UPLOAD_FORMATS = ("PNG", "JPEG")
 INK_THRESHOLD = 64  # (0..255, after step 2) a pixel at least this bright counts for the bounding box
 NOISE_FLOOR = 24  # after step 2, fainter pixels are paper texture or JPEG noise: set to 0
 MIN_CONTRAST = 40  # ink must stand this far above the paper (0..255), else the picture is blank
+FLAT_PAPER_STD = 12.0  # a border varying more than this (0..255) is unevenly lit paper, or ink crosses it
 
 
 class ImageError(ValueError):
@@ -149,14 +151,18 @@ def to_gray(picture: Image.Image | np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------- steps
 
-def border(gray: np.ndarray) -> np.ndarray:
-    """The pixels of the outer frame of ``gray: (H, W)``, about 4% of the side deep (at least 1 px)."""
-    h, w = gray.shape
+def _border_mask(h: int, w: int) -> np.ndarray:
+    """(h, w) bool: the outer frame, about 4% of the shorter side deep (at least 1 px)."""
     d = max(1, round(0.04 * min(h, w)))
     mask = np.zeros((h, w), dtype=bool)
     mask[:d, :] = mask[-d:, :] = True
     mask[:, :d] = mask[:, -d:] = True
-    return gray[mask]
+    return mask
+
+
+def border(gray: np.ndarray) -> np.ndarray:
+    """The pixels of the outer frame of ``gray: (H, W)`` (see :func:`_border_mask`), flattened."""
+    return gray[_border_mask(*gray.shape)]
 
 
 def needs_inverting(gray: np.ndarray) -> bool:
@@ -164,14 +170,49 @@ def needs_inverting(gray: np.ndarray) -> bool:
     return float(border(gray).mean()) > 127.5
 
 
+def paper(gray: np.ndarray) -> np.ndarray:
+    """The paper's brightness under bright-ink ``gray: (H, W)``, as (H, W) float.
+
+    Flat paper (a canvas, a scan, MNIST itself): the border's median everywhere. Unevenly lit paper
+    (a photo with a shadow or a lamp to one side): a smooth surface ``a + bx + cy + dx² + exy + fy²``
+    fitted by least squares to the border, where there is only paper; a second fit leaves out the
+    border pixels far from the first (ink that crosses the border).
+    """
+    edge = border(gray)
+    if edge.std() <= FLAT_PAPER_STD:
+        return np.full(gray.shape, float(np.median(edge)))
+    h, w = gray.shape
+    ys, xs = np.linspace(-1.0, 1.0, h), np.linspace(-1.0, 1.0, w)
+    rows, cols = np.nonzero(_border_mask(h, w))
+    x, y = xs[cols], ys[rows]
+    design = np.column_stack([np.ones_like(x), x, y, x * x, x * y, y * y])
+    values = gray[rows, cols].astype(np.float64)
+    keep = np.ones(values.size, dtype=bool)
+    for _ in range(2):
+        coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
+        residual = values - design @ coef
+        spread = 1.4826 * np.median(np.abs(residual - np.median(residual))) + 1e-9
+        keep = np.abs(residual) <= 3 * spread
+    a, b, c, d, e, f = coef
+    X, Y = xs[None, :], ys[:, None]
+    return a + b * X + c * Y + d * X * X + e * X * Y + f * Y * Y
+
+
 def remove_background(gray: np.ndarray) -> tuple[np.ndarray, int]:
     """Bright-ink ``gray`` -> (paper at 0, brightest ink at 255, faint noise at 0; the paper level).
 
-    The paper level is the border's median (a photo's paper is rarely pure black after inverting).
-    A picture whose ink does not rise ``MIN_CONTRAST`` above the paper comes back all zero.
+    The paper (see :func:`paper`) is subtracted; what is left on the border then is noise: its median
+    is subtracted too, and pixels within three of its robust standard deviations are zeroed. A picture whose ink does not rise ``MIN_CONTRAST`` above the paper comes
+    back all zero. The paper level returned is the median of the paper estimate (for display).
     """
-    background = int(np.median(border(gray)))
-    ink = gray.astype(np.float64) - background
+    under = paper(gray)
+    background = int(round(float(np.median(under))))
+    ink = gray.astype(np.float64) - under
+    rest = border(ink)
+    ink -= max(0.0, float(np.median(rest)))
+    # Noise left on the paper: anything within 3 robust standard deviations of it is not ink.
+    sigma = 1.4826 * float(np.median(np.abs(rest - np.median(rest))))
+    ink[ink < 3 * sigma] = 0
     np.clip(ink, 0, None, out=ink)
     top = float(ink.max())
     if top < MIN_CONTRAST:

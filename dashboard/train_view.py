@@ -18,7 +18,7 @@ from nn.events import RunState
 from nn.model import memory_estimate, param_count
 
 MAX_UPLOAD_BYTES = 200 * 2**20
-LIVE_POINTS = 800  # per line on the live charts: plenty for a chart a few hundred pixels wide
+LIVE_POINTS = 500  # per line on the live charts: plenty for a chart a few hundred pixels wide
 
 
 def fmt_bytes(n: float) -> str:
