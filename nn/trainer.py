@@ -400,9 +400,8 @@ class Trainer:
                             f"the weights from epoch {self._best_epoch} were restored.",
                         )
                         return
-            elif self.val_idx.size:
-                if val_loss < best_val:
-                    best_val, self._best_epoch = val_loss, epoch
+            elif self.val_idx.size and val_loss < best_val:
+                best_val, self._best_epoch = val_loss, epoch
         yield from self._end(RunState.FINISHED, "")
 
     def _gate(self) -> Iterator[Event]:
