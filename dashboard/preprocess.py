@@ -29,7 +29,7 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from nn.data import to_float
 
@@ -39,11 +39,12 @@ BOX = 20  # MNIST digits fit a BOX x BOX square inside the field
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # bigger files are refused before Pillow reads them
 MAX_PIXELS = 4096 * 4096  # refused from the header, before decoding (a small file can decode huge)
 UPLOAD_FORMATS = ("PNG", "JPEG")
+WORK_SIDE = 1024  # uploads are shrunk to at most this many pixels on their longer side
 
 INK_THRESHOLD = 64  # (0..255, after step 2) a pixel at least this bright counts for the bounding box
 NOISE_FLOOR = 24  # after step 2, fainter pixels are paper texture or JPEG noise: set to 0
 MIN_CONTRAST = 40  # ink must stand this far above the paper (0..255), else the picture is blank
-FLAT_PAPER_STD = 12.0  # a border varying more than this (0..255) is unevenly lit paper, or ink crosses it
+SPECK_FREE_SIDE = 112  # 4x the field: from this size on, specks are far thinner than any stroke
 
 
 class ImageError(ValueError):
@@ -86,6 +87,9 @@ def decode_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES,
                  max_pixels: int = MAX_PIXELS) -> Image.Image:
     """An uploaded file's bytes -> a decoded Pillow image, upright (EXIF orientation applied).
 
+    Larger pictures are shrunk to ``WORK_SIDE`` px on their longer side: the digit ends up 20 px
+    anyway, and a 12-megapixel photo would otherwise take seconds to clean.
+
     Only PNG and JPEG are opened (Pillow parses pixels; nothing is ever unpickled). Raises
     :class:`ImageError` for an empty, oversized or non-image file, or one too large to decode.
     """
@@ -107,10 +111,15 @@ def decode_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES,
         raise ImageError(f"The image is {width}×{height} pixels; the limit is {max_pixels / 1e6:.1f} "
                          "megapixels. Crop it to the digit or scale it down.")
     try:
+        if img.format == "JPEG":
+            img.draft(img.mode, (WORK_SIDE, WORK_SIDE))  # let the decoder skip detail we would shrink away
         img.load()
-        return ImageOps.exif_transpose(img)
+        img = ImageOps.exif_transpose(img)
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt pixel data
         raise ImageError(f"The image is damaged and could not be decoded ({exc}).") from None
+    if max(img.size) > WORK_SIDE:
+        img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)  # in place, aspect ratio kept
+    return img
 
 
 def to_gray(picture: Image.Image | np.ndarray) -> np.ndarray:
@@ -173,15 +182,15 @@ def needs_inverting(gray: np.ndarray) -> bool:
 def paper(gray: np.ndarray) -> np.ndarray:
     """The paper's brightness under bright-ink ``gray: (H, W)``, as (H, W) float.
 
-    Flat paper (a canvas, a scan, MNIST itself): the border's median everywhere. Unevenly lit paper
-    (a photo with a shadow or a lamp to one side): a smooth surface ``a + bx + cy + dx² + exy + fy²``
-    fitted by least squares to the border, where there is only paper; a second fit leaves out the
-    border pixels far from the first (ink that crosses the border).
+    Paper may be unevenly lit (a photo with a shadow, a lamp to one side), so it is modelled as a
+    smooth surface ``a + bx + cy + dx² + exy + fy²``, fitted by least squares to the border, where
+    there is only paper; a second fit leaves out the border pixels far from the first (ink that
+    crosses the border, specks). Flat paper simply comes out flat.
     """
-    edge = border(gray)
-    if edge.std() <= FLAT_PAPER_STD:
-        return np.full(gray.shape, float(np.median(edge)))
     h, w = gray.shape
+    edge = border(gray)
+    if np.all(edge == edge[0]):
+        return np.full(gray.shape, float(edge[0]))  # one flat value (a canvas, MNIST): nothing to fit
     ys, xs = np.linspace(-1.0, 1.0, h), np.linspace(-1.0, 1.0, w)
     rows, cols = np.nonzero(_border_mask(h, w))
     x, y = xs[cols], ys[rows]
@@ -195,15 +204,16 @@ def paper(gray: np.ndarray) -> np.ndarray:
         keep = np.abs(residual) <= 3 * spread
     a, b, c, d, e, f = coef
     X, Y = xs[None, :], ys[:, None]
-    return a + b * X + c * Y + d * X * X + e * X * Y + f * Y * Y
+    return (a + b * X + d * X * X) + Y * (c + e * X + f * Y)
 
 
 def remove_background(gray: np.ndarray) -> tuple[np.ndarray, int]:
     """Bright-ink ``gray`` -> (paper at 0, brightest ink at 255, faint noise at 0; the paper level).
 
     The paper (see :func:`paper`) is subtracted; what is left on the border then is noise: its median
-    is subtracted too, and pixels within three of its robust standard deviations are zeroed. A picture whose ink does not rise ``MIN_CONTRAST`` above the paper comes
-    back all zero. The paper level returned is the median of the paper estimate (for display).
+    is subtracted too, and pixels within three of its robust standard deviations are zeroed. A
+    picture whose ink does not rise ``MIN_CONTRAST`` above the paper comes back all zero. The paper
+    level returned is the median of the paper estimate (for display).
     """
     under = paper(gray)
     background = int(round(float(np.median(under))))
@@ -223,8 +233,17 @@ def remove_background(gray: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def ink_box(clean: np.ndarray, threshold: int = INK_THRESHOLD) -> tuple[int, int, int, int] | None:
-    """(left, top, right, bottom) around the pixels >= ``threshold``, right/bottom exclusive; None if none."""
-    return Image.fromarray(clean).point(lambda v: 255 if v >= threshold else 0).getbbox()
+    """(left, top, right, bottom) around the pixels >= ``threshold``, right/bottom exclusive; None if none.
+
+    In pictures at least ``SPECK_FREE_SIDE`` px across, specks under 3x3 px (dust, sensor noise) are
+    left out (a 3x3 minimum then maximum filter): there, every real stroke is wider than that.
+    """
+    mask = Image.fromarray(clean).point(lambda v: 255 if v >= threshold else 0)
+    if min(clean.shape) >= SPECK_FREE_SIDE:
+        despeckled = mask.filter(ImageFilter.MinFilter(3)).filter(ImageFilter.MaxFilter(3))
+        if despeckled.getbbox() is not None:  # a picture of nothing but specks keeps them
+            mask = despeckled
+    return mask.getbbox()
 
 
 def fit_box(cropped: np.ndarray, box: int = BOX) -> np.ndarray:

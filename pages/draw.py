@@ -37,6 +37,12 @@ def _clear_canvas() -> None:
     st.session_state["draw_saved"] = None
 
 
+@st.cache_data(max_entries=4, show_spinner="Reading the picture…")
+def _prepared_upload(data: bytes):
+    """The upload through the pipeline once, not on every rerun (a big photo takes a second)."""
+    return prepare_upload(data)
+
+
 def _random_example() -> None:
     st.session_state["draw_example"] = int(np.random.default_rng().integers(len(get_dataset().x_test)))
 
@@ -82,7 +88,7 @@ with left:
                  "both work; crop to the one digit for the best result.")
         if upload is not None:
             try:
-                prep = prepare_upload(upload.getvalue())
+                prep = _prepared_upload(upload.getvalue())
             except ImageError as exc:
                 st.error(str(exc), icon=":material/broken_image:")
             else:
@@ -168,9 +174,10 @@ if prep is not None:
     st.markdown(
         "1. **Grayscale**: colour becomes one brightness per pixel.\n"
         "2. **Ink only**: ink must be bright, as in MNIST; a picture with a light border is dark ink on "
-        "light paper, so it is inverted. The paper's level (the border's median) is subtracted and the "
-        "brightest ink stretched to full strength.\n"
-        "3. **Crop** to the bounding box of the ink.\n"
+        "light paper, so it is inverted. The paper is subtracted (a smooth surface fitted to the border, "
+        "so a shadow across a photo goes too), what is left of its grain zeroed, and the brightest ink "
+        "stretched to full strength.\n"
+        "3. **Crop** to the bounding box of the ink (in large pictures, ignoring specks of dust).\n"
         "4. **Resize** so the longer side is 20 pixels, keeping the aspect ratio (Lanczos filter, which "
         "gives the soft grey edges MNIST digits have).\n"
         "5. **Centre**: paste into a black 28×28 field so that the ink's centre of mass falls on pixel "
