@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from dashboard.preprocess import (MAX_PIXELS, ImageError, centre_of_mass, decode_image, ink_box,
+from dashboard.preprocess import (MAX_PIXELS, WORK_SIDE, ImageError, centre_of_mass, decode_image, ink_box,
                                   needs_inverting, paste_centred, preprocess, to_gray)
 
 
@@ -254,6 +254,16 @@ def test_huge_files_and_images_are_refused_before_decoding() -> None:
     assert len(bomb) < 100_000
     with pytest.raises(ImageError, match=f"{side}×{side}"):
         decode_image(bomb)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_large_uploads_are_shrunk_keeping_their_shape(fmt) -> None:
+    photo = Image.new("RGB", (3000, 2000), (230, 230, 230))
+    ImageDraw.Draw(photo).line([(1500, 300), (1500, 1700)], fill=(20, 20, 20), width=90)
+    decoded = decode_image(encoded(photo, fmt))
+    assert decoded.size == (WORK_SIDE, round(WORK_SIDE * 2 / 3))
+    p = preprocess(to_gray(decoded))
+    assert p.inverted and p.resized.shape[0] == 20 and p.resized.shape[1] in (1, 2)  # a thin '1'
 
 
 def test_a_truncated_png_is_refused() -> None:
