@@ -40,7 +40,7 @@ import numpy as np
 from nn.activations import Activation, get_activation
 from nn.config import ModelConfig
 from nn.init import init_weight
-from nn.losses import softmax, softmax_cross_entropy
+from nn.losses import softmax, softmax_cross_entropy_counted
 
 _EVAL_CHUNK = 4096  # rows per block in inference, so a 60,000-image forward pass stays small in memory
 _MAX_WORKSPACES = 4  # batch sizes kept warm (e.g. full batches, the last partial batch)
@@ -296,8 +296,7 @@ class MLP:
                 self._workspaces.pop(next(iter(self._workspaces)))
             self._workspaces[X.shape[0]] = ws
         logits = self._train_forward(ws, X, rng)
-        self.last_batch_correct = int(np.count_nonzero(np.argmax(logits, axis=1) == y))
-        loss, dlogits = softmax_cross_entropy(logits, y, out=logits)
+        loss, dlogits, self.last_batch_correct = softmax_cross_entropy_counted(logits, y, out=logits)
         self._backward(ws, dlogits, self.grad_W, self.grad_b)
         return loss
 
