@@ -25,17 +25,49 @@ any smoother, it only shifts units (the ``decay`` argument overrides this).
 Speed: when the parameters are consecutive slices of one flat buffer (as
 :class:`nn.model.MLP` lays them out), the rule runs once on the whole buffer:
 the same elementwise arithmetic with a few NumPy calls per step instead of a
-few per array. Every update is in place, into the arrays the caller holds.
+few per array. A large buffer is cut into one chunk per CPU core (at most
+``MAX_THREADS``) and the chunks are updated in parallel threads: NumPy releases
+the GIL inside its loops, and every rule is elementwise, so the result is
+bit-identical to a single pass. Every update is in place, into the arrays the
+caller holds.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from nn.config import TrainConfig
+
+MAX_THREADS = 2
+PARALLEL_MIN_SIZE = 1 << 18  # elements; below this, handing work to a thread costs more than it saves
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _worker_pool() -> ThreadPoolExecutor:
+    """One small pool of daemon worker threads, shared by every optimizer, started on first use."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=MAX_THREADS - 1, thread_name_prefix="nn-optim")
+        return _pool
+
+
+def _chunks(array: np.ndarray, parts: int) -> list[np.ndarray]:
+    """``array`` as ``parts`` 1-D views of about equal size (or whole, if small or not contiguous)."""
+    if parts < 2 or array.size < PARALLEL_MIN_SIZE or not array.flags.c_contiguous:
+        return [array]
+    flat = array.reshape(-1)
+    step = -(-flat.size // parts)
+    step += -step % 16  # chunks start at multiples of 16 elements: aligned for SIMD
+    return [flat[i : i + step] for i in range(0, flat.size, step)]
 
 
 def _check_number(name: str, value: float, low: float, high: float, *, low_open: bool = False) -> float:
@@ -67,6 +99,8 @@ class Optimizer:
     params: the arrays to update in place (e.g. ``model.parameters()``).
     decay: per array, whether weight decay applies (default: arrays with
     ndim >= 2, i.e. weight matrices and not biases).
+    threads: how many threads share the update of a large buffer (default:
+    the CPU count, at most ``MAX_THREADS``); the result does not depend on it.
     """
 
     n_buffers = 0  # per-parameter state arrays the rule needs (velocity, moments)
@@ -79,6 +113,7 @@ class Optimizer:
         lr: float,
         weight_decay: float = 0.0,
         decay: Sequence[bool] | None = None,
+        threads: int | None = None,
     ):
         self.params = list(params)
         if not self.params:
@@ -92,16 +127,26 @@ class Optimizer:
         self.decay = [p.ndim >= 2 for p in self.params] if decay is None else [bool(d) for d in decay]
         if len(self.decay) != len(self.params):
             raise ValueError(f"decay lists {len(self.decay)} flags for {len(self.params)} parameters")
+        if threads is None:
+            threads = min(MAX_THREADS, os.cpu_count() or 1)
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
+            raise ValueError(f"threads must be an integer from 1 to {MAX_THREADS}, got {threads!r}")
+        self.threads = threads
         self.t = 0  # steps taken
 
-        # The rule runs on "groups": the one flat buffer behind all params if there is one, else each param.
-        flat = _flat_base(self.params)
-        self._groups = [flat] if flat is not None else self.params
-        self._state = [[np.zeros_like(p) for _ in range(self.n_buffers)] for p in self._groups]
-        self._scratch = [np.empty_like(p) for p in self._groups]
-        self._grad_flat = np.empty_like(flat) if flat is not None else None
-        self._known_grads: tuple[np.ndarray, ...] = ()
-        self._known_grad_groups: list[np.ndarray] = []
+        # The rule runs on "groups": the one flat buffer behind all params if there is one, else
+        # each param. A large group is cut into chunks, and every second chunk goes to a worker thread.
+        self._flat = _flat_base(self.params)
+        self._groups: list[np.ndarray] = []
+        self._offload: list[bool] = []
+        for source in [self._flat] if self._flat is not None else self.params:
+            chunks = _chunks(source, self.threads)
+            self._groups += chunks
+            self._offload += [i % 2 == 1 for i in range(len(chunks))]
+        self._state = [[np.zeros_like(g) for _ in range(self.n_buffers)] for g in self._groups]
+        self._scratch = [np.empty_like(g) for g in self._groups]
+        self._grad_flat = np.empty_like(self._flat) if self._flat is not None else None
+        self._known: tuple[tuple[np.ndarray, ...], list[np.ndarray], list[np.ndarray]] = ((), [], [])
 
     @property
     def lr(self) -> float:
@@ -118,38 +163,46 @@ class Optimizer:
             for b in buffers:
                 b.fill(0)
 
-    def _grad_groups(self, grads: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def _split(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        return [chunk for a in arrays for chunk in _chunks(a, self.threads)]
+
+    def _grads(self, grads: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(grads shaped like each param, grads cut like the groups), checked once per set of arrays."""
+        grads = list(grads)
+        known, per_param, groups = self._known
+        if len(grads) == len(known) and all(a is b for a, b in zip(grads, known)):
+            return per_param, groups  # the same arrays as last step: layout already checked
         if len(grads) != len(self.params):
             raise ValueError(f"expected {len(self.params)} gradient arrays, got {len(grads)}")
-        if len(grads) == len(self._known_grads) and all(a is b for a, b in zip(grads, self._known_grads)):
-            return self._known_grad_groups  # the same arrays as last step: layout already checked
         for i, (p, g) in enumerate(zip(self.params, grads)):
-            if g.shape != p.shape:
-                raise ValueError(f"gradient {i} has shape {g.shape}, parameter has {p.shape}")
-        if self._grad_flat is None:
-            groups = list(grads)
+            if not isinstance(g, np.ndarray) or g.shape != p.shape:
+                raise ValueError(f"gradient {i} has shape {np.shape(g)}, parameter has {p.shape}")
+        if self._flat is None:
+            grads = [g if g.flags.c_contiguous else np.ascontiguousarray(g) for g in grads]
+            per_param, groups = grads, self._split(grads)
         else:
             flat = _flat_base(grads)
-            if flat is None or flat.size != self._grad_flat.size:
-                return self._copy_into_flat(grads)  # unusual layout: gather (not cached)
-            groups = [flat]
-        self._known_grads, self._known_grad_groups = tuple(grads), groups
-        return groups
-
-    def _copy_into_flat(self, grads: Sequence[np.ndarray]) -> list[np.ndarray]:
-        at = 0
-        for g in grads:
-            self._grad_flat[at : at + g.size] = g.ravel()
-            at += g.size
-        return [self._grad_flat]
+            if flat is None or flat.size != self._flat.size:  # another layout: gather into one buffer
+                flat, at = self._grad_flat, 0
+                for g in grads:
+                    flat[at : at + g.size] = g.reshape(-1)
+                    at += g.size
+                grads = None  # the copy must be refreshed every step: do not remember this layout
+            per_param, at = [], 0
+            for p in self.params:
+                per_param.append(flat[at : at + p.size].reshape(p.shape))
+                at += p.size
+            groups = self._split([flat])
+        if grads is not None:
+            self._known = (tuple(grads), per_param, groups)
+        return per_param, groups
 
     def step(self, grads: Sequence[np.ndarray]) -> None:
         """One update of every parameter from ``grads`` (same order and shapes as ``params``)."""
-        groups = self._grad_groups(grads)
+        per_param, groups = self._grads(grads)
         wd = self.weight_decay
         if wd > 0:
-            grads = self._per_param(groups) if self._grad_flat is not None else list(grads)
-            for p, g, decayed in zip(self.params, grads, self.decay):
+            for p, g, decayed in zip(self.params, per_param, self.decay):
                 if not decayed:
                     continue
                 if self.decoupled_decay:
@@ -157,16 +210,13 @@ class Optimizer:
                 else:
                     g += wd * p
         self.t += 1
-        for p, g, state, scratch in zip(self._groups, groups, self._state, self._scratch):
-            self._update(p, g, state, scratch)
-
-    def _per_param(self, groups: list[np.ndarray]) -> list[np.ndarray]:
-        """Views of the flat gradient buffer shaped like each parameter."""
-        views, at = [], 0
-        for p in self.params:
-            views.append(groups[0][at : at + p.size].reshape(p.shape))
-            at += p.size
-        return views
+        jobs = list(zip(self._groups, groups, self._state, self._scratch))
+        pending = [_worker_pool().submit(self._update, *job) for job, off in zip(jobs, self._offload) if off]
+        for job, off in zip(jobs, self._offload):
+            if not off:
+                self._update(*job)
+        for future in pending:
+            future.result()
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: list[np.ndarray], tmp: np.ndarray) -> None:
         """Apply the rule to one array ``p`` in place; ``tmp`` is scratch space of p's shape."""
@@ -186,8 +236,8 @@ class Momentum(Optimizer):
 
     n_buffers = 1
 
-    def __init__(self, params, *, lr, momentum=0.9, weight_decay=0.0, decay=None):
-        super().__init__(params, lr=lr, weight_decay=weight_decay, decay=decay)
+    def __init__(self, params, *, lr, momentum=0.9, weight_decay=0.0, decay=None, threads=None):
+        super().__init__(params, lr=lr, weight_decay=weight_decay, decay=decay, threads=threads)
         self.momentum = _check_number("momentum", momentum, 0.0, 0.999)
 
     def _update(self, p, g, state, tmp):
@@ -216,8 +266,9 @@ class Adam(Optimizer):
 
     n_buffers = 2
 
-    def __init__(self, params, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decay=None):
-        super().__init__(params, lr=lr, weight_decay=weight_decay, decay=decay)
+    def __init__(self, params, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decay=None,
+                 threads=None):
+        super().__init__(params, lr=lr, weight_decay=weight_decay, decay=decay, threads=threads)
         self.beta1 = _check_number("beta1", beta1, 0.0, 0.9999)
         self.beta2 = _check_number("beta2", beta2, 0.0, 0.99999)
         self.eps = _check_number("eps", eps, 0.0, 1.0, low_open=True)
@@ -249,17 +300,18 @@ class AdamW(Adam):
     decoupled_decay = True
 
 
-def make_optimizer(config: TrainConfig, params: Sequence[np.ndarray]) -> Optimizer:
+def make_optimizer(config: TrainConfig, params: Sequence[np.ndarray], *, threads: int | None = None) -> Optimizer:
     """The optimizer ``config.optimizer`` names, over ``params`` (e.g. ``model.parameters()``)."""
     name, lr, wd = config.optimizer, config.lr, config.weight_decay
+    common = {"lr": lr, "weight_decay": wd, "threads": threads}
     if name == "sgd":
-        return SGD(params, lr=lr, weight_decay=wd)
+        return SGD(params, **common)
     if name == "momentum":
-        return Momentum(params, lr=lr, momentum=config.momentum, weight_decay=wd)
+        return Momentum(params, momentum=config.momentum, **common)
     if name == "nesterov":
-        return Nesterov(params, lr=lr, momentum=config.momentum, weight_decay=wd)
+        return Nesterov(params, momentum=config.momentum, **common)
     if name == "adam":
-        return Adam(params, lr=lr, beta1=config.beta1, beta2=config.beta2, eps=config.eps, weight_decay=wd)
+        return Adam(params, beta1=config.beta1, beta2=config.beta2, eps=config.eps, **common)
     if name == "adamw":
-        return AdamW(params, lr=lr, beta1=config.beta1, beta2=config.beta2, eps=config.eps, weight_decay=wd)
+        return AdamW(params, beta1=config.beta1, beta2=config.beta2, eps=config.eps, **common)
     raise ValueError(f"unknown optimizer {name!r}; choose sgd, momentum, nesterov, adam or adamw")

@@ -136,6 +136,37 @@ def test_flat_fast_path_is_bit_identical_to_the_per_array_loop(name: str) -> Non
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("name", ["sgd", "nesterov", "adamw"])
+def test_threaded_chunks_are_bit_identical_to_one_thread(name: str) -> None:
+    config = TrainConfig(model=ModelConfig(hidden=(400,)), optimizer=name, lr=0.01, weight_decay=0.01)
+    model = MLP(config.model, np.random.default_rng(0))  # 318,010 parameters: large enough to be split
+    copies = [p.copy() for p in model.parameters()]
+    split, whole = make_optimizer(config, model.parameters(), threads=2), make_optimizer(config, copies, threads=1)
+    assert len(split._groups) == 2 and split._offload == [False, True]  # the worker thread really takes part
+    rng = np.random.default_rng(1)
+    X, y = rng.random((16, 784), dtype=np.float32), rng.integers(0, 10, 16)
+    for _ in range(3):
+        model.train_step_gradients(X, y)
+        grads = [g.copy() for g in model.gradients()]
+        split.step(model.gradients())
+        whole.step(grads)
+    for a, b in zip(model.parameters(), copies):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_gradients_in_another_layout_are_gathered() -> None:
+    model = MLP(ModelConfig(hidden=(4,), input_size=3, n_classes=2), np.random.default_rng(0))
+    opt = SGD(model.parameters(), lr=1.0)
+    before = model.get_params()
+    grads = [np.asfortranarray(np.ones_like(p)) for p in model.parameters()]  # separate, strided arrays
+    opt.step(grads)
+    opt.step([np.ones_like(p) for p in model.parameters()])  # new arrays each step: gathered afresh
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p, (b - np.float32(1)) - np.float32(1))
+    with pytest.raises(ValueError, match="threads"):
+        SGD(model.parameters(), lr=1.0, threads=3)
+
+
 def test_updates_are_in_place_into_the_callers_arrays() -> None:
     model = MLP(ModelConfig(hidden=(4,), input_size=3, n_classes=2), np.random.default_rng(0))
     held = model.weights[0]
