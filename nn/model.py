@@ -179,11 +179,7 @@ class MLP:
 
     def all_finite(self) -> bool:
         """True when no weight or bias is NaN or infinite."""
-        if self.dtype == np.float32:
-            # One pass, no boolean temporary: a float64 sum of float32 values cannot
-            # overflow, so it is finite exactly when every term is.
-            return bool(np.isfinite(np.add.reduce(self._params, dtype=np.float64)))
-        return bool(np.isfinite(self._params).all())
+        return bool(np.isfinite(self._params).all())  # one pass over the flat buffer
 
     # ------------------------------------------------------------------ inputs
 
@@ -337,7 +333,7 @@ class MLP:
         for l in range(self.n_layers - 1, -1, -1):
             if grad_W is not None:
                 np.matmul(ws.inputs[l].T, dZ, out=grad_W[l])
-                np.sum(dZ, axis=0, out=grad_b[l])
+                np.add.reduce(dZ, axis=0, out=grad_b[l])  # db = column sums of dZ
             if l == 0:
                 break
             dH = np.matmul(dZ, self.weights[l].T, out=ws.deltas[l - 1])
