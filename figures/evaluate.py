@@ -104,9 +104,18 @@ def misclassified_frame(proba: np.ndarray, y_true: np.ndarray, *, top: int = 3) 
     return frame.sort_values("confidence", ascending=False, kind="stable").reset_index(drop=True)
 
 
+def percent(p: float) -> str:
+    """A probability as a whole percent that never rounds to a false certainty: ``">99%"``, ``"<1%"``."""
+    if p >= 0.995 and p < 1.0:
+        return ">99%"
+    if 0.0 < p < 0.005:
+        return "<1%"
+    return f"{p:.0%}"
+
+
 def top_k_text(classes: np.ndarray, probs: np.ndarray) -> str:
     """``"5 82% · 3 12% · 8 3%"``: the best guesses with their probabilities."""
-    return " · ".join(f"{int(c)} {p:.0%}" for c, p in zip(classes, probs))
+    return " · ".join(f"{int(c)} {percent(float(p))}" for c, p in zip(classes, probs))
 
 
 def digit_gallery_figure(images: np.ndarray, captions: list[str], customdata: np.ndarray, *,

@@ -199,13 +199,22 @@ def layer_activity_figure(pre: np.ndarray, post: np.ndarray, name: str, activati
         yaxis2={"title": {"text": f"{activation}(z)"}, "domain": [0.0, 0.45]}))
 
 
+def _percent1(p: float) -> str:
+    """One decimal, but never a rounded "100.0%" or "0.0%" for what is not certain."""
+    if 0.9995 <= p < 1.0:
+        return ">99.9%"
+    if 0.0 < p < 0.0005:
+        return "<0.1%"
+    return f"{p:.1%}"
+
+
 def probability_figure(proba: np.ndarray, true_label: int | None = None) -> go.Figure:
     """The output layer's softmax ``proba: (C,)`` as bars in each digit's colour; the true one outlined."""
     proba = np.asarray(proba, dtype=np.float64).ravel()
     outline = [3 if true_label is not None and c == true_label else 0 for c in range(proba.size)]
     bar = {"type": "bar", "x": [str(c) for c in range(proba.size)], "y": proba,
            "marker": {"color": list(DIGIT_COLORS[:proba.size]), "line": {"color": "black", "width": outline}},
-           "text": [f"{p:.1%}" for p in proba], "textposition": "outside", "cliponaxis": False,
+           "text": [_percent1(p) for p in proba], "textposition": "outside", "cliponaxis": False,
            "hovertemplate": "digit %{x}: %{y:.2%}<extra></extra>"}
     suffix = "" if true_label is None else f" (true: {true_label}, outlined)"
     return go.Figure(data=[bar], layout=layout(
@@ -253,7 +262,7 @@ def histograms_figure(arrays: Sequence[np.ndarray], names: Sequence[str], *, tit
                        "hovertemplate": "%{x:.3g}: density %{y:.3g}<extra></extra>"})
         left = j * (width + gap)
         axes[f"xaxis{sx}"] = {"domain": [left, left + width], "anchor": f"y{sx}", "tickformat": ".2g",
-                              "nticks": 5, "title": {"text": x_title}}
+                              "nticks": 4, "tickangle": 0, "title": {"text": x_title}}
         axes[f"yaxis{sx}"] = {"anchor": f"x{sx}", **({"title": {"text": "density"}} if j == 0 else {})}
         notes.append({"text": names[j], "x": left + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
                       "xanchor": "center", "yanchor": "bottom", "showarrow": False})

@@ -79,7 +79,7 @@ if count == 0:
 else:
     st.plotly_chart(
         fe.digit_gallery_figure(
-            data.images[members], [f"#{i} · {ev.confidence[i]:.0%}" for i in members], members,
+            data.images[members], [f"#{i} · {fe.percent(ev.confidence[i])}" for i in members], members,
             title=f"True {true_c}, predicted {pred_c}: {count:,} {kind}"
                   + (f" (the {len(members)} most confident shown)" if count > len(members) else ""),
             cols=10, px_per_pixel=2.5),
@@ -119,8 +119,8 @@ else:
         fe.digit_gallery_figure(data.images[idx], captions, idx,
                                 hovertext=[f"test #{i}: click to open" for i in idx],
                                 title=f"{len(mistakes):,} mistakes; {(page - 1) * PAGE_SIZE + 1}"
-                                      f"–{(page - 1) * PAGE_SIZE + len(shown)} shown", cols=8,
-                                px_per_pixel=3.0),
+                                      f"–{(page - 1) * PAGE_SIZE + len(shown)} shown", cols=6,
+                                px_per_pixel=4.0),
         key="ev_mis_gallery", on_select="rerun", selection_mode="points", width="stretch")
     st.caption("Under each digit: its true label → the prediction, then the three most probable digits. "
                "Click a digit to open it below.")

@@ -6,6 +6,7 @@ import streamlit as st
 from dashboard import explain
 from dashboard.session import current_model, no_model_notice
 from figures import inspect as fi
+from figures.evaluate import percent
 
 st.title("Inspect")
 st.caption("What the network learned: the patterns its first layer looks for, how one digit flows through it, "
@@ -125,15 +126,14 @@ else:
 # ---------------------------------------------------------------------------------------- one digit
 st.header("One digit through the network")
 n_test = len(data.labels)
-if "inspect_digit" not in st.session_state:
+if not 0 <= st.session_state.get("inspect_digit", -1) < n_test:  # first visit, or another test set
     st.session_state["inspect_digit"] = int(ev.mistakes["index"].iloc[0]) if len(ev.mistakes) else 0
 st.session_state["in_digit_box"] = int(st.session_state["inspect_digit"])
 
 
 def _pick_digit(key: str) -> None:
-    value = st.session_state[key]
-    if value is not None:
-        st.session_state["inspect_digit"] = int(value if key == "in_digit_box" else value.split("#")[1].split()[0])
+    if st.session_state[key] is not None:
+        st.session_state["inspect_digit"] = int(st.session_state[key])
 
 
 def _random_digit() -> None:
@@ -144,10 +144,11 @@ c1, c2, c3 = st.columns([1, 1, 2])
 c1.number_input("Test digit", 0, n_test - 1, key="in_digit_box", on_change=_pick_digit, args=("in_digit_box",),
                 help="Position in the 10,000-digit test set.")
 c2.button("Random digit", key="in_random", on_click=_random_digit, icon=":material/casino:", width="stretch")
-mistake_labels = [f"#{r.index} true {r.true} → {r.predicted} ({r.confidence:.0%})"
-                  for r in ev.mistakes.head(200).itertuples()]
-c3.selectbox("Or a mistake (most confident first)", mistake_labels, index=None, key="in_mistake",
-             on_change=_pick_digit, args=("in_mistake",), placeholder="choose a misclassified digit")
+top_mistakes = ev.mistakes.head(200).set_index("index")
+c3.selectbox("Or a mistake (most confident first)", top_mistakes.index.tolist(), index=None, key="in_mistake",
+             on_change=_pick_digit, args=("in_mistake",), placeholder="choose a misclassified digit",
+             format_func=lambda i: f"#{i}: true {top_mistakes.at[i, 'true']} → {top_mistakes.at[i, 'predicted']} "
+                                   f"({percent(top_mistakes.at[i, 'confidence'])} sure)")
 index = int(st.session_state["inspect_digit"])
 trace = explain.trace_digit(view, index)
 true_label = int(data.labels[index])
@@ -254,7 +255,7 @@ if map_digit is not None:
                         key="in_map_digit", width="stretch")
     with c2:
         t, p = int(data.labels[map_digit]), int(ev.predicted[map_digit])
-        st.markdown(f"True **{t}**, predicted **{p}** ({ev.confidence[map_digit]:.0%} sure)"
+        st.markdown(f"True **{t}**, predicted **{p}** ({percent(ev.confidence[map_digit])} sure)"
                     + (" — a mistake." if t != p else "."))
 
         def _follow(i: int = map_digit) -> None:

@@ -88,8 +88,10 @@ def test_misclassified_frame_lists_exactly_the_mistakes_most_confident_first() -
     np.testing.assert_allclose(row["top_probs"], np.sort(proba[i])[::-1][:3])
 
 
-def test_top_k_text() -> None:
+def test_top_k_text_never_rounds_to_a_false_certainty() -> None:
     assert fe.top_k_text(np.array([5, 3, 8]), np.array([0.82, 0.12, 0.031])) == "5 82% · 3 12% · 8 3%"
+    assert fe.top_k_text(np.array([4, 7]), np.array([0.9996, 0.0003])) == "4 >99% · 7 <1%"
+    assert fe.top_k_text(np.array([1, 2]), np.array([1.0, 0.0])) == "1 100% · 2 0%"
 
 
 def test_gallery_places_each_digit_upright_with_its_customdata() -> None:

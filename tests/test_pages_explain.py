@@ -179,6 +179,14 @@ def test_inspect_shows_every_section_for_a_trained_model(app, trained, dataset) 
     X = dataset.x_test[17:18].reshape(1, -1).astype(np.float32) / 255
     np.testing.assert_allclose(proba, trained.model.predict_proba(X)[0], rtol=1e-5)
 
+    # Or pick one of the mistakes.
+    all_proba = trained.model.predict_proba(dataset.x_test.reshape(N_TEST, -1).astype(np.float32) / 255)
+    mistakes = np.flatnonzero(all_proba.argmax(axis=1) != dataset.y_test)
+    wrong = int(mistakes[np.argmax(all_proba[mistakes].max(axis=1))])  # the most confident mistake
+    at.selectbox(key="in_mistake").set_value(wrong).run()
+    assert chart_titled(at, f"Test digit #{wrong} ")
+    assert at.number_input(key="in_digit_box").value == wrong
+
     # The layer map for the first hidden layer covers the sample of test digits.
     at.selectbox(key="in_map_layer").set_value("hidden 1 (activations)").run()
     layer_map = chart_titled(at, "principal components")
@@ -202,3 +210,14 @@ def test_selected_customdata_reads_rows_and_scalars() -> None:
     assert explain.selected_customdata(event) == [[7, 2, 5], 42]
     assert explain.selected_customdata(None) == []
     assert explain.selected_customdata({"selection": {"points": []}}) == []
+
+
+def test_both_pages_work_for_softmax_regression(app) -> None:
+    from nn.model import MLP
+
+    model = MLP(ModelConfig(hidden=()), np.random.default_rng(0))
+    for page in ("pages/evaluate.py", "pages/inspect.py"):
+        at = with_view(app(), ModelView(model=model, version="upload:softmax", source="uploaded"))
+        at.switch_page(page).run()
+        assert not at.exception, f"{page}: {at.exception}"
+    assert any("no hidden layer" in w.value for w in at.warning)
