@@ -52,7 +52,7 @@ _pool_lock = threading.Lock()
 
 
 def _worker_pool() -> ThreadPoolExecutor:
-    """One small pool of daemon worker threads, shared by every optimizer, started on first use."""
+    """One small pool of worker threads (idle between steps), shared by every optimizer, started on first use."""
     global _pool
     with _pool_lock:
         if _pool is None:
