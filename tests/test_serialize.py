@@ -153,6 +153,7 @@ BAD_FILES = {
     "transposed": (npz(good_members(W1=np.zeros((4, 784), np.float32))), "looks transposed"),
     "nan weights": (npz(good_members(W1=_nan_weights())), "W1 contains NaN"),
     "inf bias": (npz(good_members(b1=np.array([0, np.inf, 0, 0], np.float32))), "b1 contains NaN or infinite"),
+    "too large for float32": (npz(good_members(W2=np.full((4, 10), 1e300))), "do not fit in float32"),
     "integer weights": (npz(good_members(W2=np.zeros((4, 10), np.int64))), "W2 has dtype int64"),
     "object array": (npz(good_members(W1=np.array([{"evil": 1}] * 4, dtype=object))), "W1 holds Python objects"),
     "object config": (npz(good_members(config=np.array([{"a": 1}], dtype=object))), "config holds a Python object"),
