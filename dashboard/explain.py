@@ -19,7 +19,7 @@ import streamlit as st
 from dashboard.data import get_dataset
 from dashboard.session import ModelView
 from figures.evaluate import misclassified_frame
-from figures.inspect import active_fraction
+from figures.inspect import active_fraction, snapshot_histograms
 from nn import metrics
 from nn.losses import cross_entropy, softmax
 from nn.model import LayerTrace
@@ -165,6 +165,16 @@ def gradients(view: ModelView) -> list[np.ndarray]:
     """dL/dW per layer on the first 1,000 training digits, for the current weights (no dropout)."""
     ds = get_dataset()
     return _gradients(view.version, view.model, f"{ds.source}:{id(ds.x_train)}", ds.x_train, ds.y_train)
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _snapshot_histograms(version: str, _snapshots: list) -> tuple[list[int], np.ndarray, np.ndarray]:
+    return snapshot_histograms(_snapshots)
+
+
+def snapshot_summary(view: ModelView) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """(epochs, bin centres, densities (bins, snapshots)) of the first-layer weight snapshots, per version."""
+    return _snapshot_histograms(view.version, list(view.snapshots))
 
 
 def trace_digit(view: ModelView, index: int) -> list[LayerTrace]:

@@ -270,8 +270,10 @@ def histograms_figure(arrays: Sequence[np.ndarray], names: Sequence[str], *, tit
                                                 margin={"t": 70}, **axes))
 
 
-def snapshot_distribution_figure(snapshots: Sequence[tuple[int, np.ndarray]], *, bins: int = 60) -> go.Figure:
-    """How the first layer's weight distribution spread out over training: one column per snapshot."""
+def snapshot_histograms(snapshots: Sequence[tuple[int, np.ndarray]], *, bins: int = 60
+                        ) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """(epochs, bin centres (bins,), densities (bins, snapshots)) of the first-layer weights, one shared
+    set of bins so the columns compare."""
     if not snapshots:
         raise ValueError("no snapshots to show")
     epochs = [int(e) for e, _ in snapshots]
@@ -280,8 +282,18 @@ def snapshot_distribution_figure(snapshots: Sequence[tuple[int, np.ndarray]], *,
     for _, W in snapshots:
         density, centres = histogram(W, bins=bins, value_range=(lo, hi))
         densities.append(density)
-    z = np.log10(np.asarray(densities).T + 1e-3)
-    heatmap = {"type": "heatmap", "x": epochs, "y": centres, "z": z, "colorscale": "Viridis",
+    return epochs, centres, np.asarray(densities).T
+
+
+def snapshot_distribution_figure(snapshots: Sequence[tuple[int, np.ndarray]] | None = None, *, bins: int = 60,
+                                 histograms: tuple[list[int], np.ndarray, np.ndarray] | None = None) -> go.Figure:
+    """How the first layer's weight distribution spread out over training: one column per snapshot.
+
+    Pass ``snapshots`` or their precomputed :func:`snapshot_histograms`.
+    """
+    epochs, centres, density = histograms if histograms is not None else snapshot_histograms(snapshots or [],
+                                                                                             bins=bins)
+    heatmap = {"type": "heatmap", "x": epochs, "y": centres, "z": np.log10(density + 1e-3), "colorscale": "Viridis",
                "colorbar": {"title": {"text": "log10<br>density"}, "thickness": 14},
                "hovertemplate": "epoch %{x}, w ≈ %{y:.3f}: log10 density %{z:.2f}<extra></extra>"}
     return go.Figure(data=[heatmap], layout=layout(

@@ -119,7 +119,8 @@ else:
                         key="in_evolution", width="stretch")
         st.caption("One colour scale for every epoch, so you see the weights grow from noise into strokes.")
     with right:
-        st.plotly_chart(fi.snapshot_distribution_figure(snapshots), key="in_snap_dist", width="stretch")
+        st.plotly_chart(fi.snapshot_distribution_figure(histograms=explain.snapshot_summary(view)),
+                        key="in_snap_dist", width="stretch")
         st.caption("Each column is a histogram of all first-layer weights at one snapshot (brighter = more "
                    "weights with that value): watch it widen as the network learns.")
 
