@@ -9,6 +9,7 @@ makes a new version every epoch, and many sessions share one server.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,8 +77,6 @@ class Evaluation:
 
 @st.cache_resource(show_spinner="Evaluating the model on the 10,000 test digits…", max_entries=16)
 def _evaluate(version: str, _model: Any, _data: TestData) -> Evaluation:
-    import time
-
     start = time.perf_counter()
     logits = _model.forward(_data.X)
     loss = cross_entropy(logits, _data.labels)

@@ -24,7 +24,8 @@ data = explain.test_data()
 ev = explain.evaluation(view)
 source = {"training": "the run in progress (weights at its last completed epoch)",
           "trained": "the model you trained", "uploaded": "the uploaded model"}.get(view.source, view.source)
-st.caption(f"Showing {source}.")
+st.caption(f"Showing {source}. Its predictions on the test set took {ev.seconds:.2f} s, computed once "
+           "for this version of the weights.")
 
 # ---------------------------------------------------------------------------------------- headline numbers
 n_test = len(data.labels)
