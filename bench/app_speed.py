@@ -89,10 +89,14 @@ def main() -> None:
     app: list[float] = []
     with streamlit_server() as url:
         fresh = first_renders(url)  # the first visitor of this server process loads the dataset from disk
+        print(f"first renders, fresh server: {fresh}", file=sys.stderr, flush=True)
         warm = first_renders(url)
-        for _ in range(args.rounds):
+        print(f"first renders, data cached: {warm}", file=sys.stderr, flush=True)
+        for i in range(args.rounds):
             alone += trainer_alone(config)
+            print(f"round {i + 1}: trainer alone {alone[-1]:.2f} s/epoch", file=sys.stderr, flush=True)
             app += through_app(url, config)
+            print(f"round {i + 1}: through the app {app[-1]:.2f} s/epoch", file=sys.stderr, flush=True)
     a, b = statistics.median(alone), statistics.median(app)
     print(f"\nConfig: preset {args.preset}, {config.epochs} epochs, hidden {config.model.hidden}, "
           f"batch {config.batch_size}, train_subset {config.train_subset or 'all'}; {args.rounds} round(s)\n")

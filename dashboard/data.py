@@ -58,9 +58,12 @@ def get_dataset() -> MnistDataset:
                 if holder.dataset is None:
                     holder.dataset = load_mnist(_source(), progress=progress)
         except DataError as exc:
-            box.empty()
-            st.error(f"The MNIST data could not be loaded.\n\n{exc}")
-            st.stop()
+            failure = exc
+        else:
+            failure = None
+    if failure is not None:
+        box.error(f"The MNIST data could not be loaded.\n\n{failure}", icon=":material/cloud_off:")
+        st.stop()
     box.empty()
     return holder.dataset
 

@@ -18,7 +18,6 @@ st.title("The data: MNIST")
 st.caption("70,000 handwritten digits, each 28×28 grey pixels with its true label: 60,000 to learn from and "
            "10,000 kept aside to test on.")
 dataset = get_dataset()
-stats = data_stats(dataset, f"{dataset.source}:{len(dataset.x_train)}")
 
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns(4)
@@ -49,6 +48,7 @@ with c1:
     st.caption("Each row is one digit, each tile one training image as the network sees it: 784 numbers from "
                "0 (white paper) to 255 (black ink). Notice how differently people write the same digit.")
 
+stats = data_stats(dataset, f"{dataset.source}:{len(dataset.x_train)}")  # once per server; after the grid
 c1, c2 = st.columns(2)
 with c1:
     st.plotly_chart(class_counts_figure(dataset.y_train, dataset.y_test), key="data_counts", width="stretch")

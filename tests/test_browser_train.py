@@ -91,3 +91,32 @@ def test_train_quick_preset_switch_pages_stop_and_download(server) -> None:
     assert model.config.hidden == PRESETS["quick"].model.hidden
     assert [w.shape for w in model.weights] == [(784, 128), (128, 10)]
     assert all(np.isfinite(w).all() for w in model.weights)
+
+
+def test_a_closed_tab_frees_its_training_slot_for_the_next_in_line() -> None:
+    """One slot on the server: a second visitor waits; closing the first tab stops its run, the second starts."""
+    require_browser()
+    from tests.browser import chromium, new_page
+
+    long_run = knobs_to_query(config_to_knobs(PRESETS["quick"].replace(epochs=200)))
+    short_run = knobs_to_query(config_to_knobs(PRESETS["quick"].replace(epochs=1, train_subset=1000)))
+    env = {"MNIST_MAX_TRAININGS": "1", "MNIST_TAB_GONE_GRACE": "2"}
+    with streamlit_server(env=env) as url, chromium() as browser:
+        first = new_page(browser)
+        first.goto(f"{url}/train?{urllib.parse.urlencode(long_run)}")
+        wait_for_app_idle(first, 90)
+        click_button(first, "Start")
+        first.locator('[data-testid="stSidebar"]').get_by_text("training").wait_for(timeout=60_000)
+
+        second = new_page(browser)  # another visitor: its own session and run
+        second.goto(f"{url}/train?{urllib.parse.urlencode(short_run)}")
+        wait_for_app_idle(second, 90)
+        click_button(second, "Start")
+        second.get_by_text("waiting for a free training slot").first.wait_for(timeout=30_000)
+        assert "number 1 in line" in second.locator('[data-testid="stMain"]').inner_text()
+        screenshot_all(second, "browser-5-waiting.png")
+
+        first.context.close()  # the first visitor closes the tab mid-run
+        # Its run is stopped after the reconnect grace period; the waiting run gets the slot and finishes.
+        second.locator('[data-testid="stSidebar"]').get_by_text("finished").wait_for(timeout=90_000)
+        screenshot_all(second, "browser-6-after-orphan-stopped.png")

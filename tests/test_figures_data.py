@@ -65,6 +65,7 @@ def test_class_means_and_their_figure() -> None:
     images[2] = 255
     labels = np.array([3, 3, 7, 1])
     means = class_means(images, labels)
+    np.testing.assert_array_equal(class_means(images, labels, chunk=1), means)  # chunked sums add up
     assert means.shape == (10, 28, 28)
     assert means[3, 0, 0] == 150 and means[3, 1, 1] == 0
     assert (means[7] == 255).all() and (means[1] == 0).all() and (means[0] == 0).all()  # no 0s: all zero
@@ -78,6 +79,7 @@ def test_pixel_histogram_counts_every_pixel() -> None:
     images = np.array([[0, 0, 255], [3, 0, 255]], np.uint8)
     counts = pixel_counts(images)
     assert counts.shape == (256,) and counts.sum() == 6
+    np.testing.assert_array_equal(pixel_counts(images, chunk=4), counts)  # chunked counting adds up
     assert counts[0] == 3 and counts[255] == 2 and counts[3] == 1
     fig = pixel_histogram_figure(counts)
     assert list(fig.data[0].y[:4]) == [3, 0, 0, 1]
