@@ -175,6 +175,9 @@ def _live_body(session: SessionData) -> None:
         st.caption(f"Trained {snap.epochs_done} epoch(s) in {snap.elapsed_seconds:.1f} s of training time "
                    f"({per_epoch:.2f} s per epoch, validation included).")
     metric_tiles(snap)
+    if snap.step == 0:
+        st.caption("The charts appear with the first batch.")
+        return
     bpe = max(snap.batches_per_epoch, 1)
     loss_fig = _cached(session, "loss", (snap.run_id, snap.step, snap.lr_changes),
                        lambda: batch_loss_figure(snap.batch_losses, bpe, lr_changes=snap.lr_changes,

@@ -158,7 +158,7 @@ def pixel_histogram_figure(counts: np.ndarray) -> go.Figure:
                            customdata=100 * share,
                            hovertemplate="intensity %{x}: %{y:,.0f} pixels (%{customdata:.2f}%)<extra></extra>"))
     fig.update_layout(bargap=0)
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(type="log", dtick=1, exponentformat="power")  # powers of ten only: readable
     fig.update_xaxes(range=[-2, 257])
     return finish(fig, "How bright the pixels are", "pixel intensity (0 = paper, 255 = full ink)",
                   "number of pixels (log scale)", height=330, legend=False)

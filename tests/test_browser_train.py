@@ -50,7 +50,8 @@ def test_train_quick_preset_switch_pages_stop_and_download(server) -> None:
         page.goto(f"{server}/train?{urllib.parse.urlencode(query)}")
         wait_for_app_idle(page, 90)
         assert "subset=5000" in page.url and "epochs=12" in page.url  # the link carries the setup
-        assert "no model yet" in sidebar_text(page) and "Evaluate" in sidebar_text(page)
+        page.locator('[data-testid="stSidebar"]').get_by_text("no model yet").wait_for(timeout=30_000)
+        assert "Evaluate" in sidebar_text(page)
         screenshot_all(page, "browser-1-train-ready.png")
 
         click_button(page, "Start")
