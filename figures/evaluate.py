@@ -138,8 +138,9 @@ def digit_gallery_figure(images: np.ndarray, captions: list[str], customdata: np
     pixels = {"type": "heatmap", "z": mosaic.z, "colorscale": PIXEL_SCALE, "zmin": PIXEL_RANGE[0],
               "zmax": PIXEL_RANGE[1], "showscale": False, "hoverinfo": "skip"}
     text = {"type": "scatter", "mode": "text", "x": mosaic.centers[:, 0], "y": mosaic.centers[:, 1] + h / 2 + 2,
-            "text": list(captions), "textposition": "bottom center", "textfont": {"size": 10},
-            "hoverinfo": "skip", "showlegend": False}
+            "text": list(captions), "textposition": "bottom center", "textfont": {"size": 10, "color": "#31333f"},
+            # A click selects a tile; without this plotly would fade every other caption.
+            "unselected": {"textfont": {"color": "#31333f"}}, "hoverinfo": "skip", "showlegend": False}
     targets = click_targets(mosaic.centers, customdata, hovertext or captions, size=40)
     # The mosaic already leaves room for the last row's captions below its tiles.
     y_extent = mosaic.z.shape[0] + 1
