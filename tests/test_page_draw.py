@@ -178,6 +178,8 @@ def server():
 @pytest.mark.browser
 @pytest.mark.realdata
 def test_drawing_with_the_mouse_gets_an_answer_that_survives_a_page_switch(server, tmp_path) -> None:
+    from playwright.sync_api import expect
+
     from nn.serialize import save_model
     from tests.browser import browser_page, click_button, goto_page, screenshot_all, wait_for_app_idle
 
@@ -211,8 +213,8 @@ def test_drawing_with_the_mouse_gets_an_answer_that_survives_a_page_switch(serve
         settle(page)
         assert answer.inner_text().split()[-1] in "0123456789"
         page.get_by_text("How your picture became 784 numbers").wait_for()
-        charts = page.locator('[data-testid="stPlotlyChart"]').count()
-        assert charts == 4, charts  # probabilities, input, saliency, hidden layer
+        # probabilities, input, saliency, hidden layer; plotly mounts lazily, so wait rather than count once
+        expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(4, timeout=30_000)
         screenshot_all(page, "draw-1-answer.png")
         shown = answer.inner_text()
 
