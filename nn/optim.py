@@ -12,6 +12,7 @@ scikit-learn's ``neural_network/_stochastic_optimizers.py``):
     Adam       m <- b1 m + (1 - b1) g;      v <- b2 v + (1 - b2) g^2
                p <- p - lr m_hat / (sqrt(v_hat) + eps),
                m_hat = m / (1 - b1^t),  v_hat = v / (1 - b2^t)       (Kingma & Ba 2015)
+               (stored without the (1 - b) factors, see :class:`Adam`)
     AdamW      Adam, with the weight decay applied to p directly        (Loshchilov & Hutter 2019)
 
 Weight decay ``wd``: for sgd/momentum/nesterov/adam it is the L2 penalty
@@ -262,7 +263,18 @@ class Nesterov(Momentum):
 
 
 class Adam(Optimizer):
-    """Per-parameter step sizes from running averages of g and g^2, bias-corrected."""
+    """Per-parameter step sizes from running averages of g and g^2, bias-corrected.
+
+    Stored state (the paper's m_t, v_t with the (1 - b) factors left out):
+
+        M <- b1 M + g          so the paper's m_t = (1 - b1) M
+        V <- b2 V + g^2        so the paper's v_t = (1 - b2) V
+
+    Why: multiplying g by (1 - b1) and g^2 by (1 - b2) would cost two more
+    passes over every array per step; as scalars they can be folded, together
+    with the bias corrections, into the two numbers of the final update (see
+    ``_update``). The step taken is the paper's, up to float rounding.
+    """
 
     n_buffers = 2
 
@@ -274,22 +286,21 @@ class Adam(Optimizer):
         self.eps = _check_number("eps", eps, 0.0, 1.0, low_open=True)
 
     def _update(self, p, g, state, tmp):
-        m, v = state
+        M, V = state
         b1, b2 = self.beta1, self.beta2
-        m *= b1
-        np.multiply(g, 1.0 - b1, out=tmp)
-        m += tmp
+        M *= b1
+        M += g
         np.multiply(g, g, out=tmp)
-        tmp *= 1.0 - b2
-        v *= b2
-        v += tmp
-        # lr m_hat / (sqrt(v_hat) + eps) = lr_t m / (sqrt(v) + eps_t): the bias corrections
-        # folded into two scalars instead of two more passes over the arrays.
-        c2 = math.sqrt(1.0 - b2**self.t)
-        lr_t = self.lr * c2 / (1.0 - b1**self.t)
-        np.sqrt(v, out=tmp)
-        tmp += self.eps * c2
-        np.divide(m, tmp, out=tmp)
+        V *= b2
+        V += tmp
+        # The paper's step lr m_hat / (sqrt(v_hat) + eps), with m_hat = (1 - b1) M / (1 - b1^t) and
+        # sqrt(v_hat) = c sqrt(V), c = sqrt((1 - b2) / (1 - b2^t)), equals lr_t M / (sqrt(V) + eps_t):
+        # every constant becomes one of two scalars, and the arrays see 10 passes instead of 14.
+        c = math.sqrt((1.0 - b2) / (1.0 - b2**self.t))
+        lr_t = self.lr * (1.0 - b1) / ((1.0 - b1**self.t) * c)
+        np.sqrt(V, out=tmp)
+        tmp += self.eps / c
+        np.divide(M, tmp, out=tmp)
         tmp *= lr_t
         p -= tmp
 
