@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from dashboard.threads import limit_blas_threads
 from nn.config import TrainConfig
 from nn.events import BatchEvent, EpochEvent, RunState, StateEvent
 
@@ -228,6 +229,7 @@ class TrainingRun:
 
     # ----- lifecycle ---------------------------------------------------------------------------
     def start(self) -> TrainingRun:
+        limit_blas_threads()  # see dashboard/threads.py: spinning BLAS threads starve the server
         self._thread = threading.Thread(target=self._main, name=f"train-{self.run_id}", daemon=True)
         _register(self)
         self._thread.start()

@@ -16,7 +16,7 @@ ALLOWED = {
     "nn": {"numpy", "nn"},
     "figures": {"numpy", "nn", "figures", "plotly", "pandas", "PIL"},
     "dashboard": {"numpy", "nn", "figures", "dashboard", "plotly", "pandas", "PIL", "streamlit",
-                  "streamlit_drawable_canvas"},
+                  "streamlit_drawable_canvas", "threadpoolctl"},
     "pages": {"numpy", "nn", "figures", "dashboard", "plotly", "pandas", "PIL", "streamlit",
               "streamlit_drawable_canvas"},
 }
