@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from nn.data import DataError, MnistDataset, load_mnist
+from nn.data import SOURCES, DataError, MnistDataset, load_mnist
 
 
 @dataclass
@@ -30,7 +30,10 @@ def _holder() -> _DatasetHolder:
 
 def _source() -> str | None:
     """``MNIST_SOURCE`` picks a source (e.g. a local file path's kind); unset lets the data layer choose."""
-    return os.environ.get("MNIST_SOURCE") or None
+    raw = os.environ.get("MNIST_SOURCE") or None
+    if raw is not None and raw not in SOURCES:
+        raise ValueError(f"MNIST_SOURCE={raw!r} is not a data source; use one of {', '.join(SOURCES)} or unset it")
+    return raw
 
 
 def get_dataset() -> MnistDataset:
@@ -57,7 +60,7 @@ def get_dataset() -> MnistDataset:
             with holder.lock:  # a second session arriving meanwhile waits here, then reuses the result
                 if holder.dataset is None:
                     holder.dataset = load_mnist(_source(), progress=progress)
-        except DataError as exc:
+        except (DataError, ValueError) as exc:  # ValueError: a bad MNIST_SOURCE setting
             failure = exc
         else:
             failure = None

@@ -284,6 +284,16 @@ def test_a_data_failure_shows_the_data_layers_message_not_a_traceback(app, monke
     assert not at.get("plotly_chart")  # the page stopped there
 
 
+def test_a_bad_source_setting_is_named_in_the_message_not_a_traceback(app, monkeypatch) -> None:
+    dashboard_data._holder().dataset = None
+    monkeypatch.setenv("MNIST_SOURCE", "floppy-disk")
+    at = app().run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    message = " ".join(e.value for e in at.error)
+    assert "MNIST_SOURCE='floppy-disk'" in message and "pypi" in message
+
+
 def test_a_run_waits_visibly_when_the_server_is_at_its_limit(app) -> None:
     limiter = runner.get_limiter()
     images, labels = synthetic_mnist(600, 10).x_train, synthetic_mnist(600, 10).y_train
