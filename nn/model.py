@@ -25,6 +25,9 @@ Speed (the training pass is what the benchmark times):
 * the activation overwrites ``Z`` in place (derivatives are written through
   ``A``, see nn/activations.py), the loss overwrites the logits with their
   gradient, and the input gradient is skipped.
+* :meth:`MLP.train_backward` can hand each layer to the optimizer the moment
+  its gradient is final (``on_layer``), so the update reads gradient and
+  weights while they are still in the CPU cache.
 
 Parameters are updated in place only: ``model.weights[l]`` is a view that the
 trainer, the optimizer and the UI all hold. Never rebind it; use
@@ -33,6 +36,7 @@ trainer, the optimizer and the UI all hold. Never rebind it; use
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,6 +135,7 @@ class MLP:
         # biases stay zero: the random weights already break the symmetry between units
 
         self._workspaces: dict[int, _Workspace] = {}
+        self._pending: tuple[_Workspace, np.ndarray] | None = None  # between forward+loss and backward
         self.last_batch_correct = 0  # correct predictions in the last training batch (before the step)
 
     @staticmethod
@@ -283,6 +288,16 @@ class MLP:
         :meth:`loss_and_gradients` for checked inputs. Dropout is active when
         ``rng`` is given. ``last_batch_correct`` counts correct predictions.
         """
+        loss = self.train_forward_loss(X, y, rng)
+        self.train_backward()
+        return loss
+
+    def train_forward_loss(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None) -> float:
+        """First half of :meth:`train_step_gradients`: forward pass and loss; call :meth:`train_backward` next.
+
+        The split lets a caller look at the loss (e.g. stop on divergence) before
+        any gradient is formed or any weight is updated.
+        """
         if X.dtype != self.dtype:
             X = np.asarray(X, dtype=self.dtype)
         ws = self._workspaces.get(X.shape[0])
@@ -293,8 +308,23 @@ class MLP:
             self._workspaces[X.shape[0]] = ws
         logits = self._train_forward(ws, X, rng)
         loss, dlogits, self.last_batch_correct = softmax_cross_entropy_counted(logits, y, out=logits)
-        self._backward(ws, dlogits, self.grad_W, self.grad_b)
+        self._pending = (ws, dlogits)
         return loss
+
+    def train_backward(self, on_layer: Callable[[int], None] | None = None) -> None:
+        """Second half of :meth:`train_step_gradients`: writes ``grad_W`` / ``grad_b`` of the last forward pass.
+
+        ``on_layer(l)`` (optional) is called as soon as layer ``l``'s gradients
+        (``grad_W[l]``, ``grad_b[l]``) are final and ``weights[l]`` is no longer
+        needed by backward, last layer first: the caller may update layer ``l``'s
+        parameters right there (see :meth:`nn.optim.Optimizer.update_param`) while
+        they are still in the CPU cache.
+        """
+        if self._pending is None:
+            raise ValueError("train_backward needs a train_forward_loss call first")
+        ws, dlogits = self._pending
+        self._pending = None
+        self._backward(ws, dlogits, self.grad_W, self.grad_b, on_layer=on_layer)
 
     def _new_workspace(self, n: int) -> _Workspace:
         return _Workspace(n, self.config.hidden, self.config.n_classes, self.config.dropouts, self.dtype)
@@ -328,15 +358,24 @@ class MLP:
         grad_b: list[np.ndarray] | None,
         *,
         input_grad: bool = False,
+        on_layer: Callable[[int], None] | None = None,
     ) -> np.ndarray | None:
-        """Backpropagate dL/dZ_L through every layer of the last forward pass in ``ws``."""
+        """Backpropagate dL/dZ_L through every layer of the last forward pass in ``ws``.
+
+        ``on_layer(l)`` runs once layer l's gradients are written and W_l has been
+        used for dH_{l-1}: from then on, nothing in backward reads layer l again.
+        """
         for l in range(self.n_layers - 1, -1, -1):
             if grad_W is not None:
                 np.matmul(ws.inputs[l].T, dZ, out=grad_W[l])
                 np.add.reduce(dZ, axis=0, out=grad_b[l])  # db = column sums of dZ
             if l == 0:
+                if on_layer is not None:
+                    on_layer(0)  # dW_1 was just written: the update finds it in cache
                 break
             dH = np.matmul(dZ, self.weights[l].T, out=ws.deltas[l - 1])
+            if on_layer is not None:
+                on_layer(l)  # after dH: the old W_l is what the chain rule needs
             mask = ws.masks[l - 1]
             if mask is not None:
                 dH *= mask

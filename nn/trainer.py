@@ -306,6 +306,10 @@ class Trainer:
         best_val = math.inf
         loss_limit: float | None = None  # set from the first batch's loss
 
+        def update_layer(l: int) -> None:  # parameters() lists W_1, b_1, W_2, b_2, ...
+            opt.update_param(2 * l, grads[2 * l])
+            opt.update_param(2 * l + 1, grads[2 * l + 1])
+
         for epoch in range(1, cfg.epochs + 1):
             self._epoch = epoch
             epoch_start = time.perf_counter()
@@ -330,7 +334,7 @@ class Trainer:
                 lr = schedule.lr(self._step)
                 if lr != opt.lr:
                     opt.lr = lr
-                loss = model.train_step_gradients(X, y, dropout_rng)
+                loss = model.train_forward_loss(X, y, dropout_rng)  # backward waits for the loss check
                 if loss_limit is None:
                     loss_limit = EXPLOSION_FACTOR * max(math.log(model.config.n_classes), loss)
                 if not loss <= loss_limit:  # also true for NaN
@@ -338,7 +342,10 @@ class Trainer:
                             else f"The loss exploded to {loss:.3g}")
                     yield from self._diverge(f"{what} at epoch {epoch}, batch {b + 1}", lr)
                     return
-                opt.step(grads)
+                # Backward hands each layer to the optimizer as soon as its gradient is formed,
+                # while gradient and weights are still in cache (same result as opt.step(grads)).
+                opt.begin_step()
+                model.train_backward(update_layer)
                 self._losses[self._step] = loss
                 self._step += 1
                 loss_sum += loss * m

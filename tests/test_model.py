@@ -211,3 +211,14 @@ def test_a_short_run_learns_a_separable_problem() -> None:
         opt.step(model.gradients())
     assert model.train_step_gradients(Xs, ys) < 0.2 * first
     assert (model.predict(Xs) == ys).mean() > 0.95
+
+
+def test_backward_needs_a_forward_pass_first_and_runs_once_per_forward() -> None:
+    model = MLP(ModelConfig(hidden=(4,), input_size=3, n_classes=2), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="train_forward_loss"):
+        model.train_backward()
+    X, y = np.ones((2, 3), np.float32), np.array([0, 1])
+    model.train_forward_loss(X, y)
+    model.train_backward()
+    with pytest.raises(ValueError, match="train_forward_loss"):
+        model.train_backward()  # the logits buffer already holds consumed gradients

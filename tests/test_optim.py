@@ -154,6 +154,36 @@ def test_threaded_chunks_are_bit_identical_to_one_thread(name: str) -> None:
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("flat", [True, False])
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam", "adamw"])
+def test_layer_by_layer_updates_during_backward_are_bit_identical_to_step(name: str, flat: bool) -> None:
+    config = TrainConfig(model=ModelConfig(hidden=(400, 6)), optimizer=name, lr=0.01, weight_decay=0.01)
+    fused_model, plain_model = (MLP(config.model, np.random.default_rng(0)) for _ in range(2))
+    targets = fused_model.parameters() if flat else [p.copy() for p in fused_model.parameters()]
+    fused, plain = make_optimizer(config, targets), make_optimizer(config, plain_model.parameters())
+    rng = np.random.default_rng(1)
+    X, y = rng.random((16, 784), dtype=np.float32), rng.integers(0, 10, 16)
+    order = []
+
+    def update_layer(l: int) -> None:
+        order.append(l)
+        fused.update_param(2 * l, fused_model.grad_W[l])
+        fused.update_param(2 * l + 1, fused_model.grad_b[l])
+        if not flat:  # the optimizer updates copies: the model must see them before its next pass
+            fused_model.weights[l][...] = targets[2 * l]
+            fused_model.biases[l][...] = targets[2 * l + 1]
+
+    for step in range(3):
+        loss = fused_model.train_forward_loss(X, y)
+        fused.begin_step()
+        fused_model.train_backward(update_layer)
+        assert plain_model.train_step_gradients(X, y) == loss
+        plain.step(plain_model.gradients())
+        assert order[-3:] == [2, 1, 0]  # last layer first, each once
+    for a, b in zip(targets, plain_model.parameters()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_gradients_in_another_layout_are_gathered() -> None:
     model = MLP(ModelConfig(hidden=(4,), input_size=3, n_classes=2), np.random.default_rng(0))
     opt = SGD(model.parameters(), lr=1.0)
