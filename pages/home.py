@@ -24,7 +24,7 @@ with c1.container(border=True):
     st.markdown("**1. Look at the data**  \nWhat the digits look like, and what augmentation does to them.")
     st.page_link("pages/data.py", label="Data", icon=":material/grid_view:")
 with c2.container(border=True):
-    st.markdown("**2. Train**  \nPick the *quick* preset and press Start: a few seconds to about 94%.")
+    st.markdown("**2. Train**  \nPick the *quick* preset and press Start: a few seconds to about 92%.")
     st.page_link("pages/train.py", label="Train", icon=":material/model_training:")
 with c3.container(border=True):
     st.markdown("**3. Look inside**  \nWhere it fails and what its neurons learned.")
