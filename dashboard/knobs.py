@@ -54,7 +54,7 @@ HELP = {
 PRESET_HELP = {
     "quick": "One small hidden layer, 5,000 images, 3 epochs: a few seconds, about 92%.",
     "default": "Two ReLU layers, all images, Adam with cosine decay: about 98% in well under a minute.",
-    "best": "Wide, dropout and augmented digits, 40 epochs: about 98.8%, takes minutes.",
+    "best": "Wide, dropout and augmented digits, 40 epochs: about 99.3%, takes minutes.",
 }
 
 GROUPS = {
