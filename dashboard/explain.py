@@ -22,6 +22,7 @@ from dashboard.session import ModelView
 from figures.evaluate import misclassified_frame
 from figures.inspect import active_fraction, snapshot_histograms
 from nn import metrics
+from nn.events import DISTRIBUTION_QUANTILES, quantile_name
 from nn.losses import cross_entropy, softmax
 from nn.model import LayerTrace
 from nn.pca import PCAResult, pca
@@ -206,6 +207,18 @@ def history_columns(history: pd.DataFrame | None, prefix: str) -> tuple[list[int
     cols = [c for c in history.columns if c.startswith(prefix + "_") and c[len(prefix) + 1:].isdigit()]
     cols.sort(key=lambda c: int(c[len(prefix) + 1:]))
     return history["epoch"].astype(int).tolist(), history[cols].to_numpy(dtype=np.float64), cols
+
+
+def layer_quantiles(history: pd.DataFrame | None, kind: str, layer: int) -> tuple[list[int], np.ndarray] | None:
+    """(epochs, (epochs, 7) values at DISTRIBUTION_QUANTILES) of ``kind`` ("weight" or "grad") for the
+    0-based ``layer``, or None when the history does not hold them."""
+    columns = []
+    for q in DISTRIBUTION_QUANTILES:
+        epochs, values, _ = history_columns(history, f"{kind}_{quantile_name(q)}")
+        if values.ndim != 2 or values.shape[1] <= layer:
+            return None
+        columns.append(values[:, layer])
+    return epochs, np.column_stack(columns)
 
 
 def new_selection(chart_key: str) -> list | None:

@@ -244,6 +244,36 @@ def per_layer_lines_figure(epochs: Sequence[int], values: np.ndarray, *, title: 
                                                xaxis={"dtick": max(1, len(epochs) // 10)}))
 
 
+def distribution_bands_figure(epochs: Sequence[int], quantiles: np.ndarray, *, title: str, y_title: str,
+                              color: str = LAYER_COLORS[0]) -> go.Figure:
+    """How one layer's value distribution moved over the epochs, drawn as nested bands.
+
+    ``quantiles: (epochs, 7)`` holds the values at the 1st, 5th, 25th, 50th, 75th, 95th and 99th
+    percentiles (``nn.events.DISTRIBUTION_QUANTILES``) after each epoch: the widest band spans 1-99 %, the
+    darkest 25-75 %, and the line is the median.
+    """
+    q = np.asarray(quantiles, dtype=np.float64)
+    if q.ndim != 2 or q.shape != (len(epochs), 7):
+        raise ValueError(f"quantiles must be (epochs={len(epochs)}, 7), got {q.shape}")
+    x = [int(e) for e in epochs]
+    traces = []
+    for (lo, hi), opacity, name in (((0, 6), 0.15, "1-99 %"), ((1, 5), 0.3, "5-95 %"), ((2, 4), 0.55, "25-75 %")):
+        traces.append({"type": "scatter", "x": x, "y": q[:, lo], "mode": "lines", "line": {"width": 0},
+                       "showlegend": False, "hoverinfo": "skip"})
+        traces.append({"type": "scatter", "x": x, "y": q[:, hi], "mode": "lines", "line": {"width": 0},
+                       "fill": "tonexty", "fillcolor": _with_alpha(color, opacity), "name": name,
+                       "hovertemplate": f"epoch %{{x}}: {name} band up to %{{y:.3g}}<extra></extra>"})
+    traces.append({"type": "scatter", "x": x, "y": q[:, 3], "mode": "lines+markers", "name": "median",
+                   "line": {"color": color, "width": 2}, "hovertemplate": "epoch %{x}: median %{y:.3g}<extra></extra>"})
+    return go.Figure(data=traces, layout=layout(title, "epoch", y_title, height=320,
+                                                xaxis={"dtick": max(1, len(x) // 10)}))
+
+
+def _with_alpha(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
 def histograms_figure(arrays: Sequence[np.ndarray], names: Sequence[str], *, title: str, x_title: str
                       ) -> go.Figure:
     """One small histogram per layer side by side, each on its own x range (layers differ in scale)."""

@@ -55,6 +55,18 @@ class EpochEvent:
     weight_norms: tuple[float, ...]  # Frobenius norm of each W, layer 1 first
     grad_norms: tuple[float, ...]  # norm of each layer's last dL/dW
     dead_fraction: tuple[float, ...]  # per hidden layer: units never active on the validation sample
+    # Per layer, the values of W and of its last gradient at DISTRIBUTION_QUANTILES: how each layer's
+    # distribution moves over the epochs, in a few numbers instead of a histogram per epoch.
+    weight_quantiles: tuple[tuple[float, ...], ...] = ()
+    grad_quantiles: tuple[tuple[float, ...], ...] = ()
+
+
+DISTRIBUTION_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+
+
+def quantile_name(q: float) -> str:
+    """Column-name form of a quantile: 0.05 -> 'q05' (history columns are e.g. 'weight_q05_1')."""
+    return f"q{round(q * 100):02d}"
 
 
 @dataclass(frozen=True)

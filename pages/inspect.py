@@ -197,6 +197,20 @@ if history is not None and not history.empty:
                         key="in_gnorm", width="stretch")
         st.caption("The size of the last batch's gradient for each layer; gradients shrinking towards the first "
                    "layer is the vanishing-gradient problem.")
+    if explain.layer_quantiles(history, "weight", 0) is not None:
+        shown = st.selectbox("Layer whose distributions to show", range(n_layers), format_func=lambda j: names[j],
+                             key="in_dist_layer", help="Each layer has its own scale; pick one to follow.")
+        color = fi.LAYER_COLORS[shown % len(fi.LAYER_COLORS)]
+        left, right = st.columns(2, gap="large")
+        for column, kind, label, key in ((left, "weight", "weight", "in_wdist"),
+                                         (right, "grad", "dL/dW", "in_gdist")):
+            epochs_q, bands = explain.layer_quantiles(history, kind, shown)
+            column.plotly_chart(fi.distribution_bands_figure(
+                epochs_q, bands, title=f"{names[shown].capitalize()}: {label} values per epoch", y_title=label,
+                color=color), key=key, width="stretch")
+        st.caption("Bands hold the middle 50 %, 90 % and 98 % of the layer's values after each epoch, the line "
+                   "their median. Weights spreading out is learning; gradients collapsing towards zero while "
+                   "the loss is still high means the layer has stopped learning.")
 else:
     st.info("Per-epoch norms come from a training run; this model has no training history.")
 
