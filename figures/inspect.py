@@ -265,7 +265,8 @@ def distribution_bands_figure(epochs: Sequence[int], quantiles: np.ndarray, *, t
                        "hovertemplate": f"epoch %{{x}}: {name} band up to %{{y:.3g}}<extra></extra>"})
     traces.append({"type": "scatter", "x": x, "y": q[:, 3], "mode": "lines+markers", "name": "median",
                    "line": {"color": color, "width": 2}, "hovertemplate": "epoch %{x}: median %{y:.3g}<extra></extra>"})
-    return go.Figure(data=traces, layout=layout(title, "epoch", y_title, height=320,
+    # No legend: in a half-width column it collides with the title; the caption and hover name the bands.
+    return go.Figure(data=traces, layout=layout(title, "epoch", y_title, height=320, legend=False,
                                                 xaxis={"dtick": max(1, len(x) // 10)}))
 
 
