@@ -1,7 +1,5 @@
 """Home: what this is, where to start, and the equations of the current network."""
 
-from pathlib import Path
-
 import streamlit as st
 
 from dashboard.equations import LOSS, SOFTMAX, activation_definitions, backprop_lines, forward_lines
@@ -9,7 +7,6 @@ from dashboard.params import knobs_to_config
 from dashboard.session import current_model, get_session
 from nn.model import param_count
 
-ROOT = Path(__file__).resolve().parents[1]
 session = get_session()
 st.title("Watch a neural network learn to read digits")
 st.markdown(
@@ -27,11 +24,10 @@ with c2.container(border=True):
     st.markdown("**2. Train**  \nPick the *quick* preset and press Start: a few seconds to about 92%.")
     st.page_link("pages/train.py", label="Train", icon=":material/model_training:")
 with c3.container(border=True):
-    st.markdown("**3. Look inside**  \nWhere it fails and what its neurons learned.")
-    for path, label, icon in (("pages/evaluate.py", "Evaluate", ":material/fact_check:"),
-                              ("pages/inspect.py", "Inspect", ":material/biotech:")):
-        if (ROOT / path).exists():
-            st.page_link(path, label=label, icon=icon)
+    st.markdown("**3. Look inside**  \nWhere it fails, what its neurons learned, and how it reads your digit.")
+    st.page_link("pages/evaluate.py", label="Evaluate", icon=":material/fact_check:")
+    st.page_link("pages/inspect.py", label="Inspect", icon=":material/biotech:")
+    st.page_link("pages/draw.py", label="Draw a digit", icon=":material/draw:")
 
 view = current_model()
 if view is not None:
