@@ -46,10 +46,33 @@ def free_port() -> int:
 
 
 def require_browser() -> None:
-    """Skip (with the reason) when chromium or playwright is missing; CI installs both."""
+    """Fail, saying what to install, when chromium or playwright is missing.
+
+    The browser tests are part of the suite, not an extra: scripts/run_tests.sh installs Debian's chromium
+    when run as root, and requirements-dev.txt brings playwright.
+    """
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium)")
-    pytest.importorskip("playwright.sync_api")
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/run_tests.sh does it as root)",
+                    pytrace=False)
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.fail("playwright is missing: pip install -r requirements-dev.txt", pytrace=False)
+
+
+@contextlib.contextmanager
+def app_server(*, env: dict[str, str] | None = None):
+    """The app's server for a browser test, once chromium and the real MNIST are known to be here.
+
+    MNIST is fetched and verified once per machine, then cached, so the app starts fast; if it cannot be
+    had, the DataError's message (every source tried and why) fails the test.
+    """
+    require_browser()
+    from nn.data import load_mnist
+
+    load_mnist()
+    with streamlit_server(env=env) as url:
+        yield url
 
 
 def shot_path(name: str) -> str:

@@ -13,22 +13,14 @@ import pytest
 
 from dashboard.params import config_to_knobs, knobs_to_query
 from nn.presets import PRESETS
-from tests.browser import (browser_page, click_button, goto_page, require_browser, screenshot_all,
-                           streamlit_server, wait_for_app_idle)
+from tests.browser import app_server, browser_page, click_button, goto_page, screenshot_all, wait_for_app_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.realdata]
 
 
 @pytest.fixture(scope="module")
 def server():
-    require_browser()
-    from nn.data import DataError, load_mnist
-
-    try:
-        load_mnist()
-    except DataError as exc:
-        pytest.skip(f"MNIST is not available here: {exc}")
-    with streamlit_server() as url:
+    with app_server() as url:
         yield url
 
 

@@ -162,16 +162,9 @@ def test_the_drawing_path_the_page_calls_reads_a_canvas_stroke() -> None:
 
 @pytest.fixture(scope="module")
 def server():
-    from tests.browser import require_browser, streamlit_server
+    from tests.browser import app_server
 
-    require_browser()
-    from nn.data import DataError, load_mnist
-
-    try:
-        load_mnist()  # the Train page shows the data; cached once per machine
-    except DataError as exc:
-        pytest.skip(f"MNIST is not available here: {exc}")
-    with streamlit_server() as url:
+    with app_server() as url:
         yield url
 
 
