@@ -94,7 +94,7 @@ def test_train_quick_preset_switch_pages_stop_and_download(server) -> None:
 
     from nn.serialize import load_model
 
-    model, meta = load_model(target)
+    model, _meta = load_model(target)
     assert model.config.hidden == PRESETS["quick"].model.hidden
     assert [w.shape for w in model.weights] == [(784, 128), (128, 10)]
     assert all(np.isfinite(w).all() for w in model.weights)
