@@ -143,6 +143,15 @@ def uploaded_view(model: Any, meta: dict, raw: bytes) -> ModelView:
     return ModelView(model=model, version=f"upload:{digest}", source="uploaded", meta=dict(meta))
 
 
+def require_model() -> ModelView:
+    """The current model; without one, the standard notice and the page stops here."""
+    view = current_model()
+    if view is None:
+        no_model_notice()
+        st.stop()
+    return view
+
+
 def no_model_notice() -> None:
     """The standard message for pages that need a model, with a link to where to get one."""
     st.info("No model yet: train one on the Train page (the quick preset takes seconds) or upload a saved "

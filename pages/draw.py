@@ -7,7 +7,7 @@ from dashboard.data import get_dataset
 from dashboard.drawing import (ImageError, prepare_canvas, prepare_example, prepare_upload, read_digit,
                                saliency)
 from dashboard.preprocess import MAX_UPLOAD_BYTES
-from dashboard.session import current_model, no_model_notice
+from dashboard.session import require_model
 from figures import draw as fd
 from figures.inspect import layer_activity_figure
 
@@ -24,10 +24,7 @@ st.title("Draw a digit")
 st.caption("Draw a digit and see what the network sees and answers: the 28×28 picture it actually gets, "
            "how sure it is of each digit, and which pixels drove its answer.")
 
-view = current_model()
-if view is None:
-    no_model_notice()
-    st.stop()
+view = require_model()
 model = view.model
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import explain
-from dashboard.session import current_model, no_model_notice
+from dashboard.session import require_model
 from figures import evaluate as fe
 from figures.inspect import digit_figure, probability_figure
 from nn.metrics import most_confused_pairs
@@ -15,10 +15,7 @@ CELL_LIMIT = 30  # digits shown for a confusion cell (three rows of ten)
 st.title("Evaluate")
 st.caption("How good the model is on the 10,000 test digits it never trained on, and where it fails.")
 
-view = current_model()
-if view is None:
-    no_model_notice()
-    st.stop()
+view = require_model()
 
 data = explain.test_data()
 ev = explain.evaluation(view)

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import explain
-from dashboard.session import current_model, no_model_notice
+from dashboard.session import require_model
 from figures import inspect as fi
 from figures.evaluate import percent
 
@@ -12,10 +12,7 @@ st.title("Inspect")
 st.caption("What the network learned: the patterns its first layer looks for, how one digit flows through it, "
            "how its weights changed while it learned, and how each layer arranges the digits.")
 
-view = current_model()
-if view is None:
-    no_model_notice()
-    st.stop()
+view = require_model()
 
 model = view.model
 n_layers = model.n_layers
