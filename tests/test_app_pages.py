@@ -7,7 +7,6 @@ need no download and run in seconds; the browser test uses the real data.
 from __future__ import annotations
 
 import json
-
 import time
 from pathlib import Path
 
@@ -22,7 +21,6 @@ from nn.data import MnistDataset
 from nn.events import RunState
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-ROOT = Path(APP).parent
 PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/evaluate.py", "pages/inspect.py"]
 
 
@@ -82,6 +80,14 @@ def start_tiny_run(at: AppTest, epochs: int = 2) -> None:
     assert not at.exception, at.exception
 
 
+def wait_until(condition, what: str, timeout: float = 20.0) -> None:
+    """Poll ``condition()`` (the run lives in its own thread) until it holds, or fail saying ``what``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
 def run_until_done(at: AppTest, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while session(at).run.is_active:
@@ -91,15 +97,11 @@ def run_until_done(at: AppTest, timeout: float = 60.0) -> None:
     at.run()
 
 
-def existing_pages() -> list[str]:
-    return [p for p in PAGES if (ROOT / p).exists()]
-
-
 def test_every_page_renders_without_a_model(app) -> None:
     at = app().run()
     assert not at.exception, at.exception
     assert "no model yet" in at.sidebar.caption[0].value
-    for page in existing_pages():
+    for page in PAGES:
         at.switch_page(page).run()
         assert not at.exception, f"{page}: {at.exception}"
         assert at.title, f"{page} has no title"
@@ -153,10 +155,7 @@ def test_pause_resume_and_stop_from_the_page(app) -> None:
     start_tiny_run(at, epochs=50)
     at.button(key="btn_pause").click().run()
     run = session(at).run
-    deadline = time.monotonic() + 20
-    while run.phase != RunState.PAUSED.value:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: run.phase == RunState.PAUSED.value, "the run to pause")
     at.run()
     assert at.button(key="btn_resume").label == "Resume"
     at.button(key="btn_resume").click().run()
@@ -245,7 +244,7 @@ def test_every_page_renders_with_a_trained_model(app) -> None:
     at = app().run()
     start_tiny_run(at)
     run_until_done(at)
-    for page in existing_pages():
+    for page in PAGES:
         at.switch_page(page).run()
         assert not at.exception, f"{page}: {at.exception}"
 
@@ -304,10 +303,7 @@ def test_a_run_waits_visibly_when_the_server_is_at_its_limit(app) -> None:
     blockers = [runner.TrainingRun(TrainConfig(model=ModelConfig(hidden=(8,)), epochs=1, val_size=100), images,
                                    labels, limiter=limiter, start_paused=True).start()
                 for _ in range(limiter.capacity)]
-    deadline = time.monotonic() + 20
-    while limiter.counts()[0] < limiter.capacity:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: limiter.counts()[0] == limiter.capacity, "the blockers to fill every slot")
     at = app().run()
     start_tiny_run(at)
     at.run()
@@ -326,18 +322,16 @@ def test_the_learning_rate_can_be_changed_while_training(app) -> None:
     start_tiny_run(at, epochs=60)
     at.button(key="btn_pause").click().run()
     run = session(at).run
-    deadline = time.monotonic() + 20
-    while run.phase != RunState.PAUSED.value:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: run.phase == RunState.PAUSED.value, "the run to pause")
     at.run()
     at.select_slider(key="live_lr").set_value(0.0001).run()
     at.button(key="btn_batch").click().run()
     # The change is recorded when the granted batch starts, its rate when that batch ends: wait for both.
-    deadline = time.monotonic() + 20
-    while not run.snapshot().lr_changes or len(run.snapshot().batch_lrs) <= run.snapshot().lr_changes[0][0]:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    def granted_batch_done() -> bool:
+        snap = run.snapshot()
+        return bool(snap.lr_changes) and len(snap.batch_lrs) > snap.lr_changes[0][0]
+
+    wait_until(granted_batch_done, "the granted batch to run at the new learning rate")
     step, lr = run.snapshot().lr_changes[0]
     assert lr == 0.0001 and run.snapshot().batch_lrs[step] == np.float32(0.0001)
     at.run()
