@@ -506,11 +506,11 @@ def versions_of_workers(results: list[RunResult]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def spawn_worker(framework: str, sizes: tuple[int, ...], args: argparse.Namespace) -> RunResult:
+def spawn_worker(framework: str, sizes: tuple[int, ...], args: argparse.Namespace, epochs: int) -> RunResult:
     if importlib.util.find_spec(MODULE_OF[framework]) is None:
         return RunResult(framework, arch_name(sizes), status="not installed")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", framework, "--arch", arch_name(sizes),
-           "--epochs", str(args.epochs), "--seed", str(args.seed), "--threads", str(args.threads)]
+           "--epochs", str(epochs), "--seed", str(args.seed), "--threads", str(args.threads)]
     if args.all_epochs:
         cmd.append("--all-epochs")
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
@@ -535,16 +535,29 @@ def time_to(r: RunResult, target: float) -> str:
     return f"not reached in {len(r.test_acc)} epochs"
 
 
-def build_tables(results: list[RunResult], rates: dict[str, float], floors: dict[str, float]):
+def median_seconds_per_epoch(runs: list[RunResult]) -> float:
+    """The median over rounds of each run's s/epoch (nan when no run of them worked)."""
+    values = [seconds_per_epoch(r) for r in runs if r.status == "ok"]
+    return statistics.median(values) if values else float("nan")
+
+
+def build_tables(rounds: list[list[RunResult]], rates: dict[str, float], floors: dict[str, float]):
+    """Per-run and summary tables. Accuracy columns come from the first round (the only one trained
+    to 98%); s/epoch is the median over all rounds, each round's value listed beside it."""
     import pandas as pd
 
-    by_key = {(r.arch, r.framework): r for r in results}
+    runs_of: dict[tuple[str, str], list[RunResult]] = {}
+    for results in rounds:
+        for r in results:
+            runs_of.setdefault((r.arch, r.framework), []).append(r)
+    by_key = {key: runs[0] for key, runs in runs_of.items()}
     detail, summary = [], []
-    for arch in dict.fromkeys(r.arch for r in results):
+    for arch in dict.fromkeys(r.arch for r in rounds[0]):
         sizes = parse_arch(arch)
         flops_epoch = train_flops_per_sample(sizes) * (60000 - VAL_SIZE)
         ours = by_key.get((arch, "ours"))
-        ours_spe = seconds_per_epoch(ours) if ours and ours.status == "ok" else float("nan")
+        ours_spe = median_seconds_per_epoch(runs_of[(arch, "ours")]) if ours and ours.status == "ok" \
+            else float("nan")
         spe_of = {}
         for fw in FRAMEWORKS:
             r = by_key.get((arch, fw))
@@ -553,8 +566,9 @@ def build_tables(results: list[RunResult], rates: dict[str, float], floors: dict
             if r.status != "ok":
                 detail.append({"arch": arch, "framework": fw, "s/epoch": r.status})
                 continue
-            spe = seconds_per_epoch(r)
+            spe = median_seconds_per_epoch(runs_of[(arch, fw)])
             spe_of[fw] = spe
+            per_round = [f"{seconds_per_epoch(x):.2f}" if x.status == "ok" else "failed" for x in runs_of[(arch, fw)]]
             n_timed = len(r.epoch_seconds[WARMUP_EPOCHS:WARMUP_EPOCHS + TIMED_EPOCHS])
             gflops = flops_epoch / spe / 1e9
             run_rates = r.sgemm_gflops or rates
@@ -563,6 +577,7 @@ def build_tables(results: list[RunResult], rates: dict[str, float], floors: dict
             detail.append({
                 "arch": arch, "framework": fw,
                 "s/epoch": f"{spe:.2f}" + ("" if n_timed == TIMED_EPOCHS else f" (median of {n_timed})"),
+                "each round": " / ".join(per_round),
                 "warm-up s": f"{r.epoch_seconds[0]:.2f}",
                 "test acc @5": acc5,
                 "to 97%": time_to(r, 0.97), "to 98%": time_to(r, 0.98),
@@ -615,6 +630,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="train every capped epoch even after 98%% is reached (default: stop once "
                              "every column is known)")
     parser.add_argument("--threads", type=int, default=2, help="threads for every framework (default 2)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of runs, interleaved (every framework and architecture once per round); "
+                             "s/epoch is the median over rounds, so a burst of load from elsewhere moves it less "
+                             "(default 3; rounds after the first train only the warm-up and timed epochs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--markdown", action="store_true", help="print markdown tables (needs tabulate)")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw per-epoch results here")
@@ -629,6 +648,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--epochs must be at least 1, got {args.epochs}")
     if args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {args.rounds}")
     if args.worker:
         worker_main(args)
         return 0
@@ -658,19 +679,26 @@ def main(argv: list[str] | None = None) -> int:
           f"{rates['large']:.1f} GFLOP/s for (2048x2048)@(2048x2048)", flush=True)
     floors = {arch_name(s): gemm_floor_seconds(s, 60000 - VAL_SIZE) for s in archs}
 
-    results = []
-    for sizes in archs:
-        for fw in frameworks:
-            t0 = time.perf_counter()
-            r = spawn_worker(fw, sizes, args)
-            results.append(r)
-            print(f"  ran {fw:7s} {arch_name(sizes):16s} {r.status:14s} "
-                  f"{len(r.epoch_seconds)} epochs in {time.perf_counter() - t0:.0f} s", file=sys.stderr,
-                  flush=True)
+    rounds: list[list[RunResult]] = []
+    for round_no in range(1, args.rounds + 1):
+        # Only the first round trains to 98%; the others repeat the timed epochs.
+        epochs = args.epochs if round_no == 1 else min(args.epochs, WARMUP_EPOCHS + TIMED_EPOCHS)
+        results = []
+        for sizes in archs:
+            for fw in frameworks:
+                t0 = time.perf_counter()
+                r = spawn_worker(fw, sizes, args, epochs)
+                results.append(r)
+                print(f"  round {round_no}: ran {fw:7s} {arch_name(sizes):16s} {r.status:14s} "
+                      f"{len(r.epoch_seconds)} epochs in {time.perf_counter() - t0:.0f} s", file=sys.stderr,
+                      flush=True)
+        rounds.append(results)
 
-    detail, summary = build_tables(results, rates, floors)
+    detail, summary = build_tables(rounds, rates, floors)
+    results = rounds[0]
     print()
-    print("## Per run (s/epoch: median of 3 epochs after 1 warm-up epoch; times exclude test evaluation)")
+    print(f"## Per run (s/epoch: median of 3 epochs after 1 warm-up epoch, then the median over "
+          f"{args.rounds} round(s); times exclude test evaluation; accuracy columns from round 1)")
     print(render(detail, args.markdown))
     print()
     print("## Ours against the others (targets: ours/torch <= 0.8, ours/sklearn <= 0.5)")
@@ -690,7 +718,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load    : {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15-min load average, end)")
     if args.json:
         args.json.write_text(json.dumps({"rates": rates, "floors": floors,
-                                         "results": [asdict(r) for r in results]}, indent=1))
+                                         "rounds": [[asdict(r) for r in rs] for rs in rounds]}, indent=1))
     return 0
 
 

@@ -59,7 +59,7 @@ def test_tables_compare_ours_with_each_framework_and_keep_missing_ones_as_rows()
         _run("torch", [3.0, 2.0, 2.0, 2.0, 2.0], [0.95, 0.96, 0.97, 0.975, 0.98]),
         speed.RunResult("sklearn", "784-256-10", status="not installed"),
     ]
-    detail, summary = speed.build_tables(results, {"representative": 100.0, "large": 200.0},
+    detail, summary = speed.build_tables([results], {"representative": 100.0, "large": 200.0},
                                          {"784-256-10": 0.5})
     assert list(detail["framework"]) == ["ours", "torch", "sklearn"]
     assert detail.loc[2, "s/epoch"] == "not installed"
@@ -73,11 +73,26 @@ def test_tables_compare_ours_with_each_framework_and_keep_missing_ones_as_rows()
     assert row["ours/GEMM floor"] == "2.00"
 
 
+def test_seconds_per_epoch_is_the_median_over_rounds_and_accuracy_comes_from_round_one() -> None:
+    acc = [0.95, 0.96, 0.97, 0.975, 0.98]
+    rounds = [
+        [_run("ours", [2.0, 1.0, 1.0, 1.0, 1.0], acc), _run("torch", [3.0, 2.0, 2.0, 2.0], acc[:4])],
+        [_run("ours", [2.0, 9.0, 9.0, 9.0], [0.5] * 4), _run("torch", [3.0, 4.0, 4.0, 4.0], acc[:4])],
+        [_run("ours", [2.0, 1.5, 1.5, 1.5], [0.5] * 4), speed.RunResult("torch", "784-256-10", status="error: x")],
+    ]
+    detail, summary = speed.build_tables(rounds, {"representative": 100.0, "large": 200.0}, {"784-256-10": 0.5})
+    ours, torch = detail.iloc[0], detail.iloc[1]
+    assert ours["s/epoch"] == "1.50" and ours["each round"] == "1.00 / 9.00 / 1.50"
+    assert ours["test acc @5"] == "98.00%" and ours["to 98%"] == "6.0 s (ep 5)"  # round 1 only
+    assert torch["s/epoch"] == "3.00" and torch["each round"] == "2.00 / 4.00 / failed"
+    assert summary.iloc[0]["ours/torch"].startswith("0.50 (met")
+
+
 def test_a_framework_that_is_not_installed_gives_a_row_not_a_crash(monkeypatch) -> None:
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(speed.importlib.util, "find_spec",
                         lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
     args = argparse.Namespace(epochs=1, seed=0, threads=1, all_epochs=False)
-    result = speed.spawn_worker("torch", (784, 10), args)
+    result = speed.spawn_worker("torch", (784, 10), args, epochs=1)
     assert result.status == "not installed"
     assert result.epoch_seconds == []
