@@ -267,16 +267,7 @@ class Optimizer:
                 p *= 1.0 - self.lr * self.weight_decay
             else:
                 grad += self.weight_decay * p
-        if p.size < PARALLEL_MIN_SIZE or self.threads < 2 or not grad.flags.c_contiguous:
-            self._update(p, grad, state, tmp)
-            return
-        # A large layer (784 x 800 weights: 1.2 ms of Adam alone) is shared with the worker thread.
-        halves = [_chunks(a, 2) for a in (p, grad, *state, tmp)]
-        p_parts, g_parts, tmp_parts = halves[0], halves[1], halves[-1]
-        state_parts = list(zip(*halves[2:-1])) or [(), ()]
-        job = _worker_pool().submit(self._update, p_parts[1], g_parts[1], list(state_parts[1]), tmp_parts[1])
-        self._update(p_parts[0], g_parts[0], list(state_parts[0]), tmp_parts[0])
-        job.result()
+        self._update(p, grad, state, tmp)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: list[np.ndarray], tmp: np.ndarray) -> None:
         """Apply the rule to one array ``p`` in place; ``tmp`` is scratch space of p's shape."""
