@@ -41,8 +41,15 @@ from nn.config import TrainConfig  # noqa: E402
 from nn.data import load_mnist  # noqa: E402
 from nn.presets import PRESETS  # noqa: E402
 from nn.trainer import Trainer  # noqa: E402
-from tests.browser import (browser_page, chromium, click_button, goto_page, new_page,  # noqa: E402
-                           streamlit_server, wait_for_app_idle)
+from tests.browser import (  # noqa: E402
+    browser_page,
+    chromium,
+    click_button,
+    goto_page,
+    new_page,
+    streamlit_server,
+    wait_for_app_idle,
+)
 
 PAGES = {"Home": "", "Data": "data", "Train": "train", "Evaluate": "evaluate", "Inspect": "inspect"}
 
