@@ -568,7 +568,8 @@ def build_tables(rounds: list[list[RunResult]], rates: dict[str, float], floors:
                 continue
             spe = median_seconds_per_epoch(runs_of[(arch, fw)])
             spe_of[fw] = spe
-            per_round = [f"{seconds_per_epoch(x):.2f}" if x.status == "ok" else "failed" for x in runs_of[(arch, fw)]]
+            per_round = [f"{seconds_per_epoch(x):.2f}" if x.status == "ok" else "failed"
+                         for x in runs_of[(arch, fw)]]
             n_timed = len(r.epoch_seconds[WARMUP_EPOCHS:WARMUP_EPOCHS + TIMED_EPOCHS])
             gflops = flops_epoch / spe / 1e9
             run_rates = r.sgemm_gflops or rates
