@@ -8,10 +8,12 @@ measurements in the project's closing notes):
 * ``quick``: a few seconds; a small network on 5,000 training images, to see
   the whole pipeline work (about 92-93% test accuracy).
 * ``default``: the everyday run, tuned to pass 98.0% test accuracy within 15
-  seconds of training: two ReLU layers, Adam with a cosine decay.
+  seconds of training: two ReLU layers, Adam with a cosine decay (98.20% in
+  7.2-10.1 s).
 * ``best``: still a multilayer perceptron, but wide, regularised by dropout
   and trained on randomly shifted and rotated digits for long enough to pass
-  98.8% test accuracy (minutes, not seconds).
+  98.8% test accuracy (minutes, not seconds: 99.17% after 390 s of training
+  on the quiet 2-core machine).
 """
 
 from __future__ import annotations
