@@ -150,20 +150,22 @@ def main() -> None:
             alone += trainer_alone(config)
             print(f"round {i + 1}: trainer alone {alone[-1]:.2f} s/epoch", file=sys.stderr, flush=True)
             alone_capped += trainer_alone(config, blas_threads=blas_threads_setting())
-            print(f"round {i + 1}: trainer alone, app's BLAS cap {alone_capped[-1]:.2f} s/epoch", file=sys.stderr,
-                  flush=True)
+            print(f"round {i + 1}: trainer alone, app's BLAS cap {alone_capped[-1]:.2f} s/epoch",
+                  file=sys.stderr, flush=True)
             app += through_app(url, config)
             print(f"round {i + 1}: through the app {app[-1]:.2f} s/epoch", file=sys.stderr, flush=True)
-    a, b, c = statistics.median(alone), statistics.median(app), statistics.median(alone_capped)
+    alone_s, app_s, capped_s = (statistics.median(x) for x in (alone, app, alone_capped))
     print(f"\nConfig: preset {args.preset}, {config.epochs} epochs, hidden {config.model.hidden}, "
           f"batch {config.batch_size}, train_subset {config.train_subset or 'all'}; {args.rounds} round(s)\n")
     print(f"{'measure':44s} {'value':>10s} {'target':>10s} {'ok':>4s}")
-    print(f"{'seconds/epoch, trainer alone (median)':44s} {a:10.2f}")
-    print(f"{'seconds/epoch, trainer alone, ' + str(blas_threads_setting()) + ' BLAS thread(s)':44s} {c:10.2f}")
-    print(f"{'seconds/epoch, app with live charts (median)':44s} {b:10.2f}")
-    print(f"{'ratio app / alone':44s} {b / a:10.3f} {'<= 1.15':>10s} {'yes' if b / a <= 1.15 else 'NO':>4s}")
-    print(f"{'  of which the BLAS cap (capped / alone)':44s} {c / a:10.3f}")
-    print(f"{'  of which the UI (app / capped)':44s} {b / c:10.3f}")
+    print(f"{'seconds/epoch, trainer alone (median)':44s} {alone_s:10.2f}")
+    capped_name = f"seconds/epoch, trainer alone, {blas_threads_setting()} BLAS thread(s)"
+    print(f"{capped_name:44s} {capped_s:10.2f}")
+    print(f"{'seconds/epoch, app with live charts (median)':44s} {app_s:10.2f}")
+    ratio = app_s / alone_s
+    print(f"{'ratio app / alone':44s} {ratio:10.3f} {'<= 1.15':>10s} {'yes' if ratio <= 1.15 else 'NO':>4s}")
+    print(f"{'  of which the BLAS cap (capped / alone)':44s} {capped_s / alone_s:10.3f}")
+    print(f"{'  of which the UI (app / capped)':44s} {app_s / capped_s:10.3f}")
     for name in fresh:
         print(f"{'first render, fresh server: ' + name:44s} {fresh[name]:9.2f}s")
     for name in warm:
