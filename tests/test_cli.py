@@ -87,6 +87,14 @@ def test_json_summary_is_one_line_with_the_flags_applied(fake_data, capsys: pyte
     assert 0.5 < summary["test_accuracy"] <= 1.0 and summary["train_seconds"] > 0
 
 
+def test_progress_in_a_log_is_one_line_per_epoch_without_bar_redraws(fake_data, capsys) -> None:
+    # capsys's stderr is not a terminal, like a log file or CI: no bar, just the epoch lines
+    assert main(["train", *[a for a in SMALL if a != "--quiet"], "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert [line.split()[:2] for line in err.strip().splitlines()] == [["epoch", "1/2"], ["epoch", "2/2"]]
+
+
 def test_table_output_has_accuracy_and_confusion_matrix(fake_data, capsys: pytest.CaptureFixture) -> None:
     assert main(["train", *SMALL]) == 0
     out = capsys.readouterr().out

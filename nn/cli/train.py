@@ -162,7 +162,10 @@ class _Progress:
         from tqdm import tqdm  # lazily: only the CLI draws bars
 
         self._tqdm = tqdm
-        self.bar = tqdm(total=None, file=sys.stderr, unit=" batch", dynamic_ncols=True, leave=False)
+        # disable=None: the bar only on a terminal; in a log file it would be thousands of redraws.
+        # The epoch lines are written either way.
+        self.bar = tqdm(total=None, file=sys.stderr, unit=" batch", dynamic_ncols=True, leave=False,
+                        disable=None)
         self.epochs = epochs
 
     def __call__(self, event: Any) -> None:
