@@ -150,13 +150,19 @@ def test_train_page_runs_a_tiny_training_and_shows_progress(app) -> None:
     assert view is not None and view.source == "trained" and view.version.startswith(run.run_id)
 
 
-def test_pause_resume_and_stop_from_the_page(app) -> None:
-    at = app().run()
-    start_tiny_run(at, epochs=50)
+def start_paused_run(at: AppTest, epochs: int) -> runner.TrainingRun:
+    """A tiny run started from the page, then paused there; returns the run once it is paused."""
+    start_tiny_run(at, epochs=epochs)
     at.button(key="btn_pause").click().run()
     run = session(at).run
     wait_until(lambda: run.phase == RunState.PAUSED.value, "the run to pause")
     at.run()
+    return run
+
+
+def test_pause_resume_and_stop_from_the_page(app) -> None:
+    at = app().run()
+    run = start_paused_run(at, epochs=50)
     assert at.button(key="btn_resume").label == "Resume"
     at.button(key="btn_resume").click().run()
     at.button(key="btn_stop").click().run()
@@ -319,11 +325,7 @@ def test_a_run_waits_visibly_when_the_server_is_at_its_limit(app) -> None:
 
 def test_the_learning_rate_can_be_changed_while_training(app) -> None:
     at = app().run()
-    start_tiny_run(at, epochs=60)
-    at.button(key="btn_pause").click().run()
-    run = session(at).run
-    wait_until(lambda: run.phase == RunState.PAUSED.value, "the run to pause")
-    at.run()
+    run = start_paused_run(at, epochs=60)
     at.select_slider(key="live_lr").set_value(0.0001).run()
     at.button(key="btn_batch").click().run()
     # The change is recorded when the granted batch starts, its rate when that batch ends: wait for both.
