@@ -117,6 +117,18 @@ def test_learning_rate_can_change_between_steps() -> None:
         opt.lr = float("nan")
 
 
+def _assert_same_three_steps(model: MLP, on_model, on_copies, copies: list[np.ndarray], X, y) -> None:
+    """Three steps of ``on_model`` (over the model's params) and ``on_copies`` (over ``copies``) from the
+    same gradients must leave bit-identical parameters."""
+    for _ in range(3):
+        model.train_step_gradients(X, y)
+        grads = [g.copy() for g in model.gradients()]
+        on_model.step(model.gradients())
+        on_copies.step(grads)
+    for a, b in zip(model.parameters(), copies):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam", "adamw"])
 def test_flat_fast_path_is_bit_identical_to_the_per_array_loop(name: str) -> None:
     config = TrainConfig(model=ModelConfig(hidden=(8, 6), input_size=12, n_classes=3), optimizer=name,
@@ -127,13 +139,7 @@ def test_flat_fast_path_is_bit_identical_to_the_per_array_loop(name: str) -> Non
     assert len(fast._groups) == 1 and len(slow._groups) == 6  # really two different code paths
     X = np.random.default_rng(1).uniform(0, 1, (10, 12)).astype(np.float32)
     y = np.random.default_rng(2).integers(0, 3, 10)
-    for _ in range(3):
-        model.train_step_gradients(X, y)
-        grads = [g.copy() for g in model.gradients()]
-        fast.step(model.gradients())
-        slow.step(grads)
-    for a, b in zip(model.parameters(), copies):
-        np.testing.assert_array_equal(a, b)
+    _assert_same_three_steps(model, fast, slow, copies, X, y)
 
 
 @pytest.mark.parametrize("name", ["sgd", "nesterov", "adamw"])
@@ -145,13 +151,7 @@ def test_threaded_chunks_are_bit_identical_to_one_thread(name: str) -> None:
     assert len(split._groups) == 2 and split._offload == [False, True]  # the worker thread really takes part
     rng = np.random.default_rng(1)
     X, y = rng.random((16, 784), dtype=np.float32), rng.integers(0, 10, 16)
-    for _ in range(3):
-        model.train_step_gradients(X, y)
-        grads = [g.copy() for g in model.gradients()]
-        split.step(model.gradients())
-        whole.step(grads)
-    for a, b in zip(model.parameters(), copies):
-        np.testing.assert_array_equal(a, b)
+    _assert_same_three_steps(model, split, whole, copies, X, y)
 
 
 @pytest.mark.parametrize("flat", [True, False])
