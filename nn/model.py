@@ -45,6 +45,7 @@ from nn.activations import Activation, get_activation
 from nn.config import ModelConfig
 from nn.init import init_weight
 from nn.losses import softmax, softmax_cross_entropy_counted
+from nn.parallel import SPLIT_MIN_MACS, Team, shares
 
 _EVAL_CHUNK = 4096  # rows per block in inference, so a 60,000-image forward pass stays small in memory
 _MAX_WORKSPACES = 4  # batch sizes kept warm (e.g. full batches, the last partial batch)
@@ -208,11 +209,14 @@ class MLP:
 
     # ------------------------------------------------------------------ inference
 
-    def forward(self, X: np.ndarray, *, train: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
+    def forward(
+        self, X: np.ndarray, *, train: bool = False, rng: np.random.Generator | None = None, team: Team | None = None
+    ) -> np.ndarray:
         """Logits (n, C) for X (n, 784).
 
         ``train=True`` applies dropout with masks drawn from ``rng`` (the same
-        draws as :meth:`train_step_gradients` with the same ``rng`` state).
+        draws as :meth:`train_step_gradients` with the same ``rng`` state). A
+        ``team`` shares each block of rows between its threads.
         """
         X = self._check_X(X)
         if train and any(k < 1.0 for k in self.keep):
@@ -221,14 +225,23 @@ class MLP:
             ws = self._new_workspace(X.shape[0])
             return self._train_forward(ws, X, rng).copy()
         logits = np.empty((X.shape[0], self.config.n_classes), self.dtype)
-        for start in range(0, X.shape[0], _EVAL_CHUNK):
-            H = X[start : start + _EVAL_CHUNK]
+
+        def rows_forward(rows: slice) -> None:
+            H = X[rows]
             for W, b, act in zip(self.weights, self.biases, self.activations):
                 Z = H @ W
                 Z += b
                 H = act.forward(Z, out=Z)
-            out = np.matmul(H, self.weights[-1], out=logits[start : start + _EVAL_CHUNK])
+            out = np.matmul(H, self.weights[-1], out=logits[rows])
             out += self.biases[-1]
+
+        for start in range(0, X.shape[0], _EVAL_CHUNK):
+            stop = min(start + _EVAL_CHUNK, X.shape[0])
+            if team is None or team.size == 1 or stop - start < team.size:
+                rows_forward(slice(start, stop))
+            else:
+                parts = [slice(start + r.start, start + r.stop) for r in shares(stop - start, team.size)]
+                team.run(lambda k: rows_forward(parts[k]))
         return logits
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -292,11 +305,14 @@ class MLP:
         self.train_backward()
         return loss
 
-    def train_forward_loss(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None) -> float:
+    def train_forward_loss(
+        self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None, team: Team | None = None
+    ) -> float:
         """First half of :meth:`train_step_gradients`: forward pass and loss; call :meth:`train_backward` next.
 
         The split lets a caller look at the loss (e.g. stop on divergence) before
-        any gradient is formed or any weight is updated.
+        any gradient is formed or any weight is updated. A ``team`` (nn/parallel.py)
+        shares the batch's rows between threads; the result is the same.
         """
         if X.dtype != self.dtype:
             X = np.asarray(X, dtype=self.dtype)
@@ -306,49 +322,72 @@ class MLP:
             if len(self._workspaces) >= _MAX_WORKSPACES:
                 self._workspaces.pop(next(iter(self._workspaces)))
             self._workspaces[X.shape[0]] = ws
-        logits = self._train_forward(ws, X, rng)
+        logits = self._train_forward(ws, X, rng, team)
         loss, dlogits, self.last_batch_correct = softmax_cross_entropy_counted(logits, y, out=logits)
         self._pending = (ws, dlogits)
         return loss
 
-    def train_backward(self, on_layer: Callable[[int], None] | None = None) -> None:
+    def train_backward(
+        self, on_layer: Callable[[int, slice], None] | None = None, team: Team | None = None
+    ) -> None:
         """Second half of :meth:`train_step_gradients`: writes ``grad_W`` / ``grad_b`` of the last forward pass.
 
-        ``on_layer(l)`` (optional) is called as soon as layer ``l``'s gradients
-        (``grad_W[l]``, ``grad_b[l]``) are final and ``weights[l]`` is no longer
-        needed by backward, last layer first: the caller may update layer ``l``'s
-        parameters right there (see :meth:`nn.optim.Optimizer.update_param`) while
-        they are still in the CPU cache.
+        ``on_layer(l, rows)`` (optional) is called as soon as the gradients of
+        ``weights[l][rows]`` are final (``grad_b[l]`` is final before) and those rows
+        are no longer needed by backward, last layer first: the caller may update
+        them right there (see :meth:`nn.optim.Optimizer.update_param`) while they
+        are still in the CPU cache. Without a ``team``, ``rows`` is all of them;
+        with one, each thread calls it for its own rows (see :meth:`_backward`).
         """
         if self._pending is None:
             raise ValueError("train_backward needs a train_forward_loss call first")
         ws, dlogits = self._pending
         self._pending = None
-        self._backward(ws, dlogits, self.grad_W, self.grad_b, on_layer=on_layer)
+        self._backward(ws, dlogits, self.grad_W, self.grad_b, on_layer=on_layer, team=team)
 
     def _new_workspace(self, n: int) -> _Workspace:
         return _Workspace(n, self.config.hidden, self.config.n_classes, self.config.dropouts, self.dtype)
 
-    def _train_forward(self, ws: _Workspace, X: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
-        """Forward pass into ``ws``; dropout when ``rng`` is given. Returns the logits buffer."""
-        H = X
-        for l, act in enumerate(self.activations):
-            ws.inputs[l] = H
-            Z = np.matmul(H, self.weights[l], out=ws.acts[l])
-            Z += self.biases[l]
-            H = act.forward(Z, out=Z)  # A_l overwrites Z_l
-            keep = self.keep[l]
+    def _train_forward(
+        self, ws: _Workspace, X: np.ndarray, rng: np.random.Generator | None, team: Team | None = None
+    ) -> np.ndarray:
+        """Forward pass into ``ws``; dropout when ``rng`` is given. Returns the logits buffer.
+
+        With a ``team``, each thread carries its own rows of the batch through every layer
+        (rows never mix before the loss). The dropout masks are drawn first, on this thread,
+        in layer order: the random stream is the same with or without a team.
+        """
+        for l, buffer in enumerate(ws.mask_buffers):
             ws.masks[l] = None
+            keep = self.keep[l]
             if rng is not None and keep < 1.0:
-                mask = ws.masks[l] = ws.mask_buffers[l]
+                mask = ws.masks[l] = buffer
                 rng.random(out=mask, dtype=self.dtype)
                 np.less(mask, keep, out=mask)  # 1 with probability keep
                 mask *= 1.0 / keep  # inverted dropout: the expected activation is unchanged
-                H = np.multiply(H, mask, out=ws.dropped[l])
-        ws.inputs[-1] = H
-        logits = np.matmul(H, self.weights[-1], out=ws.logits)
+        ws.inputs[0] = X
+        for l in range(1, self.n_layers):
+            ws.inputs[l] = ws.acts[l - 1] if ws.masks[l - 1] is None else ws.dropped[l - 1]
+        n = X.shape[0]
+        macs = n * sum(W.size for W in self.weights)
+        if team is None or team.size == 1 or n < team.size or macs < SPLIT_MIN_MACS:
+            self._forward_rows(ws, slice(0, n))
+        else:
+            parts = shares(n, team.size)
+            team.run(lambda k: self._forward_rows(ws, parts[k]))
+        return ws.logits
+
+    def _forward_rows(self, ws: _Workspace, rows: slice) -> None:
+        """The training forward pass for ``rows`` of the batch (masks and inputs already set)."""
+        H = ws.inputs[0][rows]
+        for l, act in enumerate(self.activations):
+            Z = np.matmul(H, self.weights[l], out=ws.acts[l][rows])
+            Z += self.biases[l]
+            H = act.forward(Z, out=Z)  # A_l overwrites Z_l
+            if ws.masks[l] is not None:
+                H = np.multiply(H, ws.masks[l][rows], out=ws.dropped[l][rows])
+        logits = np.matmul(H, self.weights[-1], out=ws.logits[rows])
         logits += self.biases[-1]
-        return logits
 
     def _backward(
         self,
@@ -358,24 +397,44 @@ class MLP:
         grad_b: list[np.ndarray] | None,
         *,
         input_grad: bool = False,
-        on_layer: Callable[[int], None] | None = None,
+        on_layer: Callable[[int, slice], None] | None = None,
+        team: Team | None = None,
     ) -> np.ndarray | None:
         """Backpropagate dL/dZ_L through every layer of the last forward pass in ``ws``.
 
-        ``on_layer(l)`` runs once layer l's gradients are written and W_l has been
-        used for dH_{l-1}: from then on, nothing in backward reads layer l again.
+        ``on_layer(l, rows)`` runs once layer l's gradients are written and ``W_l[rows]`` has
+        been used for dH_{l-1}: from then on, nothing in backward reads those rows again.
+        ``grad_b[l]`` is final before the first call for layer l; the calls for one layer
+        cover all of W_l's rows, and exactly one of them starts at row 0.
+
+        With a ``team``, a large layer is cut by rows of W_l (inputs of the layer): thread k
+        forms dW_l[rows_k] = H_{l-1}[:, rows_k]^T dZ_l, the columns rows_k of dH_{l-1} from
+        W_l[rows_k], then calls ``on_layer`` for its rows, so the update of those rows runs
+        on the thread that just formed their gradient.
         """
+        n = dZ.shape[0]
         for l in range(self.n_layers - 1, -1, -1):
+            W = self.weights[l]
+            dH = ws.deltas[l - 1] if l > 0 else None
             if grad_W is not None:
-                np.matmul(ws.inputs[l].T, dZ, out=grad_W[l])
                 np.add.reduce(dZ, axis=0, out=grad_b[l])  # db = column sums of dZ
-            if l == 0:
+
+            def part(rows: slice, dZ: np.ndarray = dZ, l: int = l, W: np.ndarray = W,
+                     dH: np.ndarray | None = dH) -> None:
+                if grad_W is not None:
+                    np.matmul(ws.inputs[l][:, rows].T, dZ, out=grad_W[l][rows])
+                if dH is not None:
+                    np.matmul(dZ, W[rows].T, out=dH[:, rows])
                 if on_layer is not None:
-                    on_layer(0)  # dW_1 was just written: the update finds it in cache
+                    on_layer(l, rows)  # dW_l[rows] just written: the update finds it in cache
+
+            if team is None or team.size == 1 or W.shape[0] < team.size or n * W.size < SPLIT_MIN_MACS:
+                part(slice(0, W.shape[0]))
+            else:
+                parts = shares(W.shape[0], team.size)
+                team.run(lambda k: part(parts[k]))
+            if dH is None:
                 break
-            dH = np.matmul(dZ, self.weights[l].T, out=ws.deltas[l - 1])
-            if on_layer is not None:
-                on_layer(l)  # after dH: the old W_l is what the chain rule needs
             mask = ws.masks[l - 1]
             if mask is not None:
                 dH *= mask

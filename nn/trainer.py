@@ -38,6 +38,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,8 @@ from nn.events import (DISTRIBUTION_QUANTILES, BatchEvent, EpochEvent, Event, Ru
 from nn.losses import cross_entropy
 from nn.model import MLP
 from nn.optim import make_optimizer
+from nn.parallel import (Team, blas_threads, check_team_size, default_team_size, single_threaded_blas,
+                         team_pays)
 from nn.schedules import Schedule
 
 if TYPE_CHECKING:
@@ -101,6 +104,9 @@ class Trainer:
     ``train_idx`` alone, there is no validation set. ``config.train_subset``
     then keeps a random subset of the training indices. ``model`` continues
     training an existing network; otherwise one is built from ``config.model``.
+    ``threads`` (default: one per core, at most 2) is how many threads may share a
+    batch of a large network (see nn/parallel.py); results are reproducible for
+    a given value, and differ in the last bits between values.
     """
 
     def __init__(
@@ -113,11 +119,14 @@ class Trainer:
         val_idx: np.ndarray | None = None,
         callback: Callable[[Event], None] | None = None,
         model: MLP | None = None,
+        threads: int | None = None,
     ) -> None:
         if not isinstance(config, TrainConfig):
             raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
         self.config = config
         self._callback = callback
+        self.threads = default_team_size() if threads is None else check_team_size(threads)
+        self._team: Team | None = None  # exists while the run does
         self._images, self._labels = _check_data(images, labels)
         n = self._images.shape[0]
         split_seed, init_seed, shuffle_seed, dropout_seed, augment_seed = np.random.SeedSequence(config.seed).spawn(5)
@@ -282,17 +291,26 @@ class Trainer:
             self._started = True
         callback = self._callback
         loop = self._loop()
-        try:
-            for event in loop:
-                if callback is not None:
-                    callback(event)
-                yield event
-        finally:
-            loop.close()
-            if not self._state.is_terminal:  # an error, or the consumer dropped the generator
-                self._state = RunState.STOPPED
-                self._reason = "The run was interrupted before it finished."
-                self._finish()
+        sizes = [W.size for W in self.model.weights]
+        use_team = self.threads > 1 and team_pays(self.batch_size, sizes, blas_threads())
+        with single_threaded_blas() if use_team else nullcontext(False) as blas_single:
+            # A team on top of a multi-threaded BLAS would oversubscribe the cores: without the
+            # means to limit BLAS, BLAS keeps its threads and ours stay home.
+            self._team = Team(self.threads, name="nn-train") if blas_single else None
+            try:
+                for event in loop:
+                    if callback is not None:
+                        callback(event)
+                    yield event
+            finally:
+                loop.close()
+                if self._team is not None:
+                    self._team.close()
+                    self._team = None
+                if not self._state.is_terminal:  # an error, or the consumer dropped the generator
+                    self._state = RunState.STOPPED
+                    self._reason = "The run was interrupted before it finished."
+                    self._finish()
 
     def _loop(self) -> Iterator[Event]:
         cfg = self.config
@@ -307,9 +325,10 @@ class Trainer:
         best_val = math.inf
         loss_limit: float | None = None  # set from the first batch's loss
 
-        def update_layer(l: int) -> None:  # parameters() lists W_1, b_1, W_2, b_2, ...
-            opt.update_param(2 * l, grads[2 * l])
-            opt.update_param(2 * l + 1, grads[2 * l + 1])
+        def update_layer(l: int, rows: slice) -> None:  # parameters() lists W_1, b_1, W_2, b_2, ...
+            opt.update_param(2 * l, grads[2 * l], rows)
+            if rows.start == 0:  # the bias once per layer, by whoever owns W_l's first row
+                opt.update_param(2 * l + 1, grads[2 * l + 1])
 
         for epoch in range(1, cfg.epochs + 1):
             self._epoch = epoch
@@ -335,7 +354,7 @@ class Trainer:
                 lr = schedule.lr(self._step)
                 if lr != opt.lr:
                     opt.lr = lr
-                loss = model.train_forward_loss(X, y, dropout_rng)  # backward waits for the loss check
+                loss = model.train_forward_loss(X, y, dropout_rng, self._team)  # backward waits for the loss check
                 if loss_limit is None:
                     loss_limit = EXPLOSION_FACTOR * max(math.log(model.config.n_classes), loss)
                 if not loss <= loss_limit:  # also true for NaN
@@ -346,7 +365,7 @@ class Trainer:
                 # Backward hands each layer to the optimizer as soon as its gradient is formed,
                 # while gradient and weights are still in cache (same result as opt.step(grads)).
                 opt.begin_step()
-                model.train_backward(update_layer)
+                model.train_backward(update_layer, self._team)
                 self._losses[self._step] = loss
                 self._step += 1
                 loss_sum += loss * m
@@ -503,7 +522,7 @@ class Trainer:
             chunk = idx[start : start + _VAL_CHUNK]
             X = np.multiply(self._images[chunk], _SCALE, out=buf[: chunk.size])
             y = self._labels[chunk]
-            logits = self.model.forward(X)
+            logits = self.model.forward(X, team=self._team)
             loss_sum += cross_entropy(logits, y) * chunk.size
             correct += int(np.count_nonzero(np.argmax(logits, axis=1) == y))
         return loss_sum / idx.size, correct / idx.size

@@ -24,6 +24,7 @@ ALLOWED = {
 LAZY_EXCEPTIONS = {
     "nn/data/readers.py": {"pandas"},
     "nn/trainer.py": {"pandas"},
+    "nn/parallel.py": {"threadpoolctl"},
     "nn/metrics.py": {"pandas"},
     "nn/cli/fetch.py": {"tqdm"},
     "nn/cli/train.py": {"tqdm", "pandas"},

@@ -13,12 +13,15 @@ With a constant gradient g every rule has a closed form:
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
 from nn.config import ModelConfig, TrainConfig
 from nn.model import MLP
 from nn.optim import SGD, Adam, AdamW, Momentum, Nesterov, Optimizer, make_optimizer
+from nn.parallel import Team
 
 LR, MU, B1, B2, EPS, WD = 0.1, 0.9, 0.9, 0.999, 1e-8, 0.01
 G_W = np.array([[0.5, -1.0], [2.0, 0.25]])
@@ -156,32 +159,46 @@ def test_threaded_chunks_are_bit_identical_to_one_thread(name: str) -> None:
 
 @pytest.mark.parametrize("flat", [True, False])
 @pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam", "adamw"])
-def test_layer_by_layer_updates_during_backward_are_bit_identical_to_step(name: str, flat: bool) -> None:
+@pytest.mark.parametrize("threads", [1, 2])
+def test_layer_by_layer_updates_during_backward_are_bit_identical_to_step(name: str, flat: bool, threads: int) -> None:
     config = TrainConfig(model=ModelConfig(hidden=(400, 6)), optimizer=name, lr=0.01, weight_decay=0.01)
     fused_model, plain_model = (MLP(config.model, np.random.default_rng(0)) for _ in range(2))
     targets = fused_model.parameters() if flat else [p.copy() for p in fused_model.parameters()]
     fused, plain = make_optimizer(config, targets), make_optimizer(config, plain_model.parameters())
     rng = np.random.default_rng(1)
     X, y = rng.random((16, 784), dtype=np.float32), rng.integers(0, 10, 16)
-    order = []
+    calls: list[tuple[int, slice]] = []
+    lock = threading.Lock()
 
-    def update_layer(l: int) -> None:
-        order.append(l)
-        fused.update_param(2 * l, fused_model.grad_W[l])
-        fused.update_param(2 * l + 1, fused_model.grad_b[l])
+    def update_layer(l: int, rows: slice) -> None:
+        with lock:
+            calls.append((l, rows))
+        fused.update_param(2 * l, fused_model.grad_W[l], rows)
+        if rows.start == 0:
+            fused.update_param(2 * l + 1, fused_model.grad_b[l])
         if not flat:  # the optimizer updates copies: the model must see them before its next pass
-            fused_model.weights[l][...] = targets[2 * l]
+            fused_model.weights[l][rows] = targets[2 * l][rows]
             fused_model.biases[l][...] = targets[2 * l + 1]
 
-    for step in range(3):
-        loss = fused_model.train_forward_loss(X, y)
-        fused.begin_step()
-        fused_model.train_backward(update_layer)
-        assert plain_model.train_step_gradients(X, y) == loss
-        plain.step(plain_model.gradients())
-        assert order[-3:] == [2, 1, 0]  # last layer first, each once
-    for a, b in zip(targets, plain_model.parameters()):
-        np.testing.assert_array_equal(a, b)
+    team = Team(threads)
+    try:
+        for step in range(3):
+            calls.clear()
+            # 16 x 784 x 400 multiply-adds: enough for a team of two to split the first layer
+            loss = fused_model.train_forward_loss(X, y, team=team)
+            fused.begin_step()
+            fused_model.train_backward(update_layer, team=team)
+            plain_loss = plain_model.train_forward_loss(X, y, team=team)
+            plain_model.train_backward(team=team)  # the same products, so the same gradients
+            plain.step(plain_model.gradients())
+            assert [l for l, _ in calls][:2] == [2, 1]  # last layer first
+            first = sorted((r.start, r.stop) for l, r in calls if l == 0)
+            assert first == ([(0, 392), (392, 784)] if threads == 2 else [(0, 784)])  # every row once
+            assert loss == plain_loss
+        for a, b in zip(targets, plain_model.parameters()):
+            np.testing.assert_array_equal(a, b)  # the same arithmetic, one share of rows at a time
+    finally:
+        team.close()
 
 
 def test_gradients_in_another_layout_are_gathered() -> None:

@@ -1,0 +1,180 @@
+"""Several cores on one batch: the calling thread and helper threads share a big layer's work.
+
+Why our own threads rather than BLAS's: after each matrix product, OpenBLAS keeps its
+worker threads spinning, waiting for the next product. In a training step the products
+alternate with long elementwise passes, above all the optimizer's update: Adam on a
+784 x 800 layer is ten NumPy passes over 627k numbers, about as long as the product that
+formed the gradient. NumPy runs those passes on one core while BLAS's spinning worker holds
+the other. With a single-threaded BLAS and a team of threads that sleep between jobs, each
+thread instead takes a share of *everything* a big layer does: its rows of the product,
+then the update of the same rows. Measured on the 2-core reference machine (Trainer, batch
+128, Adam, seconds per epoch, team of two against BLAS's two threads): 784-800-10 2.09 vs
+2.55, 784-1024-10 2.64 vs 3.13, 784-512-10 1.51 vs 1.56, but 784-256-10 0.92 vs 0.78: waking
+a helper costs about 0.1 ms, twice per batch, which a small layer does not earn back. So
+the trainer forms a team only for networks with a layer of at least ``TEAM_MIN_MACS``.
+
+The shares are disjoint rows and no thread sums across another's rows, so a run is
+reproducible for a given team size. A different team size changes the last bits of some
+products (BLAS rounds a 64-row product differently from a 128-row one), as changing BLAS's
+own thread count does.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+MAX_TEAM = 8
+# A layer is split only when its product is this many multiply-adds or more (n x fan_in x fan_out):
+# waking a helper costs about 0.07 ms on the reference machine, about what one thread needs for
+# 2.5M multiply-adds, so smaller layers run faster on the calling thread alone.
+SPLIT_MIN_MACS = 1 << 22
+# A training run forms a team only when one layer's product per batch is at least this large
+# (batch x fan_in x fan_out; 784-512-10 at batch 128 is 51M, 784-256-10 is 26M): below it, the
+# hand-offs cost more than the second core saves (measured, see above).
+TEAM_MIN_MACS = 40_000_000
+
+
+def default_team_size() -> int:
+    """One thread per core, at most two (the reference machine's count; more has not been measured)."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def team_pays(batch_size: int, weight_sizes: list[int], blas_threads: int | None = None) -> bool:
+    """Whether a team beats BLAS's threads for this network (``weight_sizes``: fan_in x fan_out per layer).
+
+    Against a multi-threaded BLAS only for a layer of ``TEAM_MIN_MACS``; against a BLAS
+    already held to one thread (as the dashboard holds it), for any layer worth splitting.
+    """
+    threshold = SPLIT_MIN_MACS if blas_threads == 1 else TEAM_MIN_MACS
+    return batch_size * max(weight_sizes, default=0) >= threshold
+
+
+def blas_threads() -> int | None:
+    """How many threads NumPy's BLAS may use now; None if that cannot be told (no threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    counts = [lib["num_threads"] for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    return max(counts) if counts else None
+
+
+def check_team_size(size: object) -> int:
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_TEAM:
+        raise ValueError(f"threads must be an integer from 1 to {MAX_TEAM}, got {size!r}")
+    return size
+
+
+def shares(n: int, parts: int) -> list[slice]:
+    """``range(n)`` cut into ``parts`` consecutive slices whose lengths differ by at most one."""
+    base, extra = divmod(n, parts)
+    cuts = [0]
+    for k in range(parts):
+        cuts.append(cuts[-1] + base + (1 if k < extra else 0))
+    return [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+class _Helper:
+    """One helper thread: sleeps on a lock until handed a job, runs it, signals done."""
+
+    def __init__(self, name: str) -> None:
+        # Two plain locks used as binary semaphores: the cheapest hand-off CPython offers
+        # (a Condition or a queue adds a second lock round-trip per job).
+        self._go = threading.Lock()
+        self._go.acquire()
+        self._done = threading.Lock()
+        self._done.acquire()
+        self._job: Callable[[int], None] | None = None
+        self._index = 0
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            self._go.acquire()
+            job = self._job
+            if job is None:  # closing
+                return
+            try:
+                job(self._index)
+            except BaseException as exc:  # handed back to the caller of Team.run
+                self._error = exc
+            self._done.release()
+
+    def start(self, job: Callable[[int], None], index: int) -> None:
+        self._job, self._index, self._error = job, index, None
+        self._go.release()
+
+    def wait(self) -> BaseException | None:
+        self._done.acquire()
+        return self._error
+
+    def close(self) -> None:
+        self._job = None
+        self._go.release()
+        self._thread.join()
+
+
+class Team:
+    """The calling thread plus ``size - 1`` helper threads that run one job at a time.
+
+    ``team.run(job)`` calls ``job(k)`` for k = 0 .. size-1 at the same time, ``job(0)`` on the
+    calling thread, and returns when all have finished; an exception in any of them is
+    raised from ``run``. A job should give each k its own rows (see :func:`shares`). The
+    speed-up needs a single-threaded BLAS (see :func:`single_threaded_blas`); the results
+    do not. Call :meth:`close` when done (helpers are daemon threads, so a forgotten team
+    never blocks the interpreter's exit).
+    """
+
+    def __init__(self, size: int, name: str = "nn-team") -> None:
+        self.size = check_team_size(size)
+        self._helpers = [_Helper(f"{name}-{k}") for k in range(1, size)]
+        self._lock = threading.Lock()  # one job at a time, whoever calls
+
+    def run(self, job: Callable[[int], None]) -> None:
+        if self._helpers is None:
+            raise RuntimeError("this team has been closed")
+        with self._lock:
+            for k, helper in enumerate(self._helpers, start=1):
+                helper.start(job, k)
+            error: BaseException | None = None
+            try:
+                job(0)
+            except BaseException as exc:
+                error = exc
+            for helper in self._helpers:  # always wait: the helpers are writing into shared buffers
+                helper_error = helper.wait()
+                error = error or helper_error
+            if error is not None:
+                raise error
+
+    def close(self) -> None:
+        """Stop the helper threads (idempotent)."""
+        helpers, self._helpers = self._helpers, None
+        for helper in helpers or []:
+            helper.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._helpers is None
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[bool]:
+    """Limit NumPy's BLAS to one thread for the duration; yields whether that was possible.
+
+    Uses threadpoolctl (imported lazily: the network itself needs only NumPy). Without it the
+    caller should not split work (a team on top of a multi-threaded BLAS oversubscribes the
+    cores). The limit is process-wide and the previous one is restored on exit.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield False
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield True
