@@ -57,6 +57,7 @@ SMALL = ["--hidden", "32", "--epochs", "2", "--val-size", "200", "--batch-size",
         (["train", "--optimizer", "rmsprop"], "rmsprop"),
         (["train", "--epochs", "ten"], "ten"),
         (["train", "--no-such-flag"], "--no-such-flag"),
+        (["train", "--threads", "0"], "got 0"),
         (["evaluate", "/no/such/model.npz"], "/no/such/model.npz"),
     ],
 )

@@ -93,6 +93,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     opt.add_argument("--early-stopping", type=int, metavar="PATIENCE",
                      help="stop when the validation loss has not improved for this many epochs")
     opt.add_argument("--seed", type=int)
+    opt.add_argument("--threads", type=int, metavar="N",
+                     help="threads that share the work of a large network's batch (default: one per core, "
+                          "at most 2); results are reproducible for a given N")
 
     data = p.add_argument_group("data")
     data.add_argument("--subset", type=int, metavar="N", help="train on only N images")
@@ -195,10 +198,17 @@ def run(args: argparse.Namespace) -> int:
     from nn.trainer import Trainer
 
     config = build_config(args)
+    if args.threads is not None:
+        from nn.parallel import check_team_size
+
+        try:
+            check_team_size(args.threads)  # before the data is loaded: fail fast
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
     ds = load_data(args)
     progress = None if args.quiet else _Progress(config.epochs)
     try:
-        trainer = Trainer(config, ds.x_train, ds.y_train, callback=progress)
+        trainer = Trainer(config, ds.x_train, ds.y_train, callback=progress, threads=args.threads)
     except ValueError as exc:  # e.g. a validation size that does not fit the data
         if progress is not None:
             progress.close()
