@@ -267,6 +267,7 @@ class TrainingRun:
             if acquired:
                 self._limiter.release(self.run_id)
             _unregister(self)
+            share_cores()
 
     def _fail(self, message: str) -> None:
         with self._lock:
@@ -384,6 +385,7 @@ class TrainingRun:
                     self._close_clock()
             if event.state != RunState.RUNNING:
                 self._snapshot_model()
+            share_cores()
 
     def _set_phase(self, phase: str, reason: str = "") -> None:
         with self._lock:
@@ -500,6 +502,24 @@ def _register(run: TrainingRun) -> None:
 def _unregister(run: TrainingRun) -> None:
     with _RUNS_LOCK:
         _RUNS.pop(run.run_id, None)
+
+
+def share_cores(cores: int | None = None) -> None:
+    """Let running trainings use their thread teams only while the teams fit on the cores.
+
+    A team (nn/parallel.py) speeds up a run that has the machine to itself; teams that
+    outnumber the cores slow every run down, so with more running trainings than
+    cores / team size each keeps to one thread. Called whenever a run starts, pauses,
+    resumes or ends.
+    """
+    from nn.parallel import default_team_size
+
+    running = [run for run in live_runs() if run.trainer is not None and run.phase == RunState.RUNNING.value]
+    fits = len(running) * default_team_size() <= (cores or os.cpu_count() or 1)
+    for run in running:
+        allow = getattr(run.trainer, "allow_team", None)  # a test's stand-in trainer may not have it
+        if allow is not None:
+            allow(fits)
 
 
 def live_runs() -> list[TrainingRun]:

@@ -127,6 +127,7 @@ class Trainer:
         self._callback = callback
         self.threads = default_team_size() if threads is None else check_team_size(threads)
         self._team: Team | None = None  # exists while the run does
+        self._team_allowed = True  # see allow_team
         self._images, self._labels = _check_data(images, labels)
         n = self._images.shape[0]
         split_seed, init_seed, shuffle_seed, dropout_seed, augment_seed = np.random.SeedSequence(config.seed).spawn(5)
@@ -237,6 +238,15 @@ class Trainer:
             raise ValueError(f"learning rate must be a number in (0, 100], got {lr!r}")
         with self._cond:
             self._pending_lr = float(lr)
+
+    def allow_team(self, allowed: bool) -> None:
+        """Let the run's thread team share batches (True, the default) or keep to one thread from the next batch.
+
+        For a server running several trainings at once: teams that outnumber the cores wait
+        on each other's descheduled threads (measured: two runs of 784-256-128-10 side by side
+        on 2 cores took 0.84 s per 20,000 images with a team each, 0.61 s without).
+        """
+        self._team_allowed = bool(allowed)  # one reference store: safe from any thread
 
     # ------------------------------------------------------------------ reading (any thread)
 
@@ -354,7 +364,8 @@ class Trainer:
                 lr = schedule.lr(self._step)
                 if lr != opt.lr:
                     opt.lr = lr
-                loss = model.train_forward_loss(X, y, dropout_rng, self._team)  # backward waits for the loss check
+                team = self._team if self._team_allowed else None
+                loss = model.train_forward_loss(X, y, dropout_rng, team)  # backward waits for the loss check
                 if loss_limit is None:
                     loss_limit = EXPLOSION_FACTOR * max(math.log(model.config.n_classes), loss)
                 if not loss <= loss_limit:  # also true for NaN
@@ -365,7 +376,7 @@ class Trainer:
                 # Backward hands each layer to the optimizer as soon as its gradient is formed,
                 # while gradient and weights are still in cache (same result as opt.step(grads)).
                 opt.begin_step()
-                model.train_backward(update_layer, self._team)
+                model.train_backward(update_layer, team)
                 self._losses[self._step] = loss
                 self._step += 1
                 loss_sum += loss * m
@@ -522,7 +533,7 @@ class Trainer:
             chunk = idx[start : start + _VAL_CHUNK]
             X = np.multiply(self._images[chunk], _SCALE, out=buf[: chunk.size])
             y = self._labels[chunk]
-            logits = self.model.forward(X, team=self._team)
+            logits = self.model.forward(X, team=self._team if self._team_allowed else None)
             loss_sum += cross_entropy(logits, y) * chunk.size
             correct += int(np.count_nonzero(np.argmax(logits, axis=1) == y))
         return loss_sum / idx.size, correct / idx.size

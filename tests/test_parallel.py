@@ -138,3 +138,26 @@ def test_a_run_with_a_team_is_reproducible_close_to_one_thread_and_leaves_nothin
     assert not any(n.startswith("nn-train") for n in _team_threads())  # helpers ended with the run
     blas_after = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
     assert blas_after == blas_before  # the single-thread BLAS limit was lifted
+
+
+def test_allow_team_false_keeps_the_run_to_one_thread_from_the_next_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import nn.parallel
+
+    jobs = []
+    real_run = nn.parallel.Team.run
+    monkeypatch.setattr(nn.parallel.Team, "run", lambda self, job: (jobs.append(1), real_run(self, job))[1])
+    config = TrainConfig(model=ModelConfig(hidden=(400,)), batch_size=128, epochs=1, val_size=0, seed=3)
+    images, labels = _data()
+    counts: list[int] = []
+    trainer: Trainer
+
+    def on_event(event: object) -> None:
+        if isinstance(event, BatchEvent):
+            counts.append(len(jobs))
+            if event.batch == 2:
+                trainer.allow_team(False)
+
+    trainer = Trainer(config, images, labels, threads=2, callback=on_event)
+    trainer.run()
+    assert counts[0] > 0 and counts[1] > counts[0]  # the team shared the first two batches
+    assert counts[-1] == counts[1]  # and none after allow_team(False)

@@ -194,3 +194,32 @@ def test_memory_budget_setting(monkeypatch) -> None:
 def test_limiter_rejects_a_useless_capacity() -> None:
     with pytest.raises(ValueError, match="0"):
         RunLimiter(0)
+
+
+class _StubTrainer:
+    def __init__(self) -> None:
+        self.allowed: list[bool] = []
+
+    def allow_team(self, allowed: bool) -> None:
+        self.allowed.append(allowed)
+
+
+class _StubRun:
+    def __init__(self, phase: str) -> None:
+        self.phase = phase
+        self.trainer = _StubTrainer()
+
+
+def test_thread_teams_only_while_the_running_trainings_fit_on_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nn.parallel.default_team_size", lambda: 2)
+    first, second = _StubRun(RunState.RUNNING.value), _StubRun(RunState.RUNNING.value)
+    paused = _StubRun(RunState.PAUSED.value)
+    monkeypatch.setattr(runner, "_RUNS", {"a": first, "p": paused})
+    runner.share_cores(cores=2)
+    assert first.trainer.allowed == [True]  # alone on two cores: a team of two fits
+    assert paused.trainer.allowed == []  # a paused run uses no core and is left alone
+    monkeypatch.setattr(runner, "_RUNS", {"a": first, "b": second, "p": paused})
+    runner.share_cores(cores=2)
+    assert first.trainer.allowed[-1] is False and second.trainer.allowed == [False]
+    runner.share_cores(cores=4)
+    assert first.trainer.allowed[-1] is True and second.trainer.allowed[-1] is True
