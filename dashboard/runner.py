@@ -512,10 +512,10 @@ def share_cores(cores: int | None = None) -> None:
     cores / team size each keeps to one thread. Called whenever a run starts, pauses,
     resumes or ends.
     """
-    from nn.parallel import default_team_size
+    from nn.parallel import default_team_size, usable_cores
 
     running = [run for run in live_runs() if run.trainer is not None and run.phase == RunState.RUNNING.value]
-    fits = len(running) * default_team_size() <= (cores or os.cpu_count() or 1)
+    fits = len(running) * default_team_size() <= (cores or usable_cores())
     for run in running:
         allow = getattr(run.trainer, "allow_team", None)  # a test's stand-in trainer may not have it
         if allow is not None:

@@ -37,9 +37,17 @@ SPLIT_MIN_MACS = 1 << 22
 TEAM_MIN_MACS = 40_000_000
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def default_team_size() -> int:
-    """One thread per core, at most two (the reference machine's count; more has not been measured)."""
-    return max(1, min(2, os.cpu_count() or 1))
+    """One thread per usable core, at most two (the reference machine's count; more has not been measured)."""
+    return min(2, usable_cores())
 
 
 def team_pays(batch_size: int, weight_sizes: list[int], blas_threads: int | None = None) -> bool:
