@@ -183,7 +183,7 @@ def _live_body(session: SessionData) -> None:
                        lambda: batch_loss_figure(snap.batch_losses, bpe, lr_changes=snap.lr_changes,
                                                  max_points=LIVE_POINTS))
     st.plotly_chart(loss_fig, key="chart_batch_loss", width="stretch", config={"displayModeBar": False})
-    st.caption("Each faint point is one batch's loss; the dark line is its running average. It should fall "
+    st.caption("The faint line is every batch's loss; the dark line is its running average. It should fall "
                "steadily; a jump after a learning-rate change (dashed line) means the step got too big.")
     epoch_fig = _cached(session, "epochs", (snap.run_id, snap.epochs_done, snap.epochs_planned),
                         lambda: epoch_metrics_figure(epochs_frame(snap.epochs), snap.epochs_planned))
