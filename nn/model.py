@@ -28,6 +28,9 @@ Speed (the training pass is what the benchmark times):
 * :meth:`MLP.train_backward` can hand each layer to the optimizer the moment
   its gradient is final (``on_layer``), so the update reads gradient and
   weights while they are still in the CPU cache.
+* with a thread team (nn/parallel.py), a large layer's work is cut by rows:
+  batch rows in the forward pass, rows of ``W_l`` in the backward pass, where
+  each thread also updates the rows whose gradient it just formed.
 
 Parameters are updated in place only: ``model.weights[l]`` is a view that the
 trainer, the optimizer and the UI all hold. Never rebind it; use
@@ -312,7 +315,7 @@ class MLP:
 
         The split lets a caller look at the loss (e.g. stop on divergence) before
         any gradient is formed or any weight is updated. A ``team`` (nn/parallel.py)
-        shares the batch's rows between threads; the result is the same.
+        shares the batch's rows between threads (same result up to float rounding).
         """
         if X.dtype != self.dtype:
             X = np.asarray(X, dtype=self.dtype)
