@@ -28,9 +28,10 @@ from contextlib import contextmanager
 
 MAX_TEAM = 8
 # A layer is split only when its product is this many multiply-adds or more (n x fan_in x fan_out):
-# waking a helper costs about 0.07 ms on the reference machine, about what one thread needs for
-# 2.5M multiply-adds, so smaller layers run faster on the calling thread alone.
-SPLIT_MIN_MACS = 1 << 22
+# waking a helper costs 0.07-0.1 ms on the reference machine, twice per split. Measured with a
+# one-thread BLAS (20,000 images, 784-128-64-10): 0.38 s with layers of 4M split, 0.27 s with none;
+# 784-256-128-10 gained from splitting its 26M first layer either way (0.45 vs 0.48 s).
+SPLIT_MIN_MACS = 1 << 24
 # A training run forms a team only when one layer's product per batch is at least this large
 # (batch x fan_in x fan_out; 784-512-10 at batch 128 is 51M, 784-256-10 is 26M): below it, the
 # hand-offs cost more than the second core saves (measured, see above).

@@ -166,7 +166,7 @@ def test_layer_by_layer_updates_during_backward_are_bit_identical_to_step(name: 
     targets = fused_model.parameters() if flat else [p.copy() for p in fused_model.parameters()]
     fused, plain = make_optimizer(config, targets), make_optimizer(config, plain_model.parameters())
     rng = np.random.default_rng(1)
-    X, y = rng.random((16, 784), dtype=np.float32), rng.integers(0, 10, 16)
+    X, y = rng.random((64, 784), dtype=np.float32), rng.integers(0, 10, 64)
     calls: list[tuple[int, slice]] = []
     lock = threading.Lock()
 
@@ -184,7 +184,7 @@ def test_layer_by_layer_updates_during_backward_are_bit_identical_to_step(name: 
     try:
         for step in range(3):
             calls.clear()
-            # 16 x 784 x 400 multiply-adds: enough for a team of two to split the first layer
+            # 64 x 784 x 400 multiply-adds: enough for a team of two to split the first layer
             loss = fused_model.train_forward_loss(X, y, team=team)
             fused.begin_step()
             fused_model.train_backward(update_layer, team=team)
