@@ -26,54 +26,22 @@ any smoother, it only shifts units (the ``decay`` argument overrides this).
 Speed: when the parameters are consecutive slices of one flat buffer (as
 :class:`nn.model.MLP` lays them out), the rule runs once on the whole buffer:
 the same elementwise arithmetic with a few NumPy calls per step instead of a
-few per array. A large buffer is cut into one chunk per CPU core (at most
-``MAX_THREADS``) and the chunks are updated in parallel threads: NumPy releases
-the GIL inside its loops, and every rule is elementwise, so the result is
-bit-identical to a single pass. Every update is in place, into the arrays the
-caller holds.
+few per array. Every update is in place, into the arrays the caller holds.
 
 The trainer does not call :meth:`Optimizer.step`: after :meth:`Optimizer.begin_step` it
 lets the model call :meth:`Optimizer.update_param` for each layer during backward, right
-after that layer's gradient is formed (cache-hot; bit-identical to ``step``).
+after that layer's gradient is formed (cache-hot; bit-identical to ``step``), and with a
+thread team (nn/parallel.py) for each thread's rows of a large layer.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from nn.config import TrainConfig
-
-MAX_THREADS = 2
-PARALLEL_MIN_SIZE = 1 << 18  # elements; below this, handing work to a thread costs more than it saves
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _worker_pool() -> ThreadPoolExecutor:
-    """One small pool of worker threads (idle between steps), shared by every optimizer, started on first use."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=MAX_THREADS - 1, thread_name_prefix="nn-optim")
-        return _pool
-
-
-def _chunks(array: np.ndarray, parts: int) -> list[np.ndarray]:
-    """``array`` as ``parts`` 1-D views of about equal size (or whole, if small or not contiguous)."""
-    if parts < 2 or array.size < PARALLEL_MIN_SIZE or not array.flags.c_contiguous:
-        return [array]
-    flat = array.reshape(-1)
-    step = -(-flat.size // parts)
-    step += -step % 16  # chunks start at multiples of 16 elements: aligned for SIMD
-    return [flat[i : i + step] for i in range(0, flat.size, step)]
-
 
 def _check_number(name: str, value: float, low: float, high: float, *, low_open: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not math.isfinite(value):
@@ -104,8 +72,6 @@ class Optimizer:
     params: the arrays to update in place (e.g. ``model.parameters()``).
     decay: per array, whether weight decay applies (default: arrays with
     ndim >= 2, i.e. weight matrices and not biases).
-    threads: how many threads share the update of a large buffer (default:
-    the CPU count, at most ``MAX_THREADS``); the result does not depend on it.
     """
 
     n_buffers = 0  # per-parameter state arrays the rule needs (velocity, moments)
@@ -118,7 +84,6 @@ class Optimizer:
         lr: float,
         weight_decay: float = 0.0,
         decay: Sequence[bool] | None = None,
-        threads: int | None = None,
     ):
         self.params = list(params)
         if not self.params:
@@ -132,46 +97,26 @@ class Optimizer:
         self.decay = [p.ndim >= 2 for p in self.params] if decay is None else [bool(d) for d in decay]
         if len(self.decay) != len(self.params):
             raise ValueError(f"decay lists {len(self.decay)} flags for {len(self.params)} parameters")
-        if threads is None:
-            threads = min(MAX_THREADS, os.cpu_count() or 1)
-        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
-            raise ValueError(f"threads must be an integer from 1 to {MAX_THREADS}, got {threads!r}")
-        self.threads = threads
         self.t = 0  # steps taken
 
         # The rule runs on "groups": the one flat buffer behind all params if there is one, else
-        # each param. A large group is cut into chunks, and every second chunk goes to a worker thread.
+        # each param. State and scratch are allocated per group and also viewed shaped like each
+        # param (for update_param): both views share memory, so either path sees the other's moments.
         self._flat = _flat_base(self.params)
-        self._groups: list[np.ndarray] = []
-        self._offload: list[bool] = []
-        for source in [self._flat] if self._flat is not None else self.params:
-            chunks = _chunks(source, self.threads)
-            self._groups += chunks
-            self._offload += [i % 2 == 1 for i in range(len(chunks))]
-        # State and scratch are allocated per source and viewed two ways: cut like the groups (for
-        # step) and shaped like each param (for update_param). Both views share memory, so either
-        # path sees the moments the other one wrote.
-        sources = [self._flat] if self._flat is not None else self.params
-        state_src = [[np.zeros_like(s) for _ in range(self.n_buffers)] for s in sources]
-        scratch_src = [np.empty_like(s) for s in sources]
-        self._state: list[list[np.ndarray]] = []
-        self._scratch: list[np.ndarray] = []
-        for buffers, scratch in zip(state_src, scratch_src):
-            chunked = [_chunks(b, self.threads) for b in buffers]  # cut exactly like the source's groups
-            self._scratch += _chunks(scratch, self.threads)
-            self._state += [list(per_chunk) for per_chunk in zip(*chunked)] if buffers else \
-                [[] for _ in _chunks(scratch, self.threads)]
+        self._groups: list[np.ndarray] = [self._flat] if self._flat is not None else list(self.params)
+        self._state = [[np.zeros_like(g) for _ in range(self.n_buffers)] for g in self._groups]
+        self._scratch = [np.empty_like(g) for g in self._groups]
         self._param_state: list[list[np.ndarray]] = []
         self._param_scratch: list[np.ndarray] = []
         at = 0
         for i, p in enumerate(self.params):
             if self._flat is not None:  # views of the flat buffers where this param's slice sits
-                self._param_state.append([b[at : at + p.size].reshape(p.shape) for b in state_src[0]])
-                self._param_scratch.append(scratch_src[0][at : at + p.size].reshape(p.shape))
+                self._param_state.append([b[at : at + p.size].reshape(p.shape) for b in self._state[0]])
+                self._param_scratch.append(self._scratch[0][at : at + p.size].reshape(p.shape))
                 at += p.size
             else:
-                self._param_state.append(state_src[i])
-                self._param_scratch.append(scratch_src[i])
+                self._param_state.append(self._state[i])
+                self._param_scratch.append(self._scratch[i])
         self._grad_flat = np.empty_like(self._flat) if self._flat is not None else None
         self._known: tuple[tuple[np.ndarray, ...], list[np.ndarray], list[np.ndarray]] = ((), [], [])
 
@@ -190,11 +135,8 @@ class Optimizer:
             for b in buffers:
                 b.fill(0)
 
-    def _split(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        return [chunk for a in arrays for chunk in _chunks(a, self.threads)]
-
     def _grads(self, grads: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """(grads shaped like each param, grads cut like the groups), checked once per set of arrays."""
+        """(grads shaped like each param, grads laid out like the groups), checked once per set of arrays."""
         grads = list(grads)
         known, per_param, groups = self._known
         if len(grads) == len(known) and all(a is b for a, b in zip(grads, known)):
@@ -206,7 +148,7 @@ class Optimizer:
                 raise ValueError(f"gradient {i} has shape {np.shape(g)}, parameter has {p.shape}")
         if self._flat is None:
             grads = [g if g.flags.c_contiguous else np.ascontiguousarray(g) for g in grads]
-            per_param, groups = grads, self._split(grads)
+            per_param, groups = grads, grads
         else:
             flat = _flat_base(grads)
             if flat is None or flat.size != self._flat.size:  # another layout: gather into one buffer
@@ -219,7 +161,7 @@ class Optimizer:
             for p in self.params:
                 per_param.append(flat[at : at + p.size].reshape(p.shape))
                 at += p.size
-            groups = self._split([flat])
+            groups = [flat]
         if grads is not None:
             self._known = (tuple(grads), per_param, groups)
         return per_param, groups
@@ -237,13 +179,8 @@ class Optimizer:
                 else:
                     g += wd * p
         self.t += 1
-        jobs = list(zip(self._groups, groups, self._state, self._scratch))
-        pending = [_worker_pool().submit(self._update, *job) for job, off in zip(jobs, self._offload) if off]
-        for job, off in zip(jobs, self._offload):
-            if not off:
-                self._update(*job)
-        for future in pending:
-            future.result()
+        for job in zip(self._groups, groups, self._state, self._scratch):
+            self._update(*job)
 
     def begin_step(self) -> None:
         """Start a step taken one parameter at a time with :meth:`update_param` (counts the step)."""
@@ -292,8 +229,8 @@ class Momentum(Optimizer):
 
     n_buffers = 1
 
-    def __init__(self, params, *, lr, momentum=0.9, weight_decay=0.0, decay=None, threads=None):
-        super().__init__(params, lr=lr, weight_decay=weight_decay, decay=decay, threads=threads)
+    def __init__(self, params, *, lr, momentum=0.9, weight_decay=0.0, decay=None):
+        super().__init__(params, lr=lr, weight_decay=weight_decay, decay=decay)
         self.momentum = _check_number("momentum", momentum, 0.0, 0.999)
 
     def _update(self, p, g, state, tmp):
@@ -333,9 +270,8 @@ class Adam(Optimizer):
 
     n_buffers = 2
 
-    def __init__(self, params, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decay=None,
-                 threads=None):
-        super().__init__(params, lr=lr, weight_decay=weight_decay, decay=decay, threads=threads)
+    def __init__(self, params, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decay=None):
+        super().__init__(params, lr=lr, weight_decay=weight_decay, decay=decay)
         self.beta1 = _check_number("beta1", beta1, 0.0, 0.9999)
         self.beta2 = _check_number("beta2", beta2, 0.0, 0.99999)
         self.eps = _check_number("eps", eps, 0.0, 1.0, low_open=True)
@@ -366,10 +302,10 @@ class AdamW(Adam):
     decoupled_decay = True
 
 
-def make_optimizer(config: TrainConfig, params: Sequence[np.ndarray], *, threads: int | None = None) -> Optimizer:
+def make_optimizer(config: TrainConfig, params: Sequence[np.ndarray]) -> Optimizer:
     """The optimizer ``config.optimizer`` names, over ``params`` (e.g. ``model.parameters()``)."""
     name, lr, wd = config.optimizer, config.lr, config.weight_decay
-    common = {"lr": lr, "weight_decay": wd, "threads": threads}
+    common = {"lr": lr, "weight_decay": wd}
     if name == "sgd":
         return SGD(params, **common)
     if name == "momentum":
