@@ -223,3 +223,26 @@ def test_thread_teams_only_while_the_running_trainings_fit_on_the_cores(monkeypa
     assert first.trainer.allowed[-1] is False and second.trainer.allowed == [False]
     runner.share_cores(cores=4)
     assert first.trainer.allowed[-1] is True and second.trainer.allowed[-1] is True
+
+
+def test_real_runs_share_the_cores_as_they_start_and_stop(data, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nn.parallel.usable_cores", lambda: 2)
+    monkeypatch.setattr("nn.parallel.default_team_size", lambda: 2)
+    # 128 x 784 x 400 multiply-adds per batch: the trainer forms a team whatever BLAS's thread count
+    config = TrainConfig(model=ModelConfig(hidden=(400,)), batch_size=128, epochs=200, val_size=50, lr=0.01)
+
+    def allowed(run: TrainingRun) -> bool:
+        return run.trainer is not None and run.trainer._team_allowed
+
+    first = TrainingRun(config, *data, limiter=RunLimiter(2)).start()
+    wait_until(lambda: first.phase == RunState.RUNNING.value)
+    wait_until(lambda: allowed(first))
+    second = TrainingRun(config, *data, limiter=RunLimiter(2)).start()
+    wait_until(lambda: second.phase == RunState.RUNNING.value)
+    wait_until(lambda: not allowed(first) and not allowed(second))  # two teams would not fit on 2 cores
+    second.stop()
+    assert second.join(timeout=10)
+    wait_until(lambda: allowed(first))  # alone again: its team is back
+    first.stop()
+    assert first.join(timeout=10)
+    assert first.snapshot().step > 0 and np.isfinite(first.snapshot().batch_losses).all()
