@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -48,7 +49,7 @@ from nn.activations import Activation, get_activation
 from nn.config import ModelConfig
 from nn.init import init_weight
 from nn.losses import softmax, softmax_cross_entropy_counted
-from nn.parallel import SPLIT_MIN_MACS, Team, shares
+from nn.parallel import Team, for_each_share
 
 _EVAL_CHUNK = 4096  # rows per block in inference, so a 60,000-image forward pass stays small in memory
 _MAX_WORKSPACES = 4  # batch sizes kept warm (e.g. full batches, the last partial batch)
@@ -228,24 +229,22 @@ class MLP:
             ws = self._new_workspace(X.shape[0])
             return self._train_forward(ws, X, rng).copy()
         logits = np.empty((X.shape[0], self.config.n_classes), self.dtype)
-
-        def rows_forward(rows: slice) -> None:
-            H = X[rows]
-            for W, b, act in zip(self.weights, self.biases, self.activations):
-                Z = H @ W
-                Z += b
-                H = act.forward(Z, out=Z)
-            out = np.matmul(H, self.weights[-1], out=logits[rows])
-            out += self.biases[-1]
-
+        macs_per_row = sum(W.size for W in self.weights)
         for start in range(0, X.shape[0], _EVAL_CHUNK):
-            stop = min(start + _EVAL_CHUNK, X.shape[0])
-            if team is None or team.size == 1 or stop - start < team.size:
-                rows_forward(slice(start, stop))
-            else:
-                parts = [slice(start + r.start, start + r.stop) for r in shares(stop - start, team.size)]
-                team.run(lambda k: rows_forward(parts[k]))
+            block = slice(start, start + _EVAL_CHUNK)
+            rows = X[block].shape[0]
+            for_each_share(team, rows, rows * macs_per_row, partial(self._eval_rows, X[block], logits[block]))
         return logits
+
+    def _eval_rows(self, X: np.ndarray, logits: np.ndarray, rows: slice) -> None:
+        """Inference for ``X[rows]``, written into ``logits[rows]``."""
+        H = X[rows]
+        for W, b, act in zip(self.weights, self.biases, self.activations):
+            Z = H @ W
+            Z += b
+            H = act.forward(Z, out=Z)
+        out = np.matmul(H, self.weights[-1], out=logits[rows])
+        out += self.biases[-1]
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities (n, C); each row sums to 1."""
@@ -372,12 +371,7 @@ class MLP:
         for l in range(1, self.n_layers):
             ws.inputs[l] = ws.acts[l - 1] if ws.masks[l - 1] is None else ws.dropped[l - 1]
         n = X.shape[0]
-        macs = n * sum(W.size for W in self.weights)
-        if team is None or team.size == 1 or n < team.size or macs < SPLIT_MIN_MACS:
-            self._forward_rows(ws, slice(0, n))
-        else:
-            parts = shares(n, team.size)
-            team.run(lambda k: self._forward_rows(ws, parts[k]))
+        for_each_share(team, n, n * sum(W.size for W in self.weights), partial(self._forward_rows, ws))
         return ws.logits
 
     def _forward_rows(self, ws: _Workspace, rows: slice) -> None:
@@ -421,21 +415,8 @@ class MLP:
             dH = ws.deltas[l - 1] if l > 0 else None
             if grad_W is not None:
                 np.add.reduce(dZ, axis=0, out=grad_b[l])  # db = column sums of dZ
-
-            def part(rows: slice, dZ: np.ndarray = dZ, l: int = l, W: np.ndarray = W,
-                     dH: np.ndarray | None = dH) -> None:
-                if grad_W is not None:
-                    np.matmul(ws.inputs[l][:, rows].T, dZ, out=grad_W[l][rows])
-                if dH is not None:
-                    np.matmul(dZ, W[rows].T, out=dH[:, rows])
-                if on_layer is not None:
-                    on_layer(l, rows)  # dW_l[rows] just written: the update finds it in cache
-
-            if team is None or team.size == 1 or W.shape[0] < team.size or n * W.size < SPLIT_MIN_MACS:
-                part(slice(0, W.shape[0]))
-            else:
-                parts = shares(W.shape[0], team.size)
-                team.run(lambda k: part(parts[k]))
+            job = partial(self._layer_backward, ws, l, dZ, dH, grad_W, on_layer)
+            for_each_share(team, W.shape[0], n * W.size, job)
             if dH is None:
                 break
             mask = ws.masks[l - 1]
@@ -446,3 +427,21 @@ class MLP:
         if input_grad:
             return dZ @ self.weights[0].T
         return None
+
+    def _layer_backward(
+        self,
+        ws: _Workspace,
+        l: int,
+        dZ: np.ndarray,
+        dH: np.ndarray | None,
+        grad_W: list[np.ndarray] | None,
+        on_layer: Callable[[int, slice], None] | None,
+        rows: slice,
+    ) -> None:
+        """Layer l's backward for ``rows`` of W_l: dW_l[rows], the columns ``rows`` of dH_{l-1}, then the update."""
+        if grad_W is not None:
+            np.matmul(ws.inputs[l][:, rows].T, dZ, out=grad_W[l][rows])
+        if dH is not None:
+            np.matmul(dZ, self.weights[l][rows].T, out=dH[:, rows])
+        if on_layer is not None:
+            on_layer(l, rows)  # dW_l[rows] just written: the update finds it in cache

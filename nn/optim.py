@@ -43,6 +43,7 @@ import numpy as np
 
 from nn.config import TrainConfig
 
+
 def _check_number(name: str, value: float, low: float, high: float, *, low_open: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
@@ -169,15 +170,8 @@ class Optimizer:
     def step(self, grads: Sequence[np.ndarray]) -> None:
         """One update of every parameter from ``grads`` (same order and shapes as ``params``)."""
         per_param, groups = self._grads(grads)
-        wd = self.weight_decay
-        if wd > 0:
-            for p, g, decayed in zip(self.params, per_param, self.decay):
-                if not decayed:
-                    continue
-                if self.decoupled_decay:
-                    p *= 1.0 - self.lr * wd
-                else:
-                    g += wd * p
+        for i, (p, g) in enumerate(zip(self.params, per_param)):
+            self._decay(i, p, g)
         self.t += 1
         for job in zip(self._groups, groups, self._state, self._scratch):
             self._update(*job)
@@ -204,12 +198,16 @@ class Optimizer:
             raise ValueError(f"gradient {i} has shape {grad.shape}, parameter has {p.shape}")
         if rows is not None:
             p, grad, tmp, state = p[rows], grad[rows], tmp[rows], [s[rows] for s in state]
+        self._decay(i, p, grad)
+        self._update(p, grad, state, tmp)
+
+    def _decay(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        """Weight decay of ``params[i]`` (or rows of it): shrink p (decoupled) or add wd p to g (L2)."""
         if self.weight_decay > 0 and self.decay[i]:
             if self.decoupled_decay:
                 p *= 1.0 - self.lr * self.weight_decay
             else:
-                grad += self.weight_decay * p
-        self._update(p, grad, state, tmp)
+                g += self.weight_decay * p
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: list[np.ndarray], tmp: np.ndarray) -> None:
         """Apply the rule to one array ``p`` in place; ``tmp`` is scratch space of p's shape."""

@@ -86,6 +86,16 @@ def shares(n: int, parts: int) -> list[slice]:
     return [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
 
 
+def for_each_share(team: Team | None, n: int, macs: int, job: Callable[[slice], None]) -> None:
+    """``job(rows)`` over ``range(n)``: one share per team thread when the work (``macs``
+    multiply-adds) is worth the hand-offs (``SPLIT_MIN_MACS``), else all rows on this thread."""
+    if team is None or team.size == 1 or n < team.size or macs < SPLIT_MIN_MACS:
+        job(slice(0, n))
+    else:
+        parts = shares(n, team.size)
+        team.run(lambda k: job(parts[k]))
+
+
 class _Helper:
     """One helper thread: sleeps on a lock until handed a job, runs it, signals done."""
 

@@ -248,6 +248,10 @@ class Trainer:
         """
         self._team_allowed = bool(allowed)  # one reference store: safe from any thread
 
+    def _active_team(self) -> Team | None:
+        """The team for the next piece of work: None without one, or while :meth:`allow_team` says no."""
+        return self._team if self._team_allowed else None
+
     # ------------------------------------------------------------------ reading (any thread)
 
     @property
@@ -364,7 +368,7 @@ class Trainer:
                 lr = schedule.lr(self._step)
                 if lr != opt.lr:
                     opt.lr = lr
-                team = self._team if self._team_allowed else None
+                team = self._active_team()
                 loss = model.train_forward_loss(X, y, dropout_rng, team)  # backward waits for the loss check
                 if loss_limit is None:
                     loss_limit = EXPLOSION_FACTOR * max(math.log(model.config.n_classes), loss)
@@ -533,7 +537,7 @@ class Trainer:
             chunk = idx[start : start + _VAL_CHUNK]
             X = np.multiply(self._images[chunk], _SCALE, out=buf[: chunk.size])
             y = self._labels[chunk]
-            logits = self.model.forward(X, team=self._team if self._team_allowed else None)
+            logits = self.model.forward(X, team=self._active_team())
             loss_sum += cross_entropy(logits, y) * chunk.size
             correct += int(np.count_nonzero(np.argmax(logits, axis=1) == y))
         return loss_sum / idx.size, correct / idx.size
