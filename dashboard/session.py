@@ -49,7 +49,7 @@ class SessionData:
     last_upload_id: str | None = None  # the uploaded file already handled (uploads are read once)
     upload_message: tuple[str, str] | None = None  # (kind, text) shown while the file stays selected
     _view: ModelView | None = None  # cached per version
-    figures: dict = field(default_factory=dict)  # live charts: name -> (key, figure), rebuilt on change
+    figures: dict = field(default_factory=dict)  # live charts: name -> (key, figure JSON), rebuilt on change
     _npz: Any = None  # (version, bytes, file name) of the model download
 
 

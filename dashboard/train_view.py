@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard.runner import FAILED, WAITING, TrainingRun, get_limiter, memory_budget_bytes
+from dashboard.live_charts import figure_json, live_charts
 from dashboard.session import SessionData, current_model, set_run, uploaded_view
 from dashboard.widgets import LIVE_INTERVAL_S, metric_tiles, phase_label
 from figures.training import batch_loss_figure, epoch_metrics_figure, epochs_frame, lr_figure
@@ -19,6 +20,13 @@ from nn.model import memory_estimate, param_count
 
 MAX_UPLOAD_BYTES = 200 * 2**20
 LIVE_POINTS = 500  # per line on the live charts: plenty for a chart a few hundred pixels wide
+LIVE_CAPTIONS = (
+    "The faint line is every batch's loss; the dark line is its running average. It should fall steadily; a "
+    "jump after a learning-rate change (dashed line) means the step got too big.",
+    "Train vs validation after each epoch: when validation accuracy stalls while training keeps improving, "
+    "the network starts to memorise rather than generalise.",
+    "The learning rate used at each step: the schedule and warm-up shape it; your changes are marked.",
+)
 
 
 def fmt_bytes(n: float) -> str:
@@ -141,6 +149,16 @@ def live_panel(session: SessionData) -> None:
 
 
 def _live_body(session: SessionData) -> None:
+    # The charts are always the fragment's second element, after one container for everything that
+    # comes and goes above them: an element that changed position would be mounted afresh, and the
+    # charts' page loads plotly once, while the user is still setting the knobs, then only updates.
+    with st.container():
+        figures = _status(session)
+    live_charts(figures, LIVE_CAPTIONS if figures else [], key="live_charts")
+
+
+def _status(session: SessionData) -> list[str]:
+    """Status line, notices, progress and tiles; returns the live figures' JSON (none before the first batch)."""
     run = session.run
     if run is None:
         if session.uploaded is not None:
@@ -149,7 +167,7 @@ def _live_body(session: SessionData) -> None:
         else:
             st.info("Set the knobs (or pick a preset) and press **Start**. The quick preset trains in seconds.",
                     icon=":material/arrow_back:")
-        return
+        return []
     run.heartbeat()
     snap = run.snapshot()
     st.markdown(f"**Run {snap.run_id}** · {phase_label(snap)}")
@@ -177,37 +195,30 @@ def _live_body(session: SessionData) -> None:
     metric_tiles(snap)
     if snap.step == 0:
         st.caption("The charts appear with the first batch.")
-        return
+        return []
     bpe = max(snap.batches_per_epoch, 1)
-    loss_fig = _cached(session, "loss", (snap.run_id, snap.step, snap.lr_changes),
-                       lambda: batch_loss_figure(snap.batch_losses, bpe, lr_changes=snap.lr_changes,
-                                                 max_points=LIVE_POINTS))
-    st.plotly_chart(loss_fig, key="chart_batch_loss", width="stretch", config={"displayModeBar": False})
-    st.caption("The faint line is every batch's loss; the dark line is its running average. It should fall "
-               "steadily; a jump after a learning-rate change (dashed line) means the step got too big.")
-    epoch_fig = _cached(session, "epochs", (snap.run_id, snap.epochs_done, snap.epochs_planned),
-                        lambda: epoch_metrics_figure(epochs_frame(snap.epochs), snap.epochs_planned))
-    st.plotly_chart(epoch_fig, key="chart_epochs", width="stretch", config={"displayModeBar": False})
-    st.caption("Train vs validation after each epoch: when validation accuracy stalls while training keeps "
-               "improving, the network starts to memorise rather than generalise.")
+    loss = _cached(session, "loss", (snap.run_id, snap.step, snap.lr_changes),
+                   lambda: batch_loss_figure(snap.batch_losses, bpe, lr_changes=snap.lr_changes,
+                                             max_points=LIVE_POINTS))
+    epochs = _cached(session, "epochs", (snap.run_id, snap.epochs_done, snap.epochs_planned),
+                     lambda: epoch_metrics_figure(epochs_frame(snap.epochs), snap.epochs_planned))
     # The learning rate moves slowly (schedules) or jumps (your changes): a redraw per 1% of the run will do.
     lr_key = (snap.run_id, snap.step * 100 // max(bpe * snap.epochs_planned, 1), snap.lr_changes,
               snap.is_active)
-    lr_fig = _cached(session, "lr", lr_key,
-                     lambda: lr_figure(snap.batch_lrs, bpe, lr_changes=snap.lr_changes, max_points=LIVE_POINTS))
-    st.plotly_chart(lr_fig, key="chart_lr", width="stretch", config={"displayModeBar": False})
-    st.caption("The learning rate used at each step: the schedule and warm-up shape it; your changes are marked.")
+    lr = _cached(session, "lr", lr_key,
+                 lambda: lr_figure(snap.batch_lrs, bpe, lr_changes=snap.lr_changes, max_points=LIVE_POINTS))
+    return [loss, epochs, lr]
 
 
-def _cached(session: SessionData, name: str, key: Any, build: Any) -> Any:
-    """The figure ``name`` for ``key``, rebuilt only when the key changes.
+def _cached(session: SessionData, name: str, key: Any, build: Any) -> str:
+    """The JSON of figure ``name`` for ``key``, rebuilt only when the key changes.
 
     An unchanged figure is sent as the same JSON, so the browser need not redraw it either: this keeps
     the live page cheap for the training thread that shares the CPU.
     """
     cache = session.figures
     if name not in cache or cache[name][0] != key:
-        cache[name] = (key, build())
+        cache[name] = (key, figure_json(build()))
     return cache[name][1]
 
 

@@ -80,6 +80,15 @@ def start_tiny_run(at: AppTest, epochs: int = 2) -> None:
     assert not at.exception, at.exception
 
 
+def live_chart_specs(at: AppTest) -> list[str]:
+    """The figures' JSON the Train page's live-chart component was sent (one component, three charts)."""
+    live = [e for e in at.get("component_instance") if e.proto.component_name.endswith("live_charts")]
+    assert len(live) == 1, f"expected one live-chart component, found {len(live)}"
+    args = json.loads(live[0].proto.json_args)
+    assert len(args["figures"]) == len(args["captions"]) == 3
+    return args["figures"]
+
+
 def wait_until(condition, what: str, timeout: float = 20.0) -> None:
     """Poll ``condition()`` (the run lives in its own thread) until it holds, or fail saying ``what``."""
     deadline = time.monotonic() + timeout
@@ -139,8 +148,8 @@ def test_train_page_runs_a_tiny_training_and_shows_progress(app) -> None:
     tiles = {m.label: m.value for m in at.metric}
     assert tiles["Epoch"] == "2 / 2" and tiles["Val accuracy"].endswith("%")
     assert [m.label for m in at.metric][-5:] == ["Val accuracy", "Val loss", "Epoch", "Samples/s", "Time left"]
-    specs = [c.proto.spec for c in at.get("plotly_chart")]
-    assert any("Training loss per batch" in s for s in specs) and any("Learning rate" in s for s in specs)
+    titles = [json.loads(s)["layout"]["title"]["text"] for s in live_chart_specs(at)]
+    assert titles == ["Training loss per batch", "Loss and accuracy after each epoch", "Learning rate at each step"]
     assert any("finished" in m.value for m in at.markdown)  # the status line above the tiles
     assert "finished" in " ".join(m.value for m in at.sidebar.markdown)  # and the sidebar status
     assert "epoch 2/2" in " ".join(c.value for c in at.sidebar.caption)
@@ -337,7 +346,7 @@ def test_the_learning_rate_can_be_changed_while_training(app) -> None:
     step, lr = run.snapshot().lr_changes[0]
     assert lr == 0.0001 and run.snapshot().batch_lrs[step] == np.float32(0.0001)
     at.run()
-    spec = next(c.proto.spec for c in at.get("plotly_chart") if "Training loss per batch" in c.proto.spec)
+    spec = live_chart_specs(at)[0]
     # Parsed, not searched: plotly's JSON engine may write the arrow as \u2192 (json) or raw (orjson).
     notes = [a.get("text") for a in json.loads(spec)["layout"].get("annotations", [])]
     assert "lr → 0.0001" in notes  # marked on the chart

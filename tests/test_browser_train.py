@@ -44,6 +44,22 @@ def epochs_done(page) -> int:
     return int(found.group(1)) if found else -1
 
 
+def assert_live_charts_update_in_place(page) -> None:
+    """Three charts in the live-chart component; the loss chart gets new batches without being remounted."""
+    charts = page.frame_locator('iframe[title*="live_charts"]').locator(".js-plotly-plot")
+    charts.nth(2).wait_for(timeout=30_000)
+    assert charts.count() == 3
+    loss = charts.first
+    loss.evaluate("el => { el.dataset.probe = 'kept'; }")  # a remounted chart would be a new node
+    drawn = "el => JSON.stringify(el.data[0].y)"  # the batch losses the chart shows now
+    seen = loss.evaluate(drawn)
+    deadline = time.monotonic() + 30
+    while loss.evaluate(drawn) == seen:
+        assert time.monotonic() < deadline, "the loss chart did not move while the run trained"
+        time.sleep(0.3)
+    assert loss.evaluate("el => el.dataset.probe") == "kept"
+
+
 EPOCHS, SUBSET = 200, 20_000  # the most epochs the Train page allows
 
 
@@ -79,7 +95,7 @@ def test_train_quick_preset_switch_pages_stop_and_download(server) -> None:
 
         goto_page(page, "Train")
         tile.filter(has_text=re.compile(r"\d+\.\d\d%")).first.wait_for(timeout=30_000)
-        assert page.locator('[data-testid="stPlotlyChart"]').count() >= 3
+        assert_live_charts_update_in_place(page)
         click_button(page, "Stop")
         page.locator('[data-testid="stSidebar"]').get_by_text("stopped").wait_for(timeout=10_000)
         stopped_at = epochs_done(page)

@@ -1,0 +1,99 @@
+"""Plotly charts that update in place while a run is live (the Train page's loss, epoch and rate charts).
+
+``st.plotly_chart`` keys its element by a hash of the figure, so a figure that changed is a new element:
+the browser mounts it and plotly draws it from scratch. Twice a second, with the browser on the same two
+cores as the training, that cost the training about a core (docs/PERFORMANCE.md). This module shows the
+figures in one small component of our own (``assets/live_charts.html``) that keeps each chart's node
+and calls ``Plotly.react``, which redraws only what changed. The figures themselves still come from the
+pure builders in ``figures/``.
+
+The component's page loads the installed plotly package's own ``plotly.min.js`` (so the JavaScript
+always matches the Python side's JSON). Streamlit serves a component only from one folder and refuses
+symlinks out of it, so the two files are copied once into a folder of the user's cache. If that folder
+cannot be written, the charts fall back to ``st.plotly_chart``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import plotly
+import plotly.graph_objects as go
+import plotly.io
+import streamlit as st
+import streamlit.components.v1 as components
+
+from nn.data.cache import default_cache_dir
+
+ASSET = Path(__file__).resolve().parent / "assets" / "live_charts.html"
+PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    """Copy so that a reader (another session's server thread) never sees half a file."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def component_dir(base: Path | None = None) -> Path:
+    """The folder Streamlit serves the component from: our page plus plotly's script, made once.
+
+    Its name carries the plotly version and a hash of our page, so an upgrade of either gets a fresh
+    folder and a browser never mixes an old page with a new script.
+    """
+    page = ASSET.read_bytes()
+    tag = f"{plotly.__version__}-{hashlib.sha256(page).hexdigest()[:12]}"
+    folder = (base or default_cache_dir()) / f"live-charts-{tag}"
+    folder.mkdir(parents=True, exist_ok=True)
+    index, script = folder / "index.html", folder / "plotly.min.js"
+    if not script.exists() or script.stat().st_size != PLOTLY_JS.stat().st_size:
+        _copy_atomically(PLOTLY_JS, script)
+    if not index.exists() or index.read_bytes() != page:
+        _copy_atomically(ASSET, index)
+    return folder
+
+
+@st.cache_resource(show_spinner=False)
+def _component() -> Any | None:
+    """The declared component, or None when its folder cannot be made (then charts use st.plotly_chart)."""
+    try:
+        folder = component_dir()
+    except OSError:
+        return None
+    return components.declare_component("live_charts", path=str(folder))
+
+
+def figure_json(fig: go.Figure) -> str:
+    """The figure as plotly's JSON (numpy arrays travel as compact typed arrays)."""
+    return fig.to_json(validate=False)
+
+
+def live_charts(figures: Sequence[go.Figure | str], captions: Sequence[str], *, key: str) -> None:
+    """Show ``figures`` (figures or their JSON) one under the other, each with its caption below.
+
+    Call it with the same ``key`` on every rerun: the charts then stay in the page and only the ones
+    whose JSON changed are redrawn.
+    """
+    if len(captions) != len(figures):
+        raise ValueError(f"need one caption per figure, got {len(captions)} for {len(figures)}")
+    texts = [f if isinstance(f, str) else figure_json(f) for f in figures]
+    component = _component()
+    if component is None:
+        for i, (text, caption) in enumerate(zip(texts, captions)):
+            st.plotly_chart(plotly.io.from_json(text), key=f"{key}_{i}", width="stretch",
+                            config={"displayModeBar": False})
+            st.caption(caption)
+        return
+    component(figures=texts, captions=list(captions), key=key, default=None)
