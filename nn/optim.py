@@ -28,10 +28,10 @@ Speed: when the parameters are consecutive slices of one flat buffer (as
 the same elementwise arithmetic with a few NumPy calls per step instead of a
 few per array. Every update is in place, into the arrays the caller holds.
 
-The trainer does not call :meth:`Optimizer.step`: after :meth:`Optimizer.begin_step` it
-lets the model call :meth:`Optimizer.update_param` for each layer during backward, right
-after that layer's gradient is formed (cache-hot; bit-identical to ``step``), and with a
-thread team (nn/parallel.py) for each thread's rows of a large layer.
+The trainer calls :meth:`Optimizer.step` once per batch on one thread. With a thread team
+(nn/parallel.py) it calls :meth:`Optimizer.begin_step` instead and lets each thread call
+:meth:`Optimizer.update_param` for its rows of a layer right after backward has formed
+their gradient (cache-hot; bit-identical to ``step``).
 """
 
 from __future__ import annotations

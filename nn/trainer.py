@@ -377,10 +377,16 @@ class Trainer:
                             else f"The loss exploded to {loss:.3g}")
                     yield from self._diverge(f"{what} at epoch {epoch}, batch {b + 1}", lr)
                     return
-                # Backward hands each layer to the optimizer as soon as its gradient is formed,
-                # while gradient and weights are still in cache (same result as opt.step(grads)).
-                opt.begin_step()
-                model.train_backward(update_layer, team)
+                if team is None:
+                    # One update of the whole flat parameter buffer: ten NumPy calls per step
+                    # instead of ten per array, which is what bounds a small network.
+                    model.train_backward()
+                    opt.step(grads)
+                else:
+                    # Each thread updates the rows whose gradient it has just formed, while they
+                    # are still in its cache (same result as opt.step(grads)).
+                    opt.begin_step()
+                    model.train_backward(update_layer, team)
                 self._losses[self._step] = loss
                 self._step += 1
                 loss_sum += loss * m
