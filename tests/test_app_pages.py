@@ -159,6 +159,22 @@ def test_train_page_runs_a_tiny_training_and_shows_progress(app) -> None:
     assert view is not None and view.source == "trained" and view.version.startswith(run.run_id)
 
 
+def test_live_charts_fall_back_to_streamlits_charts_when_their_folder_cannot_be_made(app, monkeypatch) -> None:
+    from dashboard import live_charts
+
+    def read_only(base=None):
+        raise PermissionError("read-only cache")
+
+    monkeypatch.setattr(live_charts, "component_dir", read_only)
+    at = app().run()
+    start_tiny_run(at, epochs=1)
+    run_until_done(at)
+    assert not at.get("component_instance")
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert titles == ["Training loss per batch", "Loss and accuracy after each epoch", "Learning rate at each step"]
+    assert "memorise rather than generalise" in " ".join(c.value for c in at.caption)
+
+
 def start_paused_run(at: AppTest, epochs: int) -> runner.TrainingRun:
     """A tiny run started from the page, then paused there; returns the run once it is paused."""
     start_tiny_run(at, epochs=epochs)
