@@ -52,7 +52,7 @@ from nn.events import (DISTRIBUTION_QUANTILES, BatchEvent, EpochEvent, Event, Ru
 from nn.losses import cross_entropy
 from nn.model import MLP
 from nn.optim import make_optimizer
-from nn.parallel import (Team, blas_threads, check_team_size, default_team_size, single_threaded_blas,
+from nn.parallel import (Team, check_team_size, default_team_size, single_threaded_blas,
                          team_pays)
 from nn.schedules import Schedule
 
@@ -306,7 +306,7 @@ class Trainer:
         callback = self._callback
         loop = self._loop()
         sizes = [W.size for W in self.model.weights]
-        use_team = self.threads > 1 and team_pays(self.batch_size, sizes, blas_threads())
+        use_team = self.threads > 1 and team_pays(self.batch_size, sizes)
         with single_threaded_blas() if use_team else nullcontext(False) as blas_single:
             # A team on top of a multi-threaded BLAS would oversubscribe the cores: without the
             # means to limit BLAS, BLAS keeps its threads and ours stay home.

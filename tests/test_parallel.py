@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_info
 from nn.config import ModelConfig, TrainConfig
 from nn.events import BatchEvent
 from nn.model import MLP
-from nn.parallel import MAX_TEAM, SPLIT_MIN_MACS, TEAM_MIN_MACS, Team, check_team_size, shares, team_pays
+from nn.parallel import MAX_TEAM, TEAM_MIN_MACS, Team, check_team_size, shares, team_pays
 from nn.trainer import Trainer
 
 
@@ -85,9 +85,6 @@ def test_team_pays_only_for_a_large_layer() -> None:
     assert team_pays(128, [784 * 800, 8000])
     assert not team_pays(128, [784 * 256, 2560])
     assert team_pays(1, [TEAM_MIN_MACS]) and not team_pays(1, [TEAM_MIN_MACS - 1])
-    # against a BLAS that is already held to one thread, any layer worth splitting
-    assert team_pays(128, [784 * 256, 2560], blas_threads=1)
-    assert not team_pays(1, [SPLIT_MIN_MACS - 1], blas_threads=1)
 
 
 def test_eval_forward_with_a_team_matches_one_thread() -> None:
