@@ -35,7 +35,7 @@ LINE_COLORS = {
     "train": "#4e79a7",
     "val": "#e15759",
     "raw": "rgba(78, 121, 167, 0.30)",
-    "smooth": "#1f3b5c",
+    "smooth": "#2c5f96",  # dark enough on white, still visible on the dark theme
     "lr": "#59a14f",
     "marker": "#f28e2b",
     "neutral": "#7f7f7f",
