@@ -15,6 +15,7 @@ cannot be written, the charts fall back to ``st.plotly_chart``.
 
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import os
 import shutil
@@ -57,11 +58,11 @@ def component_dir(base: Path | None = None) -> Path:
     tag = f"{plotly.__version__}-{hashlib.sha256(page).hexdigest()[:12]}"
     folder = (base or default_cache_dir()) / f"live-charts-{tag}"
     folder.mkdir(parents=True, exist_ok=True)
-    index, script = folder / "index.html", folder / "plotly.min.js"
-    if not script.exists() or script.stat().st_size != PLOTLY_JS.stat().st_size:
-        _copy_atomically(PLOTLY_JS, script)
-    if not index.exists() or index.read_bytes() != page:
-        _copy_atomically(ASSET, index)
+    # Compared byte for byte (once per server process): the browser runs these files, so a truncated
+    # or altered copy is replaced, never served.
+    for source, target in ((PLOTLY_JS, folder / "plotly.min.js"), (ASSET, folder / "index.html")):
+        if not target.exists() or not filecmp.cmp(source, target, shallow=False):
+            _copy_atomically(source, target)
     return folder
 
 

@@ -20,7 +20,12 @@ def test_component_folder_is_reused_and_repaired(tmp_path) -> None:
     folder = live_charts.component_dir(tmp_path)
     (folder / "plotly.min.js").write_bytes(b"truncated")  # e.g. a copy cut short by a full disk
     assert live_charts.component_dir(tmp_path) == folder
-    assert (folder / "plotly.min.js").stat().st_size == live_charts.PLOTLY_JS.stat().st_size
+    assert (folder / "plotly.min.js").read_bytes() == live_charts.PLOTLY_JS.read_bytes()
+    script = bytearray(live_charts.PLOTLY_JS.read_bytes())
+    script[:7] = b"alert()"  # same size, other content
+    (folder / "plotly.min.js").write_bytes(bytes(script))
+    live_charts.component_dir(tmp_path)
+    assert (folder / "plotly.min.js").read_bytes() == live_charts.PLOTLY_JS.read_bytes()
     assert len(list(tmp_path.iterdir())) == 1
 
 
