@@ -12,7 +12,7 @@ def test_component_folder_holds_our_page_and_plotlys_script(tmp_path) -> None:
     folder = live_charts.component_dir(tmp_path)
     assert (folder / "index.html").read_bytes() == live_charts.ASSET.read_bytes()
     assert (folder / "plotly.min.js").read_bytes() == live_charts.PLOTLY_JS.read_bytes()
-    assert b'src="plotly.min.js"' in (folder / "index.html").read_bytes()
+    assert b'script.src = "plotly.min.js"' in (folder / "index.html").read_bytes()  # loaded beside it
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary left behind
 
 
