@@ -77,7 +77,6 @@ def through_app(url: str, config: TrainConfig, timeout: float = 900.0) -> list[f
         page.goto(f"{url}/train?{query}")
         wait_for_app_idle(page, 120)
         # As a user reads the page before pressing Start, the live-chart component loads its plotly.
-        page.frame_locator('iframe[title*="live_charts"]').locator("#root").wait_for(state="attached")
         page.wait_for_function("() => [...document.querySelectorAll('iframe')].some("
                                "f => f.contentWindow && f.contentWindow.Plotly)", timeout=60_000)
         click_button(page, "Start")
