@@ -85,7 +85,17 @@ def test_seconds_per_epoch_is_the_median_over_rounds_and_accuracy_comes_from_rou
     assert ours["s/epoch"] == "1.50" and ours["each round"] == "1.00 / 9.00 / 1.50"
     assert ours["test acc @5"] == "98.00%" and ours["to 98%"] == "6.0 s (ep 5)"  # round 1 only
     assert torch["s/epoch"] == "3.00" and torch["each round"] == "2.00 / 4.00 / failed"
-    assert summary.iloc[0]["ours/torch"].startswith("0.50 (met")
+    # The ratio pairs the runs of one round (1/2 and 9/4; round 3 has no torch run), then takes the
+    # median: not the ratio of the medians above (1.50 / 3.00), which mixes rounds.
+    assert summary.iloc[0]["ours/torch"].startswith("1.38 (MISSED")
+    assert summary.iloc[0]["ours/torch each round"] == "0.50 / 2.25"
+    assert torch["ours/this"] == "1.38"
+
+
+def test_paired_ratios_skip_rounds_where_either_run_failed() -> None:
+    ok = lambda s: _run("x", [9.0, s, s, s], [0.5] * 4)  # noqa: E731
+    failed = speed.RunResult("torch", "784-256-10", status="error: x")
+    assert speed.paired_ratios([ok(1.0), ok(2.0), failed], [ok(4.0), failed, ok(1.0)]) == [0.25]
 
 
 def test_a_framework_that_is_not_installed_gives_a_row_not_a_crash(monkeypatch) -> None:
