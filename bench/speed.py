@@ -601,7 +601,8 @@ def build_tables(rounds: list[list[RunResult]], rates: dict[str, float], floors:
                 "sgemm GFLOP/s": f"{run_rates['representative']:.0f} / {run_rates['large']:.0f}",
                 "% sgemm(bs128)": f"{100 * gflops / run_rates['representative']:.0f}%",
                 "% sgemm(large)": f"{100 * gflops / run_rates['large']:.0f}%",
-                "ours/this": _median_ratio(runs_of.get((arch, "ours"), []), runs_of[(arch, fw)]) if fw != "ours" else "",
+                "ours/this": "" if fw == "ours" else _median_ratio(runs_of.get((arch, "ours"), []),
+                                                                   runs_of[(arch, fw)]),
             })
         floor = ours.gemm_floor if ours and ours.status == "ok" and ours.gemm_floor == ours.gemm_floor \
             else floors[arch]
