@@ -9,8 +9,9 @@
      dashboard/threads.py), to split the app's overhead into "the cap" and "the UI";
    - "app, live charts": the same config started from the Train page of a real server, with a real browser
      (Debian's chromium) showing the live charts (redrawn twice a second) and the sidebar status.
-   Rounds alternate (alone, app, alone, app, ...) so that load from other processes hits both alike; the
-   median per-epoch time of each side is compared. Target: app / alone <= 1.15.
+   Rounds alternate (alone, capped, app, alone, ...) so that load from other processes hits all alike;
+   each ratio divides two runs of the same round, and the median over rounds is reported with every
+   round's value. Target: app / alone <= 1.15.
 2. First render of each page for a newcomer: a fresh browser context (its own session, empty HTTP cache:
    Streamlit's and plotly's JavaScript are fetched and compiled again) in an already running chromium,
    from ``goto`` until the script run has finished and every plotly chart on the page is drawn. Measured
@@ -169,10 +170,18 @@ def main() -> None:
     capped_name = f"seconds/epoch, trainer alone, {blas_threads_setting()} BLAS thread(s)"
     print(f"{capped_name:44s} {capped_s:10.2f}")
     print(f"{'seconds/epoch, app with live charts (median)':44s} {app_s:10.2f}")
-    ratio = app_s / alone_s
-    print(f"{'ratio app / alone':44s} {ratio:10.3f} {'<= 1.15':>10s} {'yes' if ratio <= 1.15 else 'NO':>4s}")
-    print(f"{'  of which the BLAS cap (capped / alone)':44s} {capped_s / alone_s:10.3f}")
-    print(f"{'  of which the UI (app / capped)':44s} {app_s / capped_s:10.3f}")
+    # Ratios pair the three runs of one round (minutes apart), then take the median over rounds: the
+    # machine's speed drifts, and a ratio of medians could pair one round's alone with another's app.
+    def paired(top: list[float], bottom: list[float]) -> tuple[float, str]:
+        ratios = [a / b for a, b in zip(top, bottom)]
+        return statistics.median(ratios), " / ".join(f"{r:.2f}" for r in ratios)
+
+    ratio, each = paired(app, alone)
+    print(f"{'ratio app / alone (median of rounds)':44s} {ratio:10.3f} {'<= 1.15':>10s} "
+          f"{'yes' if ratio <= 1.15 else 'NO':>4s}   rounds {each}")
+    for label, (value, each) in (("  of which the BLAS cap (capped / alone)", paired(alone_capped, alone)),
+                                 ("  of which the UI (app / capped)", paired(app, alone_capped))):
+        print(f"{label:44s} {value:10.3f} {'':15s}   rounds {each}")
     for name in fresh:
         print(f"{'first render, fresh server: ' + name:44s} {fresh[name]:9.2f}s")
     for name in warm:
