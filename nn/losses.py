@@ -62,19 +62,25 @@ def softmax_cross_entropy(
 
 
 def softmax_cross_entropy_counted(
-    logits: np.ndarray, y: np.ndarray, *, out: np.ndarray | None = None
+    logits: np.ndarray, y: np.ndarray, *, out: np.ndarray | None = None, batch_size: int | None = None
 ) -> tuple[float, np.ndarray, int]:
     """:func:`softmax_cross_entropy` plus the number of rows whose true class has the largest logit.
 
     The count comes for free: the true logit minus the row maximum is already
     computed, and it is 0 exactly when the true class wins (a tie counts as correct).
+
+    ``batch_size`` is for logits that are some rows of a larger batch (a thread's share):
+    both the loss and the gradient are then divided by the whole batch's n, so the
+    shares' losses add up to the batch's mean and each gradient row is what the whole
+    batch would give it.
     """
-    n, n_classes = logits.shape
+    rows, n_classes = logits.shape
+    n = rows if batch_size is None else batch_size
     shifted = np.subtract(logits, logits.max(axis=1, keepdims=True), out=out)
     # Entry (i, y_i) as a flat index: 1-D fancy indexing is several times faster than shifted[rows, y].
     flat = shifted.reshape(-1) if shifted.flags.c_contiguous else None
-    true_index = np.arange(0, n * n_classes, n_classes) + y
-    true_shifted = flat[true_index] if flat is not None else shifted[np.arange(n), y]  # z_{i,y_i} - max_i
+    true_index = np.arange(0, rows * n_classes, n_classes) + y
+    true_shifted = flat[true_index] if flat is not None else shifted[np.arange(rows), y]  # z_{i,y_i} - max_i
     n_correct = int(np.count_nonzero(true_shifted >= 0))
     np.exp(shifted, out=shifted)
     sums = shifted.sum(axis=1)  # between 1 and C: log is safe
@@ -84,6 +90,6 @@ def softmax_cross_entropy_counted(
     if flat is not None:
         flat[true_index] -= 1.0  # p - Y
     else:
-        shifted[np.arange(n), y] -= 1.0
+        shifted[np.arange(rows), y] -= 1.0
     shifted *= 1.0 / n
     return loss, shifted, n_correct

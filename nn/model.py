@@ -28,9 +28,11 @@ Speed (the training pass is what the benchmark times):
 * :meth:`MLP.train_backward` can hand each layer to the optimizer the moment
   its gradient is final (``on_layer``), so the update reads gradient and
   weights while they are still in the CPU cache.
-* with a thread team (nn/parallel.py), a large layer's work is cut by rows:
-  batch rows in the forward pass, rows of ``W_l`` in the backward pass, where
-  each thread also updates the rows whose gradient it just formed.
+* with a thread team (nn/parallel.py), a step is two jobs for the team's
+  threads. First by batch rows: each thread takes its rows through the
+  forward pass, the loss and back to its rows of every dZ_l (all row-local).
+  Then by rows of each ``W_l``: each thread forms its rows of dW_l and updates
+  them right away. Nothing is left to one thread alone in between.
 
 Parameters are updated in place only: ``model.weights[l]`` is a view that the
 trainer, the optimizer and the UI all hold. Never rebind it; use
@@ -49,7 +51,8 @@ from nn.activations import Activation, get_activation
 from nn.config import ModelConfig
 from nn.init import init_weight
 from nn.losses import softmax, softmax_cross_entropy_counted
-from nn.parallel import Team, for_each_share
+from nn.parallel import Team, for_each_share, shares
+from nn.processes import ProcessTeam, shared_zeros
 
 _EVAL_CHUNK = 4096  # rows per block in inference, so a 60,000-image forward pass stays small in memory
 _MAX_WORKSPACES = 4  # batch sizes kept warm (e.g. full batches, the last partial batch)
@@ -96,17 +99,25 @@ def memory_estimate(config: ModelConfig, batch_size: int, optimizer: str = "adam
 
 
 class _Workspace:
-    """Preallocated buffers for training passes over batches of exactly ``n`` rows."""
+    """Preallocated buffers for training passes over batches of exactly ``n`` rows.
 
-    def __init__(self, n: int, hidden: tuple[int, ...], n_classes: int, dropouts: tuple[float, ...], dtype):
+    In memory that a forked worker process shares (nn/processes.py): a process team
+    works on these buffers from both sides. ``x`` and ``y`` hold the batch when a team
+    shares it.
+    """
+
+    def __init__(self, n: int, input_size: int, hidden: tuple[int, ...], n_classes: int,
+                 dropouts: tuple[float, ...], dtype):
         self.n = n
-        self.acts = [np.empty((n, k), dtype) for k in hidden]  # Z_l, then A_l in place
-        self.mask_buffers = [np.empty((n, k), dtype) if p > 0 else None for k, p in zip(hidden, dropouts)]
+        self.x = shared_zeros((n, input_size), dtype)
+        self.y = shared_zeros((n,), np.int64)
+        self.acts = [shared_zeros((n, k), dtype) for k in hidden]  # Z_l, then A_l in place
+        self.mask_buffers = [shared_zeros((n, k), dtype) if p > 0 else None for k, p in zip(hidden, dropouts)]
         self.masks: list[np.ndarray | None] = [None] * len(hidden)  # the masks of the last pass (None: no dropout)
-        self.dropped = [np.empty((n, k), dtype) if p > 0 else None for k, p in zip(hidden, dropouts)]
-        self.deltas = [np.empty((n, k), dtype) for k in hidden]  # dH_l, then dZ_l in place
-        self.derivs = [np.empty((n, k), dtype) for k in hidden]  # f'(A_l)
-        self.logits = np.empty((n, n_classes), dtype)  # Z_L, then dL/dZ_L in place
+        self.dropped = [shared_zeros((n, k), dtype) if p > 0 else None for k, p in zip(hidden, dropouts)]
+        self.deltas = [shared_zeros((n, k), dtype) for k in hidden]  # dH_l, then dZ_l in place
+        self.derivs = [shared_zeros((n, k), dtype) for k in hidden]  # f'(A_l)
+        self.logits = shared_zeros((n, n_classes), dtype)  # Z_L, then dL/dZ_L in place
         self.inputs: list[np.ndarray | None] = [None] * (len(hidden) + 1)  # H_{l-1} fed to layer l
 
 
@@ -130,8 +141,8 @@ class MLP:
         self.keep: list[float] = [1.0 - p for p in config.dropouts]
 
         total = param_count(config)
-        self._params = np.zeros(total, self.dtype)
-        self._grads = np.zeros(total, self.dtype)
+        self._params = shared_zeros(total, self.dtype)  # shared with a process team's workers, if any
+        self._grads = shared_zeros(total, self.dtype)
         self.weights, self.biases = self._views(self._params, sizes)
         self.grad_W, self.grad_b = self._views(self._grads, sizes)
         for W in self.weights:
@@ -140,7 +151,11 @@ class MLP:
         # biases stay zero: the random weights already break the symmetry between units
 
         self._workspaces: dict[int, _Workspace] = {}
-        self._pending: tuple[_Workspace, np.ndarray] | None = None  # between forward+loss and backward
+        self._eval_x: np.ndarray | None = None  # an inference block a process team shares (prepare_shared)
+        self._eval_logits: np.ndarray | None = None
+        # Between forward+loss and backward: the workspace, and either dL/dlogits (one thread
+        # goes on from there) or the team whose threads already formed every dZ_l of their rows.
+        self._pending: tuple[_Workspace, np.ndarray | None, Team | ProcessTeam | None] | None = None
         self.last_batch_correct = 0  # correct predictions in the last training batch (before the step)
 
     @staticmethod
@@ -214,27 +229,41 @@ class MLP:
     # ------------------------------------------------------------------ inference
 
     def forward(
-        self, X: np.ndarray, *, train: bool = False, rng: np.random.Generator | None = None, team: Team | None = None
+        self, X: np.ndarray, *, train: bool = False, rng: np.random.Generator | None = None,
+        team: Team | ProcessTeam | None = None,
     ) -> np.ndarray:
         """Logits (n, C) for X (n, 784).
 
         ``train=True`` applies dropout with masks drawn from ``rng`` (the same
         draws as :meth:`train_step_gradients` with the same ``rng`` state). A
-        ``team`` shares each block of rows between its threads.
+        ``team`` shares each block of rows between its members.
         """
         X = self._check_X(X)
         if train and any(k < 1.0 for k in self.keep):
             if rng is None:
                 raise ValueError("forward(train=True) with dropout needs an rng to draw the masks")
             ws = self._new_workspace(X.shape[0])
-            return self._train_forward(ws, X, rng).copy()
+            self._prepare_pass(ws, X, rng)
+            return self._train_forward(ws).copy()
         logits = np.empty((X.shape[0], self.config.n_classes), self.dtype)
         macs_per_row = sum(W.size for W in self.weights)
         for start in range(0, X.shape[0], _EVAL_CHUNK):
             block = slice(start, start + _EVAL_CHUNK)
             rows = X[block].shape[0]
-            for_each_share(team, rows, rows * macs_per_row, partial(self._eval_rows, X[block], logits[block]))
+            if isinstance(team, ProcessTeam) and team.size > 1 and rows >= team.size:
+                if self._eval_x is None:
+                    raise ValueError("forward with a process team needs prepare_shared() before the team is formed")
+                np.copyto(self._eval_x[:rows], X[block])  # where the workers can read it
+                team.run(self.eval_share, team.size, rows)
+                logits[block] = self._eval_logits[:rows]
+            else:
+                for_each_share(team, rows, rows * macs_per_row, partial(self._eval_rows, X[block], logits[block]))
         return logits
+
+    def eval_share(self, k: int, parts: int, rows: int) -> None:
+        """Member k of ``parts``: inference for its share of the first ``rows`` rows of the shared eval block."""
+        share = shares(rows, parts)[k]
+        self._eval_rows(self._eval_x, self._eval_logits, share)
 
     def _eval_rows(self, X: np.ndarray, logits: np.ndarray, rows: slice) -> None:
         """Inference for ``X[rows]``, written into ``logits[rows]``."""
@@ -275,7 +304,8 @@ class MLP:
             raise ValueError(f"class_index must be in [0, {self.config.n_classes}), got {class_index!r}")
         X = self._check_X(X)
         ws = self._new_workspace(X.shape[0])
-        self._train_forward(ws, X, None)
+        self._prepare_pass(ws, X, None)
+        self._train_forward(ws)
         ws.logits[...] = 0
         ws.logits[:, class_index] = 1
         return self._backward(ws, ws.logits, None, None, input_grad=True)
@@ -307,75 +337,147 @@ class MLP:
         self.train_backward()
         return loss
 
-    def train_forward_loss(
-        self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None, team: Team | None = None
-    ) -> float:
-        """First half of :meth:`train_step_gradients`: forward pass and loss; call :meth:`train_backward` next.
+    def train_forward_loss(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None,
+                           team: Team | ProcessTeam | None = None) -> float:
+        """First half of :meth:`train_step_gradients`: forward pass and loss; backward comes next.
 
         The split lets a caller look at the loss (e.g. stop on divergence) before
-        any gradient is formed or any weight is updated. A ``team`` (nn/parallel.py)
-        shares the batch's rows between threads (same result up to float rounding).
+        any weight is updated. Without a ``team``, call :meth:`train_backward` next.
+        With a team (nn/parallel.py, nn/processes.py), each member carries its share
+        of the batch's rows through the forward pass, the loss, and back through every
+        layer to its rows of each dL/dZ_l (:meth:`forward_share`); the weight
+        gradients come next from :meth:`weight_share` on the same team. Same result
+        up to float rounding.
         """
         if X.dtype != self.dtype:
             X = np.asarray(X, dtype=self.dtype)
-        ws = self._workspaces.get(X.shape[0])
-        if ws is None:
-            ws = self._new_workspace(X.shape[0])
-            if len(self._workspaces) >= _MAX_WORKSPACES:
-                self._workspaces.pop(next(iter(self._workspaces)))
-            self._workspaces[X.shape[0]] = ws
-        logits = self._train_forward(ws, X, rng, team)
-        loss, dlogits, self.last_batch_correct = softmax_cross_entropy_counted(logits, y, out=logits)
-        self._pending = (ws, dlogits)
-        return loss
+        n = X.shape[0]
+        ws = self._workspace(n)
+        if team is None or team.size == 1 or n < team.size:
+            self._prepare_pass(ws, X, rng)
+            logits = self._train_forward(ws)
+            loss, dlogits, self.last_batch_correct = softmax_cross_entropy_counted(logits, y, out=logits)
+            self._pending = (ws, dlogits, None)
+            return loss
+        if X is not ws.x:
+            np.copyto(ws.x, X)
+        ws.y[...] = y
+        self._prepare_pass(ws, ws.x, rng)
+        results = team.run(self.forward_share, team.size, n, rng is not None)
+        self.last_batch_correct = int(sum(correct for _, correct in results))
+        self._pending = (ws, None, team)
+        return float(sum(loss for loss, _ in results))
 
-    def train_backward(
-        self, on_layer: Callable[[int, slice], None] | None = None, team: Team | None = None
-    ) -> None:
+    def train_backward(self, on_layer: Callable[[int, slice], None] | None = None) -> None:
         """Second half of :meth:`train_step_gradients`: writes ``grad_W`` / ``grad_b`` of the last forward pass.
 
         ``on_layer(l, rows)`` (optional) is called as soon as the gradients of
-        ``weights[l][rows]`` are final (``grad_b[l]`` is final before) and those rows
-        are no longer needed by backward, last layer first: the caller may update
-        them right there (see :meth:`nn.optim.Optimizer.update_param`) while they
-        are still in the CPU cache. Without a ``team``, ``rows`` is all of them;
-        with one, each thread calls it for its own rows (see :meth:`_backward`).
+        ``weights[l][rows]`` are final and those rows are no longer needed by
+        backward, last layer first: the caller may update them right there (see
+        :meth:`nn.optim.Optimizer.update_param`) while they are still in the CPU
+        cache. ``grad_b[l]`` is final before the call whose ``rows`` start at 0.
+        After a forward pass shared by a thread team, each of its threads forms
+        its share of each W_l's rows and calls ``on_layer`` for them; after one
+        shared by a process team, run :meth:`weight_share` through the team.
         """
         if self._pending is None:
             raise ValueError("train_backward needs a train_forward_loss call first")
-        ws, dlogits = self._pending
+        ws, dlogits, team = self._pending
         self._pending = None
-        self._backward(ws, dlogits, self.grad_W, self.grad_b, on_layer=on_layer, team=team)
+        if team is None:
+            self._backward(ws, dlogits, self.grad_W, self.grad_b, on_layer=on_layer)
+        else:
+            team.run(self.weight_share, team.size, ws.n, on_layer)
+
+    def forward_share(self, k: int, parts: int, n: int, dropout: bool) -> tuple[float, int]:
+        """Member k of ``parts``: forward, loss, and dL/dZ_l of every layer for its rows of the batch.
+
+        The batch is the one :meth:`train_forward_loss` put in the workspace for ``n``
+        rows (``dropout``: whether it drew masks). Every step here is row by row: row i
+        of Z_l depends only on row i of H_{l-1}, the loss of row i only on row i of the
+        logits, and row i of dH_{l-1} = dZ_l W_l^T only on row i of dZ_l. So each member
+        goes all the way from its inputs to its rows of every dZ_l without waiting for
+        the others. Only the weight gradients dW_l = H_{l-1}^T dZ_l sum over the batch;
+        they are left to :meth:`weight_share`. Returns this share's part of the batch's
+        mean loss, and how many of its rows were predicted right.
+        """
+        ws = self._workspaces[n]
+        rows = shares(n, parts)[k]
+        self._point_inputs(ws, ws.x, dropout)  # a worker process sets its own view of the pass
+        logits = self._train_forward(ws, rows)
+        loss, dZ, correct = softmax_cross_entropy_counted(logits, ws.y[rows], out=logits, batch_size=n)
+        for l in range(self.n_layers - 1, 0, -1):
+            dH = np.matmul(dZ, self.weights[l].T, out=ws.deltas[l - 1][rows])
+            dZ = self._through_activation(ws, l - 1, dH, rows)
+        return loss, correct
+
+    def weight_share(self, k: int, parts: int, n: int, on_layer: Callable[[int, slice], None] | None = None) -> None:
+        """Member k of ``parts``: its rows of every dW_l after :meth:`forward_share`, then ``on_layer``.
+
+        Rows of W_l are inputs of layer l, so dW_l[rows] = H_{l-1}[:, rows]^T dZ_l needs
+        no other member's rows; the member with row 0 also sums db_l. ``on_layer(l, rows)``
+        as in :meth:`train_backward`.
+        """
+        ws = self._workspaces[n]
+        self._pending = None
+        for l in range(self.n_layers - 1, -1, -1):
+            dZ = ws.logits if l == self.n_layers - 1 else ws.deltas[l]
+            rows = shares(self.weights[l].shape[0], parts)[k]
+            if rows.start == 0:
+                np.add.reduce(dZ, axis=0, out=self.grad_b[l])
+            np.matmul(ws.inputs[l][:, rows].T, dZ, out=self.grad_W[l][rows])
+            if on_layer is not None:
+                on_layer(l, rows)
+
+    def _workspace(self, n: int) -> _Workspace:
+        """The buffers for batches of ``n`` rows, kept for the next batch of the same size."""
+        ws = self._workspaces.get(n)
+        if ws is None:
+            ws = self._new_workspace(n)
+            if len(self._workspaces) >= _MAX_WORKSPACES:
+                self._workspaces.pop(next(iter(self._workspaces)))
+            self._workspaces[n] = ws
+        return ws
+
+    def prepare_shared(self, batch_sizes: list[int]) -> None:
+        """Allocate now every buffer a process team's jobs use, for batches of these sizes.
+
+        A process team (nn/processes.py) forks its workers once; what is allocated after
+        the fork is not shared with them. Call this before forming the team.
+        """
+        for n in batch_sizes:
+            self._workspace(n)
+        if self._eval_x is None:
+            self._eval_x = shared_zeros((_EVAL_CHUNK, self.config.input_size), self.dtype)
+            self._eval_logits = shared_zeros((_EVAL_CHUNK, self.config.n_classes), self.dtype)
 
     def _new_workspace(self, n: int) -> _Workspace:
-        return _Workspace(n, self.config.hidden, self.config.n_classes, self.config.dropouts, self.dtype)
+        return _Workspace(n, self.config.input_size, self.config.hidden, self.config.n_classes,
+                          self.config.dropouts, self.dtype)
 
-    def _train_forward(
-        self, ws: _Workspace, X: np.ndarray, rng: np.random.Generator | None, team: Team | None = None
-    ) -> np.ndarray:
-        """Forward pass into ``ws``; dropout when ``rng`` is given. Returns the logits buffer.
+    def _prepare_pass(self, ws: _Workspace, X: np.ndarray, rng: np.random.Generator | None) -> None:
+        """Draw the dropout masks (when ``rng`` is given) and point each layer at its input.
 
-        With a ``team``, each thread carries its own rows of the batch through every layer
-        (rows never mix before the loss). The dropout masks are drawn first, on this thread,
-        in layer order: the random stream is the same with or without a team.
+        The masks are drawn here, on the calling thread, in layer order: the random
+        stream is the same whether one thread or a team then does the arithmetic.
         """
         for l, buffer in enumerate(ws.mask_buffers):
-            ws.masks[l] = None
-            keep = self.keep[l]
-            if rng is not None and keep < 1.0:
-                mask = ws.masks[l] = buffer
-                rng.random(out=mask, dtype=self.dtype)
-                np.less(mask, keep, out=mask)  # 1 with probability keep
-                mask *= 1.0 / keep  # inverted dropout: the expected activation is unchanged
+            if rng is not None and buffer is not None:
+                rng.random(out=buffer, dtype=self.dtype)
+                keep = self.keep[l]
+                np.less(buffer, keep, out=buffer)  # 1 with probability keep
+                buffer *= 1.0 / keep  # inverted dropout: the expected activation is unchanged
+        self._point_inputs(ws, X, rng is not None)
+
+    def _point_inputs(self, ws: _Workspace, X: np.ndarray, dropout: bool) -> None:
+        """Which masks the pass applies, and which buffer feeds each layer."""
+        ws.masks = [buffer if dropout else None for buffer in ws.mask_buffers]
         ws.inputs[0] = X
         for l in range(1, self.n_layers):
             ws.inputs[l] = ws.acts[l - 1] if ws.masks[l - 1] is None else ws.dropped[l - 1]
-        n = X.shape[0]
-        for_each_share(team, n, n * sum(W.size for W in self.weights), partial(self._forward_rows, ws))
-        return ws.logits
 
-    def _forward_rows(self, ws: _Workspace, rows: slice) -> None:
-        """The training forward pass for ``rows`` of the batch (masks and inputs already set)."""
+    def _train_forward(self, ws: _Workspace, rows: slice = slice(None)) -> np.ndarray:
+        """The training forward pass for ``rows`` of the batch prepared in ``ws``; returns those logits."""
         H = ws.inputs[0][rows]
         for l, act in enumerate(self.activations):
             Z = np.matmul(H, self.weights[l], out=ws.acts[l][rows])
@@ -385,6 +487,15 @@ class MLP:
                 H = np.multiply(H, ws.masks[l][rows], out=ws.dropped[l][rows])
         logits = np.matmul(H, self.weights[-1], out=ws.logits[rows])
         logits += self.biases[-1]
+        return logits
+
+    def _through_activation(self, ws: _Workspace, l: int, dH: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
+        """dZ_l from dH_l (for ``rows``), in place: undo dropout's mask, times f'(Z_l)."""
+        mask = ws.masks[l]
+        if mask is not None:
+            dH *= mask[rows]
+        dH *= self.activations[l].derivative(ws.acts[l][rows], out=ws.derivs[l][rows])
+        return dH
 
     def _backward(
         self,
@@ -395,53 +506,25 @@ class MLP:
         *,
         input_grad: bool = False,
         on_layer: Callable[[int, slice], None] | None = None,
-        team: Team | None = None,
     ) -> np.ndarray | None:
-        """Backpropagate dL/dZ_L through every layer of the last forward pass in ``ws``.
+        """Backpropagate dL/dZ_L through every layer of the last forward pass in ``ws``, on this thread.
 
-        ``on_layer(l, rows)`` runs once layer l's gradients are written and ``W_l[rows]`` has
-        been used for dH_{l-1}: from then on, nothing in backward reads those rows again.
-        ``grad_b[l]`` is final before the first call for layer l; the calls for one layer
-        cover all of W_l's rows, and exactly one of them starts at row 0.
-
-        With a ``team``, a large layer is cut by rows of W_l (inputs of the layer): thread k
-        forms dW_l[rows_k] = H_{l-1}[:, rows_k]^T dZ_l, the columns rows_k of dH_{l-1} from
-        W_l[rows_k], then calls ``on_layer`` for its rows, so the update of those rows runs
-        on the thread that just formed their gradient.
+        ``on_layer(l, rows)`` runs once layer l's gradients are written and W_l has been
+        used for dH_{l-1}: from then on, nothing in backward reads it again.
         """
-        n = dZ.shape[0]
         for l in range(self.n_layers - 1, -1, -1):
             W = self.weights[l]
-            dH = ws.deltas[l - 1] if l > 0 else None
             if grad_W is not None:
                 np.add.reduce(dZ, axis=0, out=grad_b[l])  # db = column sums of dZ
-            job = partial(self._layer_backward, ws, l, dZ, dH, grad_W, on_layer)
-            for_each_share(team, W.shape[0], n * W.size, job)
-            if dH is None:
+                np.matmul(ws.inputs[l].T, dZ, out=grad_W[l])
+            if l == 0:
                 break
-            mask = ws.masks[l - 1]
-            if mask is not None:
-                dH *= mask
-            dH *= self.activations[l - 1].derivative(ws.acts[l - 1], out=ws.derivs[l - 1])
-            dZ = dH
+            dH = np.matmul(dZ, W.T, out=ws.deltas[l - 1])
+            if on_layer is not None:
+                on_layer(l, slice(0, W.shape[0]))  # dW_l just written: the update finds it in cache
+            dZ = self._through_activation(ws, l - 1, dH)
+        if on_layer is not None:
+            on_layer(0, slice(0, self.weights[0].shape[0]))
         if input_grad:
             return dZ @ self.weights[0].T
         return None
-
-    def _layer_backward(
-        self,
-        ws: _Workspace,
-        l: int,
-        dZ: np.ndarray,
-        dH: np.ndarray | None,
-        grad_W: list[np.ndarray] | None,
-        on_layer: Callable[[int, slice], None] | None,
-        rows: slice,
-    ) -> None:
-        """Layer l's backward for ``rows`` of W_l: dW_l[rows], the columns ``rows`` of dH_{l-1}, then the update."""
-        if grad_W is not None:
-            np.matmul(ws.inputs[l][:, rows].T, dZ, out=grad_W[l][rows])
-        if dH is not None:
-            np.matmul(dZ, self.weights[l][rows].T, out=dH[:, rows])
-        if on_layer is not None:
-            on_layer(l, rows)  # dW_l[rows] just written: the update finds it in cache

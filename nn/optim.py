@@ -42,6 +42,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from nn.config import TrainConfig
+from nn.processes import shared_zeros
 
 
 def _check_number(name: str, value: float, low: float, high: float, *, low_open: bool = False) -> float:
@@ -105,8 +106,9 @@ class Optimizer:
         # param (for update_param): both views share memory, so either path sees the other's moments.
         self._flat = _flat_base(self.params)
         self._groups: list[np.ndarray] = [self._flat] if self._flat is not None else list(self.params)
-        self._state = [[np.zeros_like(g) for _ in range(self.n_buffers)] for g in self._groups]
-        self._scratch = [np.empty_like(g) for g in self._groups]
+        # Shared with a process team's workers (nn/processes.py), which update their rows in place.
+        self._state = [[shared_zeros(g.shape, g.dtype) for _ in range(self.n_buffers)] for g in self._groups]
+        self._scratch = [shared_zeros(g.shape, g.dtype) for g in self._groups]
         self._param_state: list[list[np.ndarray]] = []
         self._param_scratch: list[np.ndarray] = []
         at = 0

@@ -39,6 +39,7 @@ SPLIT_MIN_MACS = 1 << 24
 # (1.71-1.89 s per epoch) than without (1.49-1.90), and the team took the core the browser and the
 # server needed; the best preset (134M) gained 11% (4.92 vs 5.55 s per 20,000 images).
 TEAM_MIN_MACS = 40_000_000
+PROCESS_TEAM_MIN_MACS = 4_000_000
 
 
 def usable_cores() -> int:
@@ -54,14 +55,17 @@ def default_team_size() -> int:
     return min(2, usable_cores())
 
 
-def team_pays(batch_size: int, weight_sizes: list[int]) -> bool:
+def team_pays(batch_size: int, weight_sizes: list[int], processes: bool = False) -> bool:
     """Whether a team pays for this network (``weight_sizes``: fan_in x fan_out per layer).
 
-    Only with a layer of ``TEAM_MIN_MACS`` per batch: against BLAS's own threads (the CLI), and
-    also where BLAS is held to one thread (the dashboard), because there the hand-offs compete
-    with the server and the browser for the same cores (measured, see ``TEAM_MIN_MACS``).
+    Threads: only with a layer of ``TEAM_MIN_MACS`` per batch: against BLAS's own threads
+    (the CLI), and also where BLAS is held to one thread (the dashboard), because there the
+    hand-offs compete with the server and the browser for the same cores (measured, see
+    ``TEAM_MIN_MACS``). Processes (nn/processes.py) hand work over in microseconds, so
+    they pay from ``PROCESS_TEAM_MIN_MACS``.
     """
-    return batch_size * max(weight_sizes, default=0) >= TEAM_MIN_MACS
+    least = PROCESS_TEAM_MIN_MACS if processes else TEAM_MIN_MACS
+    return batch_size * max(weight_sizes, default=0) >= least
 
 
 def check_team_size(size: object) -> int:
@@ -99,8 +103,10 @@ class _Helper:
         self._go.acquire()
         self._done = threading.Lock()
         self._done.acquire()
-        self._job: Callable[[int], None] | None = None
+        self._job: Callable[..., object] | None = None
+        self._args: tuple = ()
         self._index = 0
+        self._result: object = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
@@ -112,18 +118,18 @@ class _Helper:
             if job is None:  # closing
                 return
             try:
-                job(self._index)
+                self._result = job(self._index, *self._args)
             except BaseException as exc:  # handed back to the caller of Team.run
                 self._error = exc
             self._done.release()
 
-    def start(self, job: Callable[[int], None], index: int) -> None:
-        self._job, self._index, self._error = job, index, None
+    def start(self, job: Callable[..., object], index: int, args: tuple) -> None:
+        self._job, self._index, self._args, self._result, self._error = job, index, args, None, None
         self._go.release()
 
-    def wait(self) -> BaseException | None:
+    def wait(self) -> tuple[object, BaseException | None]:
         self._done.acquire()
-        return self._error
+        return self._result, self._error
 
     def close(self) -> None:
         self._job = None
@@ -134,12 +140,13 @@ class _Helper:
 class Team:
     """The calling thread plus ``size - 1`` helper threads that run one job at a time.
 
-    ``team.run(job)`` calls ``job(k)`` for k = 0 .. size-1 at the same time, ``job(0)`` on the
-    calling thread, and returns when all have finished; an exception in any of them is
-    raised from ``run``. A job should give each k its own rows (see :func:`shares`). The
-    speed-up needs a single-threaded BLAS (see :func:`single_threaded_blas`); the results
-    do not. Call :meth:`close` when done (helpers are daemon threads, so a forgotten team
-    never blocks the interpreter's exit).
+    ``team.run(job, *args)`` calls ``job(k, *args)`` for k = 0 .. size-1 at the same time,
+    ``job(0, ...)`` on the calling thread, and returns the list of their results when all
+    have finished; an exception in any of them is raised from ``run``. A job should give
+    each k its own rows (see :func:`shares`). The speed-up needs a single-threaded BLAS
+    (see :func:`single_threaded_blas`); the results do not. Call :meth:`close` when done
+    (helpers are daemon threads, so a forgotten team never blocks the interpreter's exit).
+    nn/processes.py has a team of processes with the same ``run``.
     """
 
     def __init__(self, size: int, name: str = "nn-team") -> None:
@@ -147,22 +154,25 @@ class Team:
         self._helpers = [_Helper(f"{name}-{k}") for k in range(1, size)]
         self._lock = threading.Lock()  # one job at a time, whoever calls
 
-    def run(self, job: Callable[[int], None]) -> None:
+    def run(self, job: Callable[..., object], *args: object) -> list[object]:
         if self._helpers is None:
             raise RuntimeError("this team has been closed")
         with self._lock:
             for k, helper in enumerate(self._helpers, start=1):
-                helper.start(job, k)
+                helper.start(job, k, args)
             error: BaseException | None = None
+            results: list[object] = [None]
             try:
-                job(0)
+                results[0] = job(0, *args)
             except BaseException as exc:
                 error = exc
             for helper in self._helpers:  # always wait: the helpers are writing into shared buffers
-                helper_error = helper.wait()
+                result, helper_error = helper.wait()
+                results.append(result)
                 error = error or helper_error
             if error is not None:
                 raise error
+            return results
 
     def close(self) -> None:
         """Stop the helper threads (idempotent)."""

@@ -54,6 +54,7 @@ from nn.model import MLP
 from nn.optim import make_optimizer
 from nn.parallel import (Team, check_team_size, default_team_size, single_threaded_blas,
                          team_pays)
+from nn.processes import ProcessTeam, processes_available
 from nn.schedules import Schedule
 
 if TYPE_CHECKING:
@@ -106,7 +107,10 @@ class Trainer:
     training an existing network; otherwise one is built from ``config.model``.
     ``threads`` (default: one per core, at most 2) is how many threads may share a
     batch of a large network (see nn/parallel.py); results are reproducible for
-    a given value, and differ in the last bits between values.
+    a given value, and differ in the last bits between values. ``processes=True``
+    shares it between forked processes instead (nn/processes.py: faster, for a
+    process that runs nothing else, like the command line), where the platform
+    allows; the results are the same as with threads.
     """
 
     def __init__(
@@ -120,13 +124,15 @@ class Trainer:
         callback: Callable[[Event], None] | None = None,
         model: MLP | None = None,
         threads: int | None = None,
+        processes: bool = False,
     ) -> None:
         if not isinstance(config, TrainConfig):
             raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
         self.config = config
         self._callback = callback
         self.threads = default_team_size() if threads is None else check_team_size(threads)
-        self._team: Team | None = None  # exists while the run does
+        self.processes = bool(processes)
+        self._team: Team | ProcessTeam | None = None  # exists while the run does
         self._team_allowed = True  # see allow_team
         self._images, self._labels = _check_data(images, labels)
         n = self._images.shape[0]
@@ -306,11 +312,19 @@ class Trainer:
         callback = self._callback
         loop = self._loop()
         sizes = [W.size for W in self.model.weights]
-        use_team = self.threads > 1 and team_pays(self.batch_size, sizes)
+        processes = self.processes and processes_available()
+        use_team = self.threads > 1 and team_pays(self.batch_size, sizes, processes=processes)
         with single_threaded_blas() if use_team else nullcontext(False) as blas_single:
             # A team on top of a multi-threaded BLAS would oversubscribe the cores: without the
             # means to limit BLAS, BLAS keeps its threads and ours stay home.
-            self._team = Team(self.threads, name="nn-train") if blas_single else None
+            if blas_single and processes:
+                # Everything the workers touch must exist before they are forked.
+                last = self.train_idx.size % self.batch_size
+                self.model.prepare_shared([self.batch_size] + ([last] if last else []))
+                jobs = [self.model.forward_share, self._weight_job, self.model.eval_share]
+                self._team = ProcessTeam(self.threads, jobs, name="nn-train")
+            elif blas_single:
+                self._team = Team(self.threads, name="nn-train")
             try:
                 for event in loop:
                     if callback is not None:
@@ -338,11 +352,6 @@ class Trainer:
         patience_left = cfg.early_stopping_patience
         best_val = math.inf
         loss_limit: float | None = None  # set from the first batch's loss
-
-        def update_layer(l: int, rows: slice) -> None:  # parameters() lists W_1, b_1, W_2, b_2, ...
-            opt.update_param(2 * l, grads[2 * l], rows)
-            if rows.start == 0:  # the bias once per layer, by whoever owns W_l's first row
-                opt.update_param(2 * l + 1, grads[2 * l + 1])
 
         for epoch in range(1, cfg.epochs + 1):
             self._epoch = epoch
@@ -383,10 +392,10 @@ class Trainer:
                     model.train_backward()
                     opt.step(grads)
                 else:
-                    # Each thread updates the rows whose gradient it has just formed, while they
-                    # are still in its cache (same result as opt.step(grads)).
+                    # Each member of the team updates the rows whose gradient it has just formed,
+                    # while they are still in its cache (same result as opt.step(grads)).
                     opt.begin_step()
-                    model.train_backward(update_layer, team)
+                    team.run(self._weight_job, team.size, m, opt.t, opt.lr)
                 self._losses[self._step] = loss
                 self._step += 1
                 loss_sum += loss * m
@@ -453,6 +462,18 @@ class Trainer:
             elif self.val_idx.size and val_loss < best_val:
                 best_val, self._best_epoch = val_loss, epoch
         yield from self._end(RunState.FINISHED, "")
+
+    def _weight_job(self, k: int, parts: int, n: int, t: int, lr: float) -> None:
+        """Member k's share of the weight gradients and their update (a job for the team)."""
+        opt = self.optimizer
+        opt.t, opt.lr = t, lr  # a worker process has its own copy of these two numbers
+        self.model.weight_share(k, parts, n, self._update_rows)
+
+    def _update_rows(self, l: int, rows: slice) -> None:
+        """Update W_l[rows] (and b_l, by whoever owns row 0): parameters() lists W_1, b_1, W_2, ..."""
+        self.optimizer.update_param(2 * l, self._grads[2 * l], rows)
+        if rows.start == 0:
+            self.optimizer.update_param(2 * l + 1, self._grads[2 * l + 1])
 
     def _gate(self) -> Iterator[Event]:
         """Between batches: apply controls; wait while paused. Returns False to stop."""

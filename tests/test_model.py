@@ -115,7 +115,8 @@ def test_dropout_only_when_training_and_it_keeps_the_expected_activation() -> No
         model.forward(x, train=True)
     # inverted dropout: half the units are zeroed, the rest doubled, so the mean activation stays the same
     ws = model._new_workspace(1)
-    model._train_forward(ws, x, np.random.default_rng(0))
+    model._prepare_pass(ws, x, np.random.default_rng(0))
+    model._train_forward(ws)
     kept = ws.dropped[0] != 0
     assert 0.45 < kept.mean() < 0.55
     np.testing.assert_allclose(ws.dropped[0][kept], 2 * ws.acts[0][kept], rtol=1e-6)

@@ -155,12 +155,12 @@ def test_layer_by_layer_updates_during_backward_are_bit_identical_to_step(name: 
     fused, plain = make_optimizer(config, targets), make_optimizer(config, plain_model.parameters())
     rng = np.random.default_rng(1)
     X, y = rng.random((64, 784), dtype=np.float32), rng.integers(0, 10, 64)
-    calls: list[tuple[int, slice]] = []
+    calls: list[tuple[int, int, slice]] = []
     lock = threading.Lock()
 
     def update_layer(l: int, rows: slice) -> None:
         with lock:
-            calls.append((l, rows))
+            calls.append((threading.get_ident(), l, rows))
         fused.update_param(2 * l, fused_model.grad_W[l], rows)
         if rows.start == 0:
             fused.update_param(2 * l + 1, fused_model.grad_b[l])
@@ -172,16 +172,19 @@ def test_layer_by_layer_updates_during_backward_are_bit_identical_to_step(name: 
     try:
         for step in range(3):
             calls.clear()
-            # 64 x 784 x 400 multiply-adds: enough for a team of two to split the first layer
             loss = fused_model.train_forward_loss(X, y, team=team)
             fused.begin_step()
-            fused_model.train_backward(update_layer, team=team)
+            fused_model.train_backward(update_layer)
             plain_loss = plain_model.train_forward_loss(X, y, team=team)
-            plain_model.train_backward(team=team)  # the same products, so the same gradients
+            plain_model.train_backward()  # the same products, so the same gradients
             plain.step(plain_model.gradients())
-            assert [l for l, _ in calls][:2] == [2, 1]  # last layer first
-            first = sorted((r.start, r.stop) for l, r in calls if l == 0)
-            assert first == ([(0, 392), (392, 784)] if threads == 2 else [(0, 784)])  # every row once
+            for thread in {t for t, _, _ in calls}:
+                assert [l for t, l, _ in calls if t == thread] == [2, 1, 0]  # each thread: last layer first
+            assert len({t for t, _, _ in calls}) == threads  # every thread of the team took a share
+            for l, fan_in in enumerate((784, 400, 6)):  # every row of every layer exactly once
+                cuts = sorted((r.start, r.stop) for _, k, r in calls if k == l)
+                half = fan_in // 2
+                assert cuts == ([(0, half), (half, fan_in)] if threads == 2 else [(0, fan_in)])
             assert loss == plain_loss
         for a, b in zip(targets, plain_model.parameters()):
             np.testing.assert_array_equal(a, b)  # the same arithmetic, one share of rows at a time

@@ -142,7 +142,7 @@ def test_allow_team_false_keeps_the_run_to_one_thread_from_the_next_batch(monkey
 
     jobs = []
     real_run = nn.parallel.Team.run
-    monkeypatch.setattr(nn.parallel.Team, "run", lambda self, job: (jobs.append(1), real_run(self, job))[1])
+    monkeypatch.setattr(nn.parallel.Team, "run", lambda self, job, *args: (jobs.append(1), real_run(self, job, *args))[1])
     config = TrainConfig(model=ModelConfig(hidden=(400,)), batch_size=128, epochs=1, val_size=0, seed=3)
     images, labels = _data()
     counts: list[int] = []
