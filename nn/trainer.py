@@ -94,6 +94,7 @@ class TrainResult:
     seconds: float = 0.0  # time spent training (pauses excluded)
     steps: int = 0  # optimizer steps taken
     best_epoch: int | None = None  # epoch of the lowest validation loss (None without validation)
+    shared_by: str = ""  # "2 processes" or "2 threads" when a team shared the batches, else ""
 
 
 class Trainer:
@@ -133,6 +134,7 @@ class Trainer:
         self.threads = default_team_size() if threads is None else check_team_size(threads)
         self.processes = bool(processes)
         self._team: Team | ProcessTeam | None = None  # exists while the run does
+        self._shared_by = ""  # see TrainResult.shared_by
         self._team_allowed = True  # see allow_team
         self._images, self._labels = _check_data(images, labels)
         n = self._images.shape[0]
@@ -323,8 +325,10 @@ class Trainer:
                 self.model.prepare_shared([self.batch_size] + ([last] if last else []))
                 jobs = [self.model.forward_share, self._weight_job, self.model.eval_share]
                 self._team = ProcessTeam(self.threads, jobs, name="nn-train")
+                self._shared_by = f"{self.threads} processes"
             elif blas_single:
                 self._team = Team(self.threads, name="nn-train")
+                self._shared_by = f"{self.threads} threads"
             try:
                 for event in loop:
                     if callback is not None:
@@ -523,6 +527,7 @@ class Trainer:
             seconds=self._seconds,
             steps=self._step,
             best_epoch=self._best_epoch,
+            shared_by=self._shared_by,
         )
 
     def _diverge(self, what: str, lr: float) -> Iterator[Event]:

@@ -14,6 +14,7 @@ from nn.config import ModelConfig, TrainConfig
 from nn.data import to_float
 from nn.events import RunState
 from nn.metrics import accuracy
+from nn.parallel import usable_cores
 from nn.trainer import Trainer
 
 pytestmark = pytest.mark.realdata
@@ -39,3 +40,20 @@ def test_train_command_end_to_end(mnist) -> None:
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["state"] == "finished" and summary["test_accuracy"] > 0.9
+    # the command line's default: one process per core (at most 2), where the system can fork
+    assert summary["shared_by"] == ("2 processes" if usable_cores() >= 2 else "BLAS")
+
+
+def test_train_command_with_threads_learns_the_same_as_with_processes(mnist) -> None:
+    runs = {}
+    for parallel in ("processes", "threads"):
+        proc = subprocess.run([sys.executable, "-m", "nn", "train", "--preset", "quick", "--hidden", "400",
+                               "--batch-size", "128", "--epochs", "1", "--threads", "2", "--json", "--quiet",
+                               "--parallel", parallel],
+                              cwd=ROOT, check=False, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        runs[parallel] = json.loads(proc.stdout)
+    assert runs["processes"]["shared_by"] == "2 processes" and runs["threads"]["shared_by"] == "2 threads"
+    # the same shares of the same arithmetic: the same network, bit for bit
+    for key in ("test_accuracy", "test_loss", "val_loss", "steps"):
+        assert runs["processes"][key] == runs["threads"][key]

@@ -94,8 +94,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="stop when the validation loss has not improved for this many epochs")
     opt.add_argument("--seed", type=int)
     opt.add_argument("--threads", type=int, metavar="N",
-                     help="threads that share the work of a large network's batch (default: one per core, "
-                          "at most 2); results are reproducible for a given N")
+                     help="cores that share the work of a batch (default: one per core, at most 2); "
+                          "results are reproducible for a given N")
+    opt.add_argument("--parallel", choices=("processes", "threads"), default="processes",
+                     help="how the cores share a batch: forked worker processes (the default, faster; "
+                          "threads where the system cannot fork) or threads of this process")
 
     data = p.add_argument_group("data")
     data.add_argument("--subset", type=int, metavar="N", help="train on only N images")
@@ -165,6 +168,9 @@ class _Progress:
         from tqdm import tqdm  # lazily: only the CLI draws bars
 
         self._tqdm = tqdm
+        # No monitor thread: a process with a second thread must not fork the trainer's worker
+        # processes (nn/processes.py), and the bar is updated every batch anyway.
+        tqdm.monitor_interval = 0
         # disable=None: the bar only on a terminal; in a log file it would be thousands of redraws.
         # The epoch lines are written either way.
         self.bar = tqdm(total=None, file=sys.stderr, unit=" batch", dynamic_ncols=True, leave=False,
@@ -208,7 +214,8 @@ def run(args: argparse.Namespace) -> int:
     ds = load_data(args)
     progress = None if args.quiet else _Progress(config.epochs)
     try:
-        trainer = Trainer(config, ds.x_train, ds.y_train, callback=progress, threads=args.threads)
+        trainer = Trainer(config, ds.x_train, ds.y_train, callback=progress, threads=args.threads,
+                          processes=args.parallel == "processes")
     except ValueError as exc:  # e.g. a validation size that does not fit the data
         if progress is not None:
             progress.close()
@@ -244,6 +251,7 @@ def run(args: argparse.Namespace) -> int:
             "val_accuracy": None if last is None else _number(last.val_acc),
             "val_loss": None if last is None else _number(last.val_loss),
             "steps": result.steps,
+            "shared_by": result.shared_by or "BLAS",  # a team of ours, or BLAS's own threads
             "saved": saved,
             "config": config.to_dict(),
         }
@@ -272,7 +280,8 @@ def _print_report(result: Any, test_acc: float, test_loss: float, cm: np.ndarray
         RunState.STOPPED: "stopped",
         RunState.DIVERGED: "DIVERGED",
     }.get(result.state, result.state.value)
-    print(f"Training {ending}: {result.epochs_done} epochs, {result.steps:,} steps, {result.seconds:.1f} s")
+    shared = f", batches shared by {result.shared_by}" if result.shared_by else ""
+    print(f"Training {ending}: {result.epochs_done} epochs, {result.steps:,} steps, {result.seconds:.1f} s{shared}")
     if result.reason:
         print(result.reason)
     print(f"Test accuracy: {test_acc:.2%} on {n_test:,} images (test loss {test_loss:.4f})")
