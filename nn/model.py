@@ -25,14 +25,13 @@ Speed (the training pass is what the benchmark times):
 * the activation overwrites ``Z`` in place (derivatives are written through
   ``A``, see nn/activations.py), the loss overwrites the logits with their
   gradient, and the input gradient is skipped.
-* :meth:`MLP.train_backward` can hand each layer to the optimizer the moment
-  its gradient is final (``on_layer``), so the update reads gradient and
-  weights while they are still in the CPU cache.
-* with a thread team (nn/parallel.py), a step is two jobs for the team's
-  threads. First by batch rows: each thread takes its rows through the
-  forward pass, the loss and back to its rows of every dZ_l (all row-local).
-  Then by rows of each ``W_l``: each thread forms its rows of dW_l and updates
-  them right away. Nothing is left to one thread alone in between.
+* with a team of threads or processes (nn/parallel.py, nn/processes.py), a
+  step is two jobs for the team's members. First by batch rows
+  (:meth:`MLP.forward_share`): each member takes its rows through the forward
+  pass, the loss and back to its rows of every dZ_l, all of which is row by
+  row. Then by slices of the flat parameter buffer (:meth:`MLP.weight_share`):
+  each member forms the gradient of its slice and updates it right away, while
+  it is still in the CPU cache. Nothing is left to one member alone in between.
 
 Parameters are updated in place only: ``model.weights[l]`` is a view that the
 trainer, the optimizer and the UI all hold. Never rebind it; use
@@ -144,6 +143,9 @@ class MLP:
         self._params = shared_zeros(total, self.dtype)  # shared with a process team's workers, if any
         self._grads = shared_zeros(total, self.dtype)
         self.weights, self.biases = self._views(self._params, sizes)
+        # Where each W_l starts in the flat buffer (b_l follows it): W_1, b_1, W_2, b_2, ...
+        self._offsets = [sum(a * b + b for a, b in zip(sizes[:l], sizes[1 : l + 1])) for l in range(len(sizes) - 1)]
+        self._slices: dict[int, list[tuple[int, int]]] = {}  # param_slices, per number of parts
         self.grad_W, self.grad_b = self._views(self._grads, sizes)
         for W in self.weights:
             fan_in, fan_out = W.shape
@@ -368,26 +370,21 @@ class MLP:
         self._pending = (ws, None, team)
         return float(sum(loss for loss, _ in results))
 
-    def train_backward(self, on_layer: Callable[[int, slice], None] | None = None) -> None:
+    def train_backward(self) -> None:
         """Second half of :meth:`train_step_gradients`: writes ``grad_W`` / ``grad_b`` of the last forward pass.
 
-        ``on_layer(l, rows)`` (optional) is called as soon as the gradients of
-        ``weights[l][rows]`` are final and those rows are no longer needed by
-        backward, last layer first: the caller may update them right there (see
-        :meth:`nn.optim.Optimizer.update_param`) while they are still in the CPU
-        cache. ``grad_b[l]`` is final before the call whose ``rows`` start at 0.
-        After a forward pass shared by a thread team, each of its threads forms
-        its share of each W_l's rows and calls ``on_layer`` for them; after one
-        shared by a process team, run :meth:`weight_share` through the team.
+        After a forward pass shared by a team, the members form the gradients
+        (:meth:`weight_share`); to update each member's slice as soon as it is formed,
+        run :meth:`weight_share` through the team with an ``on_slice`` instead.
         """
         if self._pending is None:
             raise ValueError("train_backward needs a train_forward_loss call first")
         ws, dlogits, team = self._pending
         self._pending = None
         if team is None:
-            self._backward(ws, dlogits, self.grad_W, self.grad_b, on_layer=on_layer)
+            self._backward(ws, dlogits, self.grad_W, self.grad_b)
         else:
-            team.run(self.weight_share, team.size, ws.n, on_layer)
+            team.run(self.weight_share, team.size, ws.n)
 
     def forward_share(self, k: int, parts: int, n: int, dropout: bool) -> tuple[float, int]:
         """Member k of ``parts``: forward, loss, and dL/dZ_l of every layer for its rows of the batch.
@@ -411,23 +408,54 @@ class MLP:
             dZ = self._through_activation(ws, l - 1, dH, rows)
         return loss, correct
 
-    def weight_share(self, k: int, parts: int, n: int, on_layer: Callable[[int, slice], None] | None = None) -> None:
-        """Member k of ``parts``: its rows of every dW_l after :meth:`forward_share`, then ``on_layer``.
+    def weight_share(self, k: int, parts: int, n: int, on_slice: Callable[[int, int], None] | None = None) -> None:
+        """Member k of ``parts``: the gradient of its slice of the parameters, after :meth:`forward_share`.
 
-        Rows of W_l are inputs of layer l, so dW_l[rows] = H_{l-1}[:, rows]^T dZ_l needs
-        no other member's rows; the member with row 0 also sums db_l. ``on_layer(l, rows)``
-        as in :meth:`train_backward`.
+        The parameters lie in one flat buffer, W_1, b_1, W_2, ... (see :meth:`param_slices`);
+        each member takes one slice of it, cut between rows of a W. A row of W_l belongs to
+        one input of layer l, so dW_l[rows] = H_{l-1}[:, rows]^T dZ_l needs no other member's
+        rows, and db_l = column sums of dZ_l none either. Then ``on_slice(start, stop)``:
+        the caller may update the slice right there (see
+        :meth:`nn.optim.Optimizer.update_slice`), with a few NumPy calls for the whole slice.
         """
         ws = self._workspaces[n]
         self._pending = None
-        for l in range(self.n_layers - 1, -1, -1):
+        start, stop = self.param_slices(parts)[k]
+        for l, (W, w_at) in enumerate(zip(self.weights, self._offsets)):
+            fan_in, fan_out = W.shape
             dZ = ws.logits if l == self.n_layers - 1 else ws.deltas[l]
-            rows = shares(self.weights[l].shape[0], parts)[k]
-            if rows.start == 0:
+            first = min(max(start - w_at, 0), W.size) // fan_out
+            last = min(max(stop - w_at, 0), W.size) // fan_out
+            if first < last:
+                np.matmul(ws.inputs[l][:, first:last].T, dZ, out=self.grad_W[l][first:last])
+            if start <= w_at + W.size < stop:  # b_l follows W_l in the buffer
                 np.add.reduce(dZ, axis=0, out=self.grad_b[l])
-            np.matmul(ws.inputs[l][:, rows].T, dZ, out=self.grad_W[l][rows])
-            if on_layer is not None:
-                on_layer(l, rows)
+        if on_slice is not None:
+            on_slice(start, stop)
+
+    def param_slices(self, parts: int) -> list[tuple[int, int]]:
+        """The flat parameter buffer cut into ``parts`` slices of about equal size, each cut between two rows of a W.
+
+        Equal sizes make equal work: forming dW_l for r rows costs r x fan_out x n
+        multiply-adds, its bias n x fan_out additions, and the update a fixed number of
+        passes per number.
+        """
+        slices = self._slices.get(parts)
+        if slices is None:
+            total = self._params.size
+            cuts = [0]
+            for k in range(1, parts):
+                target = round(total * k / parts)
+                cut = total  # past the last W: everything left goes to the last members
+                for W, w_at in zip(self.weights, self._offsets):
+                    if target < w_at + W.size + W.shape[1]:  # in W_l or in b_l
+                        row = round(min(max(target - w_at, 0), W.size) / W.shape[1])
+                        cut = w_at + row * W.shape[1]
+                        break
+                cuts.append(max(cut, cuts[-1]))
+            cuts.append(total)
+            slices = self._slices[parts] = list(zip(cuts[:-1], cuts[1:]))
+        return slices
 
     def _workspace(self, n: int) -> _Workspace:
         """The buffers for batches of ``n`` rows, kept for the next batch of the same size."""
@@ -505,26 +533,16 @@ class MLP:
         grad_b: list[np.ndarray] | None,
         *,
         input_grad: bool = False,
-        on_layer: Callable[[int, slice], None] | None = None,
     ) -> np.ndarray | None:
-        """Backpropagate dL/dZ_L through every layer of the last forward pass in ``ws``, on this thread.
-
-        ``on_layer(l, rows)`` runs once layer l's gradients are written and W_l has been
-        used for dH_{l-1}: from then on, nothing in backward reads it again.
-        """
+        """Backpropagate dL/dZ_L through every layer of the last forward pass in ``ws``, on this thread."""
         for l in range(self.n_layers - 1, -1, -1):
-            W = self.weights[l]
             if grad_W is not None:
                 np.add.reduce(dZ, axis=0, out=grad_b[l])  # db = column sums of dZ
                 np.matmul(ws.inputs[l].T, dZ, out=grad_W[l])
             if l == 0:
                 break
-            dH = np.matmul(dZ, W.T, out=ws.deltas[l - 1])
-            if on_layer is not None:
-                on_layer(l, slice(0, W.shape[0]))  # dW_l just written: the update finds it in cache
+            dH = np.matmul(dZ, self.weights[l].T, out=ws.deltas[l - 1])
             dZ = self._through_activation(ws, l - 1, dH)
-        if on_layer is not None:
-            on_layer(0, slice(0, self.weights[0].shape[0]))
         if input_grad:
             return dZ @ self.weights[0].T
         return None

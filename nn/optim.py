@@ -28,10 +28,10 @@ Speed: when the parameters are consecutive slices of one flat buffer (as
 the same elementwise arithmetic with a few NumPy calls per step instead of a
 few per array. Every update is in place, into the arrays the caller holds.
 
-The trainer calls :meth:`Optimizer.step` once per batch on one thread. With a thread team
-(nn/parallel.py) it calls :meth:`Optimizer.begin_step` instead and lets each thread call
-:meth:`Optimizer.update_param` for its rows of a layer right after backward has formed
-their gradient (cache-hot; bit-identical to ``step``).
+The trainer calls :meth:`Optimizer.step` once per batch on one thread. With a team of
+threads or processes (nn/parallel.py, nn/processes.py) it calls :meth:`Optimizer.begin_step`
+instead and lets each member call :meth:`Optimizer.update_slice` for its slice of the flat
+parameter buffer right after forming its gradient (cache-hot; bit-identical to ``step``).
 """
 
 from __future__ import annotations
@@ -102,24 +102,12 @@ class Optimizer:
         self.t = 0  # steps taken
 
         # The rule runs on "groups": the one flat buffer behind all params if there is one, else
-        # each param. State and scratch are allocated per group and also viewed shaped like each
-        # param (for update_param): both views share memory, so either path sees the other's moments.
+        # each param. State and scratch are allocated per group.
         self._flat = _flat_base(self.params)
         self._groups: list[np.ndarray] = [self._flat] if self._flat is not None else list(self.params)
         # Shared with a process team's workers (nn/processes.py), which update their rows in place.
         self._state = [[shared_zeros(g.shape, g.dtype) for _ in range(self.n_buffers)] for g in self._groups]
         self._scratch = [shared_zeros(g.shape, g.dtype) for g in self._groups]
-        self._param_state: list[list[np.ndarray]] = []
-        self._param_scratch: list[np.ndarray] = []
-        at = 0
-        for i, p in enumerate(self.params):
-            if self._flat is not None:  # views of the flat buffers where this param's slice sits
-                self._param_state.append([b[at : at + p.size].reshape(p.shape) for b in self._state[0]])
-                self._param_scratch.append(self._scratch[0][at : at + p.size].reshape(p.shape))
-                at += p.size
-            else:
-                self._param_state.append(self._state[i])
-                self._param_scratch.append(self._scratch[i])
         self._grad_flat = np.empty_like(self._flat) if self._flat is not None else None
         self._known: tuple[tuple[np.ndarray, ...], list[np.ndarray], list[np.ndarray]] = ((), [], [])
 
@@ -179,29 +167,32 @@ class Optimizer:
             self._update(*job)
 
     def begin_step(self) -> None:
-        """Start a step taken one parameter at a time with :meth:`update_param` (counts the step)."""
+        """Start a step taken one slice at a time with :meth:`update_slice` (counts the step)."""
         self.t += 1
 
-    def update_param(self, i: int, grad: np.ndarray, rows: slice | None = None) -> None:
-        """Update ``params[i]`` alone from ``grad`` (its shape), as part of the step begun by :meth:`begin_step`.
+    def update_slice(self, grads: Sequence[np.ndarray], start: int, stop: int) -> None:
+        """Update elements ``[start, stop)`` of the one flat buffer behind ``params``, as part of
+        the step begun by :meth:`begin_step`.
 
-        Calling it for every ``i`` after one ``begin_step()`` is bit-identical to ``step(grads)``:
-        every rule is elementwise and uses the same scalars. Why it exists: the model can hand
-        each layer's gradient over the moment backward has formed it, while that gradient and
-        the weights just read are still in the CPU cache; the update after a whole backward
-        pass finds them evicted and runs about twice as slow (measured: 0.72 vs 1.55 ms for Adam
-        on 784-800-10). Runs on the calling thread.
-
-        ``rows`` limits the update to ``params[i][rows]`` (and ``grad[rows]``), so threads that
-        own different rows can update one array at the same time (see nn/parallel.py).
+        Updating disjoint slices that cover the buffer after one ``begin_step()`` is bit-identical
+        to ``step(grads)``: every rule is elementwise and uses the same scalars. Why it exists: the
+        members of a team (nn/parallel.py, nn/processes.py) each form the gradient of one slice of
+        the parameters and update that slice right away, at the same time as the others, with a
+        few NumPy calls, while its gradient is still in the CPU cache.
         """
-        p, state, tmp = self.params[i], self._param_state[i], self._param_scratch[i]
-        if grad.shape != p.shape:
-            raise ValueError(f"gradient {i} has shape {grad.shape}, parameter has {p.shape}")
-        if rows is not None:
-            p, grad, tmp, state = p[rows], grad[rows], tmp[rows], [s[rows] for s in state]
-        self._decay(i, p, grad)
-        self._update(p, grad, state, tmp)
+        if self._flat is None:
+            raise ValueError("update_slice needs parameters that tile one flat buffer (as MLP.parameters() do)")
+        if not 0 <= start <= stop <= self._flat.size:
+            raise ValueError(f"slice [{start}, {stop}) is outside the {self._flat.size} parameters")
+        per_param, groups = self._grads(grads)
+        at = 0
+        for i, (p, g) in enumerate(zip(self.params, per_param)):
+            low, high = max(start, at), min(stop, at + p.size)
+            if low < high:  # weight decay only where this param overlaps the slice
+                self._decay(i, p.reshape(-1)[low - at : high - at], g.reshape(-1)[low - at : high - at])
+            at += p.size
+        state = [buffer[start:stop] for buffer in self._state[0]]
+        self._update(self._flat[start:stop], groups[0][start:stop], state, self._scratch[0][start:stop])
 
     def _decay(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         """Weight decay of ``params[i]`` (or rows of it): shrink p (decoupled) or add wd p to g (L2)."""

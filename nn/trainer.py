@@ -471,13 +471,10 @@ class Trainer:
         """Member k's share of the weight gradients and their update (a job for the team)."""
         opt = self.optimizer
         opt.t, opt.lr = t, lr  # a worker process has its own copy of these two numbers
-        self.model.weight_share(k, parts, n, self._update_rows)
+        self.model.weight_share(k, parts, n, self._update_slice)
 
-    def _update_rows(self, l: int, rows: slice) -> None:
-        """Update W_l[rows] (and b_l, by whoever owns row 0): parameters() lists W_1, b_1, W_2, ..."""
-        self.optimizer.update_param(2 * l, self._grads[2 * l], rows)
-        if rows.start == 0:
-            self.optimizer.update_param(2 * l + 1, self._grads[2 * l + 1])
+    def _update_slice(self, start: int, stop: int) -> None:
+        self.optimizer.update_slice(self._grads, start, stop)
 
     def _gate(self) -> Iterator[Event]:
         """Between batches: apply controls; wait while paused. Returns False to stop."""

@@ -223,3 +223,20 @@ def test_backward_needs_a_forward_pass_first_and_runs_once_per_forward() -> None
     model.train_backward()
     with pytest.raises(ValueError, match="train_forward_loss"):
         model.train_backward()  # the logits buffer already holds consumed gradients
+
+
+@pytest.mark.parametrize("hidden", [(), (1,), (16,), (800,), (256, 128), (3, 3, 3)])
+@pytest.mark.parametrize("parts", [1, 2, 3])
+def test_param_slices_tile_the_buffer_in_near_equal_slices_cut_between_rows(hidden, parts) -> None:
+    model = build(hidden=hidden)
+    slices = model.param_slices(parts)
+    total = model._params.size
+    assert len(slices) == parts and slices[0][0] == 0 and slices[-1][1] == total
+    assert all(a[1] == b[0] for a, b in zip(slices, slices[1:]))
+    row_starts = {0, total}  # every place a cut may fall: the start of a row of some W, or the end
+    for W, at in zip(model.weights, model._offsets):
+        row_starts.update(range(at, at + W.size + 1, W.shape[1]))  # ... + W.size: where b_l starts
+    widest = max(W.shape[1] + b.size for W, b in zip(model.weights, model.biases))
+    for start, stop in slices:
+        assert start in row_starts
+        assert abs((stop - start) - total / parts) <= widest  # equal work, up to a row and a bias
