@@ -1,22 +1,27 @@
-"""Several cores on one batch: the calling thread and helper threads share a big layer's work.
+"""Several cores on one batch: the calling thread and helper threads share a step's work.
 
 Why our own threads rather than BLAS's: after each matrix product, OpenBLAS keeps its
 worker threads spinning, waiting for the next product. In a training step the products
 alternate with long elementwise passes, above all the optimizer's update: Adam on a
 784 x 800 layer is ten NumPy passes over 627k numbers, about as long as the product that
 formed the gradient. NumPy runs those passes on one core while BLAS's spinning worker holds
-the other. With a single-threaded BLAS and a team of threads that sleep between jobs, each
-thread instead takes a share of *everything* a big layer does: its rows of the product,
-then the update of the same rows. Measured on the 2-core reference machine (Trainer, batch
-128, Adam, seconds per epoch, team of two against BLAS's two threads): 784-800-10 2.09 vs
-2.55, 784-1024-10 2.64 vs 3.13, 784-512-10 1.51 vs 1.56, but 784-256-10 0.92 vs 0.78: waking
-a helper costs about 0.1 ms, twice per batch, which a small layer does not earn back. So
-the trainer forms a team only for networks with a layer of at least ``TEAM_MIN_MACS``.
+the other. With a single-threaded BLAS and a team whose members sleep between jobs, each
+member instead takes a share of *everything* a step does (see nn/model.py): its rows of the
+batch through the forward pass, the loss and back, then one slice of the parameters, whose
+gradient it forms and updates. Measured on the 2-core reference machine (Trainer, batch
+128, Adam, seconds per epoch, team of two threads against BLAS's two threads): 784-800-10
+2.09 vs 2.55, 784-1024-10 2.64 vs 3.13, 784-512-10 1.51 vs 1.56, but 784-256-10 0.92 vs
+0.78: waking a helper costs about 0.1 ms, twice per batch, and the members' many small
+NumPy calls take turns holding the interpreter lock, which a small layer does not earn back.
+So the trainer forms a team of threads only for networks with a layer of at least
+``TEAM_MIN_MACS``. A team of processes (nn/processes.py) has neither cost and pays from
+``PROCESS_TEAM_MIN_MACS``; the command line uses it, the dashboard (a server with threads of
+its own, which must not fork) this one.
 
-The shares are disjoint rows and no thread sums across another's rows, so a run is
-reproducible for a given team size. A different team size changes the last bits of some
-products (BLAS rounds a 64-row product differently from a 128-row one), as changing BLAS's
-own thread count does.
+The shares are disjoint and no member sums across another's rows, so a run is
+reproducible for a given team size, and the same with threads or processes. A different
+team size changes the last bits of some products (BLAS rounds a 64-row product differently
+from a 128-row one), as changing BLAS's own thread count does.
 """
 
 from __future__ import annotations
@@ -39,6 +44,10 @@ SPLIT_MIN_MACS = 1 << 24
 # (1.71-1.89 s per epoch) than without (1.49-1.90), and the team took the core the browser and the
 # server needed; the best preset (134M) gained 11% (4.92 vs 5.55 s per 20,000 images).
 TEAM_MIN_MACS = 40_000_000
+# A team of processes hands work over in microseconds and runs its members' small NumPy calls at
+# the same time (nn/processes.py): against BLAS's two threads, it made 784-128-64-10 (13M) 3-10%
+# faster, 784-256-128-10 10-20% and 784-256-10 30%. Below a few million multiply-adds per batch a
+# step is mostly Python and the hand-offs are not earned back.
 PROCESS_TEAM_MIN_MACS = 4_000_000
 
 

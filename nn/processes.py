@@ -20,9 +20,9 @@ numbers: which job, and its scalar arguments (a batch size, a learning rate). So
 works on shared arrays only and must not rely on Python state that changes after the fork,
 except through its arguments.
 
-Requires ``os.fork`` (Linux, macOS): :func:`processes_available` says whether this process
-can use a process team. Fork only from a process with a single thread: a lock that another
-thread holds at the fork stays locked forever in the child.
+Requires Linux's ``os.fork``: :func:`processes_available` says whether this process can use a
+process team. Fork only from a process with a single thread: a lock that another thread holds
+at the fork stays locked forever in the child.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import mmap
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 import weakref
@@ -68,8 +69,12 @@ def shared_zeros(shape: int | tuple[int, ...], dtype: np.dtype | type = np.float
 
 
 def processes_available() -> bool:
-    """Whether this process may fork a worker: the platform has fork, and no other thread runs."""
-    return hasattr(os, "fork") and threading.active_count() == 1
+    """Whether this process may fork a worker: Linux, and no other thread runs.
+
+    Linux only: on macOS, system libraries NumPy may use for its products (Accelerate) are
+    not safe to use in a child forked without exec.
+    """
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
 
 
 class WorkerError(RuntimeError):
