@@ -467,6 +467,13 @@ class MLP:
             self._workspaces[n] = ws
         return ws
 
+    def batch_input(self, n: int) -> np.ndarray:
+        """A buffer (n, 784) to write the next batch of ``n`` images into before :meth:`train_forward_loss`.
+
+        Not needed, but it saves a copy: a team reads its batch from this buffer.
+        """
+        return self._workspace(n).x
+
     def prepare_shared(self, batch_sizes: list[int]) -> None:
         """Allocate now every buffer a process team's jobs use, for batches of these sizes.
 

@@ -27,6 +27,7 @@ at the fork stays locked forever in the child.
 
 from __future__ import annotations
 
+import functools
 import math
 import mmap
 import multiprocessing
@@ -46,14 +47,24 @@ SPIN_SECONDS = 0.002  # how long a waiting member polls before it sleeps (a batc
 MAX_ARGS = 8  # scalar arguments per job
 MAX_RESULTS = 4  # numbers a job's share may return
 _ERROR_BYTES = 2000
-_KINDS = (float, int, bool)  # arguments travel as float64 and come back as their own type
-
-
-def _kind(value: object) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        return 2
-    return 1 if isinstance(value, (int, np.integer)) else 0
 _EXIT = -1.0
+_FAILED = -1
+_NUMBERS = (int, float, np.integer, np.floating, np.bool_)
+_TYPES = (float, int, bool)  # arguments travel as float64 and come back as their own type
+
+
+def _kinds_code(args: Sequence[object]) -> int:
+    """Each argument's type (an index into _TYPES) as one number: a digit in base 3 per argument."""
+    code = 0
+    for i, a in enumerate(args):
+        kind = 2 if isinstance(a, (bool, np.bool_)) else 1 if isinstance(a, (int, np.integer)) else 0
+        code += kind * 3**i
+    return code
+
+
+@functools.lru_cache(maxsize=64)
+def _converters(code: int, count: int) -> tuple[type, ...]:
+    return tuple(_TYPES[(code // 3**i) % 3] for i in range(count))
 
 
 def shared_zeros(shape: int | tuple[int, ...], dtype: np.dtype | type = np.float32) -> np.ndarray:
@@ -113,19 +124,23 @@ class ProcessTeam:
         self._jobs = list(jobs)
         if not self._jobs or not all(callable(j) for j in self._jobs):
             raise ValueError("a process team needs a list of callables to run")
+        # Bound methods hash and compare by their function and object: a fresh `model.forward_share`
+        # finds the index of the one registered.
+        self._index = {job: i for i, job in enumerate(self._jobs)}
         if size > 1 and not processes_available():
-            raise RuntimeError("a process team needs os.fork and a process with a single thread")
-        workers = size - 1
-        # Per worker: [job index or _EXIT, number of args, args...]; results [k, slot]; error text.
-        self._orders = shared_zeros((max(workers, 1), 2 + MAX_ARGS), np.float64)
-        self._kinds = shared_zeros((max(workers, 1), MAX_ARGS), np.int8)  # each argument's type, see _KINDS
-        self._results = shared_zeros((size, MAX_RESULTS + 1), np.float64)  # slot 0: how many numbers
-        self._failed = shared_zeros((max(workers, 1),), np.int32)
-        self._messages = shared_zeros((max(workers, 1), _ERROR_BYTES), np.uint8)
-        self._go = [multiprocessing.Semaphore(0) for _ in range(workers)]
-        self._done = [multiprocessing.Semaphore(0) for _ in range(workers)]
+            raise RuntimeError("a process team needs Linux's os.fork and a process with a single thread")
+        workers = max(size - 1, 1)
+        # Per worker, one row each, written with one NumPy call per hand-off (they are on the
+        # critical path): the order [job index or _EXIT, number of args, their types, args...]
+        # and the result [number of values or _FAILED, values...]; and an error's text.
+        self._orders = shared_zeros((workers, 3 + MAX_ARGS), np.float64)
+        self._results = shared_zeros((size, 1 + MAX_RESULTS), np.float64)
+        self._messages = shared_zeros((workers, _ERROR_BYTES), np.uint8)
+        context = multiprocessing.get_context("fork")  # a semaphore that a forked child can use as is
+        self._go = [context.Semaphore(0) for _ in range(size - 1)]
+        self._done = [context.Semaphore(0) for _ in range(size - 1)]
         self._lock = threading.Lock()
-        self._pids: list[int] = []
+        self._pids: list[int] | None = []
         self._parent = os.getpid()
         for k in range(1, size):
             pid = os.fork()
@@ -140,37 +155,34 @@ class ProcessTeam:
         code = 0
         try:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which stops us
-            order, go, done = self._orders[k - 1], self._go[k - 1], self._done[k - 1]
+            order, result, go, done = self._orders[k - 1], self._results[k], self._go[k - 1], self._done[k - 1]
             parent_alive = lambda: os.getppid() == self._parent  # noqa: E731
             while True:
                 try:
                     _wait(go, SPIN_SECONDS, parent_alive)
                 except WorkerError:
                     break  # the parent is gone
-                if order[0] == _EXIT:
+                row = order.tolist()
+                if row[0] == _EXIT:
                     break
-                job = self._jobs[int(order[0])]
-                count = int(order[1])
-                args = [_KINDS[kind](value) for kind, value in zip(self._kinds[k - 1, :count], order[2 : 2 + count])]
+                count = int(row[1])
+                args = [convert(value) for convert, value in zip(_converters(int(row[2]), count), row[3 : 3 + count])]
                 try:
-                    self._store(k, job(k, *args))
+                    values = self._jobs[int(row[0])](k, *args)
+                    values = () if values is None else tuple(values)
+                    if len(values) > MAX_RESULTS:
+                        raise ValueError(f"a job may return at most {MAX_RESULTS} numbers, got {len(values)}")
+                    result[: 1 + len(values)] = (len(values), *values)
                 except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
                     text = f"{type(exc).__name__}: {exc}".encode("utf-8", "replace")[:_ERROR_BYTES]
+                    self._messages[k - 1] = 0
                     self._messages[k - 1, : len(text)] = np.frombuffer(text, np.uint8)
-                    self._messages[k - 1, len(text) :] = 0
-                    self._failed[k - 1] = 1
+                    result[0] = _FAILED
                 done.release()
         except BaseException:  # noqa: BLE001
             code = 1
         finally:
             os._exit(code)  # never run the parent's cleanup code (atexit, finally blocks) in the child
-
-    def _store(self, k: int, result: object) -> None:
-        values = () if result is None else tuple(result)
-        if len(values) > MAX_RESULTS:
-            raise ValueError(f"a job may return at most {MAX_RESULTS} numbers, got {len(values)}")
-        self._results[k, 0] = len(values)
-        self._results[k, 1 : 1 + len(values)] = values
 
     # ------------------------------------------------------------------ in the parent
 
@@ -178,37 +190,34 @@ class ProcessTeam:
         """``job(k, *args)`` for every member k at once; the members' results in order."""
         if self._pids is None:
             raise RuntimeError("this team has been closed")
-        try:
-            index = self._jobs.index(job)  # bound methods compare equal by their function and object
-        except ValueError:
-            raise ValueError(f"{job!r} was not registered with this process team") from None
-        if len(args) > MAX_ARGS or not all(isinstance(a, (int, float, np.integer, np.floating, np.bool_)) for a in args):
+        index = self._index.get(job)
+        if index is None:
+            raise ValueError(f"{job!r} was not registered with this process team")
+        if len(args) > MAX_ARGS or not all(isinstance(a, _NUMBERS) for a in args):
             raise ValueError(f"a process team passes at most {MAX_ARGS} numbers to a job, got {args!r}")
+        row = [index, len(args), _kinds_code(args), *args]
         with self._lock:
-            for w in range(self.size - 1):
-                order = self._orders[w]
-                order[0], order[1] = index, len(args)
-                order[2 : 2 + len(args)] = args
-                self._kinds[w, : len(args)] = [_kind(a) for a in args]
-                self._go[w].release()
+            for w, go in enumerate(self._go):
+                self._orders[w, : len(row)] = row
+                go.release()
             error: BaseException | None = None
+            first: object = None
             try:
                 first = job(0, *args)
             except BaseException as exc:
                 error = exc
-            for w, pid in enumerate(self._pids):  # always wait: the workers write into shared arrays
-                _wait(self._done[w], SPIN_SECONDS, lambda pid=pid: _alive(pid))
-            for w in range(self.size - 1):
-                if self._failed[w]:
-                    self._failed[w] = 0
-                    message = bytes(self._messages[w]).rstrip(b"\0").decode("utf-8", "replace")
-                    error = error or WorkerError(f"worker {w + 1} failed: {message}")
-            if error is not None:
-                raise error
+            for done, pid in zip(self._done, self._pids):  # always wait: the workers write into shared arrays
+                _wait(done, SPIN_SECONDS, lambda pid=pid: _alive(pid))
+            rows = self._results.tolist()
             results: list[tuple[float, ...] | None] = [None if first is None else tuple(first)]
             for k in range(1, self.size):
-                count = int(self._results[k, 0])
-                results.append(tuple(self._results[k, 1 : 1 + count].tolist()) if count else None)
+                count = int(rows[k][0])
+                if count == _FAILED:
+                    message = bytes(self._messages[k - 1]).rstrip(b"\0").decode("utf-8", "replace")
+                    error = error or WorkerError(f"worker {k} failed: {message}")
+                results.append(tuple(rows[k][1 : 1 + count]) if count > 0 else None)
+            if error is not None:
+                raise error
             return results
 
     def close(self) -> None:

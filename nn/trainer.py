@@ -169,7 +169,6 @@ class Trainer:
         self.batches_per_epoch = math.ceil(train_idx.size / self.batch_size)
         self.schedule = Schedule(config, self.batches_per_epoch)
         dtype = model.dtype
-        self._xbuf = np.empty((self.batch_size, self._images.shape[1]), dtype)
         self._ubuf = np.empty((self.batch_size, self._images.shape[1]), np.uint8)
         self._ybuf = np.empty(self.batch_size, self._labels.dtype)
         self._augmenter = (Augmenter(config.augment, self.batch_size, dtype) if config.augment.enabled else None)
@@ -374,7 +373,7 @@ class Trainer:
                 idx = order[b * bs : (b + 1) * bs]
                 m = idx.size
                 ub = np.take(images, idx, axis=0, out=self._ubuf[:m])
-                X = np.multiply(ub, _SCALE, out=self._xbuf[:m])
+                X = np.multiply(ub, _SCALE, out=model.batch_input(m))
                 y = np.take(labels, idx, out=self._ybuf[:m])
                 if self._augmenter is not None:
                     X = self._augmenter(X, self._augment_rng)
