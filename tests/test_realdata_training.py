@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -57,3 +60,36 @@ def test_train_command_with_threads_learns_the_same_as_with_processes(mnist) -> 
     # the same shares of the same arithmetic: the same network, bit for bit
     for key in ("test_accuracy", "test_loss", "val_loss", "steps"):
         assert runs["processes"][key] == runs["threads"][key]
+
+
+def test_ctrl_c_stops_the_command_line_and_its_worker_process(mnist) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "nn", "train", "--preset", "default", "--epochs", "30"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        assert proc.stderr is not None
+        first_epoch = proc.stderr.readline()  # the run (and its worker) is under way
+        assert first_epoch.startswith("epoch"), first_epoch
+        workers = _children(proc.pid)
+        assert len(workers) == (1 if usable_cores() >= 2 else 0)  # the forked worker that shares each batch
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "interrupted"
+    deadline = time.time() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            found.append(int(entry.name))
+    return found
