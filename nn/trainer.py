@@ -395,8 +395,8 @@ class Trainer:
                     model.train_backward()
                     opt.step(grads)
                 else:
-                    # Each member of the team updates the rows whose gradient it has just formed,
-                    # while they are still in its cache (same result as opt.step(grads)).
+                    # Each member of the team forms the gradient of its slice of the parameters and
+                    # updates that slice while it is still in its cache (same result as opt.step).
                     opt.begin_step()
                     team.run(self._weight_job, team.size, m, opt.t, opt.lr)
                 self._losses[self._step] = loss
