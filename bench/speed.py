@@ -192,14 +192,15 @@ def run_ours(sizes: tuple[int, ...], data: Data, cap: int, seed: int, stop_when_
         if isinstance(event, EpochEvent) and clock.epoch_done():
             holder["t"].stop()
 
-    # processes=True: as `python -m nn train` runs (nn/processes.py; threads where the system cannot fork)
+    # As `python -m nn train` runs it: batches shared by processes (nn/processes.py; threads where the
+    # system cannot fork), no per-layer statistics at the end of each epoch (nothing shows them there).
     trainer = Trainer(config, data.images, data.labels, train_idx=data.train_idx, val_idx=data.val_idx,
-                      callback=on_event, processes=True)
+                      callback=on_event, processes=True, layer_statistics=False)
     holder["t"] = trainer
     clock.start()
     result = trainer.run()
-    notes = (f"batches shared by {result.shared_by or 'BLAS threads'}; epoch time includes the trainer's own "
-             "5,000-image validation pass")
+    notes = (f"as the command line runs it: batches shared by {result.shared_by or 'BLAS threads'}, no per-layer "
+             "statistics; epoch time includes the trainer's own 5,000-image validation pass")
     if result.reason and len(clock.epoch_seconds) < min(cap, WARMUP_EPOCHS + TIMED_EPOCHS):
         notes += f"; ended early: {result.reason}"
     return RunResult("ours", arch_name(sizes), epoch_seconds=clock.epoch_seconds, test_acc=clock.test_acc,

@@ -52,9 +52,11 @@ class EpochEvent:
     lr: float  # learning rate at the end of the epoch
     seconds: float  # wall time of this epoch, training and validation
     samples_per_sec: float
-    weight_norms: tuple[float, ...]  # Frobenius norm of each W, layer 1 first
-    grad_norms: tuple[float, ...]  # norm of each layer's last dL/dW
-    dead_fraction: tuple[float, ...]  # per hidden layer: units never active on the validation sample
+    # The per-layer numbers below are empty when the trainer was asked not to compute them
+    # (Trainer(layer_statistics=False), as the command line does).
+    weight_norms: tuple[float, ...] = ()  # Frobenius norm of each W, layer 1 first
+    grad_norms: tuple[float, ...] = ()  # norm of each layer's last dL/dW
+    dead_fraction: tuple[float, ...] = ()  # per hidden layer: units never active on the validation sample
     # Per layer, the values of W and of its last gradient at DISTRIBUTION_QUANTILES: how each layer's
     # distribution moves over the epochs, in a few numbers instead of a histogram per epoch.
     weight_quantiles: tuple[tuple[float, ...], ...] = ()

@@ -400,7 +400,8 @@ class MLP:
         """
         ws = self._workspaces[n]
         rows = shares(n, parts)[k]
-        self._point_inputs(ws, ws.x, dropout)  # a worker process sets its own view of the pass
+        # A worker process sets up its own view of the pass; threads all write the same values.
+        self._point_inputs(ws, ws.x, dropout)
         logits = self._train_forward(ws, rows)
         loss, dZ, correct = softmax_cross_entropy_counted(logits, ws.y[rows], out=logits, batch_size=n)
         for l in range(self.n_layers - 1, 0, -1):

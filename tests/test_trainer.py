@@ -71,6 +71,23 @@ def test_a_run_learns_and_reports_everything() -> None:
         trainer.run()
 
 
+def test_without_layer_statistics_a_run_learns_the_same_and_leaves_them_out() -> None:
+    with_stats = Trainer(SMALL, IMAGES, LABELS)
+    without = Trainer(SMALL, IMAGES, LABELS, layer_statistics=False)
+    assert list(without.history().columns) == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
+                                               "seconds", "samples_per_sec"]  # before the first epoch too
+    with_stats.run()
+    without.run()
+    last = without.epoch_events[-1]
+    assert last.weight_norms == last.grad_norms == last.dead_fraction == last.weight_quantiles == ()
+    assert with_stats.epoch_events[-1].dead_fraction != ()
+    timing = ["seconds", "samples_per_sec"]
+    full = with_stats.history()
+    assert without.history().drop(columns=timing).equals(full[without.history().columns].drop(columns=timing))
+    for a, b in zip(with_stats.model.parameters(), without.model.parameters()):
+        np.testing.assert_array_equal(a, b)  # statistics only look: the run is the same
+
+
 def test_validation_numbers_match_an_independent_computation() -> None:
     trainer = Trainer(SMALL, IMAGES, LABELS)
     trainer.run()

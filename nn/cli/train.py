@@ -214,8 +214,10 @@ def run(args: argparse.Namespace) -> int:
     ds = load_data(args)
     progress = None if args.quiet else _Progress(config.epochs)
     try:
+        # layer_statistics=False: the per-layer numbers of each epoch are for the dashboard's charts;
+        # nothing here shows them.
         trainer = Trainer(config, ds.x_train, ds.y_train, callback=progress, threads=args.threads,
-                          processes=args.parallel == "processes")
+                          processes=args.parallel == "processes", layer_statistics=False)
     except ValueError as exc:  # e.g. a validation size that does not fit the data
         if progress is not None:
             progress.close()
