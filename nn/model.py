@@ -55,6 +55,7 @@ from nn.processes import ProcessTeam, shared_zeros
 
 _EVAL_CHUNK = 4096  # rows per block in inference, so a 60,000-image forward pass stays small in memory
 _MAX_WORKSPACES = 4  # batch sizes kept warm (e.g. full batches, the last partial batch)
+_PIXEL_SCALE = np.float32(1 / 255)  # uint8 pixels to [0, 1], as nn.data.to_float does
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ class _Workspace:
         self.n = n
         self.x = shared_zeros((n, input_size), dtype)
         self.y = shared_zeros((n,), np.int64)
+        self.idx = shared_zeros((n,), np.int64)  # the batch's rows of the batch source, if it has one
+        self.pixels = np.empty((n, input_size), np.uint8)  # scratch: each process its own
         self.acts = [shared_zeros((n, k), dtype) for k in hidden]  # Z_l, then A_l in place
         self.mask_buffers = [shared_zeros((n, k), dtype) if p > 0 else None for k, p in zip(hidden, dropouts)]
         self.masks: list[np.ndarray | None] = [None] * len(hidden)  # the masks of the last pass (None: no dropout)
@@ -158,6 +161,7 @@ class MLP:
         # Between forward+loss and backward: the workspace, and either dL/dlogits (one thread
         # goes on from there) or the team whose threads already formed every dZ_l of their rows.
         self._pending: tuple[_Workspace, np.ndarray | None, Team | ProcessTeam | None] | None = None
+        self._source: np.ndarray | None = None  # see set_batch_source
         self.last_batch_correct = 0  # correct predictions in the last training batch (before the step)
 
     @staticmethod
@@ -363,9 +367,13 @@ class MLP:
             return loss
         if X is not ws.x:
             np.copyto(ws.x, X)
+        return self._team_forward_loss(ws, y, rng, team, gather=False)
+
+    def _team_forward_loss(self, ws: _Workspace, y: np.ndarray, rng: np.random.Generator | None,
+                           team: Team | ProcessTeam, gather: bool) -> float:
         ws.y[...] = y
         self._prepare_pass(ws, ws.x, rng)
-        results = team.run(self.forward_share, team.size, n, rng is not None)
+        results = team.run(self.forward_share, team.size, ws.n, rng is not None, gather)
         self.last_batch_correct = int(sum(correct for _, correct in results))
         self._pending = (ws, None, team)
         return float(sum(loss for loss, _ in results))
@@ -386,11 +394,41 @@ class MLP:
         else:
             team.run(self.weight_share, team.size, ws.n)
 
-    def forward_share(self, k: int, parts: int, n: int, dropout: bool) -> tuple[float, int]:
+    def set_batch_source(self, images: np.ndarray | None) -> None:
+        """The images (N, 784) uint8 that :meth:`train_forward_loss_from` draws batches from (None: forget them).
+
+        Kept by reference. For a process team, set it before the team is formed.
+        """
+        if images is not None and (images.ndim != 2 or images.shape[1] != self.config.input_size
+                                   or images.dtype != np.uint8):
+            raise ValueError(f"a batch source must be uint8 images of shape (N, {self.config.input_size}), "
+                             f"got {images.dtype} {images.shape}")
+        self._source = images
+
+    def train_forward_loss_from(self, idx: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None,
+                                team: Team | ProcessTeam | None = None) -> float:
+        """:meth:`train_forward_loss` for the batch ``source[idx] / 255`` of the batch source.
+
+        With a team, each member converts its own rows of the batch (the same numbers as
+        ``nn.data.to_float``) as the first step of its share, instead of one thread
+        converting all of them before.
+        """
+        if self._source is None:
+            raise ValueError("train_forward_loss_from needs set_batch_source() first")
+        n = idx.shape[0]
+        ws = self._workspace(n)
+        if team is None or team.size == 1 or n < team.size:
+            pixels = np.take(self._source, idx, axis=0, out=ws.pixels)
+            return self.train_forward_loss(np.multiply(pixels, _PIXEL_SCALE, out=ws.x), y, rng)
+        ws.idx[...] = idx
+        return self._team_forward_loss(ws, y, rng, team, gather=True)
+
+    def forward_share(self, k: int, parts: int, n: int, dropout: bool, gather: bool = False) -> tuple[float, int]:
         """Member k of ``parts``: forward, loss, and dL/dZ_l of every layer for its rows of the batch.
 
         The batch is the one :meth:`train_forward_loss` put in the workspace for ``n``
-        rows (``dropout``: whether it drew masks). Every step here is row by row: row i
+        rows (``dropout``: whether it drew masks), or with ``gather`` the rows ``idx`` of
+        the batch source, which this member converts first. Every step here is row by row: row i
         of Z_l depends only on row i of H_{l-1}, the loss of row i only on row i of the
         logits, and row i of dH_{l-1} = dZ_l W_l^T only on row i of dZ_l. So each member
         goes all the way from its inputs to its rows of every dZ_l without waiting for
@@ -400,6 +438,9 @@ class MLP:
         """
         ws = self._workspaces[n]
         rows = shares(n, parts)[k]
+        if gather:
+            pixels = np.take(self._source, ws.idx[rows], axis=0, out=ws.pixels[rows])
+            np.multiply(pixels, _PIXEL_SCALE, out=ws.x[rows])
         # A worker process sets up its own view of the pass; threads all write the same values.
         self._point_inputs(ws, ws.x, dropout)
         logits = self._train_forward(ws, rows)

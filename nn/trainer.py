@@ -166,6 +166,7 @@ class Trainer:
             raise ValueError(f"labels go up to {int(self._labels.max())} but the model has "
                              f"{model.config.n_classes} classes")
         self.model = model
+        model.set_batch_source(self._images)  # batches are drawn from these by index
         self._params = model.parameters()
         self._grads = model.gradients()  # the same list every step: the optimizer's fast path
         self.optimizer = make_optimizer(config, self._params)
@@ -377,16 +378,18 @@ class Trainer:
                 self._batch = b + 1
                 idx = order[b * bs : (b + 1) * bs]
                 m = idx.size
-                ub = np.take(images, idx, axis=0, out=self._ubuf[:m])
-                X = np.multiply(ub, _SCALE, out=model.batch_input(m))
                 y = np.take(labels, idx, out=self._ybuf[:m])
-                if self._augmenter is not None:
-                    X = self._augmenter(X, self._augment_rng)
                 lr = schedule.lr(self._step)
                 if lr != opt.lr:
                     opt.lr = lr
                 team = self._active_team()
-                loss = model.train_forward_loss(X, y, dropout_rng, team)  # backward waits for the loss check
+                # The forward pass and the loss; backward waits for the loss check.
+                if self._augmenter is None:  # a team's members convert their own rows of the batch
+                    loss = model.train_forward_loss_from(idx, y, dropout_rng, team)
+                else:
+                    ub = np.take(images, idx, axis=0, out=self._ubuf[:m])
+                    X = self._augmenter(np.multiply(ub, _SCALE, out=model.batch_input(m)), self._augment_rng)
+                    loss = model.train_forward_loss(X, y, dropout_rng, team)
                 if loss_limit is None:
                     loss_limit = EXPLOSION_FACTOR * max(math.log(model.config.n_classes), loss)
                 if not loss <= loss_limit:  # also true for NaN

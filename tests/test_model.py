@@ -240,3 +240,35 @@ def test_param_slices_tile_the_buffer_in_near_equal_slices_cut_between_rows(hidd
     for start, stop in slices:
         assert start in row_starts
         assert abs((stop - start) - total / parts) <= widest  # equal work, up to a row and a bias
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_batch_drawn_from_the_batch_source_is_the_converted_batch(threads: int) -> None:
+    from nn.data import to_float
+    from nn.parallel import Team
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (300, 784), dtype=np.uint8)
+    idx, y = rng.permutation(300)[:64], rng.integers(0, 10, 64)
+    drawn, given = build(hidden=(32,)), build(hidden=(32,))
+    drawn.set_batch_source(images)
+    team = Team(threads)
+    try:
+        loss_drawn = drawn.train_forward_loss_from(idx, y, team=team)
+        drawn.train_backward()
+        loss_given = given.train_forward_loss(to_float(images[idx]), y, team=team)
+        given.train_backward()
+    finally:
+        team.close()
+    assert loss_drawn == loss_given  # the same numbers as nn.data.to_float, each member its own rows
+    for a, b in zip(drawn.gradients(), given.gradients()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_batch_source_must_be_uint8_images_of_the_input_size() -> None:
+    model = build(hidden=(8,))
+    with pytest.raises(ValueError, match="set_batch_source"):
+        model.train_forward_loss_from(np.arange(4), np.zeros(4, int))
+    for bad in (np.zeros((5, 784), np.float32), np.zeros((5, 28, 28), np.uint8), np.zeros((5, 10), np.uint8)):
+        with pytest.raises(ValueError, match="uint8 images of shape"):
+            model.set_batch_source(bad)
