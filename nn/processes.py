@@ -92,12 +92,12 @@ class WorkerError(RuntimeError):
     """A job failed in a worker process (the message names the original exception)."""
 
 
-def _wait(lock, deadline_spin: float, alive: Callable[[], bool]) -> None:
+def _wait(lock, spin_seconds: float, alive: Callable[[], bool]) -> None:
     """Acquire ``lock``: poll it for a moment (cheap when the other side is about to release it),
     then sleep on it, waking up now and then to check that the other side is still ``alive``."""
     if lock.acquire(False):
         return
-    end = time.perf_counter() + deadline_spin
+    end = time.perf_counter() + spin_seconds
     while time.perf_counter() < end:
         for _ in range(64):
             if lock.acquire(False):
