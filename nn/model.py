@@ -158,6 +158,7 @@ class MLP:
         self._workspaces: dict[int, _Workspace] = {}
         self._eval_x: np.ndarray | None = None  # an inference block a process team shares (prepare_shared)
         self._eval_logits: np.ndarray | None = None
+        self._eval_idx: np.ndarray | None = None
         # Between forward+loss and backward: the workspace, and either dL/dlogits (one thread
         # goes on from there) or the team whose threads already formed every dZ_l of their rows.
         self._pending: tuple[_Workspace, np.ndarray | None, Team | ProcessTeam | None] | None = None
@@ -266,9 +267,37 @@ class MLP:
                 for_each_share(team, rows, rows * macs_per_row, partial(self._eval_rows, X[block], logits[block]))
         return logits
 
-    def eval_share(self, k: int, parts: int, rows: int) -> None:
-        """Member k of ``parts``: inference for its share of the first ``rows`` rows of the shared eval block."""
+    def forward_from(self, idx: np.ndarray, team: Team | ProcessTeam | None = None) -> np.ndarray:
+        """Logits (n, C) for the images ``source[idx] / 255`` of the batch source (see :meth:`set_batch_source`).
+
+        Converts a block of images at a time (memory stays small); with a process team,
+        each member converts its own rows of each block.
+        """
+        if self._source is None:
+            raise ValueError("forward_from needs set_batch_source() first")
+        idx = np.asarray(idx)
+        logits = np.empty((idx.shape[0], self.config.n_classes), self.dtype)
+        for start in range(0, idx.shape[0], _EVAL_CHUNK):
+            block = slice(start, start + _EVAL_CHUNK)
+            rows = idx[block].shape[0]
+            if isinstance(team, ProcessTeam) and team.size > 1 and rows >= team.size and self._eval_x is not None:
+                self._eval_idx[:rows] = idx[block]
+                team.run(self.eval_share, team.size, rows, True)
+                logits[block] = self._eval_logits[:rows]
+            else:
+                X = np.multiply(self._source[idx[block]], _PIXEL_SCALE)
+                logits[block] = self.forward(X, team=team)
+        return logits
+
+    def eval_share(self, k: int, parts: int, rows: int, gather: bool = False) -> None:
+        """Member k of ``parts``: inference for its share of the first ``rows`` rows of the shared eval block.
+
+        With ``gather``, the block is the batch source's rows listed in the shared eval indices,
+        which this member converts first.
+        """
         share = shares(rows, parts)[k]
+        if gather:
+            np.multiply(self._source[self._eval_idx[share]], _PIXEL_SCALE, out=self._eval_x[share])
         self._eval_rows(self._eval_x, self._eval_logits, share)
 
     def _eval_rows(self, X: np.ndarray, logits: np.ndarray, rows: slice) -> None:
@@ -527,6 +556,7 @@ class MLP:
         if self._eval_x is None:
             self._eval_x = shared_zeros((_EVAL_CHUNK, self.config.input_size), self.dtype)
             self._eval_logits = shared_zeros((_EVAL_CHUNK, self.config.n_classes), self.dtype)
+            self._eval_idx = shared_zeros((_EVAL_CHUNK,), np.int64)
 
     def _new_workspace(self, n: int) -> _Workspace:
         return _Workspace(n, self.config.input_size, self.config.hidden, self.config.n_classes,

@@ -66,7 +66,6 @@ CHECKPOINT_EVERY = 50  # batches between copies of the last good weights
 # learning rate rarely reaches NaN (the loss is computed stably); it just blows up and its ReLUs die.
 EXPLOSION_FACTOR = 100.0
 DEAD_SAMPLE = 1000  # validation images used to look for dead ReLU units
-_VAL_CHUNK = 2000  # validation images converted to float at a time
 _SCALE = np.float32(1 / 255)  # the same conversion as nn.data.to_float
 
 # What to suggest after a divergence, per optimizer: a learning rate that usually works.
@@ -561,18 +560,9 @@ class Trainer:
         idx = self.val_idx
         if idx.size == 0:
             return float("nan"), float("nan")
-        dtype = self.model.dtype
-        buf = np.empty((min(_VAL_CHUNK, idx.size), self._images.shape[1]), dtype)
-        loss_sum = 0.0
-        correct = 0
-        for start in range(0, idx.size, _VAL_CHUNK):
-            chunk = idx[start : start + _VAL_CHUNK]
-            X = np.multiply(self._images[chunk], _SCALE, out=buf[: chunk.size])
-            y = self._labels[chunk]
-            logits = self.model.forward(X, team=self._active_team())
-            loss_sum += cross_entropy(logits, y) * chunk.size
-            correct += int(np.count_nonzero(np.argmax(logits, axis=1) == y))
-        return loss_sum / idx.size, correct / idx.size
+        logits = self.model.forward_from(idx, team=self._active_team())
+        y = self._labels[idx]
+        return cross_entropy(logits, y), int(np.count_nonzero(np.argmax(logits, axis=1) == y)) / idx.size
 
     def _layer_statistics(self) -> dict[str, tuple]:
         """The per-layer numbers of an EpochEvent: norms, quantiles, dead units."""

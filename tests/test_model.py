@@ -272,3 +272,14 @@ def test_the_batch_source_must_be_uint8_images_of_the_input_size() -> None:
     for bad in (np.zeros((5, 784), np.float32), np.zeros((5, 28, 28), np.uint8), np.zeros((5, 10), np.uint8)):
         with pytest.raises(ValueError, match="uint8 images of shape"):
             model.set_batch_source(bad)
+
+
+def test_forward_from_the_batch_source_is_forward_on_the_converted_images() -> None:
+    from nn.data import to_float
+
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (5000, 784), dtype=np.uint8)
+    idx = rng.permutation(5000)[:4500]  # more than one block of rows
+    model = build(hidden=(16,))
+    model.set_batch_source(images)
+    np.testing.assert_array_equal(model.forward_from(idx), model.forward(to_float(images[idx])))
