@@ -285,7 +285,7 @@ class MLP:
                 team.run(self.eval_share, team.size, rows, True)
                 logits[block] = self._eval_logits[:rows]
             else:
-                X = np.multiply(self._source[idx[block]], _PIXEL_SCALE)
+                X = self._convert(idx[block])
                 logits[block] = self.forward(X, team=team)
         return logits
 
@@ -297,7 +297,7 @@ class MLP:
         """
         share = shares(rows, parts)[k]
         if gather:
-            np.multiply(self._source[self._eval_idx[share]], _PIXEL_SCALE, out=self._eval_x[share])
+            self._convert(self._eval_idx[share], out=self._eval_x[share])
         self._eval_rows(self._eval_x, self._eval_logits, share)
 
     def _eval_rows(self, X: np.ndarray, logits: np.ndarray, rows: slice) -> None:
@@ -447,8 +447,7 @@ class MLP:
         n = idx.shape[0]
         ws = self._workspace(n)
         if team is None or team.size == 1 or n < team.size:
-            pixels = np.take(self._source, idx, axis=0, out=ws.pixels)
-            return self.train_forward_loss(np.multiply(pixels, _PIXEL_SCALE, out=ws.x), y, rng)
+            return self.train_forward_loss(self.batch_from_source(idx), y, rng)
         ws.idx[...] = idx
         return self._team_forward_loss(ws, y, rng, team, gather=True)
 
@@ -468,8 +467,7 @@ class MLP:
         ws = self._workspaces[n]
         rows = shares(n, parts)[k]
         if gather:
-            pixels = np.take(self._source, ws.idx[rows], axis=0, out=ws.pixels[rows])
-            np.multiply(pixels, _PIXEL_SCALE, out=ws.x[rows])
+            self._convert(ws.idx[rows], out=ws.x[rows], scratch=ws.pixels[rows])
         # A worker process sets up its own view of the pass; threads all write the same values.
         self._point_inputs(ws, ws.x, dropout)
         logits = self._train_forward(ws, rows)
@@ -538,12 +536,21 @@ class MLP:
             self._workspaces[n] = ws
         return ws
 
-    def batch_input(self, n: int) -> np.ndarray:
-        """A buffer (n, 784) to write the next batch of ``n`` images into before :meth:`train_forward_loss`.
+    def batch_from_source(self, idx: np.ndarray) -> np.ndarray:
+        """The batch source's images ``idx`` as floats (n, 784) in [0, 1], in the buffer a team reads.
 
-        Not needed, but it saves a copy: a team reads its batch from this buffer.
+        For a caller that changes the batch before :meth:`train_forward_loss` (augmentation):
+        passing the returned array on saves a copy.
         """
-        return self._workspace(n).x
+        if self._source is None:
+            raise ValueError("batch_from_source needs set_batch_source() first")
+        ws = self._workspace(idx.shape[0])
+        return self._convert(idx, out=ws.x, scratch=ws.pixels)
+
+    def _convert(self, idx: np.ndarray, out: np.ndarray | None = None, scratch: np.ndarray | None = None) -> np.ndarray:
+        """``source[idx] / 255`` as float32, the same numbers as nn.data.to_float (``scratch``: for the uint8 rows)."""
+        pixels = np.take(self._source, idx, axis=0, out=scratch)
+        return np.multiply(pixels, _PIXEL_SCALE, out=out)
 
     def prepare_shared(self, batch_sizes: list[int]) -> None:
         """Allocate now every buffer a process team's jobs use, for batches of these sizes.

@@ -46,7 +46,7 @@ import numpy as np
 
 from nn.augment import Augmenter
 from nn.config import TrainConfig
-from nn.data import split_indices
+from nn.data import split_indices, to_float
 from nn.events import (DISTRIBUTION_QUANTILES, BatchEvent, EpochEvent, Event, RunState, StateEvent,
                        quantile_name)
 from nn.losses import cross_entropy
@@ -66,7 +66,6 @@ CHECKPOINT_EVERY = 50  # batches between copies of the last good weights
 # learning rate rarely reaches NaN (the loss is computed stably); it just blows up and its ReLUs die.
 EXPLOSION_FACTOR = 100.0
 DEAD_SAMPLE = 1000  # validation images used to look for dead ReLU units
-_SCALE = np.float32(1 / 255)  # the same conversion as nn.data.to_float
 
 # What to suggest after a divergence, per optimizer: a learning rate that usually works.
 _SAFE_LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adam": 1e-3, "adamw": 1e-3}
@@ -174,7 +173,6 @@ class Trainer:
         self.batches_per_epoch = math.ceil(train_idx.size / self.batch_size)
         self.schedule = Schedule(config, self.batches_per_epoch)
         dtype = model.dtype
-        self._ubuf = np.empty((self.batch_size, self._images.shape[1]), np.uint8)
         self._ybuf = np.empty(self.batch_size, self._labels.dtype)
         self._augmenter = (Augmenter(config.augment, self.batch_size, dtype) if config.augment.enabled else None)
         sample = val_idx if val_idx.size else train_idx
@@ -352,7 +350,7 @@ class Trainer:
         cfg = self.config
         model, opt, schedule = self.model, self.optimizer, self.schedule
         grads, params = self._grads, self._params
-        images, labels = self._images, self._labels
+        labels = self._labels
         bs, bpe = self.batch_size, self.batches_per_epoch
         dropout_rng = self._dropout_rng if any(p > 0 for p in model.config.dropouts) else None
         self._run_start = time.perf_counter()
@@ -386,8 +384,7 @@ class Trainer:
                 if self._augmenter is None:  # a team's members convert their own rows of the batch
                     loss = model.train_forward_loss_from(idx, y, dropout_rng, team)
                 else:
-                    ub = np.take(images, idx, axis=0, out=self._ubuf[:m])
-                    X = self._augmenter(np.multiply(ub, _SCALE, out=model.batch_input(m)), self._augment_rng)
+                    X = self._augmenter(model.batch_from_source(idx), self._augment_rng)
                     loss = model.train_forward_loss(X, y, dropout_rng, team)
                 if loss_limit is None:
                     loss_limit = EXPLOSION_FACTOR * max(math.log(model.config.n_classes), loss)
@@ -581,7 +578,7 @@ class Trainer:
         Only ReLU-like units can die (their gradient is 0 on the whole sample, so
         they never learn again); sigmoid and tanh layers report NaN.
         """
-        X = np.multiply(self._images[self._dead_sample], _SCALE, dtype=self.model.dtype)
+        X = to_float(self._images[self._dead_sample])
         traces = self.model.forward_trace(X)[:-1]
         fractions = []
         for trace, name in zip(traces, self.model.config.activations):
