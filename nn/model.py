@@ -26,12 +26,13 @@ Speed (the training pass is what the benchmark times):
   ``A``, see nn/activations.py), the loss overwrites the logits with their
   gradient, and the input gradient is skipped.
 * with a team of threads or processes (nn/parallel.py, nn/processes.py), a
-  step is two jobs for the team's members. First by batch rows
+  step is one job for the team's members, in two phases. First by batch rows
   (:meth:`MLP.forward_share`): each member takes its rows through the forward
   pass, the loss and back to its rows of every dZ_l, all of which is row by
-  row. Then by slices of the flat parameter buffer (:meth:`MLP.weight_share`):
-  each member forms the gradient of its slice and updates it right away, while
-  it is still in the CPU cache. Nothing is left to one member alone in between.
+  row. Then, once every member is through, by slices of the flat parameter
+  buffer (:meth:`MLP.weight_share`): each member forms the gradient of its
+  slice and updates it right away, while it is still in the CPU cache.
+  Nothing is left to one member alone in between.
 
 Parameters are updated in place only: ``model.weights[l]`` is a view that the
 trainer, the optimizer and the UI all hold. Never rebind it; use
@@ -161,7 +162,8 @@ class MLP:
         self._eval_idx: np.ndarray | None = None
         # Between forward+loss and backward: the workspace, and either dL/dlogits (one thread
         # goes on from there) or the team whose threads already formed every dZ_l of their rows.
-        self._pending: tuple[_Workspace, np.ndarray | None, Team | ProcessTeam | None] | None = None
+        self._pending: tuple[_Workspace | None, np.ndarray | None, Team | ProcessTeam | None] | None = None
+        self._staged = 0  # the size of the batch stage_batch last put in place for a team
         self._source: np.ndarray | None = None  # see set_batch_source
         self.last_batch_correct = 0  # correct predictions in the last training batch (before the step)
 
@@ -394,17 +396,36 @@ class MLP:
             loss, dlogits, self.last_batch_correct = softmax_cross_entropy_counted(logits, y, out=logits)
             self._pending = (ws, dlogits, None)
             return loss
-        if X is not ws.x:
-            np.copyto(ws.x, X)
-        return self._team_forward_loss(ws, y, rng, team, gather=False)
+        self.stage_batch(y, rng, X=X)
+        return self.team_loss(team.run(self.forward_share, team.size, n, rng is not None, False), team)
 
-    def _team_forward_loss(self, ws: _Workspace, y: np.ndarray, rng: np.random.Generator | None,
-                           team: Team | ProcessTeam, gather: bool) -> float:
+    def stage_batch(self, y: np.ndarray, rng: np.random.Generator | None = None, *,
+                    X: np.ndarray | None = None, idx: np.ndarray | None = None) -> int:
+        """Put a batch where a team's members read it, for :meth:`forward_share`; returns its size n.
+
+        The batch is either ``X`` (n, 784) in the model's dtype, or the batch source's rows
+        ``idx`` (n,), which the members convert themselves (``gather=True``). ``y``: (n,)
+        labels. Dropout masks are drawn here from ``rng``, on the calling thread.
+        """
+        n = y.shape[0]
+        ws = self._workspace(n)
+        if idx is not None:
+            ws.idx[...] = idx
+        elif X is not None and X is not ws.x:
+            np.copyto(ws.x, X)
         ws.y[...] = y
         self._prepare_pass(ws, ws.x, rng)
-        results = team.run(self.forward_share, team.size, ws.n, rng is not None, gather)
+        self._staged = n
+        return n
+
+    def team_loss(self, results: list, team: Team | ProcessTeam | None = None) -> float:
+        """The batch's mean loss from the members' ``(loss, correct)`` results of :meth:`forward_share`.
+
+        Also sets ``last_batch_correct``. With the ``team`` that ran them, :meth:`train_backward`
+        can form the weight gradients next.
+        """
         self.last_batch_correct = int(sum(correct for _, correct in results))
-        self._pending = (ws, None, team)
+        self._pending = None if team is None else (None, None, team)
         return float(sum(loss for loss, _ in results))
 
     def train_backward(self) -> None:
@@ -421,7 +442,7 @@ class MLP:
         if team is None:
             self._backward(ws, dlogits, self.grad_W, self.grad_b)
         else:
-            team.run(self.weight_share, team.size, ws.n)
+            team.run(self.weight_share, team.size, self._staged)
 
     def set_batch_source(self, images: np.ndarray | None) -> None:
         """The images (N, 784) uint8 that :meth:`train_forward_loss_from` draws batches from (None: forget them).
@@ -445,11 +466,10 @@ class MLP:
         if self._source is None:
             raise ValueError("train_forward_loss_from needs set_batch_source() first")
         n = idx.shape[0]
-        ws = self._workspace(n)
         if team is None or team.size == 1 or n < team.size:
             return self.train_forward_loss(self.batch_from_source(idx), y, rng)
-        ws.idx[...] = idx
-        return self._team_forward_loss(ws, y, rng, team, gather=True)
+        self.stage_batch(y, rng, idx=idx)
+        return self.team_loss(team.run(self.forward_share, team.size, n, rng is not None, True), team)
 
     def forward_share(self, k: int, parts: int, n: int, dropout: bool, gather: bool = False) -> tuple[float, int]:
         """Member k of ``parts``: forward, loss, and dL/dZ_l of every layer for its rows of the batch.

@@ -30,6 +30,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 
 MAX_TEAM = 8
 # A layer is split only when its product is this many multiply-adds or more (n x fan_in x fan_out):
@@ -156,32 +157,58 @@ class Team:
     (see :func:`single_threaded_blas`); the results do not. Call :meth:`close` when done
     (helpers are daemon threads, so a forgotten team never blocks the interpreter's exit).
     nn/processes.py has a team of processes with the same ``run``.
+
+    A job may also be a tuple of callables, its phases: every member runs phase 1, waits
+    until all have finished it, then runs phase 2, and so on. Each member's result is the
+    last one its phases returned that was not ``None``. When a phase fails in any member,
+    no member starts the next one.
     """
 
     def __init__(self, size: int, name: str = "nn-team") -> None:
         self.size = check_team_size(size)
         self._helpers = [_Helper(f"{name}-{k}") for k in range(1, size)]
         self._lock = threading.Lock()  # one job at a time, whoever calls
+        self._barrier = threading.Barrier(self.size)
 
-    def run(self, job: Callable[..., object], *args: object) -> list[object]:
+    def run(self, job: Callable[..., object] | tuple[Callable[..., object], ...], *args: object) -> list[object]:
         if self._helpers is None:
             raise RuntimeError("this team has been closed")
+        if isinstance(job, tuple):
+            job = partial(self._phases, job)
         with self._lock:
+            if self._barrier.broken:
+                self._barrier.reset()
             for k, helper in enumerate(self._helpers, start=1):
                 helper.start(job, k, args)
-            error: BaseException | None = None
+            errors: list[BaseException] = []
             results: list[object] = [None]
             try:
                 results[0] = job(0, *args)
             except BaseException as exc:
-                error = exc
+                errors.append(exc)
             for helper in self._helpers:  # always wait: the helpers are writing into shared buffers
                 result, helper_error = helper.wait()
                 results.append(result)
-                error = error or helper_error
-            if error is not None:
-                raise error
+                if helper_error is not None:
+                    errors.append(helper_error)
+            if errors:
+                # The failure itself, not the broken barrier it left the other members at.
+                raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
             return results
+
+    def _phases(self, phases: tuple[Callable[..., object], ...], k: int, *args: object) -> object:
+        result = None
+        for p, phase in enumerate(phases):
+            try:
+                out = phase(k, *args)
+            except BaseException:
+                self._barrier.abort()  # the members waiting for this one stop instead
+                raise
+            if out is not None:
+                result = out
+            if p < len(phases) - 1:
+                self._barrier.wait()
+        return result
 
     def close(self) -> None:
         """Stop the helper threads (idempotent)."""

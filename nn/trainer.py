@@ -175,6 +175,7 @@ class Trainer:
         dtype = model.dtype
         self._ybuf = np.empty(self.batch_size, self._labels.dtype)
         self._augmenter = (Augmenter(config.augment, self.batch_size, dtype) if config.augment.enabled else None)
+        self._step_phases = (self._forward_phase, self._weight_phase)  # a team's one job per batch
         sample = val_idx if val_idx.size else train_idx
         self._dead_sample = sample[:DEAD_SAMPLE]
         self._good = model.get_params()  # last weights known to be good, overwritten in place
@@ -325,7 +326,7 @@ class Trainer:
                 # Everything the workers touch must exist before they are forked.
                 last = self.train_idx.size % self.batch_size
                 self.model.prepare_shared([self.batch_size] + ([last] if last else []))
-                jobs = [self.model.forward_share, self._weight_job, self.model.eval_share]
+                jobs = [self._step_phases, self.model.eval_share]
                 self._team = ProcessTeam(self.threads, jobs, name="nn-train")
                 self._shared_by = f"{self.threads} processes"
             elif blas_single:
@@ -380,12 +381,25 @@ class Trainer:
                 if lr != opt.lr:
                     opt.lr = lr
                 team = self._active_team()
-                # The forward pass and the loss; backward waits for the loss check.
-                if self._augmenter is None:  # a team's members convert their own rows of the batch
-                    loss = model.train_forward_loss_from(idx, y, dropout_rng, team)
+                if team is not None and m < team.size:
+                    team = None
+                gather = self._augmenter is None  # the batch is the source's rows as they are
+                if team is None:
+                    # The forward pass and the loss; backward waits for the loss check.
+                    if gather:
+                        loss = model.train_forward_loss_from(idx, y, dropout_rng)
+                    else:
+                        loss = model.train_forward_loss(self._augment(idx), y, dropout_rng)
                 else:
-                    X = self._augmenter(model.batch_from_source(idx), self._augment_rng)
-                    loss = model.train_forward_loss(X, y, dropout_rng, team)
+                    # One job per batch, in two phases with a barrier between them: each member takes
+                    # its rows of the batch forward and back to their dZ_l (and converts them first when
+                    # ``gather``), then forms the gradient of its slice of the parameters and updates
+                    # that slice while it is still in its cache (the same numbers as opt.step). The
+                    # loss is checked afterwards: a divergence restores the last good weights anyway.
+                    model.stage_batch(y, dropout_rng, **({"idx": idx} if gather else {"X": self._augment(idx)}))
+                    opt.begin_step()
+                    results = team.run(self._step_phases, team.size, m, dropout_rng is not None, gather, opt.t, opt.lr)
+                    loss = model.team_loss(results)
                 if loss_limit is None:
                     loss_limit = EXPLOSION_FACTOR * max(math.log(model.config.n_classes), loss)
                 if not loss <= loss_limit:  # also true for NaN
@@ -398,11 +412,6 @@ class Trainer:
                     # instead of ten per array, which is what bounds a small network.
                     model.train_backward()
                     opt.step(grads)
-                else:
-                    # Each member of the team forms the gradient of its slice of the parameters and
-                    # updates that slice while it is still in its cache (same result as opt.step).
-                    opt.begin_step()
-                    team.run(self._weight_job, team.size, m, opt.t, opt.lr)
                 self._losses[self._step] = loss
                 self._step += 1
                 loss_sum += loss * m
@@ -466,8 +475,16 @@ class Trainer:
                 best_val, self._best_epoch = val_loss, epoch
         yield from self._end(RunState.FINISHED, "")
 
-    def _weight_job(self, k: int, parts: int, n: int, t: int, lr: float) -> None:
-        """Member k's share of the weight gradients and their update (a job for the team)."""
+    def _augment(self, idx: np.ndarray) -> np.ndarray:
+        return self._augmenter(self.model.batch_from_source(idx), self._augment_rng)
+
+    def _forward_phase(self, k: int, parts: int, n: int, dropout: bool, gather: bool, t: int,
+                       lr: float) -> tuple[float, int]:
+        """Member k's rows of the staged batch: forward, loss, and back to every dZ_l (phase 1 of a step)."""
+        return self.model.forward_share(k, parts, n, dropout, gather)
+
+    def _weight_phase(self, k: int, parts: int, n: int, dropout: bool, gather: bool, t: int, lr: float) -> None:
+        """Member k's slice of the weight gradients and its update (phase 2 of a step)."""
         opt = self.optimizer
         opt.t, opt.lr = t, lr  # a worker process has its own copy of these two numbers
         self.model.weight_share(k, parts, n, self._update_slice)

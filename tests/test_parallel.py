@@ -9,7 +9,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from nn.config import ModelConfig, TrainConfig
-from nn.events import BatchEvent
+from nn.events import BatchEvent, RunState
 from nn.model import MLP
 from nn.parallel import MAX_TEAM, TEAM_MIN_MACS, Team, check_team_size, shares, team_pays
 from nn.trainer import Trainer
@@ -58,6 +58,48 @@ def test_an_error_in_a_helper_is_raised_by_run_and_the_team_still_works() -> Non
         done = []
         team.run(done.append)
         assert sorted(done) == [0, 1]
+    finally:
+        team.close()
+
+
+def test_a_phased_job_runs_each_phase_on_every_member_before_the_next_begins() -> None:
+    team = Team(3, name="nn-test")
+    try:
+        log: list[tuple[str, int]] = []
+        lock = threading.Lock()
+
+        def first(k: int, scale: float) -> tuple[float, ...]:
+            with lock:
+                log.append(("first", k))
+            return (k * scale,)
+
+        def second(k: int, scale: float) -> None:
+            with lock:
+                log.append(("second", k))
+
+        results = team.run((first, second), 2.0)
+        assert results == [(0.0,), (2.0,), (4.0,)]  # the last result that was not None, per member
+        assert sorted(log[:3]) == [("first", 0), ("first", 1), ("first", 2)]
+        assert sorted(log[3:]) == [("second", 0), ("second", 1), ("second", 2)]
+    finally:
+        team.close()
+
+
+@pytest.mark.parametrize("failing", [0, 1])
+def test_a_failed_phase_stops_every_member_before_the_next_and_the_team_still_works(failing: int) -> None:
+    team = Team(2, name="nn-test")
+    try:
+        second_ran: list[int] = []
+
+        def first(k: int) -> None:
+            if k == failing:
+                raise ArithmeticError(f"member {k} failed")
+
+        with pytest.raises(ArithmeticError, match=f"member {failing} failed"):  # not the broken barrier
+            team.run((first, second_ran.append))
+        assert second_ran == []
+        team.run((lambda k: None, second_ran.append))
+        assert sorted(second_ran) == [0, 1]
     finally:
         team.close()
 
@@ -135,6 +177,24 @@ def test_a_run_with_a_team_is_reproducible_close_to_one_thread_and_leaves_nothin
     assert not any(n.startswith("nn-train") for n in _team_threads())  # helpers ended with the run
     blas_after = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
     assert blas_after == blas_before  # the single-thread BLAS limit was lifted
+
+
+def test_a_team_run_that_diverges_keeps_the_last_good_weights() -> None:
+    # With a team, a batch's weights are updated in the same job as its loss is formed, before the
+    # trainer sees the loss: the divergence guard must still leave the last good weights.
+    config = TrainConfig(model=ModelConfig(hidden=(400,)), optimizer="sgd", lr=50.0, batch_size=128, epochs=3,
+                         val_size=0, seed=3)
+    images, labels = _data()
+    names: list[str] = []
+    trainer = Trainer(config, images, labels, threads=2,
+                      callback=lambda e: names.extend(_team_threads()) if isinstance(e, BatchEvent) else None)
+    initial = [p.copy() for p in trainer.model.parameters()]
+    result = trainer.run()
+    assert any(n.startswith("nn-train") for n in names)  # the team took part
+    assert result.state == RunState.DIVERGED and "learning rate 50" in result.reason
+    assert trainer.step < 50  # before the first checkpoint: the last good weights are the initial ones
+    for p, q in zip(trainer.model.parameters(), initial):
+        np.testing.assert_array_equal(p, q)
 
 
 def test_allow_team_false_keeps_the_run_to_one_thread_from_the_next_batch(monkeypatch: pytest.MonkeyPatch) -> None:

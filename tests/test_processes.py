@@ -97,6 +97,81 @@ def test_errors_in_a_worker_are_raised_by_run_and_the_team_keeps_working() -> No
     assert "closed" in out["closed"]
 
 
+def test_a_phased_job_waits_for_every_member_between_phases_and_a_failed_phase_stops_the_rest() -> None:
+    out = _run("""
+        import json, os, time
+        import numpy as np
+        from nn.processes import ProcessTeam, WorkerError, shared_zeros
+        seen = shared_zeros((2, 2), np.float64)  # per member: what phase 2 saw of the other's phase 1
+        marks = shared_zeros((2,), np.float64)
+        def first(k, slow, fail):
+            if fail == k:
+                raise ArithmeticError(f"member {k} failed")
+            if k == slow:
+                time.sleep(0.05)  # the other member must wait for this one
+            marks[k] = 1.0
+            return (10.0 + k,)
+        def second(k, slow, fail):
+            seen[k] = (marks[1 - k], 1.0)
+        job = (first, second)
+        team = ProcessTeam(2, [job])
+        results = {}
+        for slow in (0, 1):
+            marks[:] = 0
+            seen[:] = 0
+            results[f"slow {slow}"] = [team.run(job, slow, -1), seen.tolist()]
+        for fail in (0, 1):
+            seen[:] = 0
+            try:
+                team.run(job, -1, fail)
+                results[f"fail {fail}"] = "no error"
+            except (ArithmeticError, WorkerError) as exc:
+                results[f"fail {fail}"] = [type(exc).__name__, str(exc), seen.tolist()]
+        results["after"] = team.run(job, -1, -1)
+        team.close()
+        print(json.dumps(results))
+    """)
+    for slow in (0, 1):
+        results, seen = out[f"slow {slow}"]
+        assert results == [[10.0], [11.0]]  # the last result that was not None
+        assert seen == [[1.0, 1.0], [1.0, 1.0]]  # phase 2 saw the other member's phase 1 done
+    assert out["fail 0"] == ["ArithmeticError", "member 0 failed", [[0, 0], [0, 0]]]
+    assert out["fail 1"] == ["WorkerError", "worker 1 failed: ArithmeticError: member 1 failed", [[0, 0], [0, 0]]]
+    assert out["after"] == [[10.0], [11.0]]
+
+
+def test_close_ends_a_worker_left_waiting_between_two_phases() -> None:
+    out = _run("""
+        import json, os, signal, time
+        from nn.processes import ProcessTeam
+        def first(k):
+            if k == 1:
+                time.sleep(0.3)  # the parent is interrupted while it waits for this phase to end
+        def second(k):
+            pass
+        team = ProcessTeam(2, [(first, second)])
+        worker = team._pids[0]
+        def interrupt(signum, frame):
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGALRM, interrupt)
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        try:
+            team.run((first, second))
+            interrupted = False
+        except KeyboardInterrupt:
+            interrupted = True
+        time.sleep(0.4)  # the worker has finished its first phase and waits for the others
+        team.close()
+        try:
+            os.kill(worker, 0)
+            alive = True
+        except ProcessLookupError:
+            alive = False
+        print(json.dumps({"interrupted": interrupted, "alive": alive}))
+    """, timeout=30)
+    assert out == {"interrupted": True, "alive": False}
+
+
 def test_close_ends_the_workers_and_a_dead_worker_is_reported_instead_of_waited_for() -> None:
     out = _run("""
         import json, os, signal, time
