@@ -4,10 +4,13 @@
     python bench/speed.py --quick              # smoke run: 2 epochs each
     python bench/speed.py --arch 784-800-10 --frameworks ours,torch --epochs 12
 
-Every (framework, architecture) pair trains in its own fresh Python process, one after another, so
-that no framework's threads, allocator or BLAS state can slow another. Each trains the same network
-(ReLU hidden layers, softmax + cross-entropy, Adam lr 1e-3, batch 128, float32) on the same 55,000
-training images (the other 5,000 held out as validation, as our trainer does), epoch after epoch:
+Every (framework, architecture) pair trains in its own fresh Python process, so that no framework's
+threads, allocator or BLAS state can slow another. The frameworks of one architecture take turns, an
+epoch each (lockstep): only one trains at any moment, and the epochs compared were trained seconds
+apart, under the same conditions of this machine, whose speed drifts by 20-40% over minutes. Each
+trains the same network (ReLU hidden layers, softmax + cross-entropy, Adam lr 1e-3, batch 128,
+float32) on the same 55,000 training images (the other 5,000 held out as validation, as our trainer
+does), epoch after epoch:
 
 * seconds per epoch: the median of the 3 epochs that follow a warm-up epoch; training time only;
 * test accuracy (10,000 images) after every epoch, evaluated outside the timed region;
@@ -29,6 +32,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -53,6 +57,11 @@ TARGETS = (0.97, 0.98)
 MAX_RATIO_TORCH = 0.8  # the issue's targets: ours <= 0.8x PyTorch, and >= 2x faster than sklearn
 MAX_RATIO_SKLEARN = 0.5
 RESULT_TAG = "BENCH_RESULT "
+READY_TAG = "BENCH_READY"
+EPOCH_TAG = "BENCH_EPOCH "
+# After a framework's epoch, the next one waits this long: BLAS and OpenMP worker threads keep
+# spinning for up to ~0.1 s after their last product, which would take a core from the next epoch.
+SETTLE_SECONDS = 0.3
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,13 +117,43 @@ class RunResult:
     gemm_floor: float = float("nan")  # measured in the worker, just before training
 
 
-class EpochClock:
-    """Times training epochs and keeps the per-epoch test evaluation outside the timed region."""
+class Turns:
+    """A worker's side of the lockstep: it trains only while the driver has given it the turn.
 
-    def __init__(self, evaluate: Callable[[], float], cap: int, stop_when_done: bool) -> None:
+    The driver writes ``go`` (train one more epoch) or ``stop`` on the worker's stdin; the worker
+    says it is waiting by printing ``READY_TAG`` (once, before the first epoch) or an
+    ``EPOCH_TAG`` line after each epoch.
+    """
+
+    def __init__(self, commands=None, out=None) -> None:
+        self.commands = commands if commands is not None else sys.stdin
+        self.out = out if out is not None else sys.stdout
+
+    def ready(self) -> bool:
+        print(READY_TAG, file=self.out, flush=True)
+        return self.wait()
+
+    def epoch_done(self, seconds: float, acc: float, last: bool) -> bool:
+        """Report an epoch; unless it was the ``last``, wait for the next turn. True: go on."""
+        print(EPOCH_TAG + json.dumps({"seconds": seconds, "acc": acc, "last": last}), file=self.out, flush=True)
+        return False if last else self.wait()
+
+    def wait(self) -> bool:
+        return self.commands.readline().strip() == "go"
+
+
+class EpochClock:
+    """Times training epochs and keeps the per-epoch test evaluation outside the timed region.
+
+    With ``turns``, each epoch after the first waits for the driver's turn (outside the timing).
+    """
+
+    def __init__(self, evaluate: Callable[[], float], cap: int, stop_when_done: bool,
+                 turns: Turns | None = None) -> None:
         self.evaluate = evaluate
         self.cap = cap
         self.stop_when_done = stop_when_done
+        self.turns = turns
         self.epoch_seconds: list[float] = []
         self.test_acc: list[float] = []
         self._mark = time.perf_counter()
@@ -126,8 +165,11 @@ class EpochClock:
         """Record an epoch that just ended; True when training can stop."""
         self.epoch_seconds.append(time.perf_counter() - self._mark)
         self.test_acc.append(float(self.evaluate()))
+        done = self.enough()
+        if self.turns is not None and not self.turns.epoch_done(self.epoch_seconds[-1], self.test_acc[-1], done):
+            done = True  # the driver said stop, or the last epoch
         self._mark = time.perf_counter()
-        return self.enough()
+        return done
 
     def enough(self) -> bool:
         n = len(self.epoch_seconds)
@@ -172,7 +214,8 @@ def train_matrix(data: Data) -> tuple[np.ndarray, np.ndarray]:
     return to_float(data.images[data.train_idx]), data.labels[data.train_idx].astype(np.int64)
 
 
-def run_ours(sizes: tuple[int, ...], data: Data, cap: int, seed: int, stop_when_done: bool) -> RunResult:
+def run_ours(sizes: tuple[int, ...], data: Data, cap: int, seed: int, stop_when_done: bool,
+             turns: Turns | None = None) -> RunResult:
     """Through nn.trainer.Trainer, as a user gets it. The only callback acts on epoch events."""
     import nn
     from nn.config import ModelConfig, TrainConfig
@@ -186,7 +229,7 @@ def run_ours(sizes: tuple[int, ...], data: Data, cap: int, seed: int, stop_when_
     )
     holder: dict[str, Trainer] = {}
     clock = EpochClock(lambda: float(np.mean(holder["t"].model.predict(data.x_test) == data.y_test)),
-                       cap, stop_when_done)
+                       cap, stop_when_done, turns)
 
     def on_event(event: object) -> None:
         if isinstance(event, EpochEvent) and clock.epoch_done():
@@ -208,7 +251,7 @@ def run_ours(sizes: tuple[int, ...], data: Data, cap: int, seed: int, stop_when_
 
 
 def run_torch(sizes: tuple[int, ...], data: Data, cap: int, seed: int, stop_when_done: bool,
-              threads: int) -> RunResult:
+              threads: int, turns: Turns | None = None) -> RunResult:
     """A plain PyTorch loop: tensors in memory, nn.Linear/ReLU, Adam, shuffled minibatches."""
     import torch
 
@@ -235,7 +278,7 @@ def run_torch(sizes: tuple[int, ...], data: Data, cap: int, seed: int, stop_when
         model.train()
         return acc
 
-    clock = EpochClock(evaluate, cap, stop_when_done)
+    clock = EpochClock(evaluate, cap, stop_when_done, turns)
     n = x.shape[0]
     clock.start()
     while True:
@@ -253,7 +296,8 @@ def run_torch(sizes: tuple[int, ...], data: Data, cap: int, seed: int, stop_when
                      notes=f"torch.set_num_threads({threads}); interop threads {torch.get_num_interop_threads()}")
 
 
-def run_sklearn(sizes: tuple[int, ...], data: Data, cap: int, seed: int, stop_when_done: bool) -> RunResult:
+def run_sklearn(sizes: tuple[int, ...], data: Data, cap: int, seed: int, stop_when_done: bool,
+                turns: Turns | None = None) -> RunResult:
     """MLPClassifier, one partial_fit call (= one shuffled pass over the data) per epoch."""
     import warnings
 
@@ -265,7 +309,8 @@ def run_sklearn(sizes: tuple[int, ...], data: Data, cap: int, seed: int, stop_wh
                           alpha=0.0, batch_size=BATCH_SIZE, learning_rate_init=LR, shuffle=True,
                           random_state=seed)
     classes = np.arange(sizes[-1])
-    clock = EpochClock(lambda: float(np.mean(model.predict(data.x_test) == data.y_test)), cap, stop_when_done)
+    clock = EpochClock(lambda: float(np.mean(model.predict(data.x_test) == data.y_test)), cap, stop_when_done,
+                       turns)
     clock.start()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -279,22 +324,31 @@ def run_sklearn(sizes: tuple[int, ...], data: Data, cap: int, seed: int, stop_wh
 
 
 def worker_main(args: argparse.Namespace) -> None:
-    """Run one (framework, architecture) and print its RunResult as one tagged JSON line."""
+    """Run one (framework, architecture), an epoch per turn the driver gives (see :class:`Turns`),
+    and print its RunResult as one tagged JSON line."""
     sizes = args.arch[0]
     framework = args.worker
     limit_threads(args.threads)
-    # The machine's matmul rate, measured right here: the load of a shared machine can change
-    # between workers, so each run is compared with the rate it had available.
+    turns = Turns()
+    try:
+        data = load_data(args.seed)
+    except Exception as exc:  # noqa: BLE001 - reported as this run's status
+        print(RESULT_TAG + json.dumps(asdict(RunResult(framework, arch_name(sizes), status=f"error: {exc}"))),
+              flush=True)
+        return
+    if not turns.ready():
+        return
+    # The machine's matmul rate, measured right here (in this worker's first turn): the load of a
+    # shared machine can change between workers, so each run is compared with the rate it had.
     rates = measure_rates()
     floor = gemm_floor_seconds(sizes, 60000 - VAL_SIZE)
     try:
-        data = load_data(args.seed)
         if framework == "ours":
-            result = run_ours(sizes, data, args.epochs, args.seed, not args.all_epochs)
+            result = run_ours(sizes, data, args.epochs, args.seed, not args.all_epochs, turns)
         elif framework == "torch":
-            result = run_torch(sizes, data, args.epochs, args.seed, not args.all_epochs, args.threads)
+            result = run_torch(sizes, data, args.epochs, args.seed, not args.all_epochs, args.threads, turns)
         else:
-            result = run_sklearn(sizes, data, args.epochs, args.seed, not args.all_epochs)
+            result = run_sklearn(sizes, data, args.epochs, args.seed, not args.all_epochs, turns)
     except ImportError as exc:
         result = RunResult(framework, arch_name(sizes), status=f"not installed ({exc.name or exc})")
     result.sgemm_gflops, result.gemm_floor = rates, floor
@@ -509,19 +563,96 @@ def versions_of_workers(results: list[RunResult]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def spawn_worker(framework: str, sizes: tuple[int, ...], args: argparse.Namespace, epochs: int) -> RunResult:
-    if importlib.util.find_spec(MODULE_OF[framework]) is None:
-        return RunResult(framework, arch_name(sizes), status="not installed")
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", framework, "--arch", arch_name(sizes),
-           "--epochs", str(epochs), "--seed", str(args.seed), "--threads", str(args.threads)]
-    if args.all_epochs:
-        cmd.append("--all-epochs")
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    for line in proc.stdout.splitlines():
-        if line.startswith(RESULT_TAG):
-            return RunResult(**json.loads(line[len(RESULT_TAG):]))
-    last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-    return RunResult(framework, arch_name(sizes), status=f"error: {last}")
+class Worker:
+    """The driver's handle on one worker process (``--worker FRAMEWORK``)."""
+
+    def __init__(self, framework: str, sizes: tuple[int, ...], args: argparse.Namespace, epochs: int) -> None:
+        self.framework, self.arch = framework, arch_name(sizes)
+        self.result: RunResult | None = None
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", framework, "--arch", self.arch,
+               "--epochs", str(epochs), "--seed", str(args.seed), "--threads", str(args.threads)]
+        if args.all_epochs:
+            cmd.append("--all-epochs")
+        # stderr goes to a file: a pipe nobody reads until the end could fill up and block the worker.
+        self._stderr = tempfile.TemporaryFile(mode="w+")
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                                      text=True, cwd=ROOT)
+
+    def wait_ready(self) -> None:
+        self._read_until(READY_TAG)
+
+    def train_one_epoch(self) -> None:
+        """Give the worker its turn and wait until its epoch is done (or it ended)."""
+        self._send("go")
+        self._read_until(EPOCH_TAG)
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._send("stop")
+            try:
+                self._proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._stderr.close()
+
+    def _send(self, command: str) -> None:
+        try:
+            self._proc.stdin.write(command + "\n")
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # it has ended; _read_until will say how
+
+    def _read_until(self, tag: str) -> None:
+        """Read the worker's output up to a ``tag`` line; an epoch marked last, its result or its end settle it."""
+        for line in self._proc.stdout:
+            if line.startswith(RESULT_TAG):
+                self.result = RunResult(**json.loads(line[len(RESULT_TAG):]))
+                return
+            if line.startswith(tag):
+                if tag == EPOCH_TAG and json.loads(line[len(EPOCH_TAG):]).get("last"):
+                    continue  # its result follows
+                return
+        self._proc.wait()
+        self._stderr.seek(0)
+        last = (self._stderr.read().strip().splitlines() or [f"exit code {self._proc.returncode}"])[-1]
+        self.result = RunResult(self.framework, self.arch, status=f"error: {last}")
+
+
+def run_lockstep(frameworks: list[str], sizes: tuple[int, ...], args: argparse.Namespace, epochs: int,
+                 first: int = 0) -> list[RunResult]:
+    """Train ``sizes`` with every framework in turn, one epoch each, until each has finished.
+
+    The order of the turns rotates from one epoch to the next (starting with ``frameworks[first]``),
+    so no framework always runs right after another.
+    """
+    results: dict[str, RunResult] = {}
+    workers: list[Worker] = []
+    try:
+        for fw in frameworks:
+            if importlib.util.find_spec(MODULE_OF[fw]) is None:
+                results[fw] = RunResult(fw, arch_name(sizes), status="not installed")
+            else:
+                workers.append(Worker(fw, sizes, args, epochs))
+        for w in workers:
+            w.wait_ready()  # data loaded; nobody trains yet
+        turn = first
+        while live := [w for w in workers if not w.done]:
+            start = turn % len(live)
+            for w in live[start:] + live[:start]:
+                w.train_one_epoch()
+                time.sleep(SETTLE_SECONDS)
+            turn += 1
+    finally:
+        for w in workers:
+            w.close()
+    for w in workers:
+        results[w.framework] = w.result
+    return [results[fw] for fw in frameworks]
 
 
 def seconds_per_epoch(r: RunResult) -> float:
@@ -544,20 +675,30 @@ def median_seconds_per_epoch(runs: list[RunResult]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def paired_ratios(ours: list[RunResult], other: list[RunResult]) -> list[float]:
-    """ours / other s/epoch, round by round, for the rounds where both ran.
+def epoch_ratios(ours: RunResult, other: RunResult) -> list[float]:
+    """ours / other for each timed epoch of one round, paired epoch by epoch (empty if either failed).
 
-    Why per round: this machine's speed drifts by 20-30% over minutes (docs/PERFORMANCE.md),
-    and the two runs of one round are a minute apart, so their ratio shares the conditions
-    that a ratio of medians taken from different rounds does not.
+    Why epoch by epoch: this machine's speed drifts by 20-40% over minutes (docs/PERFORMANCE.md);
+    in lockstep, epoch e of ours and epoch e of the other were trained seconds apart and share the
+    conditions of that moment, which a ratio of medians taken minutes apart does not.
     """
-    return [seconds_per_epoch(a) / seconds_per_epoch(b) for a, b in zip(ours, other)
-            if a.status == "ok" and b.status == "ok"]
+    if ours.status != "ok" or other.status != "ok":
+        return []
+    timed = slice(WARMUP_EPOCHS, WARMUP_EPOCHS + TIMED_EPOCHS)
+    pairs = list(zip(ours.epoch_seconds[timed], other.epoch_seconds[timed]))
+    if not pairs and ours.epoch_seconds and other.epoch_seconds:  # --quick: the last epoch of each
+        pairs = [(ours.epoch_seconds[-1], other.epoch_seconds[-1])]
+    return [a / b for a, b in pairs]
+
+
+def paired_ratios(ours: list[RunResult], other: list[RunResult]) -> list[list[float]]:
+    """:func:`epoch_ratios` round by round, for the rounds where both ran."""
+    return [r for r in (epoch_ratios(a, b) for a, b in zip(ours, other)) if r]
 
 
 def _median_ratio(ours: list[RunResult], other: list[RunResult]) -> str:
-    ratios = paired_ratios(ours, other)
-    return f"{statistics.median(ratios):.2f}" if ratios else ""
+    pooled = [x for rnd in paired_ratios(ours, other) for x in rnd]
+    return f"{statistics.median(pooled):.2f}" if pooled else ""
 
 
 def build_tables(rounds: list[list[RunResult]], rates: dict[str, float], floors: dict[str, float]):
@@ -613,11 +754,11 @@ def build_tables(rounds: list[list[RunResult]], rates: dict[str, float], floors:
         for fw in FRAMEWORKS:
             row[f"{fw} s/epoch"] = f"{spe_of[fw]:.2f}" if fw in spe_of else "n/a"
         for fw, limit in (("torch", MAX_RATIO_TORCH), ("sklearn", MAX_RATIO_SKLEARN)):
-            ratios = paired_ratios(runs_of.get((arch, "ours"), []), runs_of.get((arch, fw), []))
-            if ratios:
-                ratio = statistics.median(ratios)
+            rounds_of_pairs = paired_ratios(runs_of.get((arch, "ours"), []), runs_of.get((arch, fw), []))
+            if rounds_of_pairs:
+                ratio = statistics.median([x for rnd in rounds_of_pairs for x in rnd])
                 row[f"ours/{fw}"] = f"{ratio:.2f} ({'met' if ratio <= limit else 'MISSED'}: <= {limit})"
-                row[f"ours/{fw} each round"] = " / ".join(f"{x:.2f}" for x in ratios)
+                row[f"ours/{fw} each round"] = " / ".join(f"{statistics.median(rnd):.2f}" for rnd in rounds_of_pairs)
             else:
                 row[f"ours/{fw}"] = "n/a"
         if "ours" in spe_of:
@@ -705,16 +846,15 @@ def main(argv: list[str] | None = None) -> int:
         # Only the first round trains to 98%; the others repeat the timed epochs.
         epochs = args.epochs if round_no == 1 else min(args.epochs, WARMUP_EPOCHS + TIMED_EPOCHS)
         results = []
-        # Each round starts with a different framework, so none is always the first after a pause.
-        shift = (round_no - 1) % len(frameworks)
         for sizes in archs:
-            for fw in frameworks[shift:] + frameworks[:shift]:
-                t0 = time.perf_counter()
-                r = spawn_worker(fw, sizes, args, epochs)
-                results.append(r)
-                print(f"  round {round_no}: ran {fw:7s} {arch_name(sizes):16s} {r.status:14s} "
-                      f"{len(r.epoch_seconds)} epochs in {time.perf_counter() - t0:.0f} s", file=sys.stderr,
-                      flush=True)
+            t0 = time.perf_counter()
+            # Each round starts the turns with a different framework.
+            ran = run_lockstep(frameworks, sizes, args, epochs, first=(round_no - 1) % len(frameworks))
+            results.extend(ran)
+            print(f"  round {round_no}: {arch_name(sizes):16s} "
+                  + ", ".join(f"{r.framework} {r.status if r.status != 'ok' else f'{len(r.epoch_seconds)} epochs'}"
+                              for r in ran)
+                  + f" in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
         rounds.append(results)
 
     detail, summary = build_tables(rounds, rates, floors)
@@ -725,7 +865,8 @@ def main(argv: list[str] | None = None) -> int:
     print(render(detail, args.markdown))
     print()
     print("## Ours against the others (targets: ours/torch <= 0.8, ours/sklearn <= 0.5; each ratio is the median "
-          "over rounds of ours / theirs within the same round)")
+          "of ours / theirs over the timed epochs of every round, epoch e of ours against epoch e of theirs, "
+          "trained in turn seconds apart; 'each round': that round's median)")
     print(render(summary, args.markdown))
     print()
     for line in versions_of_workers(results):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -92,10 +94,64 @@ def test_seconds_per_epoch_is_the_median_over_rounds_and_accuracy_comes_from_rou
     assert torch["ours/this"] == "1.38"
 
 
-def test_paired_ratios_skip_rounds_where_either_run_failed() -> None:
-    ok = lambda s: _run("x", [9.0, s, s, s], [0.5] * 4)  # noqa: E731
+def test_paired_ratios_pair_the_timed_epochs_of_each_round_and_skip_rounds_where_either_run_failed() -> None:
+    ok = lambda *s: _run("x", [9.0, *s], [0.5] * (1 + len(s)))  # noqa: E731
     failed = speed.RunResult("torch", "784-256-10", status="error: x")
-    assert speed.paired_ratios([ok(1.0), ok(2.0), failed], [ok(4.0), failed, ok(1.0)]) == [0.25]
+    assert speed.paired_ratios([ok(1.0, 2.0, 3.0), ok(2.0, 2.0, 2.0), failed],
+                               [ok(4.0, 4.0, 1.0), failed, ok(1.0, 1.0, 1.0)]) == [[0.25, 0.5, 3.0]]
+    assert speed.epoch_ratios(ok(1.0), ok(2.0)) == [0.5]  # --quick: one timed epoch
+    assert speed.epoch_ratios(_run("x", [3.0], [0.5]), _run("y", [6.0], [0.5])) == [0.5]  # warm-up only
+
+
+def test_turns_report_each_epoch_and_wait_for_the_next_turn_unless_it_was_the_last() -> None:
+    import io
+
+    out = io.StringIO()
+    turns = speed.Turns(io.StringIO("go\ngo\nstop\n"), out)
+    clock = speed.EpochClock(lambda: 0.9, cap=5, stop_when_done=False, turns=turns)
+    assert turns.ready()
+    assert clock.epoch_done() is False  # "go": one more epoch
+    assert clock.epoch_done() is True  # "stop" from the driver
+    lines = out.getvalue().splitlines()
+    assert lines[0] == speed.READY_TAG
+    assert [json.loads(line[len(speed.EPOCH_TAG):])["last"] for line in lines[1:]] == [False, False]
+    # At the cap the clock does not wait for a turn: the epoch says it was the last.
+    out = io.StringIO()
+    capped = speed.EpochClock(lambda: 0.9, cap=1, stop_when_done=False, turns=speed.Turns(io.StringIO(""), out))
+    assert capped.epoch_done() is True
+    assert json.loads(out.getvalue()[len(speed.EPOCH_TAG):])["last"] is True
+
+
+def test_lockstep_gives_each_framework_its_turns_and_reports_a_failed_worker(monkeypatch, tmp_path) -> None:
+    # Fake workers that follow the protocol: log each turn they get to a shared file.
+    log = tmp_path / "turns.log"
+    fake = tmp_path / "fake_worker.py"
+    fake.write_text(textwrap.dedent(f"""
+        import json, sys
+        fw, epochs = sys.argv[sys.argv.index("--worker") + 1], int(sys.argv[sys.argv.index("--epochs") + 1])
+        if fw == "sklearn":
+            sys.exit("cannot start")
+        print("{speed.READY_TAG}", flush=True)
+        seconds = []
+        for epoch in range(1, epochs + 1):
+            if sys.stdin.readline().strip() != "go":
+                break
+            with open({str(log)!r}, "a") as f:
+                f.write(fw + "\\n")
+            seconds.append(float(epoch))
+            print("{speed.EPOCH_TAG}" + json.dumps({{"seconds": 1.0, "acc": 0.9, "last": epoch == epochs}}), flush=True)
+        print("{speed.RESULT_TAG}" + json.dumps({{"framework": fw, "arch": "784-10", "epoch_seconds": seconds}}), flush=True)
+    """))
+    monkeypatch.setattr(speed, "SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr(speed.importlib.util, "find_spec", lambda name, *a: object())
+    monkeypatch.setattr(speed.Path, "resolve", lambda self: fake if self.name == "speed.py" else self)
+    args = argparse.Namespace(epochs=3, seed=0, threads=1, all_epochs=False)
+    ours, torch, sklearn = speed.run_lockstep(["ours", "torch", "sklearn"], (784, 10), args, epochs=3, first=1)
+    assert (ours.status, ours.epoch_seconds) == ("ok", [1.0, 2.0, 3.0])
+    assert torch.epoch_seconds == [1.0, 2.0, 3.0]
+    assert sklearn.status == "error: cannot start"
+    # One epoch each in turn, the order rotating among those still training; torch first, as asked.
+    assert log.read_text().split() == ["torch", "ours", "ours", "torch", "torch", "ours"]
 
 
 def test_a_framework_that_is_not_installed_gives_a_row_not_a_crash(monkeypatch) -> None:
@@ -103,6 +159,6 @@ def test_a_framework_that_is_not_installed_gives_a_row_not_a_crash(monkeypatch) 
     monkeypatch.setattr(speed.importlib.util, "find_spec",
                         lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
     args = argparse.Namespace(epochs=1, seed=0, threads=1, all_epochs=False)
-    result = speed.spawn_worker("torch", (784, 10), args, epochs=1)
+    (result,) = speed.run_lockstep(["torch"], (784, 10), args, epochs=1)
     assert result.status == "not installed"
     assert result.epoch_seconds == []
