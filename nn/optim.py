@@ -110,6 +110,7 @@ class Optimizer:
         self._scratch = [shared_zeros(g.shape, g.dtype) for g in self._groups]
         self._grad_flat = np.empty_like(self._flat) if self._flat is not None else None
         self._known: tuple[tuple[np.ndarray, ...], list[np.ndarray], list[np.ndarray]] = ((), [], [])
+        self._slice_views: dict[tuple[int, int], tuple] = {}  # update_slice's views, per slice
 
     @property
     def lr(self) -> float:
@@ -185,14 +186,20 @@ class Optimizer:
         if not 0 <= start <= stop <= self._flat.size:
             raise ValueError(f"slice [{start}, {stop}) is outside the {self._flat.size} parameters")
         per_param, groups = self._grads(grads)
-        at = 0
-        for i, (p, g) in enumerate(zip(self.params, per_param)):
-            low, high = max(start, at), min(stop, at + p.size)
-            if low < high:  # weight decay only where this param overlaps the slice
-                self._decay(i, p.reshape(-1)[low - at : high - at], g.reshape(-1)[low - at : high - at])
-            at += p.size
-        state = [buffer[start:stop] for buffer in self._state[0]]
-        self._update(self._flat[start:stop], groups[0][start:stop], state, self._scratch[0][start:stop])
+        if self.weight_decay > 0:  # the loop costs microseconds per step even with nothing to decay
+            at = 0
+            for i, (p, g) in enumerate(zip(self.params, per_param)):
+                low, high = max(start, at), min(stop, at + p.size)
+                if low < high:  # weight decay only where this param overlaps the slice
+                    self._decay(i, p.reshape(-1)[low - at : high - at], g.reshape(-1)[low - at : high - at])
+                at += p.size
+        # The slice's views, made once: a team member updates the same slice every step.
+        views = self._slice_views.get((start, stop))
+        if views is None or views[0] is not groups[0]:
+            views = (groups[0], self._flat[start:stop], groups[0][start:stop],
+                     [buffer[start:stop] for buffer in self._state[0]], self._scratch[0][start:stop])
+            self._slice_views[(start, stop)] = views
+        self._update(*views[1:])
 
     def _decay(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         """Weight decay of ``params[i]`` (or rows of it): shrink p (decoupled) or add wd p to g (L2)."""

@@ -30,7 +30,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
+from functools import lru_cache, partial
 
 MAX_TEAM = 8
 # A layer is split only when its product is this many multiply-adds or more (n x fan_in x fan_out):
@@ -84,13 +84,14 @@ def check_team_size(size: object) -> int:
     return size
 
 
-def shares(n: int, parts: int) -> list[slice]:
+@lru_cache(maxsize=256)  # asked for by every member at every step, with the same few arguments
+def shares(n: int, parts: int) -> tuple[slice, ...]:
     """``range(n)`` cut into ``parts`` consecutive slices whose lengths differ by at most one."""
     base, extra = divmod(n, parts)
     cuts = [0]
     for k in range(parts):
         cuts.append(cuts[-1] + base + (1 if k < extra else 0))
-    return [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+    return tuple(slice(a, b) for a, b in zip(cuts[:-1], cuts[1:]))
 
 
 def for_each_share(team: Team | None, n: int, macs: int, job: Callable[[slice], None]) -> None:

@@ -147,8 +147,10 @@ def test_flat_fast_path_is_bit_identical_to_the_per_array_loop(name: str) -> Non
 
 @pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam", "adamw"])
 @pytest.mark.parametrize("threads", [2, 3])
-def test_slice_by_slice_updates_by_a_team_are_bit_identical_to_step(name: str, threads: int) -> None:
-    config = TrainConfig(model=ModelConfig(hidden=(400, 6)), optimizer=name, lr=0.01, weight_decay=0.01)
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_slice_by_slice_updates_by_a_team_are_bit_identical_to_step(name: str, threads: int,
+                                                                    weight_decay: float) -> None:
+    config = TrainConfig(model=ModelConfig(hidden=(400, 6)), optimizer=name, lr=0.01, weight_decay=weight_decay)
     sliced_model, stepped_model, plain_model = (MLP(config.model, np.random.default_rng(0)) for _ in range(3))
     sliced, stepped, plain = (make_optimizer(config, m.parameters()) for m in (sliced_model, stepped_model, plain_model))
     rng = np.random.default_rng(1)
