@@ -21,6 +21,8 @@ Why fuse them instead of computing ``softmax`` and then ``-log``:
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 
@@ -28,6 +30,21 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     """``log p`` for logits (n, C), computed stably; a new array."""
     shifted = logits - logits.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+@lru_cache(maxsize=32)
+def _row_starts(rows: int, n_classes: int) -> np.ndarray:
+    """Flat index of each row's first entry in a C-contiguous (rows, n_classes) array (read-only, cached)."""
+    starts = np.arange(0, rows * n_classes, n_classes)
+    starts.flags.writeable = False
+    return starts
+
+
+@lru_cache(maxsize=8)
+def _ones(n: int, dtype: np.dtype) -> np.ndarray:
+    ones = np.ones(n, dtype)
+    ones.flags.writeable = False
+    return ones
 
 
 def softmax(logits: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -79,11 +96,13 @@ def softmax_cross_entropy_counted(
     shifted = np.subtract(logits, logits.max(axis=1, keepdims=True), out=out)
     # Entry (i, y_i) as a flat index: 1-D fancy indexing is several times faster than shifted[rows, y].
     flat = shifted.reshape(-1) if shifted.flags.c_contiguous else None
-    true_index = np.arange(0, rows * n_classes, n_classes) + y
+    true_index = np.add(_row_starts(rows, n_classes), y)
     true_shifted = flat[true_index] if flat is not None else shifted[np.arange(rows), y]  # z_{i,y_i} - max_i
-    n_correct = int(np.count_nonzero(true_shifted >= 0))
+    # z_{i,y_i} - max_i is at most 0, and exactly 0 when the true class has the largest logit.
+    n_correct = rows - int(np.count_nonzero(true_shifted))
     np.exp(shifted, out=shifted)
-    sums = shifted.sum(axis=1)  # between 1 and C: log is safe
+    # Row sums as a product with ones: on a batch's few columns, half the time of sum(axis=1).
+    sums = np.matmul(shifted, _ones(n_classes, shifted.dtype))  # between 1 and C: log is safe
     # log p_{i, y_i} = (z_{i, y_i} - max_i) - log(sum_j exp(z_ij - max_i))
     loss = float(np.add.reduce(np.log(sums) - true_shifted, dtype=np.float64)) / n
     shifted /= sums[:, None]  # now p

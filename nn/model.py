@@ -150,6 +150,7 @@ class MLP:
         # Where each W_l starts in the flat buffer (b_l follows it): W_1, b_1, W_2, b_2, ...
         self._offsets = [sum(a * b + b for a, b in zip(sizes[:l], sizes[1 : l + 1])) for l in range(len(sizes) - 1)]
         self._slices: dict[int, list[tuple[int, int]]] = {}  # param_slices, per number of parts
+        self._plans: dict[tuple[int, int], list[tuple[int, int, int, bool]]] = {}  # _weight_plan, per (parts, k)
         self.grad_W, self.grad_b = self._views(self._grads, sizes)
         for W in self.weights:
             fan_in, fan_out = W.shape
@@ -510,17 +511,30 @@ class MLP:
         ws = self._workspaces[n]
         self._pending = None
         start, stop = self.param_slices(parts)[k]
-        for l, (W, w_at) in enumerate(zip(self.weights, self._offsets)):
-            fan_in, fan_out = W.shape
+        for l, first, last, with_bias in self._weight_plan(parts, k):
             dZ = ws.logits if l == self.n_layers - 1 else ws.deltas[l]
-            first = min(max(start - w_at, 0), W.size) // fan_out
-            last = min(max(stop - w_at, 0), W.size) // fan_out
             if first < last:
                 np.matmul(ws.inputs[l][:, first:last].T, dZ, out=self.grad_W[l][first:last])
-            if start <= w_at + W.size < stop:  # b_l follows W_l in the buffer
+            if with_bias:
                 np.add.reduce(dZ, axis=0, out=self.grad_b[l])
         if on_slice is not None:
             on_slice(start, stop)
+
+    def _weight_plan(self, parts: int, k: int) -> list[tuple[int, int, int, bool]]:
+        """For member k's slice: per layer it touches, (l, first row of W_l, row past the last, whether b_l too)."""
+        plan = self._plans.get((parts, k))
+        if plan is None:
+            start, stop = self.param_slices(parts)[k]
+            plan = []
+            for l, (W, w_at) in enumerate(zip(self.weights, self._offsets)):
+                fan_out = W.shape[1]
+                first = min(max(start - w_at, 0), W.size) // fan_out
+                last = min(max(stop - w_at, 0), W.size) // fan_out
+                with_bias = start <= w_at + W.size < stop  # b_l follows W_l in the buffer
+                if first < last or with_bias:
+                    plan.append((l, first, last, with_bias))
+            self._plans[(parts, k)] = plan
+        return plan
 
     def param_slices(self, parts: int) -> list[tuple[int, int]]:
         """The flat parameter buffer cut into ``parts`` slices of about equal size, each cut between two rows of a W.
