@@ -408,11 +408,13 @@ class MLP:
         ``idx`` (n,), which the members convert themselves (``gather=True``). ``y``: (n,)
         labels. Dropout masks are drawn here from ``rng``, on the calling thread.
         """
+        if (X is None) == (idx is None):
+            raise ValueError("stage_batch needs the batch as either X or idx, not both or neither")
         n = y.shape[0]
         ws = self._workspace(n)
         if idx is not None:
             ws.idx[...] = idx
-        elif X is not None and X is not ws.x:
+        elif X is not ws.x:
             np.copyto(ws.x, X)
         ws.y[...] = y
         self._prepare_pass(ws, ws.x, rng)

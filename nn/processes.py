@@ -125,7 +125,8 @@ class ProcessTeam:
     fails in any member, no member starts the next one.
     """
 
-    def __init__(self, size: int, jobs: Sequence[Callable[..., object]], name: str = "nn-team") -> None:
+    def __init__(self, size: int, jobs: Sequence[Callable[..., object] | tuple[Callable[..., object], ...]],
+                 name: str = "nn-team") -> None:
         self.size = check_team_size(size)
         self._jobs = list(jobs)
         if not self._jobs or not all(_is_job(j) for j in self._jobs):

@@ -396,7 +396,10 @@ class Trainer:
                     # ``gather``), then forms the gradient of its slice of the parameters and updates
                     # that slice while it is still in its cache (the same numbers as opt.step). The
                     # loss is checked afterwards: a divergence restores the last good weights anyway.
-                    model.stage_batch(y, dropout_rng, **({"idx": idx} if gather else {"X": self._augment(idx)}))
+                    if gather:
+                        model.stage_batch(y, dropout_rng, idx=idx)
+                    else:
+                        model.stage_batch(y, dropout_rng, X=self._augment(idx))
                     opt.begin_step()
                     results = team.run(self._step_phases, team.size, m, dropout_rng is not None, gather, opt.t, opt.lr)
                     loss = model.team_loss(results)

@@ -265,6 +265,35 @@ def test_a_batch_drawn_from_the_batch_source_is_the_converted_batch(threads: int
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_staged_batch_run_as_one_phased_job_gives_the_loss_and_gradients_of_the_two_calls() -> None:
+    from nn.data import to_float
+    from nn.parallel import Team
+
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, (300, 784), dtype=np.uint8)
+    idx, y = rng.permutation(300)[:64], rng.integers(0, 10, 64)
+    phased, two_calls = build(hidden=(32,)), build(hidden=(32,))
+    phased.set_batch_source(images)
+    team = Team(2)
+    try:
+        n = phased.stage_batch(y, idx=idx)
+        # What the trainer runs: each member's rows forward and back, a barrier, each member's slice of dW.
+        results = team.run((lambda k: phased.forward_share(k, 2, n, False, True),
+                            lambda k: phased.weight_share(k, 2, n)))
+        loss_phased = phased.team_loss(results)
+        loss_two = two_calls.train_forward_loss(to_float(images[idx]), y, team=team)
+        two_calls.train_backward()
+    finally:
+        team.close()
+    assert loss_phased == loss_two and phased.last_batch_correct == two_calls.last_batch_correct
+    for a, b in zip(phased.gradients(), two_calls.gradients()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="either X or idx"):
+        phased.stage_batch(y)
+    with pytest.raises(ValueError, match="either X or idx"):
+        phased.stage_batch(y, X=to_float(images[idx]), idx=idx)
+
+
 def test_the_batch_source_must_be_uint8_images_of_the_input_size() -> None:
     model = build(hidden=(8,))
     with pytest.raises(ValueError, match="set_batch_source"):
