@@ -260,12 +260,9 @@ class MLP:
         for start in range(0, X.shape[0], _EVAL_CHUNK):
             block = slice(start, start + _EVAL_CHUNK)
             rows = X[block].shape[0]
-            if isinstance(team, ProcessTeam) and team.size > 1 and rows >= team.size:
-                if self._eval_x is None:
-                    raise ValueError("forward with a process team needs prepare_shared() before the team is formed")
+            if self._processes_take(team, rows):
                 np.copyto(self._eval_x[:rows], X[block])  # where the workers can read it
-                team.run(self.eval_share, team.size, rows)
-                logits[block] = self._eval_logits[:rows]
+                logits[block] = self._eval_by_processes(team, rows, gather=False)
             else:
                 for_each_share(team, rows, rows * macs_per_row, partial(self._eval_rows, X[block], logits[block]))
         return logits
@@ -283,14 +280,25 @@ class MLP:
         for start in range(0, idx.shape[0], _EVAL_CHUNK):
             block = slice(start, start + _EVAL_CHUNK)
             rows = idx[block].shape[0]
-            if isinstance(team, ProcessTeam) and team.size > 1 and rows >= team.size and self._eval_x is not None:
+            if self._processes_take(team, rows):
                 self._eval_idx[:rows] = idx[block]
-                team.run(self.eval_share, team.size, rows, True)
-                logits[block] = self._eval_logits[:rows]
+                logits[block] = self._eval_by_processes(team, rows, gather=True)
             else:
-                X = self._convert(idx[block])
-                logits[block] = self.forward(X, team=team)
+                logits[block] = self.forward(self._convert(idx[block]), team=team)
         return logits
+
+    def _processes_take(self, team: Team | ProcessTeam | None, rows: int) -> bool:
+        """Whether a process team shares this block of ``rows`` rows (through the shared eval block)."""
+        if not (isinstance(team, ProcessTeam) and team.size > 1 and rows >= team.size):
+            return False
+        if self._eval_x is None:
+            raise ValueError("inference with a process team needs prepare_shared() before the team is formed")
+        return True
+
+    def _eval_by_processes(self, team: ProcessTeam, rows: int, gather: bool) -> np.ndarray:
+        """The logits of the shared eval block's first ``rows`` rows, each member doing its share (a view)."""
+        team.run(self.eval_share, team.size, rows, gather)
+        return self._eval_logits[:rows]
 
     def eval_share(self, k: int, parts: int, rows: int, gather: bool = False) -> None:
         """Member k of ``parts``: inference for its share of the first ``rows`` rows of the shared eval block.
@@ -398,7 +406,7 @@ class MLP:
             self._pending = (ws, dlogits, None)
             return loss
         self.stage_batch(y, rng, X=X)
-        return self.team_loss(team.run(self.forward_share, team.size, n, rng is not None, False), team)
+        return self._team_forward_loss(team, n, rng is not None, gather=False)
 
     def stage_batch(self, y: np.ndarray, rng: np.random.Generator | None = None, *,
                     X: np.ndarray | None = None, idx: np.ndarray | None = None) -> int:
@@ -472,14 +480,18 @@ class MLP:
         if team is None or team.size == 1 or n < team.size:
             return self.train_forward_loss(self.batch_from_source(idx), y, rng)
         self.stage_batch(y, rng, idx=idx)
-        return self.team_loss(team.run(self.forward_share, team.size, n, rng is not None, True), team)
+        return self._team_forward_loss(team, n, rng is not None, gather=True)
+
+    def _team_forward_loss(self, team: Team | ProcessTeam, n: int, dropout: bool, gather: bool) -> float:
+        """The staged batch's forward pass and loss by ``team`` (:meth:`forward_share`); backward comes next."""
+        return self.team_loss(team.run(self.forward_share, team.size, n, dropout, gather), team)
 
     def forward_share(self, k: int, parts: int, n: int, dropout: bool, gather: bool = False) -> tuple[float, int]:
         """Member k of ``parts``: forward, loss, and dL/dZ_l of every layer for its rows of the batch.
 
-        The batch is the one :meth:`train_forward_loss` put in the workspace for ``n``
-        rows (``dropout``: whether it drew masks), or with ``gather`` the rows ``idx`` of
-        the batch source, which this member converts first. Every step here is row by row: row i
+        The batch is the one :meth:`stage_batch` put in the workspace for ``n`` rows
+        (``dropout``: whether it drew masks); with ``gather``, the batch source's rows
+        ``idx``, which this member converts first. Every step here is row by row: row i
         of Z_l depends only on row i of H_{l-1}, the loss of row i only on row i of the
         logits, and row i of dH_{l-1} = dZ_l W_l^T only on row i of dZ_l. So each member
         goes all the way from its inputs to its rows of every dZ_l without waiting for
