@@ -1,4 +1,4 @@
-"""The dependency rule: nn <- figures <- dashboard <- pages/app.py, checked on the source."""
+"""The dependency rule: nn <- lab <- figures <- dashboard <- pages/app.py, checked on the source."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 # Third-party packages each layer may import (besides the standard library and lower layers).
 ALLOWED = {
     "nn": {"numpy", "nn"},
-    "figures": {"numpy", "nn", "figures", "plotly", "pandas", "PIL"},
-    "dashboard": {"numpy", "nn", "figures", "dashboard", "plotly", "pandas", "PIL", "streamlit",
+    "lab": {"numpy", "nn", "lab", "pandas", "PIL"},
+    "figures": {"numpy", "nn", "lab", "figures", "plotly", "pandas", "PIL"},
+    "dashboard": {"numpy", "nn", "lab", "figures", "dashboard", "plotly", "pandas", "PIL", "streamlit",
                   "streamlit_drawable_canvas", "threadpoolctl"},
-    "pages": {"numpy", "nn", "figures", "dashboard", "plotly", "pandas", "PIL", "streamlit",
+    "pages": {"numpy", "nn", "lab", "figures", "dashboard", "plotly", "pandas", "PIL", "streamlit",
               "streamlit_drawable_canvas"},
 }
 # Heavy, optional imports allowed inside nn/, but only lazily (inside a function) in these files.
@@ -81,7 +82,7 @@ def test_network_never_imports_a_framework() -> None:
 
 def test_library_code_does_not_print() -> None:
     offenders = []
-    for layer in ("nn", "figures", "dashboard"):
+    for layer in ("nn", "lab", "figures", "dashboard"):
         for path in _layer_files(layer):
             if "cli" in path.parts or path.name == "__main__.py":
                 continue
