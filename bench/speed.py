@@ -235,7 +235,7 @@ def run_ours(sizes: tuple[int, ...], data: Data, cap: int, seed: int, stop_when_
         if isinstance(event, EpochEvent) and clock.epoch_done():
             holder["t"].stop()
 
-    # As `python -m nn train` runs it: batches shared by processes (nn/processes.py; threads where the
+    # As `python -m nn train` runs it: batches shared by processes (nn/engine/processes.py; threads where the
     # system cannot fork), no per-layer statistics at the end of each epoch (nothing shows them there).
     trainer = Trainer(config, data.images, data.labels, train_idx=data.train_idx, val_idx=data.val_idx,
                       callback=on_event, processes=True, layer_statistics=False)
@@ -368,7 +368,7 @@ def profile_ours(sizes: tuple[int, ...], seed: int, top: int) -> None:
     """Where our epoch goes: the trainer's loop split into its parts, then cProfile's view.
 
     Part 1 replays one epoch of the trainer's hot loop with the same public calls it makes
-    (gather + scale, ``model.train_step_gradients``, ``optimizer.step``) and times each part
+    (gather + scale, the engine's ``train_step_gradients``, ``optimizer.step``) and times each part
     over all batches; part 2 is one epoch of ``Trainer.run()`` under cProfile.
     """
     import cProfile
@@ -385,8 +385,8 @@ def profile_ours(sizes: tuple[int, ...], seed: int, top: int) -> None:
     images = data.images.reshape(len(data.images), -1)
     labels = data.labels
     trainer = Trainer(config, data.images, data.labels, train_idx=data.train_idx, val_idx=data.val_idx)
-    model, opt = trainer.model, trainer.optimizer
-    grads = model.gradients()
+    engine, opt = trainer.engine, trainer.optimizer
+    grads = engine.gradients()
     xbuf = np.empty((BATCH_SIZE, 784), np.float32)
     ubuf = np.empty((BATCH_SIZE, 784), np.uint8)
     ybuf = np.empty(BATCH_SIZE, np.intp)
@@ -405,7 +405,7 @@ def profile_ours(sizes: tuple[int, ...], seed: int, top: int) -> None:
             X = np.multiply(ub, scale, out=xbuf[:m])
             y = np.take(labels, idx).astype(np.intp)
             t1 = time.perf_counter()
-            model.train_step_gradients(X, y, None)
+            engine.train_step_gradients(X, y, None)
             t2 = time.perf_counter()
             opt.step(grads)
             t3 = time.perf_counter()

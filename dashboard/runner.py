@@ -507,12 +507,12 @@ def _unregister(run: TrainingRun) -> None:
 def share_cores(cores: int | None = None) -> None:
     """Let running trainings use their thread teams only while the teams fit on the cores.
 
-    A team (nn/parallel.py) speeds up a run that has the machine to itself; teams that
+    A team (nn/engine/threads.py) speeds up a run that has the machine to itself; teams that
     outnumber the cores slow every run down, so with more running trainings than
     cores / team size each keeps to one thread. Called whenever a run starts, pauses,
     resumes or ends.
     """
-    from nn.parallel import default_team_size, usable_cores
+    from nn.engine.threads import default_team_size, usable_cores
 
     running = [run for run in live_runs() if run.trainer is not None and run.phase == RunState.RUNNING.value]
     fits = len(running) * default_team_size() <= (cores or usable_cores())

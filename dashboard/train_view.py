@@ -16,7 +16,8 @@ from dashboard.widgets import LIVE_INTERVAL_S, metric_tiles, phase_label
 from figures.training import batch_loss_figure, epoch_metrics_figure, epochs_frame, lr_figure
 from nn.config import TrainConfig
 from nn.events import RunState
-from nn.model import memory_estimate, param_count
+from nn.trainer import memory_estimate
+from nn.model import param_count
 
 MAX_UPLOAD_BYTES = 200 * 2**20
 LIVE_POINTS = 500  # per line on the live charts: plenty for a chart a few hundred pixels wide

@@ -40,6 +40,10 @@ class Activation:
         """``f(z)`` as a new array (convenient outside the hot loop)."""
         return self.forward(z, np.empty_like(z))
 
+    def deriv(self, a: np.ndarray) -> np.ndarray:
+        """``f'(z)`` as a new array, given ``a = f(z)``."""
+        return self.derivative(a, np.empty_like(a))
+
 
 def relu(z: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.maximum(z, 0, out=out)

@@ -159,7 +159,7 @@ def check_network(model: MLP, *, dropout_seed: int | None = None) -> None:
         return None if dropout_seed is None else np.random.default_rng(dropout_seed)
 
     def loss() -> float:
-        return cross_entropy(model.forward(X, train=dropout_seed is not None, rng=masks_rng()), y)
+        return cross_entropy(model.forward_cached(X, masks_rng())[0], y)
 
     value, grads_W, grads_b = model.loss_and_gradients(X, y, rng=masks_rng())
     assert value == pytest.approx(loss(), rel=1e-12)
@@ -196,7 +196,7 @@ def test_dropout_masks_really_drop_units_in_the_checked_pass() -> None:
     # guards the test above: with this seed some units are dropped and some scaled by 1/keep
     model = small_model((6,), "tanh", dropout=0.4)
     X = np.random.default_rng(10).uniform(0, 1, (7, 5))
-    hidden_on = model.forward(X, train=True, rng=np.random.default_rng(123))
+    hidden_on = model.forward_cached(X, np.random.default_rng(123))[0]
     hidden_off = model.forward(X)
     assert not np.allclose(hidden_on, hidden_off)
 

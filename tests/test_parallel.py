@@ -1,4 +1,4 @@
-"""The thread team (nn/parallel.py) and the trainer's use of it."""
+"""The thread team (nn/engine/threads.py) and the trainer's use of it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from threadpoolctl import threadpool_info
 from nn.config import ModelConfig, TrainConfig
 from nn.events import BatchEvent, RunState
 from nn.model import MLP
-from nn.parallel import MAX_TEAM, TEAM_MIN_MACS, Team, check_team_size, shares, team_pays
+from nn.engine.step import Engine
+from nn.engine.threads import MAX_TEAM, TEAM_MIN_MACS, Team, check_team_size, shares, team_pays
 from nn.trainer import Trainer
 
 
@@ -134,7 +135,7 @@ def test_eval_forward_with_a_team_matches_one_thread() -> None:
     X = np.random.default_rng(1).random((5000, 784), dtype=np.float32)  # two blocks of rows, one partial
     team = Team(2)
     try:
-        np.testing.assert_allclose(model.forward(X, team=team), model.forward(X), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(Engine(model).forward(X, team=team), model.forward(X), rtol=1e-5, atol=1e-5)
     finally:
         team.close()
 
@@ -198,11 +199,11 @@ def test_a_team_run_that_diverges_keeps_the_last_good_weights() -> None:
 
 
 def test_allow_team_false_keeps_the_run_to_one_thread_from_the_next_batch(monkeypatch: pytest.MonkeyPatch) -> None:
-    import nn.parallel
+    import nn.engine.threads
 
     jobs = []
-    real_run = nn.parallel.Team.run
-    monkeypatch.setattr(nn.parallel.Team, "run", lambda self, job, *args: (jobs.append(1), real_run(self, job, *args))[1])
+    real_run = nn.engine.threads.Team.run
+    monkeypatch.setattr(nn.engine.threads.Team, "run", lambda self, job, *args: (jobs.append(1), real_run(self, job, *args))[1])
     config = TrainConfig(model=ModelConfig(hidden=(400,)), batch_size=128, epochs=1, val_size=0, seed=3)
     images, labels = _data()
     counts: list[int] = []

@@ -1,4 +1,4 @@
-"""The process team (nn/processes.py) and the trainer's use of it.
+"""The process team (nn/engine/processes.py) and the trainer's use of it.
 
 A process team forks, which is only safe from a process with a single thread; the test
 runner may have others (the app's tests leave some). So each test that forks runs its
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nn.processes import ProcessTeam, processes_available, shared_zeros
+from nn.engine.processes import ProcessTeam, processes_available, shared_zeros
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +42,7 @@ def test_a_process_team_runs_each_share_in_its_own_process_and_returns_their_res
     out = _run("""
         import json, os
         import numpy as np
-        from nn.processes import ProcessTeam, shared_zeros
+        from nn.engine.processes import ProcessTeam, shared_zeros
         data = shared_zeros((2, 3), np.float64)
         def job(k, scale, count, flag):
             data[k] = [k * scale, count, os.getpid()]  # written in each member's process
@@ -61,7 +61,7 @@ def test_a_process_team_runs_each_share_in_its_own_process_and_returns_their_res
 def test_errors_in_a_worker_are_raised_by_run_and_the_team_keeps_working() -> None:
     out = _run("""
         import json
-        from nn.processes import ProcessTeam, WorkerError
+        from nn.engine.processes import ProcessTeam, WorkerError
         def job(k, fail):
             if fail and k == 1:
                 raise ArithmeticError("share 1 cannot")
@@ -101,7 +101,7 @@ def test_a_phased_job_waits_for_every_member_between_phases_and_a_failed_phase_s
     out = _run("""
         import json, os, time
         import numpy as np
-        from nn.processes import ProcessTeam, WorkerError, shared_zeros
+        from nn.engine.processes import ProcessTeam, WorkerError, shared_zeros
         seen = shared_zeros((2, 2), np.float64)  # per member: what phase 2 saw of the other's phase 1
         marks = shared_zeros((2,), np.float64)
         def first(k, slow, fail):
@@ -143,7 +143,7 @@ def test_a_phased_job_waits_for_every_member_between_phases_and_a_failed_phase_s
 def test_close_ends_a_worker_left_waiting_between_two_phases() -> None:
     out = _run("""
         import json, os, signal, time
-        from nn.processes import ProcessTeam
+        from nn.engine.processes import ProcessTeam
         def first(k):
             if k == 1:
                 time.sleep(0.3)  # the parent is interrupted while it waits for this phase to end
@@ -175,7 +175,7 @@ def test_close_ends_a_worker_left_waiting_between_two_phases() -> None:
 def test_close_ends_the_workers_and_a_dead_worker_is_reported_instead_of_waited_for() -> None:
     out = _run("""
         import json, os, signal, time
-        from nn.processes import ProcessTeam, WorkerError
+        from nn.engine.processes import ProcessTeam, WorkerError
         def pid(k):
             return (os.getpid(),)
         def sleep(k):
@@ -206,7 +206,7 @@ def test_close_ends_the_workers_and_a_dead_worker_is_reported_instead_of_waited_
 
 _ABANDONING_PARENT = """
 import os
-from nn.processes import ProcessTeam
+from nn.engine.processes import ProcessTeam
 def pid(k):
     return (os.getpid(),)
 team = ProcessTeam(2, [pid])

@@ -17,7 +17,7 @@ from nn.config import ModelConfig, TrainConfig
 from nn.data import to_float
 from nn.events import RunState
 from nn.metrics import accuracy
-from nn.parallel import usable_cores
+from nn.engine.threads import usable_cores
 from nn.trainer import Trainer
 
 pytestmark = pytest.mark.realdata

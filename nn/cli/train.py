@@ -169,7 +169,7 @@ class _Progress:
 
         self._tqdm = tqdm
         # No monitor thread: a process with a second thread must not fork the trainer's worker
-        # processes (nn/processes.py), and the bar is updated every batch anyway.
+        # processes (nn/engine/processes.py), and the bar is updated every batch anyway.
         tqdm.monitor_interval = 0
         # disable=None: the bar only on a terminal; in a log file it would be thousands of redraws.
         # The epoch lines are written either way.
@@ -205,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = build_config(args)
     if args.threads is not None:
-        from nn.parallel import check_team_size
+        from nn.engine.threads import check_team_size
 
         try:
             check_team_size(args.threads)  # before the data is loaded: fail fast

@@ -6,7 +6,7 @@ alternate with long elementwise passes, above all the optimizer's update: Adam o
 784 x 800 layer is ten NumPy passes over 627k numbers, about as long as the product that
 formed the gradient. NumPy runs those passes on one core while BLAS's spinning worker holds
 the other. With a single-threaded BLAS and a team whose members sleep between jobs, each
-member instead takes a share of *everything* a step does (see nn/model.py): its rows of the
+member instead takes a share of *everything* a step does (see nn/engine/step.py): its rows of the
 batch through the forward pass, the loss and back, then one slice of the parameters, whose
 gradient it forms and updates. Measured on the 2-core reference machine (Trainer, batch
 128, Adam, seconds per epoch, team of two threads against BLAS's two threads): 784-800-10
@@ -14,7 +14,7 @@ gradient it forms and updates. Measured on the 2-core reference machine (Trainer
 0.78: waking a helper costs about 0.1 ms, twice per batch, and the members' many small
 NumPy calls take turns holding the interpreter lock, which a small layer does not earn back.
 So the trainer forms a team of threads only for networks with a layer of at least
-``TEAM_MIN_MACS``. A team of processes (nn/processes.py) has neither cost and pays from
+``TEAM_MIN_MACS``. A team of processes (nn/engine/processes.py) has neither cost and pays from
 ``PROCESS_TEAM_MIN_MACS``; the command line uses it, the dashboard (a server with threads of
 its own, which must not fork) this one.
 
@@ -46,7 +46,7 @@ SPLIT_MIN_MACS = 1 << 24
 # server needed; the best preset (134M) gained 11% (4.92 vs 5.55 s per 20,000 images).
 TEAM_MIN_MACS = 40_000_000
 # A team of processes hands work over in microseconds and runs its members' small NumPy calls at
-# the same time (nn/processes.py): against BLAS's two threads, it made 784-128-64-10 (13M) 3-10%
+# the same time (nn/engine/processes.py): against BLAS's two threads, it made 784-128-64-10 (13M) 3-10%
 # faster, 784-256-128-10 10-20% and 784-256-10 30%. Below a few million multiply-adds per batch a
 # step is mostly Python and the hand-offs are not earned back.
 PROCESS_TEAM_MIN_MACS = 4_000_000
@@ -71,7 +71,7 @@ def team_pays(batch_size: int, weight_sizes: list[int], processes: bool = False)
     Threads: only with a layer of ``TEAM_MIN_MACS`` per batch: against BLAS's own threads
     (the CLI), and also where BLAS is held to one thread (the dashboard), because there the
     hand-offs compete with the server and the browser for the same cores (measured, see
-    ``TEAM_MIN_MACS``). Processes (nn/processes.py) hand work over in microseconds, so
+    ``TEAM_MIN_MACS``). Processes (nn/engine/processes.py) hand work over in microseconds, so
     they pay from ``PROCESS_TEAM_MIN_MACS``.
     """
     least = PROCESS_TEAM_MIN_MACS if processes else TEAM_MIN_MACS
@@ -157,7 +157,7 @@ class Team:
     each k its own rows (see :func:`shares`). The speed-up needs a single-threaded BLAS
     (see :func:`single_threaded_blas`); the results do not. Call :meth:`close` when done
     (helpers are daemon threads, so a forgotten team never blocks the interpreter's exit).
-    nn/processes.py has a team of processes with the same ``run``.
+    nn/engine/processes.py has a team of processes with the same ``run``.
 
     A job may also be a tuple of callables, its phases: every member runs phase 1, waits
     until all have finished it, then runs phase 2, and so on. Each member's result is the

@@ -1,6 +1,6 @@
-"""A team of processes: like nn/parallel.py's thread team, without the GIL between its members.
+"""A team of processes: like nn/engine/threads.py's thread team, without the GIL between its members.
 
-Why processes: the threads of a :class:`nn.parallel.Team` share one interpreter lock. A big
+Why processes: the threads of a :class:`nn.engine.threads.Team` share one interpreter lock. A big
 matrix product releases it, so two threads multiply at the same time; but a step also has
 dozens of small NumPy calls (the loss, bias sums, the optimizer on a small layer), which hold
 the lock, and two threads making them at once take turns, paying a wake-up for each turn. A
@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from nn.parallel import check_team_size
+from nn.engine.threads import check_team_size
 
 SPIN_SECONDS = 0.002  # how long a waiting member polls before it sleeps (a batch's serial work is ~0.3 ms)
 MAX_ARGS = 8  # scalar arguments per job
