@@ -512,7 +512,7 @@ def share_cores(cores: int | None = None) -> None:
     cores / team size each keeps to one thread. Called whenever a run starts, pauses,
     resumes or ends.
     """
-    from nn.engine.threads import default_team_size, usable_cores
+    from nn.trainer import default_team_size, usable_cores
 
     running = [run for run in live_runs() if run.trainer is not None and run.phase == RunState.RUNNING.value]
     fits = len(running) * default_team_size() <= (cores or usable_cores())

@@ -211,7 +211,7 @@ class _StubRun:
 
 
 def test_thread_teams_only_while_the_running_trainings_fit_on_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("nn.engine.threads.default_team_size", lambda: 2)
+    monkeypatch.setattr("nn.trainer.default_team_size", lambda: 2)
     first, second = _StubRun(RunState.RUNNING.value), _StubRun(RunState.RUNNING.value)
     paused = _StubRun(RunState.PAUSED.value)
     monkeypatch.setattr(runner, "_RUNS", {"a": first, "p": paused})
@@ -226,8 +226,8 @@ def test_thread_teams_only_while_the_running_trainings_fit_on_the_cores(monkeypa
 
 
 def test_real_runs_share_the_cores_as_they_start_and_stop(data, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("nn.engine.threads.usable_cores", lambda: 2)
-    monkeypatch.setattr("nn.engine.threads.default_team_size", lambda: 2)
+    monkeypatch.setattr("nn.trainer.usable_cores", lambda: 2)
+    monkeypatch.setattr("nn.trainer.default_team_size", lambda: 2)
     # 128 x 784 x 400 multiply-adds per batch: the trainer forms a team whatever BLAS's thread count
     config = TrainConfig(model=ModelConfig(hidden=(400,)), batch_size=128, epochs=200, val_size=50, lr=0.01)
 

@@ -205,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = build_config(args)
     if args.threads is not None:
-        from nn.engine.threads import check_team_size
+        from nn.trainer import check_team_size
 
         try:
             check_team_size(args.threads)  # before the data is loaded: fail fast

@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from nn.config import TrainConfig
+from nn.config import ModelConfig, TrainConfig
 from nn.data import split_indices
+from nn.model import MLP
 
 
 def check_data(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,3 +59,21 @@ def check_indices(name: str, idx: Any, n: int) -> np.ndarray:
     return idx.astype(np.intp, copy=False)
 
 
+
+
+def check_model(model: MLP | None, config: ModelConfig, init_seed: np.random.SeedSequence, images: np.ndarray,
+                labels: np.ndarray) -> MLP:
+    """``model`` if it can train on these images and labels, or a new one from ``config`` when None."""
+    if model is None:
+        return MLP(config, np.random.default_rng(init_seed))
+    if not isinstance(model, MLP):
+        raise ValueError(f"model must be an nn.model.MLP, got {type(model).__name__}")
+    if not model.all_finite():
+        raise ValueError("the model's weights contain NaN or infinite values; build a fresh model")
+    if model.config.input_size != images.shape[1]:
+        raise ValueError(f"the model expects {model.config.input_size} inputs, the images have "
+                         f"{images.shape[1]} pixels")
+    if labels.size and int(labels.max()) >= model.config.n_classes:
+        raise ValueError(f"labels go up to {int(labels.max())} but the model has "
+                         f"{model.config.n_classes} classes")
+    return model

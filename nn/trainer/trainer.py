@@ -26,7 +26,6 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -43,46 +42,15 @@ from nn.losses import cross_entropy
 from nn.model import MLP
 from nn.schedules import Schedule
 from nn.trainer.controls import Controls, Decision
-from nn.trainer.data import check_data, split
+from nn.trainer.data import check_data, check_model, split
+from nn.trainer.guard import CHECKPOINT_EVERY, DivergenceGuard, EarlyStopping, word
+from nn.trainer.results import LrChange, TrainResult
 from nn.trainer.telemetry import Telemetry
 
 if TYPE_CHECKING:
     import pandas as pd
 
-CHECKPOINT_EVERY = 50  # batches between copies of the last good weights
-# A loss this many times above max(ln C, first batch's loss) counts as diverged: a softmax that
-# gave even 1 in 10^100 to the right class would be far below it. Without this a run at a huge
-# learning rate rarely reaches NaN (the loss is computed stably); it just blows up and its ReLUs die.
-EXPLOSION_FACTOR = 100.0
 DEAD_SAMPLE = 1000  # validation images used to look for dead ReLU units
-
-# What to suggest after a divergence, per optimizer: a learning rate that usually works.
-_SAFE_LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adam": 1e-3, "adamw": 1e-3}
-_NAMES = {"sgd": "SGD", "momentum": "momentum", "nesterov": "Nesterov", "adam": "Adam", "adamw": "AdamW"}
-
-
-@dataclass(frozen=True)
-class LrChange:
-    """A learning rate set by the user during the run (for marking charts)."""
-
-    step: int  # optimizer steps already taken when it applied (0-based index of its first step)
-    epoch: int  # 1-based epoch of that step
-    lr: float
-
-
-@dataclass
-class TrainResult:
-    """How a run ended."""
-
-    state: RunState
-    reason: str  # plain language; empty when the run simply finished
-    epochs_done: int  # completed epochs (with validation)
-    history: list[dict[str, float]] = field(default_factory=list)  # one row per epoch, as in history()
-    seconds: float = 0.0  # time spent training (pauses excluded)
-    steps: int = 0  # optimizer steps taken
-    best_epoch: int | None = None  # epoch of the lowest validation loss (None without validation)
-    shared_by: str = ""  # "2 processes" or "2 threads" when a team shared the batches, else ""
-
 
 class Trainer:
     """Trains an :class:`MLP` on ``images[train_idx]`` and validates on ``images[val_idx]``.
@@ -121,7 +89,7 @@ class Trainer:
         self.train_idx, self.val_idx = split(config, self._images.shape[0], train_idx, val_idx,
                                              np.random.default_rng(split_seed))
 
-        self.model = model = self._check_model(model, init_seed)
+        self.model = model = check_model(model, config.model, init_seed, self._images, self._labels)
         self._shared = self.processes and processes_available()
         if self._shared:
             share_parameters(model)  # forked workers update the same weights
@@ -138,9 +106,8 @@ class Trainer:
         self.telemetry = Telemetry(model, self.engine.grad_W, self._images[sample[:DEAD_SAMPLE]],
                                    config.snapshot_budget_bytes, layer_statistics)
         self.epoch_events = self.telemetry.epoch_events
-        self._good = model.get_params()  # last weights known to be good, overwritten in place
-        self._good_at = (0, 0)  # (epoch, batch) they come from
-        self._best: list[np.ndarray] | None = None  # weights with the lowest validation loss
+        self.guard = DivergenceGuard(model, config.optimizer)
+        self.early_stopping = EarlyStopping(model, config.early_stopping_patience)
         self.controls = Controls()
         self.lr_changes: list[LrChange] = []
 
@@ -150,24 +117,8 @@ class Trainer:
         self._step = self._epoch = self._batch = self._epochs_done = 0
         self._losses = np.full(config.epochs * self.batches_per_epoch, np.nan, np.float32)
         self._reason = ""
-        self._best_epoch: int | None = None
         self._seconds = 0.0
         self.result: TrainResult | None = None
-
-    def _check_model(self, model: MLP | None, init_seed: np.random.SeedSequence) -> MLP:
-        if model is None:
-            return MLP(self.config.model, np.random.default_rng(init_seed))
-        if not isinstance(model, MLP):
-            raise ValueError(f"model must be an nn.model.MLP, got {type(model).__name__}")
-        if not model.all_finite():
-            raise ValueError("the model's weights contain NaN or infinite values; build a fresh model")
-        if model.config.input_size != self._images.shape[1]:
-            raise ValueError(f"the model expects {model.config.input_size} inputs, the images have "
-                             f"{self._images.shape[1]} pixels")
-        if self._labels.size and int(self._labels.max()) >= model.config.n_classes:
-            raise ValueError(f"labels go up to {int(self._labels.max())} but the model has "
-                             f"{model.config.n_classes} classes")
-        return model
 
     # ------------------------------------------------------------------ controls (any thread)
 
@@ -291,94 +242,78 @@ class Trainer:
             self._shared_by = f"{self.threads} threads"
 
     def _loop(self) -> Iterator[Event]:
-        cfg, engine, schedule, opt = self.config, self.engine, self.schedule, self.optimizer
-        bs, bpe = self.batch_size, self.batches_per_epoch
-        dropout_rng = self._dropout_rng if any(p > 0 for p in self.model.config.dropouts) else None
         self._run_start = time.perf_counter()
         self.telemetry.add_snapshot(0)
-        self._patience_left = cfg.early_stopping_patience
-        self._best_val = math.inf
-        loss_limit = math.inf  # set from the first batch's loss
-
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(1, self.config.epochs + 1):
             self._epoch = epoch
-            epoch_start, paused_before = time.perf_counter(), self.controls.paused_seconds
-            order = self._shuffle_rng.permutation(self.train_idx)
-            loss_sum, correct, seen = 0.0, 0, 0
-            for b in range(bpe):
-                go = yield from self._gate()
-                if not go:
-                    yield from self._end(RunState.STOPPED, self._stopped_reason())
-                    return
-                self._batch = b + 1
-                idx = order[b * bs : (b + 1) * bs]
-                y = np.take(self._labels, idx, out=self._ybuf[: idx.size])
-                lr = schedule.lr(self._step)
-                if lr != opt.lr:
-                    opt.lr = lr
-                X = None if self._augmenter is None else self._augmenter(engine.batch_from_source(idx),
-                                                                         self._augment_rng)
-                loss = engine.train_batch(y, dropout_rng, idx=idx, X=X, team=self._active_team(),
-                                          loss_limit=loss_limit)
-                if loss_limit == math.inf:
-                    loss_limit = EXPLOSION_FACTOR * max(math.log(self.model.config.n_classes), loss)
-                if not loss <= loss_limit:  # also true for NaN
-                    what = (f"The loss became {_word(loss)}" if not math.isfinite(loss)
-                            else f"The loss exploded to {loss:.3g}")
-                    yield from self._diverge(f"{what} at epoch {epoch}, batch {b + 1}", lr)
-                    return
-                self._losses[self._step] = loss
-                self._step += 1
-                loss_sum, correct, seen = loss_sum + loss * idx.size, correct + engine.last_batch_correct, seen + idx.size
-                if self._step % CHECKPOINT_EVERY == 0 and self.model.all_finite():
-                    self._keep_good(epoch, b + 1)
-                yield BatchEvent(epoch=epoch, batch=b + 1, batches_per_epoch=bpe, step=self._step, loss=loss, lr=lr)
-
-            train_seconds = time.perf_counter() - epoch_start - (self.controls.paused_seconds - paused_before)
-            if not self.model.all_finite():
-                yield from self._diverge(f"The weights became NaN or infinite during epoch {epoch}", opt.lr)
+            started, paused_before = time.perf_counter(), self.controls.paused_seconds
+            totals = yield from self._train_epoch(epoch)
+            if totals is None:  # the run ended inside the epoch
                 return
-            val_loss, val_acc = self._validate()
-            if self.val_idx.size and not math.isfinite(val_loss):
-                yield from self._diverge(f"The validation loss became {_word(val_loss)} after epoch {epoch}", opt.lr)
-                return
-            self._keep_good(epoch, bpe)
-            event = EpochEvent(
-                epoch=epoch, epochs=cfg.epochs, train_loss=loss_sum / seen, train_acc=correct / seen,
-                val_loss=val_loss, val_acc=val_acc, lr=opt.lr,
-                seconds=time.perf_counter() - epoch_start - (self.controls.paused_seconds - paused_before),
-                samples_per_sec=seen / train_seconds if train_seconds > 0 else float("nan"),
-                **self.telemetry.epoch_statistics(),
-            )
-            self._epochs_done = epoch
-            self.telemetry.record_epoch(event)
-            self.controls.epoch_done()
-            yield event
-            if (yield from self._early_stop(epoch, val_loss)):
+            train_seconds = time.perf_counter() - started - (self.controls.paused_seconds - paused_before)
+            if not (yield from self._end_epoch(epoch, totals, train_seconds, started, paused_before)):
                 return
         yield from self._end(RunState.FINISHED, "")
 
-    def _early_stop(self, epoch: int, val_loss: float) -> Iterator[Event]:
-        """Track the best validation loss; end the run (returns True) when patience runs out."""
-        if self._patience_left is None:
-            if self.val_idx.size and val_loss < self._best_val:
-                self._best_val, self._best_epoch = val_loss, epoch
+    def _train_epoch(self, epoch: int) -> Iterator[Event]:
+        """Shuffle, then one engine step per batch. Returns (loss sum, correct, seen), or None if the run ended."""
+        engine, opt, bs, bpe = self.engine, self.optimizer, self.batch_size, self.batches_per_epoch
+        dropout_rng = self._dropout_rng if any(p > 0 for p in self.model.config.dropouts) else None
+        order = self._shuffle_rng.permutation(self.train_idx)
+        loss_sum, correct, seen = 0.0, 0, 0
+        for b in range(bpe):
+            if not (yield from self._gate()):
+                yield from self._end(RunState.STOPPED, self._stopped_reason())
+                return None
+            self._batch = b + 1
+            idx = order[b * bs : (b + 1) * bs]
+            y = np.take(self._labels, idx, out=self._ybuf[: idx.size])
+            lr = self.schedule.lr(self._step)
+            if lr != opt.lr:
+                opt.lr = lr
+            X = None if self._augmenter is None else self._augmenter(engine.batch_from_source(idx), self._augment_rng)
+            loss = engine.train_batch(y, dropout_rng, idx=idx, X=X, team=self._active_team(),
+                                      loss_limit=self.guard.limit)
+            problem = self.guard.loss_problem(loss)
+            if problem is not None:
+                yield from self._diverge(f"{problem} at epoch {epoch}, batch {b + 1}", lr)
+                return None
+            self._losses[self._step] = loss
+            self._step += 1
+            loss_sum, correct, seen = loss_sum + loss * idx.size, correct + engine.last_batch_correct, seen + idx.size
+            if self._step % CHECKPOINT_EVERY == 0:
+                self.guard.keep(epoch, b + 1)
+            yield BatchEvent(epoch=epoch, batch=b + 1, batches_per_epoch=bpe, step=self._step, loss=loss, lr=lr)
+        return loss_sum, correct, seen
+
+    def _end_epoch(self, epoch: int, totals: tuple[float, int, int], train_seconds: float, started: float,
+                   paused_before: float) -> Iterator[Event]:
+        """Validate, record and report the epoch; returns False when the run ends here."""
+        lr = self.optimizer.lr
+        if not self.model.all_finite():
+            yield from self._diverge(f"The weights became NaN or infinite during epoch {epoch}", lr)
             return False
-        if val_loss < self._best_val:
-            self._best_val, self._best_epoch = val_loss, epoch
-            self._best = self.model.get_params()
-            self._patience_left = self.config.early_stopping_patience
+        val_loss, val_acc = self._validate()
+        if self.val_idx.size and not math.isfinite(val_loss):
+            yield from self._diverge(f"The validation loss became {word(val_loss)} after epoch {epoch}", lr)
             return False
-        self._patience_left -= 1
-        if self._patience_left > 0:
-            return False
-        self.model.set_params(self._best)
-        yield from self._end(
-            RunState.EARLY_STOPPED,
-            f"The validation loss has not improved for {self.config.early_stopping_patience} epochs "
-            f"(best {self._best_val:.4f} after epoch {self._best_epoch}), so training stopped and "
-            f"the weights from epoch {self._best_epoch} were restored.",
+        self.guard.keep(epoch, self.batches_per_epoch)
+        loss_sum, correct, seen = totals
+        event = EpochEvent(
+            epoch=epoch, epochs=self.config.epochs, train_loss=loss_sum / seen, train_acc=correct / seen,
+            val_loss=val_loss, val_acc=val_acc, lr=lr,
+            seconds=time.perf_counter() - started - (self.controls.paused_seconds - paused_before),
+            samples_per_sec=seen / train_seconds if train_seconds > 0 else float("nan"),
+            **self.telemetry.epoch_statistics(),
         )
+        self._epochs_done = epoch
+        self.telemetry.record_epoch(event)
+        self.controls.epoch_done()
+        yield event
+        reason = self.early_stopping.stop_after(epoch, val_loss)
+        if reason is not None:
+            yield from self._end(RunState.EARLY_STOPPED, reason)
+            return False
         return True
 
     def _gate(self) -> Iterator[Event]:
@@ -417,32 +352,18 @@ class Trainer:
         self.result = TrainResult(
             state=self._state, reason=self._reason, epochs_done=self._epochs_done,
             history=[dict(r) for r in self.telemetry.rows], seconds=self._seconds, steps=self._step,
-            best_epoch=self._best_epoch, shared_by=self._shared_by,
+            best_epoch=self.early_stopping.best_epoch, shared_by=self._shared_by,
         )
 
     def _diverge(self, what: str, lr: float) -> Iterator[Event]:
-        self.model.set_params(self._good)
+        reason = self.guard.restore(what, lr)
         self.optimizer.reset_state()
-        safe = _SAFE_LR[self.config.optimizer]
-        if lr > safe:
-            advice = f"the steps were too large. Lower the learning rate (try {safe:g} for {_NAMES[self.config.optimizer]})."
-        else:
-            advice = ("the learning rate is already modest, so look at the initialisation "
-                      "(try 'he' for ReLU, 'xavier' for tanh/sigmoid) or a smaller init scale.")
-        epoch, batch = self._good_at
-        where = "the initial weights" if epoch == 0 else f"the weights from epoch {epoch}, batch {batch}"
-        reason = f"{what} (learning rate {lr:g}): {advice} The model keeps {where}, the last good ones."
         return self._end(RunState.DIVERGED, reason)
 
     def _stopped_reason(self) -> str:
         if self._step == 0:
             return "Stopped before the first batch."
         return f"Stopped by request during epoch {self._epoch}, after batch {self._batch}."
-
-    def _keep_good(self, epoch: int, batch: int) -> None:
-        for kept, live in zip(self._good, self.model.parameters()):
-            np.copyto(kept, live)
-        self._good_at = (epoch, batch)
 
     def _validate(self) -> tuple[float, float]:
         """Mean loss and accuracy on the validation set; NaN, NaN without one."""
@@ -453,6 +374,3 @@ class Trainer:
         y = self._labels[idx]
         return cross_entropy(logits, y), int(np.count_nonzero(np.argmax(logits, axis=1) == y)) / idx.size
 
-
-def _word(x: float) -> str:
-    return "NaN" if math.isnan(x) else "infinite"
