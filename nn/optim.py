@@ -155,17 +155,17 @@ class AdamW(Adam):
     decoupled_decay = True
 
 
+RULES: dict[str, type[Optimizer]] = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adam": Adam,
+                                     "adamw": AdamW}
+
+
 def make_optimizer(config: TrainConfig, params: Sequence[np.ndarray]) -> Optimizer:
     """The optimizer ``config.optimizer`` names, over ``params`` (e.g. ``model.parameters()``)."""
-    name, common = config.optimizer, {"lr": config.lr, "weight_decay": config.weight_decay}
-    if name == "sgd":
-        return SGD(params, **common)
-    if name == "momentum":
-        return Momentum(params, momentum=config.momentum, **common)
-    if name == "nesterov":
-        return Nesterov(params, momentum=config.momentum, **common)
-    if name == "adam":
-        return Adam(params, beta1=config.beta1, beta2=config.beta2, eps=config.eps, **common)
-    if name == "adamw":
-        return AdamW(params, beta1=config.beta1, beta2=config.beta2, eps=config.eps, **common)
-    raise ValueError(f"unknown optimizer {name!r}; choose sgd, momentum, nesterov, adam or adamw")
+    if config.optimizer not in RULES:
+        raise ValueError(f"unknown optimizer {config.optimizer!r}; choose sgd, momentum, nesterov, adam or adamw")
+    rule, common = RULES[config.optimizer], {"lr": config.lr, "weight_decay": config.weight_decay}
+    if rule in (Momentum, Nesterov):
+        return rule(params, momentum=config.momentum, **common)
+    if rule in (Adam, AdamW):
+        return rule(params, beta1=config.beta1, beta2=config.beta2, eps=config.eps, **common)
+    return rule(params, **common)

@@ -2,10 +2,14 @@
 
 import streamlit as st
 
+from dashboard.code_view import code_expander
 from dashboard.equations import LOSS, SOFTMAX, activation_definitions, backprop_lines, forward_lines
 from dashboard.params import knobs_to_config
 from dashboard.session import current_model, get_session
-from nn.model import param_count
+from nn.fit import fit
+from nn.losses import softmax, softmax_cross_entropy
+from nn.model import MLP, param_count
+from nn.optim import RULES, SGD, Optimizer
 
 session = get_session()
 st.title("Watch a neural network learn to read digits")
@@ -48,11 +52,24 @@ for line in forward_lines(config):
     st.latex(line)
 if config.hidden:
     st.latex(r",\quad ".join(activation_definitions(config)))
+code_expander(MLP.forward_cached, "the forward pass")
 st.markdown("**Softmax** turns the 10 output scores into probabilities:")
 st.latex(SOFTMAX)
+code_expander(softmax, "softmax")
 st.markdown("**Loss**: how surprised the network is by the true labels, averaged over the batch:")
 st.latex(LOSS)
+code_expander(softmax_cross_entropy, "the loss and its gradient at the output")
 st.markdown("**Backpropagation**: the chain rule, applied from the output down, gives every weight's gradient; "
             "the optimizer then nudges each weight against its gradient.")
 for line in backprop_lines(config):
     st.latex(line)
+code_expander(MLP.backward, "backpropagation")
+optimizer = RULES[knobs_to_config(session.knobs).optimizer]
+code_expander(Optimizer.step, "one update of every weight (the loop all optimizers share)")
+code_expander(optimizer.update, f"the update rule of {optimizer.__name__}, the optimizer the Train page is set to")
+if optimizer is not SGD:
+    code_expander(SGD.update, "plain gradient descent, the rule above")
+st.markdown("**Training** repeats this for every batch: shuffle, then forward, loss, backward, update; "
+            "then measure on the validation images. The app runs the same arithmetic through a fast "
+            "engine (preallocated buffers, several cores), and tests prove the two give the same numbers.")
+code_expander(fit, "the whole training loop")

@@ -125,6 +125,21 @@ def test_home_shows_the_equations_of_the_configured_network(app) -> None:
     assert r"\operatorname{relu}" in text and r"\log p" in text and r"\delta" in text
 
 
+def test_home_shows_the_textbook_code_beside_the_equations_read_from_the_files(app) -> None:
+    at = app()
+    at.query_params["optimizer"] = "momentum"
+    at.run()
+    labels = [e.label for e in at.expander]
+    assert any("MLP.forward_cached" in l and "nn/model.py, lines" in l for l in labels)
+    assert any("MLP.backward" in l for l in labels) and any("softmax_cross_entropy" in l for l in labels)
+    assert any("Momentum.update" in l for l in labels) and any("fit" in l and "nn/fit.py" in l for l in labels)
+    codes = [c.value for c in at.code]
+    source = (Path(APP).parent / "nn" / "model.py").read_text(encoding="utf-8")
+    backward = next(c for c in codes if c.startswith("def backward("))
+    assert all(line.strip() in source for line in backward.splitlines())  # the file's own lines, now
+    assert any("# update" in c and "optimizer.step" in c for c in codes)  # the loop's four steps
+
+
 def test_data_page_shows_the_dataset_views(app) -> None:
     at = app().run()
     at.switch_page("pages/data.py").run()

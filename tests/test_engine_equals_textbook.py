@@ -1,6 +1,7 @@
 """The fast engine (nn/engine/) computes what the textbook (nn/model.py, nn/optim.py, nn/fit.py) computes.
 
 In float64, so that a difference is a bug and not rounding:
+* the engine's fused in-place loss equals nn/losses.py's, also for a team member's share of the rows;
 * the engine's loss and every gradient equal the textbook's ``backward`` (depths 0-3, every activation,
   with and without dropout: the same masks from the same random stream);
 * teams of 1-3 threads, and of 1-3 processes, give the single engine step's numbers;
@@ -24,9 +25,11 @@ import pytest
 
 from nn.config import AugmentConfig, ModelConfig, TrainConfig
 from nn.engine.flat_optim import FlatOptimizer
+from nn.engine.loss import softmax_cross_entropy_counted
 from nn.engine.step import Engine
 from nn.engine.threads import Team
 from nn.fit import fit
+from nn.losses import softmax_cross_entropy
 from nn.model import MLP
 from nn.optim import make_optimizer
 from nn.trainer import Trainer
@@ -55,6 +58,25 @@ def model64(hidden, activation="relu", dropout=0.0, input_size=784, seed=0) -> M
 def batch(n: int = 32, input_size: int = 784, seed: int = 3):
     rng = np.random.default_rng(seed)
     return rng.random((n, input_size)), rng.integers(0, 10, n)
+
+
+@pytest.mark.parametrize("share", [None, slice(0, 3), slice(3, 7)])
+def test_the_fused_in_place_loss_equals_the_textbook_loss(share) -> None:
+    rng = np.random.default_rng(5)
+    logits, y = rng.normal(size=(7, 10)) * 4, rng.integers(0, 10, 7)
+    loss, dZ = softmax_cross_entropy(logits, y)
+    rows = slice(None) if share is None else share
+    buffer = logits[rows].copy()
+    fused, grad, correct = softmax_cross_entropy_counted(buffer, y[rows], out=buffer,
+                                                         batch_size=None if share is None else 7)
+    assert grad is buffer  # in place: the logits' own buffer holds dL/dz
+    assert_close(grad, dZ[rows])
+    assert correct == int(np.sum(np.argmax(logits[rows], axis=1) == y[rows]))
+    if share is None:
+        assert fused == pytest.approx(loss, rel=RTOL)
+    else:  # a share's part of the batch's mean: the rows' losses over the whole batch's n
+        log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        assert fused == pytest.approx(-log_p[np.arange(7), y][rows].sum() / 7, rel=RTOL)
 
 
 DEPTHS = [(), (24,), (24, 16), (24, 16, 12)]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from nn.engine.threads import shares
-from nn.losses import softmax_cross_entropy_counted
+from nn.engine.loss import softmax_cross_entropy_counted
 
 
 class Shares:

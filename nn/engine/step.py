@@ -24,7 +24,7 @@ from nn.engine.flat_optim import FlatOptimizer
 from nn.engine.processes import ProcessTeam, shared_zeros
 from nn.engine.shares import Shares
 from nn.engine.threads import Team, for_each_share
-from nn.losses import softmax_cross_entropy_counted
+from nn.engine.loss import softmax_cross_entropy_counted
 from nn.model import MLP
 
 _EVAL_CHUNK = 4096  # rows per block in inference, so a 60,000-image forward pass stays small in memory
