@@ -152,7 +152,7 @@ def _scale_of(panel_source: tuple[int, int], side: int = THUMB) -> tuple[float, 
 
 
 def pipeline_thumbnails(prep) -> list[tuple[np.ndarray, str]]:
-    """The stages of a ``dashboard.preprocess.Preprocessed`` as (RGB image (THUMB, THUMB, 3), caption) pairs.
+    """The stages of a ``lab.preprocess.Preprocessed`` as (RGB image (THUMB, THUMB, 3), caption) pairs.
 
     The first panel shows the picture as given; the others follow the app's convention (ink dark on
     light). The ink's bounding box is drawn on the second, the centre of mass on the last.

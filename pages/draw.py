@@ -4,9 +4,9 @@ import numpy as np
 import streamlit as st
 
 from dashboard.data import get_dataset
-from dashboard.drawing import (ImageError, prepare_canvas, prepare_example, prepare_upload, read_digit,
+from lab.drawing import (ImageError, prepare_canvas, prepare_example, prepare_upload, read_digit,
                                saliency)
-from dashboard.preprocess import MAX_UPLOAD_BYTES
+from lab.preprocess import MAX_UPLOAD_BYTES
 from dashboard.session import require_model
 from figures import draw as fd
 from figures.inspect import layer_activity_figure

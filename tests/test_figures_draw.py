@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from plotly.colors import get_colorscale
 
-from dashboard.drawing import CLOSE_WITHIN, UNSURE_BELOW, doubt_note, read_digit, saliency
-from dashboard.preprocess import preprocess
+from lab.drawing import CLOSE_WITHIN, UNSURE_BELOW, doubt_note, read_digit, saliency
+from lab.preprocess import preprocess
 from figures import draw as fd
 from figures.palette import DIGIT_COLORS, DIVERGING_SCALE, PIXEL_SCALE
 from nn.config import ModelConfig

@@ -1,7 +1,7 @@
 """The Draw page through AppTest: the no-model notice, the empty canvas, an MNIST digit and uploads.
 
 The canvas component renders in AppTest but never sends a drawing, so the drawing path is tested where the
-page computes it: ``dashboard.drawing.prepare_canvas`` and ``read_digit`` on a canvas-like RGBA array.
+page computes it: ``lab.drawing.prepare_canvas`` and ``read_digit`` on a canvas-like RGBA array.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from dashboard import data as dashboard_data
-from dashboard.drawing import prepare_canvas, read_digit
-from dashboard.preprocess import preprocess
+from lab.drawing import prepare_canvas, read_digit
+from lab.preprocess import preprocess
 from dashboard.session import SessionData, uploaded_view
 from figures import draw as fd
 from nn.config import ModelConfig

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from dashboard.preprocess import (MAX_PIXELS, WORK_SIDE, ImageError, centre_of_mass, decode_image, ink_box,
+from lab.preprocess import (MAX_PIXELS, WORK_SIDE, ImageError, centre_of_mass, decode_image, ink_box,
                                   needs_inverting, paste_centred, preprocess, to_gray)
 
 
