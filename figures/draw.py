@@ -165,8 +165,10 @@ def pipeline_thumbnails(prep) -> list[tuple[np.ndarray, str]]:
     if prep.box is not None:
         factor, x0, y0 = _scale_of((w, h))
         left, top, right, bottom = prep.box
-        ImageDraw.Draw(clean).rectangle((x0 + left * factor, y0 + top * factor, x0 + right * factor - 1,
-                                         y0 + bottom * factor - 1), outline=accent, width=2)
+        x1, y1 = x0 + left * factor, y0 + top * factor
+        # Ink under one panel pixel thick (a thin line in a big picture) still gets a visible box.
+        x2, y2 = max(x1, x0 + right * factor - 1), max(y1, y0 + bottom * factor - 1)
+        ImageDraw.Draw(clean).rectangle((x1, y1, x2, y2), outline=accent, width=2)
     out.append((np.asarray(clean), f"2. Ink only: {note}paper removed, ink's box in orange"))
     if prep.empty:
         return out

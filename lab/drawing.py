@@ -1,6 +1,6 @@
 """What the network answers for one picture, and how sure it is: the Draw page's logic, without Streamlit.
 
-    prep = preprocess(to_gray(picture))          # lab.preprocess
+    prep = preprocess(to_gray(picture))          # lab.picture, lab.preprocess
     reading = read_digit(model, prep)            # None when the picture has no ink
     reading.predicted, reading.confidence, reading.doubt, saliency(model, prep, class_index)
 
@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from lab.preprocess import SIDE, ImageError, Preprocessed, decode_image, preprocess, to_gray
+from lab.picture import ImageError, decode_image, to_gray
+from lab.preprocess import SIDE, Preprocessed, preprocess
 
 UNSURE_BELOW = 0.5  # a top probability under this is a guess, not an answer
 CLOSE_WITHIN = 0.2  # top two probabilities this close: the network hesitates between them

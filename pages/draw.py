@@ -4,12 +4,12 @@ import numpy as np
 import streamlit as st
 
 from dashboard.data import get_dataset
-from lab.drawing import (ImageError, prepare_canvas, prepare_example, prepare_upload, read_digit,
-                               saliency)
-from lab.preprocess import MAX_UPLOAD_BYTES
 from dashboard.session import require_model
 from figures import draw as fd
 from figures.inspect import layer_activity_figure
+from lab.drawing import (ImageError, prepare_canvas, prepare_example, prepare_upload, read_digit,
+                         saliency)
+from lab.picture import MAX_UPLOAD_BYTES
 
 try:
     from streamlit_drawable_canvas import st_canvas
@@ -88,8 +88,10 @@ with left:
                 prep = _prepared_upload(upload.getvalue())
             except ImageError as exc:
                 st.error(str(exc), icon=":material/broken_image:")
-            else:
-                st.image(upload.getvalue(), caption=upload.name, width=CANVAS_SIDE)
+            else:  # the picture as read (upright, in grey), not the raw file: a 16-bit PNG cannot be shown
+                height, width = prep.gray.shape
+                st.image(prep.gray, caption=f"{upload.name} as read: {width}×{height} px, in grey",
+                         width=CANVAS_SIDE)
     else:
         data = get_dataset()
         index = st.number_input("Test digit number", 0, len(data.x_test) - 1, 0, key="draw_example",

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from plotly.colors import get_colorscale
 
-from lab.drawing import CLOSE_WITHIN, UNSURE_BELOW, doubt_note, read_digit, saliency
-from lab.preprocess import preprocess
 from figures import draw as fd
 from figures.palette import DIGIT_COLORS, DIVERGING_SCALE, PIXEL_SCALE
+from lab.drawing import CLOSE_WITHIN, UNSURE_BELOW, doubt_note, read_digit, saliency
+from lab.preprocess import preprocess
 from nn.config import ModelConfig
 from nn.model import MLP
 
@@ -147,3 +147,15 @@ def test_pipeline_thumbnails_show_every_step(prep) -> None:
 def test_thumbnails_of_an_empty_picture_stop_after_step_two() -> None:
     thumbs = fd.pipeline_thumbnails(preprocess(np.zeros((100, 100), np.uint8)))
     assert len(thumbs) == 2
+
+
+@pytest.mark.parametrize("shape, line", [((60, 1000), np.s_[30, 100:900]), ((1000, 60), np.s_[100:900, 30])],
+                         ids=["dash", "bar"])
+def test_thumbnails_of_ink_thinner_than_a_panel_pixel(shape, line) -> None:
+    """A 1-px line in a 1000-px picture shrinks below one panel pixel; its box is still drawn, in orange."""
+    picture = np.zeros(shape, np.uint8)
+    picture[line] = 255
+    thumbs = fd.pipeline_thumbnails(preprocess(picture))
+    assert len(thumbs) == 5
+    panel = thumbs[1][0].astype(int)
+    assert ((panel[..., 0] > 200) & (panel[..., 2] < 100)).any()  # the orange box is there

@@ -1,34 +1,12 @@
-"""The MNIST pipeline for drawings and uploads: framing, inversion, blank pictures, hostile files."""
+"""The MNIST pipeline for drawings and uploads: framing, inversion, blank pictures (files: test_picture.py)."""
 
 from __future__ import annotations
 
-import io
-import pickle
-
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
 
-from lab.preprocess import (MAX_PIXELS, WORK_SIDE, ImageError, centre_of_mass, decode_image, ink_box,
-                                  needs_inverting, paste_centred, preprocess, to_gray)
-
-
-def canvas(strokes, size=(280, 280), width=22, ink=255, paper=0) -> np.ndarray:
-    """A grey (H, W) uint8 picture with polyline ``strokes`` in canvas pixels."""
-    img = Image.new("L", size, paper)
-    draw = ImageDraw.Draw(img)
-    for points in strokes:
-        draw.line(points, fill=ink, width=width, joint="curve")
-    return np.asarray(img)
-
-
-SEVEN = [[(70, 60), (210, 60), (150, 240)]]
-
-
-def encoded(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format=fmt, **kwargs)
-    return buf.getvalue()
+from lab.preprocess import centre_of_mass, ink_box, needs_inverting, paste_centred, preprocess
+from tests.pictures import SEVEN, canvas
 
 
 def nonzero_box(image: np.ndarray) -> tuple[int, int]:
@@ -171,102 +149,3 @@ def test_inversion_is_judged_by_the_border() -> None:
     frame[:4, :] = frame[-4:, :] = frame[:, :4] = frame[:, -4:] = 255
     assert needs_inverting(frame)
     assert not needs_inverting(np.pad(np.full((92, 92), 255, np.uint8), 4))  # bright middle, dark border
-
-
-# ---------------------------------------------------------------------------------------------- to_gray
-
-def test_a_transparent_canvas_reads_like_a_black_one() -> None:
-    strokes = canvas(SEVEN)
-    rgba = np.zeros((280, 280, 4), np.uint8)
-    rgba[..., :3] = 255
-    rgba[..., 3] = strokes  # white ink, alpha = coverage, nothing behind it
-    np.testing.assert_array_equal(to_gray(rgba), strokes)
-    opaque = np.dstack([strokes, strokes, strokes, np.full_like(strokes, 255)])
-    np.testing.assert_array_equal(to_gray(opaque), strokes)
-
-
-def test_dark_ink_on_a_transparent_background_lands_on_white() -> None:
-    rgba = np.zeros((280, 280, 4), np.uint8)
-    rgba[..., 3] = canvas(SEVEN)  # black ink, transparent elsewhere
-    gray = to_gray(rgba)
-    assert gray[0, 0] == 255 and gray[60, 140] == 0
-    np.testing.assert_array_equal(preprocess(gray).image, preprocess(canvas(SEVEN)).image)
-
-
-def test_colour_and_16_bit_images_become_luminance() -> None:
-    rgb = np.zeros((10, 10, 3), np.uint8)
-    rgb[..., 1] = 255
-    assert to_gray(rgb)[0, 0] == 150  # ITU-R 601: 0.587 * 255
-    deep = Image.fromarray(canvas(SEVEN).astype(np.uint16) * 200)  # 16-bit greys, brightest 51,000
-    assert deep.mode.startswith("I")
-    np.testing.assert_array_equal(to_gray(deep), canvas(SEVEN))
-
-
-def test_to_gray_rejects_what_is_not_a_picture() -> None:
-    with pytest.raises(ValueError, match="float64"):
-        to_gray(np.zeros((4, 4)))
-    with pytest.raises(ValueError, match=r"\(4, 4, 2\)"):
-        to_gray(np.zeros((4, 4, 2), np.uint8))
-    with pytest.raises(ValueError, match="list"):
-        to_gray([[0, 1]])
-    with pytest.raises(ValueError, match=r"\(2, 28, 28\)"):
-        preprocess(np.zeros((2, 28, 28), np.uint8))
-
-
-# ---------------------------------------------------------------------------------------------- uploads
-
-def test_png_and_jpeg_uploads_decode() -> None:
-    picture = Image.fromarray(255 - canvas(SEVEN)).convert("RGB")
-    for fmt in ("PNG", "JPEG"):
-        p = preprocess(to_gray(decode_image(encoded(picture, fmt))))
-        assert p.inverted
-        assert np.abs(p.image.astype(int) - preprocess(canvas(SEVEN)).image.astype(int)).mean() < 3
-
-
-def test_jpeg_orientation_is_applied() -> None:
-    upright = Image.fromarray(255 - canvas(SEVEN, size=(200, 280))).convert("RGB")  # portrait
-    stored = upright.transpose(Image.Transpose.ROTATE_90)  # landscape on disk, as a phone may store it
-    exif = Image.Exif()
-    exif[0x0112] = 6  # orientation 6: turn 90 degrees clockwise to view
-    decoded = decode_image(encoded(stored, "JPEG", exif=exif))
-    assert decoded.size == upright.size == (200, 280)
-    assert np.abs(to_gray(decoded).astype(int) - np.asarray(upright.convert("L"), int)).mean() < 3
-
-
-@pytest.mark.parametrize("data, message", [
-    (b"", "empty"),
-    (b"this is not an image at all" * 4, "not a PNG or JPEG"),
-    (pickle.dumps({"a": np.zeros(3)}), "not a PNG or JPEG"),
-    (encoded(Image.new("RGB", (8, 8)), "GIF"), "not a PNG or JPEG"),
-    (encoded(Image.new("RGB", (8, 8)), "BMP"), "not a PNG or JPEG"),
-], ids=["empty", "text", "pickle", "gif", "bmp"])
-def test_non_images_are_refused_with_a_message(data, message) -> None:
-    with pytest.raises(ImageError, match=message):
-        decode_image(data)
-
-
-def test_huge_files_and_images_are_refused_before_decoding() -> None:
-    small = encoded(Image.new("L", (10, 10)))
-    with pytest.raises(ImageError, match="limit is"):
-        decode_image(small, max_bytes=len(small) - 1)
-    side = int(MAX_PIXELS ** 0.5) + 1
-    bomb = encoded(Image.new("1", (side, side)))  # a few kB on disk, 17 megapixels decoded
-    assert len(bomb) < 100_000
-    with pytest.raises(ImageError, match=f"{side}×{side}"):
-        decode_image(bomb)
-
-
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
-def test_large_uploads_are_shrunk_keeping_their_shape(fmt) -> None:
-    photo = Image.new("RGB", (3000, 2000), (230, 230, 230))
-    ImageDraw.Draw(photo).line([(1500, 300), (1500, 1700)], fill=(20, 20, 20), width=90)
-    decoded = decode_image(encoded(photo, fmt))
-    assert decoded.size == (WORK_SIDE, round(WORK_SIDE * 2 / 3))
-    p = preprocess(to_gray(decoded))
-    assert p.inverted and p.resized.shape[0] == 20 and p.resized.shape[1] in (1, 2)  # a thin '1'
-
-
-def test_a_truncated_png_is_refused() -> None:
-    data = encoded(Image.fromarray(canvas(SEVEN)))
-    with pytest.raises(ImageError, match="damaged"):
-        decode_image(data[: len(data) // 2])
