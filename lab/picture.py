@@ -114,7 +114,7 @@ def _deep_to_l(img: Image.Image) -> Image.Image:
         return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
     if img.mode == "I" and (a.size == 0 or int(a.max()) <= 255):
         return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "L")
-    wide = np.clip(a, 0, 65535).astype(np.uint32)  # one 4-byte copy, then worked in place
+    wide = (np.clip(a, 0, 65535) if img.mode == "I" else a).astype(np.uint32)  # one copy, then in place
     wide *= 255
     wide += 32767
     wide //= 65535  # round(v * 255 / 65535): 0..65535 -> 0..255
