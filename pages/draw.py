@@ -146,8 +146,8 @@ if reading is not None:
                         width="stretch")
         st.caption("Your digit as the network gets it: 784 pixels from 0 (paper) to 1 (ink), drawn dark on "
                    "light as everywhere in this app. Dotted: MNIST's 20×20 digit box; cross: the centre of "
-                   "mass, placed at pixel (14, 14) as in MNIST, so a top-heavy digit may reach past the box. "
-                   "Hover a pixel for its value.")
+                   "mass, placed at pixel (14, 14) as in MNIST, so a top-heavy digit may reach past the box "
+                   "(but never onto the field's edge). Hover a pixel for its value.")
     with b:
         chart = st.container()  # filled after the selectbox below, so both charts start at the same height
         options = ["answer"] + list(range(10))
@@ -180,7 +180,8 @@ if prep is not None:
         "4. **Resize** so the longer side is 20 pixels, keeping the aspect ratio (Lanczos filter, which "
         "gives the soft grey edges MNIST digits have).\n"
         "5. **Centre**: paste into a black 28×28 field so that the ink's centre of mass falls on pixel "
-        "(14, 14), where it is in MNIST.\n"
+        "(14, 14), where it is in MNIST; a lopsided digit (a 7 with a heavy top bar) shifts only as far as "
+        "keeps one blank pixel between its ink and the edge.\n"
         "6. **Scale** every pixel from 0-255 to 0-1: these 784 numbers are the network's input.")
     if prep.inverted:
         st.caption("This picture was dark on light, so step 2 inverted it.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 from lab.preprocess import centre_of_mass, ink_box, needs_inverting, paste_centred, preprocess
 from tests.pictures import SEVEN, canvas
@@ -25,7 +26,10 @@ def test_a_drawing_is_framed_like_mnist() -> None:
     assert max(p.resized.shape) == 20
     assert max(nonzero_box(p.image)) == 20  # the longer side fills MNIST's 20-pixel box
     row, col = p.centre_of_mass
-    assert abs(row - 14) <= 0.5 and abs(col - 14) <= 0.5  # whole-pixel shifts: within half a pixel
+    # Whole-pixel shifts put the mass within half a pixel of (14, 14); this 7 is top-heavy, so it stops
+    # one row short, where its stem would touch the bottom edge (see the top-heavy test below).
+    assert abs(row - 13) <= 0.5 and abs(col - 14) <= 0.5
+    assert p.offset[0] + p.resized.shape[0] == 27
 
 
 def test_aspect_ratio_is_kept() -> None:
@@ -73,8 +77,56 @@ def test_a_lopsided_digit_is_clamped_inside_the_field() -> None:
     digit[:, 0] = 255  # all its mass on the left edge: centring would push it out on the right
     digit[0, :] = 1
     field, (top, left) = paste_centred(digit)
-    assert 0 <= left <= 8 and 0 <= top <= 8
+    assert (top, left) == (4, 7)  # rows: centred (mass even); columns: as far right as the margin allows
     assert field.sum() == digit.sum()  # nothing fell off
+    assert not field[:, -1].any()
+
+
+def top_heavy_seven() -> np.ndarray:
+    """A 7 with a heavy top bar and a thin stem: its centre of mass sits high."""
+    img = Image.new("L", (280, 280), 0)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((60, 40, 220, 110), fill=255)
+    draw.line([(215, 100), (150, 250)], fill=255, width=8)
+    return np.asarray(img)
+
+
+def test_a_top_heavy_seven_keeps_its_stem_off_the_border() -> None:
+    p = preprocess(top_heavy_seven())
+    h, w = p.resized.shape
+    cy, _ = centre_of_mass(p.resized)
+    assert np.floor(14 - cy + 0.5) + h > 27  # centring by mass alone puts its stem on the bottom row
+    ink = p.image > 0
+    assert not (ink[0].any() or ink[-1].any() or ink[:, 0].any() or ink[:, -1].any())
+    assert p.offset[0] == 28 - h - 1  # as low as the margin allows: as close to MNIST's framing as it can
+    assert p.image.sum() == p.resized.sum()  # the whole digit is in the field
+
+
+@pytest.mark.parametrize("picture", [
+    canvas([[(170, 40), (80, 170), (210, 170)], [(170, 40), (170, 240)]]),  # a 4
+    canvas([[(80, 90), (140, 45), (200, 90), (80, 235), (210, 235)]]),  # a 2
+    canvas([[(140, 40), (140, 240)]]),  # a 1
+    canvas([[(140, 50), (200, 140), (140, 230), (80, 140), (140, 50)]]),  # a 0
+], ids=["four", "two", "one", "zero"])
+def test_an_ordinary_digit_is_centred_by_its_mass_exactly(picture) -> None:
+    """The margin only bites near the edge: an ordinary digit lands where centring by mass puts it."""
+    p = preprocess(picture)
+    cy, cx = centre_of_mass(p.resized)
+    assert p.offset == (int(np.floor(14 - cy + 0.5)), int(np.floor(14 - cx + 0.5)))
+    row, col = p.centre_of_mass
+    assert abs(row - 14) <= 0.5 and abs(col - 14) <= 0.5
+
+
+def test_mnist_digits_clear_of_the_edge_are_framed_exactly_as_before(mnist) -> None:
+    """MNIST digits that keep one blank pixel from the edge (98.7%) are placed where their own centring put them."""
+    moved, clear = 0, 0
+    for image in mnist.x_test[:500]:
+        ink = image > 0
+        if ink[0].any() or ink[-1].any() or ink[:, 0].any() or ink[:, -1].any():
+            continue
+        clear += 1
+        moved += ink_box(preprocess(image).image) != ink_box(image)
+    assert clear > 450 and moved / clear < 0.05
 
 
 # ---------------------------------------------------------------------------------------------- ink and paper
