@@ -175,5 +175,5 @@ def to_gray(picture: Image.Image | np.ndarray) -> np.ndarray:
     return np.asarray(flat.convert("L"), dtype=np.uint8).copy()
 
 
-__all__ = ["ImageError", "MAX_ASPECT", "MAX_PIXELS", "MAX_UPLOAD_BYTES", "UPLOAD_FORMATS", "WORK_SIDE",
+__all__ = ["MAX_ASPECT", "MAX_PIXELS", "MAX_UPLOAD_BYTES", "UPLOAD_FORMATS", "WORK_SIDE", "ImageError",
            "check_size", "decode_image", "resamplable", "to_gray"]

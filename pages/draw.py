@@ -7,8 +7,8 @@ from dashboard.data import get_dataset
 from dashboard.session import require_model
 from figures import draw as fd
 from figures.inspect import layer_activity_figure
-from lab.drawing import (ImageError, prepare_canvas, prepare_example, prepare_upload, read_digit,
-                         saliency)
+from lab.drawing import (NEAR_INK, ImageError, prepare_canvas, prepare_example, prepare_upload,
+                         read_digit, saliency)
 from lab.picture import MAX_UPLOAD_BYTES
 
 try:
@@ -158,10 +158,11 @@ if reading is not None:
         digit = reading.predicted if explain == "answer" else int(explain)
         chart.plotly_chart(fd.saliency_figure(saliency(model, prep, digit), prep.image, digit),
                            key="draw_saliency", width="stretch")
-        st.caption(f"How to read this: the gradient of digit {digit}'s score (its logit) with respect to "
-                   f"each pixel. Blue pixels: more ink there would raise the score of {digit}; red: it would "
-                   "lower it; white: no effect. The black outline is your drawing. It is a local, linear "
-                   "view: it says which small changes matter now, not what the network 'looks at' overall.")
+        st.caption(f"How to read this: on your ink (black outline) each pixel shows how much that ink adds to "
+                   f"(blue) or takes from (red) digit {digit}'s score (gradient × ink), within {NEAR_INK} "
+                   "pixels of it what a new stroke there would do (the gradient), and the rest is greyed out "
+                   "because that far from your strokes the gradient is speckle, largely from border weights "
+                   "that training never moved since MNIST's border is always blank.")
 
 if prep is not None:
     st.header("How your picture became 784 numbers")

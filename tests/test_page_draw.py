@@ -7,6 +7,7 @@ page computes it: ``lab.drawing.prepare_canvas`` and ``read_digit`` on a canvas-
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +109,22 @@ def test_the_saliency_can_explain_another_digit(app) -> None:
     titles = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("score of 7" in t for t in titles)
 
+
+
+def test_the_saliency_map_masks_far_pixels_and_says_why(app) -> None:
+    at = app(small_model()).run()
+    at.segmented_control(key="draw_source").set_value("example").run()
+    assert not at.exception, at.exception
+    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "push the score" in c.proto.spec)
+    grey, heat = spec["data"][0], spec["data"][1]
+    z = np.array([[np.nan if v is None else v for v in row] for row in heat["z"]])
+    cover = np.array([[np.nan if v is None else v for v in row] for row in grey["z"]])
+    # The example is a bar in columns 12-15: the corners are far from it, masked, not drawn as 0.
+    for corner in (np.s_[:3, :3], np.s_[:3, -3:], np.s_[-3:, :3], np.s_[-3:, -3:]):
+        assert np.isnan(z[corner]).all() and (cover[corner] == 1).all()
+    assert np.isfinite(z[10:18, 12:16]).all()  # on the ink: values
+    captions = [c.value for c in at.caption]
+    assert any("greyed out because" in c and "gradient × ink" in c and "never moved" in c for c in captions)
 
 def test_an_uploaded_photo_is_read_and_a_bad_file_explained(app) -> None:
     model = small_model()

@@ -93,7 +93,7 @@ def top_heavy_seven() -> np.ndarray:
 
 def test_a_top_heavy_seven_keeps_its_stem_off_the_border() -> None:
     p = preprocess(top_heavy_seven())
-    h, w = p.resized.shape
+    h = p.resized.shape[0]
     cy, _ = centre_of_mass(p.resized)
     assert np.floor(14 - cy + 0.5) + h > 27  # centring by mass alone puts its stem on the bottom row
     ink = p.image > 0
