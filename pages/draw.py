@@ -45,7 +45,7 @@ def _random_example() -> None:
 
 
 left, right = st.columns([5, 7], gap="large")
-prep, true_label = None, None
+prep, true_label, refused = None, None, False
 with left:
     source = st.segmented_control(
         "Input", list(SOURCES), format_func=SOURCES.get, default="draw", required=True, key="draw_source",
@@ -88,6 +88,7 @@ with left:
                 prep = _prepared_upload(upload.getvalue())
             except ImageError as exc:
                 st.error(str(exc), icon=":material/broken_image:")
+                refused = True
             else:  # the picture as read (upright, in grey), not the raw file: a 16-bit PNG cannot be shown
                 height, width = prep.gray.shape
                 st.image(prep.gray, caption=f"{upload.name} as read: {width}×{height} px, in grey",
@@ -112,7 +113,8 @@ with right:
                    "way, with a pen about as thick as MNIST's (20-30 here). Undo and redo are in the "
                    "canvas's toolbar.")
     elif prep is None:
-        st.info("Upload a picture of one digit.", icon=":material/upload:")
+        if not refused:  # a refused file already has its one message, under the uploader
+            st.info("Upload a picture of one digit.", icon=":material/upload:")
     elif reading is None:
         st.info("No ink yet: draw a digit." if source == "draw" else
                 "No digit found in this picture: it looks blank (no ink stands out from the paper). "

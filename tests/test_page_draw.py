@@ -173,6 +173,7 @@ def test_a_hostile_upload_gets_one_line_and_no_exception(app, kind) -> None:
     assert not at.exception, at.exception
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and message in errors[0] and "\n" not in errors[0], errors
+    assert not at.info and not at.warning  # the one line is the only message
     assert not at.metric and not at.get("plotly_chart")
 
 
