@@ -14,6 +14,8 @@ from PIL import Image, ImageDraw
 from figures.palette import DIGIT_COLORS, LINE_COLORS, diverging_kwargs, pixel_kwargs
 from figures.style import layout
 from figures.tiles import image_axes
+from lab.drawing import Saliency
+from lab.preprocess import Preprocessed
 
 SIDE = 28
 BOX = 20  # MNIST digits fit a 20x20 box inside the 28x28 field
@@ -97,23 +99,48 @@ def probability_bars(proba: np.ndarray, *, height: int = 320) -> go.Figure:
         xaxis={"type": "category"}))
 
 
-def saliency_figure(gradient: np.ndarray, image: np.ndarray, digit: int, *, height: int = 380) -> go.Figure:
-    """The input gradient ``gradient: (28, 28)`` of digit ``digit``'s score, with the ink outlined on top.
+MASK_COLOR = "#e6e6e6"  # saliency pixels left out on purpose: grey, not the white of "no effect"
 
-    Blue pixels: more ink there would raise the score of ``digit``; red: it would lower it. The outline is
-    the drawing itself (``image: (28, 28)``, 0..255), so you see which strokes matter.
+
+def _saliency_hover(shown: np.ndarray, ink: np.ndarray, masked: np.ndarray, digit: int) -> list[list[str]]:
+    """One hover line per pixel saying which of the three things the map shows there."""
+    def line(r: int, c: int) -> str:
+        where = f"row {r}, column {c}: "
+        if masked[r, c]:
+            return where + "masked (far from your ink)"
+        if ink[r, c]:
+            return where + f"your ink here changes the score of {digit} by {shown[r, c]:+.3f}"
+        return where + f"a stroke here would change the score of {digit} by {shown[r, c]:+.3f}"
+    return [[line(r, c) for c in range(SIDE)] for r in range(SIDE)]
+
+
+def saliency_figure(sal: Saliency, image: np.ndarray, digit: int, *, height: int = 380) -> go.Figure:
+    """Digit ``digit``'s saliency ``sal`` as a map, the ink outlined on top.
+
+    Blue pixels: ink there raises the score of ``digit``; red: it lowers it (``sal.shown``). Pixels in
+    ``sal.masked`` are drawn grey: left out, not "no effect". The outline is the drawing itself
+    (``image: (28, 28)``, 0..255), so you see which strokes matter.
     """
-    gradient = _square(gradient, "gradient").astype(np.float64)
+    shown = _square(sal.shown, "shown").astype(np.float64)
     image = _square(image, "image").astype(np.float64)
-    heatmap = {"type": "heatmap", "z": gradient, "colorbar": {"title": {"text": "∂ score / ∂ pixel"},
-                                                             "thickness": 14},
-               "hovertemplate": "row %{y}, column %{x}: %{z:+.3f}<extra></extra>",
-               **diverging_kwargs(gradient, quantile=0.99)}
+    masked = _square(sal.masked, "masked").astype(bool)
+    ink = _square(sal.ink, "ink").astype(bool)
+    values = np.where(masked, np.nan, shown)
+    # Lists with None, not NaN in a typed array: None is plotly's documented gap in a heatmap.
+    gaps = [[None if m else float(v) for v, m in zip(row, mrow)] for row, mrow in zip(values, masked)]
+    cover = [[1.0 if m else None for m in mrow] for mrow in masked]
+    grey = {"type": "heatmap", "z": cover, "showscale": False, "hoverinfo": "skip",
+            "colorscale": [[0, MASK_COLOR], [1, MASK_COLOR]], "zmin": 0, "zmax": 1, "name": "masked"}
+    heatmap = {"type": "heatmap", "z": gaps, "colorbar": {"title": {"text": "score change (logit)"},
+                                                           "thickness": 14},
+               "text": _saliency_hover(shown, ink, masked, int(digit)), "hoverongaps": False,
+               "hovertemplate": "%{text}<extra></extra>",
+               **diverging_kwargs(values, quantile=0.99)}
     outline = {"type": "contour", "z": image, "showscale": False, "hoverinfo": "skip",
                "contours": {"start": 96, "end": 96, "size": 1, "coloring": "none"},
                "line": {"color": "black", "width": 1.5}, "name": "ink"}
     axes = image_axes((-0.5, SIDE - 0.5), (SIDE - 0.5, -0.5))
-    return go.Figure(data=[heatmap, outline], layout=layout(
+    return go.Figure(data=[grey, heatmap, outline], layout=layout(
         f"Which pixels push the score of {int(digit)} up (blue) or down (red)", height=height, legend=False,
         margin={**_MARGIN, "r": 10}, **axes))
 
@@ -151,8 +178,8 @@ def _scale_of(panel_source: tuple[int, int], side: int = THUMB) -> tuple[float, 
     return factor, (side - round(w * factor)) // 2, (side - round(h * factor)) // 2
 
 
-def pipeline_thumbnails(prep) -> list[tuple[np.ndarray, str]]:
-    """The stages of a ``dashboard.preprocess.Preprocessed`` as (RGB image (THUMB, THUMB, 3), caption) pairs.
+def pipeline_thumbnails(prep: Preprocessed) -> list[tuple[np.ndarray, str]]:
+    """The stages of ``prep`` as (RGB image (THUMB, THUMB, 3), caption) pairs.
 
     The first panel shows the picture as given; the others follow the app's convention (ink dark on
     light). The ink's bounding box is drawn on the second, the centre of mass on the last.
@@ -165,8 +192,10 @@ def pipeline_thumbnails(prep) -> list[tuple[np.ndarray, str]]:
     if prep.box is not None:
         factor, x0, y0 = _scale_of((w, h))
         left, top, right, bottom = prep.box
-        ImageDraw.Draw(clean).rectangle((x0 + left * factor, y0 + top * factor, x0 + right * factor - 1,
-                                         y0 + bottom * factor - 1), outline=accent, width=2)
+        x1, y1 = x0 + left * factor, y0 + top * factor
+        # Ink under one panel pixel thick (a thin line in a big picture) still gets a visible box.
+        x2, y2 = max(x1, x0 + right * factor - 1), max(y1, y0 + bottom * factor - 1)
+        ImageDraw.Draw(clean).rectangle((x1, y1, x2, y2), outline=accent, width=2)
     out.append((np.asarray(clean), f"2. Ink only: {note}paper removed, ink's box in orange"))
     if prep.empty:
         return out

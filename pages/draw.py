@@ -4,12 +4,12 @@ import numpy as np
 import streamlit as st
 
 from dashboard.data import get_dataset
-from dashboard.drawing import (ImageError, prepare_canvas, prepare_example, prepare_upload, read_digit,
-                               saliency)
-from dashboard.preprocess import MAX_UPLOAD_BYTES
 from dashboard.session import require_model
 from figures import draw as fd
 from figures.inspect import layer_activity_figure
+from lab.drawing import (NEAR_INK, ImageError, prepare_canvas, prepare_example, prepare_upload,
+                         read_digit, saliency)
+from lab.picture import MAX_UPLOAD_BYTES
 
 try:
     from streamlit_drawable_canvas import st_canvas
@@ -45,7 +45,7 @@ def _random_example() -> None:
 
 
 left, right = st.columns([5, 7], gap="large")
-prep, true_label = None, None
+prep, true_label, refused = None, None, False
 with left:
     source = st.segmented_control(
         "Input", list(SOURCES), format_func=SOURCES.get, default="draw", required=True, key="draw_source",
@@ -88,8 +88,11 @@ with left:
                 prep = _prepared_upload(upload.getvalue())
             except ImageError as exc:
                 st.error(str(exc), icon=":material/broken_image:")
-            else:
-                st.image(upload.getvalue(), caption=upload.name, width=CANVAS_SIDE)
+                refused = True
+            else:  # the picture as read (upright, in grey), not the raw file: a 16-bit PNG cannot be shown
+                height, width = prep.gray.shape
+                st.image(prep.gray, caption=f"{upload.name} as read: {width}×{height} px, in grey",
+                         width=CANVAS_SIDE)
     else:
         data = get_dataset()
         index = st.number_input("Test digit number", 0, len(data.x_test) - 1, 0, key="draw_example",
@@ -110,7 +113,8 @@ with right:
                    "way, with a pen about as thick as MNIST's (20-30 here). Undo and redo are in the "
                    "canvas's toolbar.")
     elif prep is None:
-        st.info("Upload a picture of one digit.", icon=":material/upload:")
+        if not refused:  # a refused file already has its one message, under the uploader
+            st.info("Upload a picture of one digit.", icon=":material/upload:")
     elif reading is None:
         st.info("No ink yet: draw a digit." if source == "draw" else
                 "No digit found in this picture: it looks blank (no ink stands out from the paper). "
@@ -144,8 +148,8 @@ if reading is not None:
                         width="stretch")
         st.caption("Your digit as the network gets it: 784 pixels from 0 (paper) to 1 (ink), drawn dark on "
                    "light as everywhere in this app. Dotted: MNIST's 20×20 digit box; cross: the centre of "
-                   "mass, placed at pixel (14, 14) as in MNIST, so a top-heavy digit may reach past the box. "
-                   "Hover a pixel for its value.")
+                   "mass, placed at pixel (14, 14) as in MNIST, so a top-heavy digit may reach past the box "
+                   "(but never onto the field's edge). Hover a pixel for its value.")
     with b:
         chart = st.container()  # filled after the selectbox below, so both charts start at the same height
         options = ["answer"] + list(range(10))
@@ -156,10 +160,11 @@ if reading is not None:
         digit = reading.predicted if explain == "answer" else int(explain)
         chart.plotly_chart(fd.saliency_figure(saliency(model, prep, digit), prep.image, digit),
                            key="draw_saliency", width="stretch")
-        st.caption(f"How to read this: the gradient of digit {digit}'s score (its logit) with respect to "
-                   f"each pixel. Blue pixels: more ink there would raise the score of {digit}; red: it would "
-                   "lower it; white: no effect. The black outline is your drawing. It is a local, linear "
-                   "view: it says which small changes matter now, not what the network 'looks at' overall.")
+        st.caption(f"How to read this: on your ink (black outline) each pixel shows how much that ink adds to "
+                   f"(blue) or takes from (red) digit {digit}'s score (gradient × ink), within {NEAR_INK} "
+                   "pixels of it what a new stroke there would do (the gradient), and the rest is greyed out "
+                   "because that far from your strokes the gradient is speckle, largely from border weights "
+                   "that training never moved since MNIST's border is always blank.")
 
 if prep is not None:
     st.header("How your picture became 784 numbers")
@@ -178,7 +183,8 @@ if prep is not None:
         "4. **Resize** so the longer side is 20 pixels, keeping the aspect ratio (Lanczos filter, which "
         "gives the soft grey edges MNIST digits have).\n"
         "5. **Centre**: paste into a black 28×28 field so that the ink's centre of mass falls on pixel "
-        "(14, 14), where it is in MNIST.\n"
+        "(14, 14), where it is in MNIST; a lopsided digit (a 7 with a heavy top bar) shifts only as far as "
+        "keeps one blank pixel between its ink and the edge.\n"
         "6. **Scale** every pixel from 0-255 to 0-1: these 784 numbers are the network's input.")
     if prep.inverted:
         st.caption("This picture was dark on light, so step 2 inverted it.")

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from plotly.colors import get_colorscale
 
-from dashboard.drawing import CLOSE_WITHIN, UNSURE_BELOW, doubt_note, read_digit, saliency
-from dashboard.preprocess import preprocess
 from figures import draw as fd
 from figures.palette import DIGIT_COLORS, DIVERGING_SCALE, PIXEL_SCALE
+from lab.drawing import CLOSE_WITHIN, NEAR_INK, UNSURE_BELOW, doubt_note, read_digit, saliency
+from lab.preprocess import preprocess
 from nn.config import ModelConfig
 from nn.model import MLP
 
@@ -71,10 +71,10 @@ def test_percent_never_rounds_to_certainty(p, text) -> None:
 
 
 def test_saliency_is_the_input_gradient_on_a_diverging_scale(prep, model) -> None:
-    grad = saliency(model, prep, 4)
-    np.testing.assert_allclose(grad.ravel(), model.input_gradient(prep.x, 4)[0], rtol=1e-6)
-    fig = fd.saliency_figure(grad, prep.image, 4)
-    heat, outline = fig.data
+    sal = saliency(model, prep, 4)
+    np.testing.assert_allclose(sal.gradient.ravel(), model.input_gradient(prep.x, 4)[0], rtol=1e-6)
+    fig = fd.saliency_figure(sal, prep.image, 4)
+    _, heat, outline = fig.data
     assert heat.zmid == 0 and heat.zmin == -heat.zmax  # centred on zero
     assert heat.colorscale[0][1] != heat.colorscale[-1][1]
     assert "4" in fig.layout.title.text
@@ -82,9 +82,41 @@ def test_saliency_is_the_input_gradient_on_a_diverging_scale(prep, model) -> Non
     assert [c[1] for c in heat.colorscale] == [c[1] for c in get_colorscale(DIVERGING_SCALE)]
 
 
+def test_saliency_shows_gradient_times_ink_on_the_ink_and_the_gradient_around_it(prep, model) -> None:
+    sal = saliency(model, prep, 4)
+    x = prep.x.reshape(28, 28).astype(np.float64)
+    ink = x > 0
+    np.testing.assert_array_equal(sal.ink, ink)
+    np.testing.assert_allclose(sal.shown[ink], (sal.gradient * x)[ink])
+    np.testing.assert_allclose(sal.shown[sal.near], sal.gradient[sal.near])
+    # The ring: not ink, and every pixel of it within NEAR_INK rows and columns of some ink.
+    assert not (sal.near & ink).any() and sal.near.any()
+    rows, cols = np.nonzero(ink)
+    for r, c in zip(*np.nonzero(sal.near)):
+        assert (np.maximum(abs(rows - r), abs(cols - c)) <= NEAR_INK).any()
+    assert np.abs(sal.gradient[sal.masked]).max() > 0  # there was something to mask
+
+
+def test_saliency_corners_far_from_the_ink_are_zero_and_drawn_grey(prep, model) -> None:
+    """The untrained border weights gave strong 'add ink here' speckle in blank corners: masked now."""
+    sal = saliency(model, prep, 4)
+    rows, cols = np.nonzero(prep.image)
+    assert rows.min() > NEAR_INK + 2 and cols.min() > NEAR_INK + 2  # the corners really are far from ink
+    corners = np.s_[:3, :3], np.s_[:3, -3:], np.s_[-3:, :3], np.s_[-3:, -3:]
+    for corner in corners:
+        assert (sal.gradient[corner] != 0).any()  # the raw gradient is not zero there
+        assert (sal.shown[corner] == 0).all() and sal.masked[corner].all()
+    grey, heat, _ = fd.saliency_figure(sal, prep.image, 4).data
+    z, cover = np.asarray(heat.z, dtype=float), np.asarray(grey.z, dtype=float)
+    for corner in corners:
+        assert np.isnan(z[corner]).all() and (cover[corner] == 1).all()  # not drawn as "no effect": grey
+    assert not np.isnan(z[sal.ink]).any() and np.isnan(cover[sal.ink]).all()
+    assert "masked" in np.asarray(heat.text)[0, 0] and "your ink" in np.asarray(heat.text)[sal.ink][0]
+
+
 def test_saliency_matches_a_finite_difference(prep, model) -> None:
     """Nudging the pixel with the largest gradient moves the logit by gradient x nudge."""
-    grad = saliency(model, prep, 1).ravel()
+    grad = saliency(model, prep, 1).gradient.ravel()
     i = int(np.argmax(np.abs(grad)))
     x = prep.x.astype(np.float64)
     eps = 1e-2
@@ -147,3 +179,15 @@ def test_pipeline_thumbnails_show_every_step(prep) -> None:
 def test_thumbnails_of_an_empty_picture_stop_after_step_two() -> None:
     thumbs = fd.pipeline_thumbnails(preprocess(np.zeros((100, 100), np.uint8)))
     assert len(thumbs) == 2
+
+
+@pytest.mark.parametrize("shape, line", [((60, 1000), np.s_[30, 100:900]), ((1000, 60), np.s_[100:900, 30])],
+                         ids=["dash", "bar"])
+def test_thumbnails_of_ink_thinner_than_a_panel_pixel(shape, line) -> None:
+    """A 1-px line in a 1000-px picture shrinks below one panel pixel; its box is still drawn, in orange."""
+    picture = np.zeros(shape, np.uint8)
+    picture[line] = 255
+    thumbs = fd.pipeline_thumbnails(preprocess(picture))
+    assert len(thumbs) == 5
+    panel = thumbs[1][0].astype(int)
+    assert ((panel[..., 0] > 200) & (panel[..., 2] < 100)).any()  # the orange box is there

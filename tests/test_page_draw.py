@@ -1,12 +1,13 @@
 """The Draw page through AppTest: the no-model notice, the empty canvas, an MNIST digit and uploads.
 
 The canvas component renders in AppTest but never sends a drawing, so the drawing path is tested where the
-page computes it: ``dashboard.drawing.prepare_canvas`` and ``read_digit`` on a canvas-like RGBA array.
+page computes it: ``lab.drawing.prepare_canvas`` and ``read_digit`` on a canvas-like RGBA array.
 """
 
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +17,14 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from dashboard import data as dashboard_data
-from dashboard.drawing import prepare_canvas, read_digit
-from dashboard.preprocess import preprocess
 from dashboard.session import SessionData, uploaded_view
 from figures import draw as fd
+from lab.drawing import prepare_canvas, prepare_upload, read_digit
+from lab.preprocess import preprocess
 from nn.config import ModelConfig
 from nn.data import MnistDataset
 from nn.model import MLP
+from tests.pictures import SEVEN, canvas, encoded, sixteen_bit_png, with_jpeg_size, with_png_size
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/draw.py"
@@ -58,12 +60,6 @@ def app():
 
     yield make
     st.cache_resource.clear()
-
-
-def png_bytes(image: Image.Image, fmt: str = "PNG") -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format=fmt)
-    return buf.getvalue()
 
 
 def test_without_a_model_the_page_shows_the_standard_notice(app) -> None:
@@ -114,6 +110,22 @@ def test_the_saliency_can_explain_another_digit(app) -> None:
     assert any("score of 7" in t for t in titles)
 
 
+
+def test_the_saliency_map_masks_far_pixels_and_says_why(app) -> None:
+    at = app(small_model()).run()
+    at.segmented_control(key="draw_source").set_value("example").run()
+    assert not at.exception, at.exception
+    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "push the score" in c.proto.spec)
+    grey, heat = spec["data"][0], spec["data"][1]
+    z = np.array([[np.nan if v is None else v for v in row] for row in heat["z"]])
+    cover = np.array([[np.nan if v is None else v for v in row] for row in grey["z"]])
+    # The example is a bar in columns 12-15: the corners are far from it, masked, not drawn as 0.
+    for corner in (np.s_[:3, :3], np.s_[:3, -3:], np.s_[-3:, :3], np.s_[-3:, -3:]):
+        assert np.isnan(z[corner]).all() and (cover[corner] == 1).all()
+    assert np.isfinite(z[10:18, 12:16]).all()  # on the ink: values
+    captions = [c.value for c in at.caption]
+    assert any("greyed out because" in c and "gradient × ink" in c and "never moved" in c for c in captions)
+
 def test_an_uploaded_photo_is_read_and_a_bad_file_explained(app) -> None:
     model = small_model()
     at = app(model).run()
@@ -123,7 +135,7 @@ def test_an_uploaded_photo_is_read_and_a_bad_file_explained(app) -> None:
 
     paper = Image.new("RGB", (300, 200), (225, 220, 210))  # dark pen on off-white paper, a JPEG
     ImageDraw.Draw(paper).line([(150, 30), (150, 170)], fill=(30, 30, 40), width=14)
-    data = png_bytes(paper, "JPEG")
+    data = encoded(paper, "JPEG")
     at.file_uploader(key="draw_upload").upload("one.jpg", data, "image/jpeg").run()
     assert not at.exception, at.exception
     proba = model.predict_proba(preprocess(np.asarray(Image.open(io.BytesIO(data)).convert("L"))).x)[0]
@@ -135,10 +147,51 @@ def test_an_uploaded_photo_is_read_and_a_bad_file_explained(app) -> None:
     assert any("not a PNG or JPEG" in e.value for e in at.error)
     assert not at.metric
 
-    blank = png_bytes(Image.new("L", (100, 100), 255))
+    blank = encoded(Image.new("L", (100, 100), 255))
     at.file_uploader(key="draw_upload").set_value(("blank.png", blank, "image/png")).run()
     assert any("No digit found" in i.value for i in at.info)
     assert not at.metric
+
+
+HOSTILE_UPLOADS = {
+    "png-30000x30000": (lambda: with_png_size(encoded(Image.new("L", (64, 64))), 30_000, 30_000),
+                        "claims over 179 megapixels"),
+    "jpeg-60000x60000": (lambda: with_jpeg_size(encoded(Image.new("L", (64, 64)), "JPEG"), 60_000, 60_000),
+                         "claims over 179 megapixels"),
+    "png-5000x5000": (lambda: with_png_size(encoded(Image.new("L", (64, 64))), 5000, 5000), "the limit is"),
+    "png-16000000x1": (lambda: encoded(Image.new("L", (16_000_000, 1))), "longer than wide"),
+    "png-truncated": (lambda: encoded(Image.fromarray(canvas(SEVEN)))[:600], "damaged"),
+}
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE_UPLOADS))
+def test_a_hostile_upload_gets_one_line_and_no_exception(app, kind) -> None:
+    make, message = HOSTILE_UPLOADS[kind]
+    at = app(small_model()).run()
+    at.segmented_control(key="draw_source").set_value("upload").run()
+    at.file_uploader(key="draw_upload").upload(f"{kind}.png", make(), "image/png").run()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and message in errors[0] and "\n" not in errors[0], errors
+    assert not at.info and not at.warning  # the one line is the only message
+    assert not at.metric and not at.get("plotly_chart")
+
+
+@pytest.mark.parametrize("side", [200, 4096])
+def test_a_16_bit_scan_gets_an_answer(app, side) -> None:
+    """A 16-bit PNG (mode I;16) was read, then showing it failed ("cannot write mode I;16 as JPEG")."""
+    model = small_model()
+    paper = 255 - canvas(SEVEN, size=(side, side), width=max(2, side // 13))
+    at = app(model).run()
+    at.segmented_control(key="draw_source").set_value("upload").run()
+    at.file_uploader(key="draw_upload").upload("scan16.png", sixteen_bit_png(paper), "image/png").run()
+    assert not at.exception, at.exception
+    assert not at.error
+    twin = prepare_upload(encoded(Image.fromarray(paper)))  # the same scan saved with 8 bits
+    expected = model.predict_proba(twin.x)[0]
+    assert {m.label: m.value for m in at.metric}["Answer"] == str(int(expected.argmax()))
+    shown = min(side, 1024)  # big uploads are read shrunk to 1024 px
+    assert any(f"scan16.png as read: {shown}×{shown} px" in c for i in at.image for c in i.captions)
 
 
 def test_the_drawing_path_the_page_calls_reads_a_canvas_stroke() -> None:

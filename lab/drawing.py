@@ -1,8 +1,9 @@
 """What the network answers for one picture, and how sure it is: the Draw page's logic, without Streamlit.
 
-    prep = preprocess(to_gray(picture))          # dashboard.preprocess
+    prep = preprocess(to_gray(picture))          # lab.picture, lab.preprocess
     reading = read_digit(model, prep)            # None when the picture has no ink
-    reading.predicted, reading.confidence, reading.doubt, saliency(model, prep, class_index)
+    reading.predicted, reading.confidence, reading.doubt
+    sal = saliency(model, prep, class_index)     # sal.shown: the masked map the page draws
 
 Everything here is a pure function of the model and the picture, so tests call exactly what the page calls.
 """
@@ -14,10 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from dashboard.preprocess import SIDE, ImageError, Preprocessed, decode_image, preprocess, to_gray
+from lab.picture import ImageError, decode_image, to_gray
+from lab.preprocess import SIDE, Preprocessed, preprocess
 
 UNSURE_BELOW = 0.5  # a top probability under this is a guess, not an answer
 CLOSE_WITHIN = 0.2  # top two probabilities this close: the network hesitates between them
+NEAR_INK = 2  # saliency shows the gradient this many pixels around the ink (an MNIST stroke is 2-3 wide)
 
 
 @dataclass(frozen=True)
@@ -72,11 +75,47 @@ def read_digit(model: Any, prep: Preprocessed) -> Reading | None:
     )
 
 
-def saliency(model: Any, prep: Preprocessed, class_index: int) -> np.ndarray:
-    """(28, 28) d logit_class / d pixel for this picture: where more ink would raise (or lower) that score."""
+@dataclass(frozen=True)
+class Saliency:
+    """Why digit ``class_index`` scores what it does, as the page shows it. All arrays (28, 28).
+
+    ``gradient``: d logit / d pixel everywhere (pixels as the network's 0..1 inputs). ``shown``: on the
+    ink (``ink``), gradient x input, what that ink adds to the score; in the ``near`` ring (within
+    ``NEAR_INK`` pixels of the ink), the gradient, what a full-strength stroke there would add; 0 on
+    the ``masked`` rest. Both are first-order changes of the logit, so they share one colour scale.
+    The rest is masked because far from the strokes the gradient misleads: at MNIST's always-blank
+    border it comes from weights that training never moved, and reads as strong "add ink here" speckle.
+    """
+
+    gradient: np.ndarray
+    shown: np.ndarray
+    ink: np.ndarray
+    near: np.ndarray
+
+    @property
+    def masked(self) -> np.ndarray:
+        """(28, 28) bool: the pixels ``shown`` leaves at 0 because they are far from the ink."""
+        return ~(self.ink | self.near)
+
+
+def near_ink(ink: np.ndarray, radius: int = NEAR_INK) -> np.ndarray:
+    """(h, w) bool: the pixels within ``radius`` rows and columns of ``ink: (h, w) bool``, the ink excluded."""
+    window = 2 * radius + 1
+    padded = np.pad(np.asarray(ink, dtype=bool), radius)
+    grown = np.lib.stride_tricks.sliding_window_view(padded, (window, window)).any(axis=(-2, -1))
+    return grown & ~ink
+
+
+def saliency(model: Any, prep: Preprocessed, class_index: int) -> Saliency:
+    """The gradient of ``class_index``'s logit for this picture, and the masked map the page draws of it."""
     if prep.empty:
         raise ValueError("saliency needs a picture with ink; this one is empty")
-    return np.asarray(model.input_gradient(prep.x, class_index), dtype=np.float64).reshape(SIDE, SIDE)
+    gradient = np.asarray(model.input_gradient(prep.x, class_index), dtype=np.float64).reshape(SIDE, SIDE)
+    x = np.asarray(prep.x, dtype=np.float64).reshape(SIDE, SIDE)
+    ink = x > 0
+    near = near_ink(ink)
+    shown = np.where(ink, gradient * x, np.where(near, gradient, 0.0))
+    return Saliency(gradient=gradient, shown=shown, ink=ink, near=near)
 
 
 def prepare_canvas(rgba: np.ndarray | None) -> Preprocessed | None:
@@ -96,5 +135,5 @@ def prepare_example(image: np.ndarray) -> Preprocessed:
     return preprocess(to_gray(np.asarray(image, dtype=np.uint8)))
 
 
-__all__ = ["CLOSE_WITHIN", "ImageError", "Reading", "UNSURE_BELOW", "doubt_note", "prepare_canvas",
-           "prepare_example", "prepare_upload", "read_digit", "saliency"]
+__all__ = ["CLOSE_WITHIN", "NEAR_INK", "UNSURE_BELOW", "ImageError", "Reading", "Saliency", "doubt_note",
+           "near_ink", "prepare_canvas", "prepare_example", "prepare_upload", "read_digit", "saliency"]
