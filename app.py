@@ -8,8 +8,8 @@ import streamlit as st
 
 from dashboard.params import read_query_once
 from dashboard.session import get_session
-from dashboard.threads import limit_blas_threads
 from dashboard.widgets import sidebar_status
+from lab.threads import limit_blas_threads
 
 st.set_page_config(page_title="MNIST from scratch", page_icon=":material/draw:", layout="wide")
 limit_blas_threads()

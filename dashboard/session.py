@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.runner import TrainingRun
+from lab.training_run import TrainingRun
 
 _KEY = "_mnist_session"
 TRAIN_PAGE = "pages/train.py"

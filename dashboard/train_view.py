@@ -9,7 +9,10 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from dashboard.runner import FAILED, WAITING, TrainingRun, get_limiter, memory_budget_bytes
+from lab.limiter import get_limiter
+from lab.memory import memory_budget_bytes
+from lab.snapshot import FAILED, WAITING
+from lab.training_run import TrainingRun
 from dashboard.live_charts import figure_json, live_charts
 from dashboard.session import SessionData, current_model, set_run, uploaded_view
 from dashboard.widgets import LIVE_INTERVAL_S, metric_tiles, phase_label

@@ -6,8 +6,8 @@ import math
 
 import streamlit as st
 
-from dashboard.runner import FAILED, STARTING, TERMINAL_PHASES, WAITING, RunSnapshot
 from dashboard.session import get_session
+from lab.snapshot import FAILED, STARTING, TERMINAL_PHASES, WAITING, RunSnapshot
 from nn.events import RunState
 
 LIVE_INTERVAL_S = 0.5  # the sidebar and the live charts redraw twice a second while a run is active

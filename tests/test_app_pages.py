@@ -16,7 +16,10 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import data as dashboard_data
-from dashboard import runner
+from lab import reaper
+from lab.limiter import get_limiter
+from lab.snapshot import WAITING
+from lab.training_run import TrainingRun
 from nn.data import MnistDataset
 from nn.events import RunState
 
@@ -62,7 +65,7 @@ def app(monkeypatch):
     st.cache_resource.clear()
     dashboard_data._holder().dataset = synthetic_mnist()
     yield lambda: AppTest.from_file(APP, default_timeout=60)
-    runner.stop_all()
+    reaper.stop_all()
     st.cache_resource.clear()
 
 
@@ -175,7 +178,7 @@ def test_live_charts_fall_back_to_streamlits_charts_when_their_folder_cannot_be_
     assert "memorise rather than generalise" in " ".join(c.value for c in at.caption)
 
 
-def start_paused_run(at: AppTest, epochs: int) -> runner.TrainingRun:
+def start_paused_run(at: AppTest, epochs: int) -> TrainingRun:
     """A tiny run started from the page, then paused there; returns the run once it is paused."""
     start_tiny_run(at, epochs=epochs)
     at.button(key="btn_pause").click().run()
@@ -327,11 +330,11 @@ def test_a_bad_source_setting_is_named_in_the_message_not_a_traceback(app, monke
 
 
 def test_a_run_waits_visibly_when_the_server_is_at_its_limit(app) -> None:
-    limiter = runner.get_limiter()
+    limiter = get_limiter()
     images, labels = synthetic_mnist(600, 10).x_train, synthetic_mnist(600, 10).y_train
     from nn.config import ModelConfig, TrainConfig
 
-    blockers = [runner.TrainingRun(TrainConfig(model=ModelConfig(hidden=(8,)), epochs=1, val_size=100), images,
+    blockers = [TrainingRun(TrainConfig(model=ModelConfig(hidden=(8,)), epochs=1, val_size=100), images,
                                    labels, limiter=limiter, start_paused=True).start()
                 for _ in range(limiter.capacity)]
     wait_until(lambda: limiter.counts()[0] == limiter.capacity, "the blockers to fill every slot")
@@ -339,7 +342,7 @@ def test_a_run_waits_visibly_when_the_server_is_at_its_limit(app) -> None:
     start_tiny_run(at)
     at.run()
     run = session(at).run
-    assert run.phase == runner.WAITING
+    assert run.phase == WAITING
     assert any("waiting for a free training slot" in m.value for m in at.markdown)
     assert any("number 1 in line" in i.value for i in at.info)
     for blocker in blockers:

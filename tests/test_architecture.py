@@ -17,7 +17,7 @@ ALLOWED = {
     "lab": {"numpy", "nn", "lab", "pandas", "PIL"},
     "figures": {"numpy", "nn", "lab", "figures", "plotly", "pandas", "PIL"},
     "dashboard": {"numpy", "nn", "lab", "figures", "dashboard", "plotly", "pandas", "PIL", "streamlit",
-                  "streamlit_drawable_canvas", "threadpoolctl"},
+                  "streamlit_drawable_canvas"},
     "pages": {"numpy", "nn", "lab", "figures", "dashboard", "plotly", "pandas", "PIL", "streamlit",
               "streamlit_drawable_canvas"},
 }
@@ -26,6 +26,7 @@ LAZY_EXCEPTIONS = {
     "nn/data/readers.py": {"pandas"},
     "nn/trainer.py": {"pandas"},
     "nn/parallel.py": {"threadpoolctl"},
+    "lab/threads.py": {"threadpoolctl"},
     "nn/metrics.py": {"pandas"},
     "nn/cli/fetch.py": {"tqdm"},
     "nn/cli/train.py": {"tqdm", "pandas"},

@@ -17,7 +17,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import data as dashboard_data
-from dashboard import explain, runner
+from dashboard import explain
+from lab import reaper
 from dashboard.session import ModelView, SessionData
 from nn.config import ModelConfig, TrainConfig
 from nn.data import MnistDataset
@@ -63,7 +64,7 @@ def app(dataset):
     st.cache_resource.clear()
     dashboard_data._holder().dataset = dataset
     yield lambda: AppTest.from_file(APP, default_timeout=60)
-    runner.stop_all()
+    reaper.stop_all()
     st.cache_resource.clear()
 
 
