@@ -9,14 +9,15 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from lab.limiter import get_limiter
-from lab.memory import memory_budget_bytes
-from lab.snapshot import FAILED, WAITING
-from lab.training_run import TrainingRun
 from dashboard.live_charts import figure_json, live_charts
 from dashboard.session import SessionData, current_model, set_run, uploaded_view
 from dashboard.widgets import LIVE_INTERVAL_S, metric_tiles, phase_label
 from figures.training import batch_loss_figure, epoch_metrics_figure, epochs_frame, lr_figure
+from lab.format import fmt_bytes, fmt_pct
+from lab.limiter import get_limiter
+from lab.memory import memory_budget_bytes
+from lab.snapshot import FAILED, WAITING
+from lab.training_run import TrainingRun
 from nn.config import TrainConfig
 from nn.events import RunState
 from nn.model import memory_estimate, param_count
@@ -30,13 +31,6 @@ LIVE_CAPTIONS = (
     "the network starts to memorise rather than generalise.",
     "The learning rate used at each step: the schedule and warm-up shape it; your changes are marked.",
 )
-
-
-def fmt_bytes(n: float) -> str:
-    for unit, size in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n:.0f} B"
 
 
 def run_memory_bytes(config: TrainConfig) -> int:
@@ -297,7 +291,7 @@ def _load_upload(session: SessionData, upload: Any) -> tuple[str, str]:
     view = uploaded_view(model, meta, raw)
     accuracy = meta.get("accuracy", meta.get("val_accuracy"))
     sizes = " → ".join(map(str, config.layer_sizes))
-    view.meta["summary"] = f"{sizes}" + (f", accuracy {100 * float(accuracy):.2f}%" if _is_number(accuracy) else "")
+    view.meta["summary"] = f"{sizes}" + (f", accuracy {fmt_pct(float(accuracy), 2)}" if _is_number(accuracy) else "")
     set_run(session, None)
     session.uploaded = view
     return "success", f"Loaded {upload.name}: layers {view.meta['summary']}."

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from figures.palette import LINE_COLORS, PIXEL_RANGE, PIXEL_SCALE
 from figures.style import layout
 from figures.tiles import FRAME_VALUE, click_targets, image_axes, tile_images
+from lab.format import fmt_pct
 
 CONFUSION_SCALE = "Blues"
 _PX_PER_PIXEL = 3.6  # gallery: screen pixels per image pixel (a 28-pixel digit is about 100 px wide)
@@ -47,7 +48,7 @@ def confusion_figure(cm: np.ndarray, *, normalised: bool = False, selected: tupl
     capped = errors_only_scale and off.size > 0 and off.max() > 0
     zmax = float(off.max()) if capped else float(z.max() or 1.0)
     if normalised:
-        text = np.where(cm == 0, "0", np.char.mod("%.1f%%", 100 * z))
+        text = np.array([["0" if n == 0 else fmt_pct(share, 1) for n, share in zip(*row)] for row in zip(cm, z)])
     else:
         text = cm.astype(np.int64).astype(str)
 
@@ -104,18 +105,9 @@ def misclassified_frame(proba: np.ndarray, y_true: np.ndarray, *, top: int = 3) 
     return frame.sort_values("confidence", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def percent(p: float) -> str:
-    """A probability as a whole percent that never rounds to a false certainty: ``">99%"``, ``"<1%"``."""
-    if p >= 0.995 and p < 1.0:
-        return ">99%"
-    if 0.0 < p < 0.005:
-        return "<1%"
-    return f"{p:.0%}"
-
-
 def top_k_text(classes: np.ndarray, probs: np.ndarray) -> str:
     """``"5 82% · 3 12% · 8 3%"``: the best guesses with their probabilities."""
-    return " · ".join(f"{int(c)} {percent(float(p))}" for c, p in zip(classes, probs))
+    return " · ".join(f"{int(c)} {fmt_pct(p)}" for c, p in zip(classes, probs))
 
 
 def digit_gallery_figure(images: np.ndarray, captions: list[str], customdata: np.ndarray, *,
@@ -199,6 +191,6 @@ def per_class_figure(report: pd.DataFrame) -> go.Figure:
             for m in ("precision", "recall", "f1")]
     # Starting the axis below the lowest bar makes differences of one percent visible; the label says so.
     return go.Figure(data=bars, layout=layout(
-        "Precision, recall and F1 per digit", "digit", f"score (axis starts at {100 * floor:.0f}%)", height=360,
+        "Precision, recall and F1 per digit", "digit", f"score (axis starts at {fmt_pct(floor)})", height=360,
         xaxis={"type": "category"}, yaxis={"range": [floor, 1.0], "tickformat": ".0%"}, barmode="group",
         bargap=0.25))

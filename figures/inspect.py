@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from figures.palette import DIGIT_COLORS, DIVERGING_SCALE, LINE_COLORS, diverging_range, pixel_kwargs
 from figures.style import layout
 from figures.tiles import click_targets, image_axes, tile_images
+from lab.format import fmt_pct
 from nn.model import MLP, LayerTrace
 
 IMAGE_SIDE = 28
@@ -161,7 +162,7 @@ def filter_stats_frame(W1: np.ndarray, b1: np.ndarray, active: np.ndarray, unit:
         ("largest positive weight", f"{w.max():+.3f}"),
         ("largest negative weight", f"{w.min():+.3f}"),
         ("bias b", f"{float(np.asarray(b1)[unit]):+.3f}"),
-        ("active on (share of sampled test digits)", f"{float(active[unit]):.1%}"),
+        ("active on (share of sampled test digits)", fmt_pct(active[unit], 1)),
     ]
     return pd.DataFrame(rows, columns=["statistic", "value"])
 
@@ -199,22 +200,13 @@ def layer_activity_figure(pre: np.ndarray, post: np.ndarray, name: str, activati
         yaxis2={"title": {"text": f"{activation}(z)"}, "domain": [0.0, 0.45]}))
 
 
-def _percent1(p: float) -> str:
-    """One decimal, but never a rounded "100.0%" or "0.0%" for what is not certain."""
-    if 0.9995 <= p < 1.0:
-        return ">99.9%"
-    if 0.0 < p < 0.0005:
-        return "<0.1%"
-    return f"{p:.1%}"
-
-
 def probability_figure(proba: np.ndarray, true_label: int | None = None) -> go.Figure:
     """The output layer's softmax ``proba: (C,)`` as bars in each digit's colour; the true one outlined."""
     proba = np.asarray(proba, dtype=np.float64).ravel()
     outline = [3 if true_label is not None and c == true_label else 0 for c in range(proba.size)]
     bar = {"type": "bar", "x": [str(c) for c in range(proba.size)], "y": proba,
            "marker": {"color": list(DIGIT_COLORS[:proba.size]), "line": {"color": "black", "width": outline}},
-           "text": [_percent1(p) for p in proba], "textposition": "outside", "cliponaxis": False,
+           "text": [fmt_pct(p) for p in proba], "textposition": "outside", "cliponaxis": False,
            "hovertemplate": "digit %{x}: %{y:.2%}<extra></extra>"}
     suffix = "" if true_label is None else f" (true: {true_label}, outlined)"
     return go.Figure(data=[bar], layout=layout(
@@ -369,7 +361,7 @@ def pca_map_figure(coords: np.ndarray, labels: np.ndarray, predicted: np.ndarray
     ex = list(explained) + [0.0, 0.0]
     spec = layout(
         f"{layer.capitalize()}: {len(labels):,} test digits placed by their activations (first two principal "
-        "components)", f"PC 1 ({ex[0]:.0%} of variance)", f"PC 2 ({ex[1]:.0%} of variance)", height=560,
+        "components)", f"PC 1 ({fmt_pct(ex[0])} of variance)", f"PC 2 ({fmt_pct(ex[1])} of variance)", height=560,
         clickmode="event+select", dragmode="pan")
     spec["legend"] = {"title": {"text": "true digit"}, "orientation": "v", "x": 1.02, "xanchor": "left",
                       "y": 1.0, "yanchor": "top"}

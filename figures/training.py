@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from figures.palette import LINE_COLORS
 from figures.style import layout
+from lab.format import fmt_pct
 
 EPOCH_COLUMNS = ["epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr", "seconds", "samples_per_sec"]
 
@@ -137,7 +138,7 @@ def epoch_metrics_figure(history: pd.DataFrame, epochs_planned: int | None = Non
     if n and np.isfinite(history["val_acc"].to_numpy(dtype=np.float64)).any():
         best = history.loc[history["val_acc"].idxmax()]
         notes.append({"x": float(best["epoch"]), "y": 100 * float(best["val_acc"]), "xref": "x2", "yref": "y2",
-                      "text": f"best {100 * best['val_acc']:.2f}%", "showarrow": True, "arrowhead": 2,
+                      "text": f"best {fmt_pct(best['val_acc'], 2)}", "showarrow": True, "arrowhead": 2,
                       "ax": 0, "ay": 30})
     return go.Figure(data=data, layout=layout(
         "Loss and accuracy after each epoch", height=330, annotations=notes,

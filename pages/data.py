@@ -9,6 +9,7 @@ from dashboard.knobs import HELP
 from dashboard.session import get_session
 from figures.data import (augmentation_figure, average_digits_figure, class_counts_figure, pick_per_class,
                           pixel_histogram_figure, sample_grid_figure)
+from lab.format import fmt_pct
 from nn.augment import preview
 from nn.config import AugmentConfig
 from nn.data import MNIST_SHA256
@@ -59,7 +60,7 @@ with c1:
                "cannot score well by favouring one.")
 with c2:
     st.plotly_chart(pixel_histogram_figure(stats.pixel_counts), key="data_hist", width="stretch")
-    st.caption(f"About {100 * stats.pixel_counts[0] / stats.pixel_counts.sum():.0f}% of all pixels are blank "
+    st.caption(f"About {fmt_pct(stats.pixel_counts[0] / stats.pixel_counts.sum())} of all pixels are blank "
                "paper (0); ink is mostly fully dark, with a soft grey edge from the scanning.")
 
 st.plotly_chart(average_digits_figure(stats.means), key="data_means", width="stretch")

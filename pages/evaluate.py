@@ -1,5 +1,7 @@
 """Evaluate: how good the current model is on the 10,000 test digits, and where it fails."""
 
+from functools import partial
+
 import numpy as np
 import streamlit as st
 
@@ -7,9 +9,11 @@ from dashboard import explain
 from dashboard.session import require_model
 from figures import evaluate as fe
 from figures.inspect import digit_figure, probability_figure
+from lab.format import fmt_pct
 from nn.metrics import most_confused_pairs
 
 PAGE_SIZE = 24
+_pct2 = partial(fmt_pct, digits=2)  # the report's shares, as the accuracy tiles write them
 CELL_LIMIT = 30  # digits shown for a confusion cell (three rows of ten)
 
 st.title("Evaluate")
@@ -28,7 +32,7 @@ st.caption(f"Showing {source}. Its predictions on the test set took {ev.seconds:
 n_test = len(data.labels)
 n_wrong = len(ev.mistakes)
 cols = st.columns(4)
-cols[0].metric("Test accuracy", f"{ev.accuracy:.2%}", help="Share of the 10,000 test digits predicted right.")
+cols[0].metric("Test accuracy", fmt_pct(ev.accuracy, 2), help="Share of the 10,000 test digits predicted right.")
 cols[1].metric("Test loss", f"{ev.loss:.4f}", help="Mean cross-entropy: -log of the probability given to "
                "the right digit, averaged. Lower is better; it also punishes right answers given with doubt.")
 cols[2].metric("Mistakes", f"{n_wrong:,}", help="Test digits whose most probable class is wrong.")
@@ -64,7 +68,7 @@ with right:
         st.markdown("**Most confused pairs**")
         st.dataframe(
             [{"true": t, "predicted": p, "mistakes": c,
-              "share of true digit": f"{c / max(1, ev.confusion[t].sum()):.1%}"} for t, p, c in pairs],
+              "share of true digit": fmt_pct(c / max(1, ev.confusion[t].sum()), 1)} for t, p, c in pairs],
             hide_index=True, width="stretch")
         st.caption("The five largest off-diagonal cells: the mistakes this model makes most often.")
 
@@ -77,7 +81,7 @@ if count == 0:
 else:
     st.plotly_chart(
         fe.digit_gallery_figure(
-            data.images[members], [f"#{i} · {fe.percent(ev.confidence[i])}" for i in members], members,
+            data.images[members], [f"#{i} · {fmt_pct(ev.confidence[i])}" for i in members], members,
             title=f"True {true_c}, predicted {pred_c}: {count:,} {kind}"
                   + (f" (the {len(members)} most confident shown)" if count > len(members) else ""),
             cols=10, px_per_pixel=2.5),
@@ -144,8 +148,8 @@ answered = ev.confidence >= threshold
 coverage = float(answered.mean())
 acc_answered = float((ev.predicted[answered] == data.labels[answered]).mean()) if answered.any() else float("nan")
 c1, c2, c3 = st.columns(3)
-c1.metric("Coverage", f"{coverage:.1%}", help="Share of test digits the model answers.")
-c2.metric("Accuracy on answered", "n/a" if np.isnan(acc_answered) else f"{acc_answered:.2%}",
+c1.metric("Coverage", fmt_pct(coverage, 1), help="Share of test digits the model answers.")
+c2.metric("Accuracy on answered", fmt_pct(acc_answered, 2),
           delta=None if np.isnan(acc_answered) else f"{acc_answered - ev.accuracy:+.2%} vs answering all",
           help="Accuracy on the digits it does answer.")
 c3.metric("Abstained", f"{int((~answered).sum()):,}", help="Digits it would hand to a human.")
@@ -159,8 +163,8 @@ st.caption("Move right along the threshold: the model answers fewer digits (bott
 st.header("Per digit")
 left, right = st.columns([2, 3], gap="large")
 with left:
-    st.dataframe(ev.report.style.format({"precision": "{:.2%}", "recall": "{:.2%}", "f1": "{:.2%}",
-                                         "support": "{:,}"}), width="stretch")
+    st.dataframe(ev.report.style.format({"precision": _pct2, "recall": _pct2, "f1": _pct2, "support": "{:,}"}),
+                 width="stretch")
     st.caption("Precision: of the digits predicted as this class, the share that are. Recall: of the true "
                "digits of this class, the share found. F1: their harmonic mean. Support: how many test digits.")
 with right:

@@ -6,7 +6,7 @@ import streamlit as st
 from dashboard import explain
 from dashboard.session import require_model
 from figures import inspect as fi
-from figures.evaluate import percent
+from lab.format import fmt_pct
 
 st.title("Inspect")
 st.caption("What the network learned: the patterns its first layer looks for, how one digit flows through it, "
@@ -67,7 +67,7 @@ def _pick_unit() -> None:
 
 
 norms = np.linalg.norm(W1, axis=0)
-hover = [f"unit {u}: ‖w‖ = {norms[u]:.2f}, active on {active[u]:.0%} of digits — click to open" for u in units]
+hover = [f"unit {u}: ‖w‖ = {norms[u]:.2f}, active on {fmt_pct(active[u])} of digits — click to open" for u in units]
 st.plotly_chart(fi.filter_grid_figure(W1, units, shared_scale=scale == "shared", selected=st.session_state["inspect_unit"],
                                       hover=hover, cols=16 if n_show > 64 else 12),
                 key="in_filters", on_select="rerun", selection_mode="points", width="stretch")
@@ -146,7 +146,7 @@ top_mistakes = ev.mistakes.head(200).set_index("index")
 c3.selectbox("Or a mistake (most confident first)", top_mistakes.index.tolist(), index=None, key="in_mistake",
              on_change=_pick_digit, args=("in_mistake",), placeholder="choose a misclassified digit",
              format_func=lambda i: f"#{i}: true {top_mistakes.at[i, 'true']} → {top_mistakes.at[i, 'predicted']} "
-                                   f"({percent(top_mistakes.at[i, 'confidence'])} sure)")
+                                   f"({fmt_pct(top_mistakes.at[i, 'confidence'])} sure)")
 index = int(st.session_state["inspect_digit"])
 trace = explain.trace_digit(view, index)
 true_label = int(data.labels[index])
@@ -229,7 +229,7 @@ if n_layers >= 2:
     cols = st.columns(len(hidden_names))
     for j, col in enumerate(cols):
         dead = sample.dead[j]
-        col.metric(f"{hidden_names[j].capitalize()} ({activations[j]})", f"{dead:.0%} dead",
+        col.metric(f"{hidden_names[j].capitalize()} ({activations[j]})", f"{fmt_pct(dead)} dead",
                    help="Share of the layer's units whose input is ≤ 0 for all 2,000 sampled test digits.")
     _, dead_hist, _ = explain.history_columns(history, "dead_fraction")
     if dead_hist.size and np.isfinite(dead_hist).any():
@@ -267,7 +267,7 @@ if map_digit is not None:
                         key="in_map_digit", width="stretch")
     with c2:
         t, p = int(data.labels[map_digit]), int(ev.predicted[map_digit])
-        st.markdown(f"True **{t}**, predicted **{p}** ({percent(ev.confidence[map_digit])} sure)"
+        st.markdown(f"True **{t}**, predicted **{p}** ({fmt_pct(ev.confidence[map_digit])} sure)"
                     + (" — a mistake." if t != p else "."))
 
         def _follow(i: int = map_digit) -> None:

@@ -90,7 +90,7 @@ def test_misclassified_frame_lists_exactly_the_mistakes_most_confident_first() -
 
 def test_top_k_text_never_rounds_to_a_false_certainty() -> None:
     assert fe.top_k_text(np.array([5, 3, 8]), np.array([0.82, 0.12, 0.031])) == "5 82% · 3 12% · 8 3%"
-    assert fe.top_k_text(np.array([4, 7]), np.array([0.9996, 0.0003])) == "4 >99% · 7 <1%"
+    assert fe.top_k_text(np.array([4, 7]), np.array([0.9996, 0.0003])) == "4 >99.9% · 7 <0.1%"  # as on every page (lab/format.py)
     assert fe.top_k_text(np.array([1, 2]), np.array([1.0, 0.0])) == "1 100% · 2 0%"
 
 

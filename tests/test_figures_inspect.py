@@ -126,6 +126,17 @@ def test_layer_activity_and_probabilities() -> None:
     assert "predicts 1" in fig.layout.title.text
 
 
+def test_probability_labels_read_as_on_the_draw_and_evaluate_pages() -> None:
+    from figures import draw as fd
+    from figures import evaluate as fe
+
+    proba = np.array([0.9996, 0.00004, 0.00036])
+    labels = list(fi.probability_figure(proba).data[0].text)
+    assert labels == [">99.9%", "<0.1%", "<0.1%"]  # never a rounded 100% or 0%
+    assert labels[0] == fd.percent(proba[0])
+    assert fe.top_k_text(np.arange(3), proba) == " · ".join(f"{k} {text}" for k, text in enumerate(labels))
+
+
 def test_pca_map_has_every_digit_once_and_marks_exactly_the_mistakes() -> None:
     rng = np.random.default_rng(4)
     n = 60

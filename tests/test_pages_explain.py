@@ -18,8 +18,9 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import data as dashboard_data
 from dashboard import explain
-from lab import reaper
 from dashboard.session import ModelView, SessionData
+from lab import reaper
+from lab.format import fmt_pct
 from nn.config import ModelConfig, TrainConfig
 from nn.data import MnistDataset
 from nn.trainer import Trainer
@@ -120,7 +121,7 @@ def test_evaluate_shows_the_models_numbers(app, trained, dataset) -> None:
     accuracy = float((pred == dataset.y_test).mean())
     assert 0.3 < accuracy < 1.0  # learned something, made mistakes: every view has content
     tiles = {m.label: m.value for m in at.metric}
-    assert tiles["Test accuracy"] == f"{accuracy:.2%}"
+    assert tiles["Test accuracy"] == fmt_pct(accuracy, 2)
     assert tiles["Mistakes"] == f"{int((pred != dataset.y_test).sum()):,}"
 
     cm = np.asarray(chart_titled(at, "Confusion matrix")["data"][0]["z"])
@@ -139,7 +140,7 @@ def test_evaluate_shows_the_models_numbers(app, trained, dataset) -> None:
     at.slider(key="ev_threshold").set_value(0.6).run()
     proba = trained.model.predict_proba(X)
     coverage = float((proba.max(axis=1) >= 0.6).mean())
-    assert {m.label: m.value for m in at.metric}["Coverage"] == f"{coverage:.1%}"
+    assert {m.label: m.value for m in at.metric}["Coverage"] == fmt_pct(coverage, 1)
 
     # Filtering the misclassified digits by true class.
     at.multiselect(key="ev_mis_true").set_value([int(t)]).run()
