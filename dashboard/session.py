@@ -36,6 +36,15 @@ class ModelView:
     snapshots: list = field(default_factory=list)  # [(epoch, W1 copy)]
     meta: dict = field(default_factory=dict)  # what the .npz said (uploaded) or the train config (trained)
 
+    @property
+    def description(self) -> str:
+        """Which model this is, as the pages say it ("the model you trained")."""
+        return _SOURCES.get(self.source, self.source)
+
+
+_SOURCES = {"training": "the run in progress (weights at its last completed epoch)",
+            "trained": "the model you trained", "uploaded": "the uploaded model"}
+
 
 @dataclass
 class SessionData:

@@ -1,7 +1,7 @@
 """Figures and tables for the Evaluate page: how good the model is, and where it fails.
 
 Inputs are plain arrays (a confusion matrix, probabilities, labels) so tests can build them by hand;
-the numbers themselves come from ``nn.metrics``. Each figure is built in one ``go.Figure`` call from
+the numbers themselves come from ``nn.metrics`` and lab/evaluation.py. Each figure is built in one ``go.Figure`` call from
 dicts (see figures/tiles.py for why).
 """
 
@@ -14,20 +14,11 @@ import plotly.graph_objects as go
 from figures.palette import LINE_COLORS, PIXEL_RANGE, PIXEL_SCALE
 from figures.style import layout
 from figures.tiles import FRAME_VALUE, click_targets, image_axes, tile_images
+from lab.evaluation import row_normalise
 from lab.format import fmt_pct
 
 CONFUSION_SCALE = "Blues"
 _PX_PER_PIXEL = 3.6  # gallery: screen pixels per image pixel (a 28-pixel digit is about 100 px wide)
-
-
-def row_normalise(cm: np.ndarray) -> np.ndarray:
-    """Each row divided by its total: entry (t, p) is the fraction of true ``t`` predicted as ``p``.
-
-    A row with no examples stays all zero rather than dividing by zero.
-    """
-    cm = np.asarray(cm, dtype=np.float64)
-    totals = cm.sum(axis=1, keepdims=True)
-    return np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
 
 
 def confusion_figure(cm: np.ndarray, *, normalised: bool = False, selected: tuple[int, int] | None = None,
@@ -76,33 +67,15 @@ def confusion_figure(cm: np.ndarray, *, normalised: bool = False, selected: tupl
         clickmode="event+select", dragmode=False))
 
 
-def misclassified_frame(proba: np.ndarray, y_true: np.ndarray, *, top: int = 3) -> pd.DataFrame:
-    """One row per wrong prediction, most confident mistakes first.
+def confused_pairs_table(confusion: np.ndarray, pairs: list[tuple[int, int, int]]) -> list[dict]:
+    """Rows of the "most confused pairs" table: true, predicted, mistakes, share of the true digit."""
+    return [{"true": t, "predicted": p, "mistakes": c,
+             "share of true digit": fmt_pct(c / max(1, confusion[t].sum()), 1)} for t, p, c in pairs]
 
-    ``proba: (n, k)`` predicted probabilities, ``y_true: (n,)``. Columns: ``index`` (row in the test
-    set), ``true``, ``predicted``, ``confidence`` (probability of the prediction), ``p_true``
-    (probability given to the right answer), and ``top_classes``/``top_probs`` (the ``top`` best guesses).
-    """
-    proba = np.asarray(proba)
-    y_true = np.asarray(y_true).astype(np.int64)
-    if proba.ndim != 2 or proba.shape[0] != y_true.shape[0]:
-        raise ValueError(f"proba (n, k) and y_true (n,) disagree: {proba.shape} vs {y_true.shape}")
-    pred = proba.argmax(axis=1)
-    wrong = np.flatnonzero(pred != y_true)
-    p = proba[wrong]
-    order = np.argsort(-p, axis=1, kind="stable")[:, :top]
-    rows = np.arange(len(wrong))
-    frame = pd.DataFrame({
-        "index": wrong,
-        "true": y_true[wrong],
-        "predicted": pred[wrong],
-        "confidence": p[rows, pred[wrong]],
-        "p_true": p[rows, y_true[wrong]],
-        "top_classes": list(order),
-        "top_probs": list(np.take_along_axis(p, order, axis=1)),
-    })
-    # Stable sort: equal confidences keep test-set order, so pages are reproducible.
-    return frame.sort_values("confidence", ascending=False, kind="stable").reset_index(drop=True)
+
+def mistake_captions(mistakes: pd.DataFrame) -> list[str]:
+    """Under each misclassified digit: "true 4 → 9", then its three most probable digits."""
+    return [f"true {r.true} → {r.predicted}<br>{top_k_text(r.top_classes, r.top_probs)}" for r in mistakes.itertuples()]
 
 
 def top_k_text(classes: np.ndarray, probs: np.ndarray) -> str:

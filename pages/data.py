@@ -7,8 +7,9 @@ from dashboard.data import get_dataset
 from dashboard.data_stats import data_stats
 from dashboard.knobs import HELP
 from dashboard.session import get_session
-from figures.data import (augmentation_figure, average_digits_figure, class_counts_figure, pick_per_class,
-                          pixel_histogram_figure, sample_grid_figure)
+from figures.data import (augmentation_figure, average_digits_figure, class_counts_figure, pixel_histogram_figure,
+                          sample_grid_figure)
+from lab.dataset_stats import pick_per_class
 from lab.format import fmt_pct
 from nn.augment import preview
 from nn.config import AugmentConfig

@@ -17,10 +17,10 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import data as dashboard_data
-from dashboard import explain
 from dashboard.session import ModelView, SessionData
 from lab import reaper
 from lab.format import fmt_pct
+from lab.layer_sample import sample_indices
 from nn.config import ModelConfig, TrainConfig
 from nn.data import MnistDataset
 from nn.trainer import Trainer
@@ -193,7 +193,7 @@ def test_inspect_shows_every_section_for_a_trained_model(app, trained, dataset) 
     at.selectbox(key="in_map_layer").set_value("hidden 1 (activations)").run()
     layer_map = chart_titled(at, "principal components")
     ids = [int(i) for tr in layer_map["data"] if "customdata" in tr for i in tr["customdata"]]
-    assert sorted(ids) == explain.sample_indices(N_TEST).tolist()
+    assert sorted(ids) == sample_indices(N_TEST).tolist()
     assert any(m.label.startswith("Hidden 1") for m in at.metric)
     assert not at.exception
 
@@ -206,12 +206,6 @@ def test_inspect_for_an_uploaded_model_without_history(app, trained) -> None:
     infos = " ".join(i.value for i in at.info)
     assert "An uploaded model has none" in infos and "no training history" in infos
 
-
-def test_selected_customdata_reads_rows_and_scalars() -> None:
-    event = {"selection": {"points": [{"customdata": {"0": 7, "1": 2, "2": 5}}, {"customdata": 42}]}}
-    assert explain.selected_customdata(event) == [[7, 2, 5], 42]
-    assert explain.selected_customdata(None) == []
-    assert explain.selected_customdata({"selection": {"points": []}}) == []
 
 
 def test_both_pages_work_for_softmax_regression(app) -> None:
