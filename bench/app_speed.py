@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dashboard.params import config_to_knobs, knobs_to_query  # noqa: E402
+from lab.params import config_to_knobs, knobs_to_query  # noqa: E402
 from lab.threads import blas_threads_setting  # noqa: E402
 from nn.config import TrainConfig  # noqa: E402
 from nn.data import load_mnist  # noqa: E402

@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.params import config_to_knobs, default_knobs
+from lab.params import config_to_knobs, default_knobs
 from nn.config import ACTIVATIONS, INITS, MAX_HIDDEN_LAYERS, OPTIMIZERS, SCHEDULES, TrainConfig
 
 WIDTHS = (16, 32, 64, 100, 128, 256, 512, 1024, 2048, 4096)

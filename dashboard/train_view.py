@@ -15,12 +15,12 @@ from dashboard.widgets import LIVE_INTERVAL_S, metric_tiles, phase_label
 from figures.training import batch_loss_figure, epoch_metrics_figure, epochs_frame, lr_figure
 from lab.format import fmt_bytes, fmt_pct
 from lab.limiter import get_limiter
-from lab.memory import memory_budget_bytes
+from lab.memory import memory_budget_bytes, run_memory_bytes
 from lab.snapshot import FAILED, WAITING
 from lab.training_run import TrainingRun
 from nn.config import TrainConfig
 from nn.events import RunState
-from nn.model import memory_estimate, param_count
+from nn.model import param_count
 
 MAX_UPLOAD_BYTES = 200 * 2**20
 LIVE_POINTS = 500  # per line on the live charts: plenty for a chart a few hundred pixels wide
@@ -31,16 +31,6 @@ LIVE_CAPTIONS = (
     "the network starts to memorise rather than generalise.",
     "The learning rate used at each step: the schedule and warm-up shape it; your changes are marked.",
 )
-
-
-def run_memory_bytes(config: TrainConfig) -> int:
-    """What a run will allocate: the engine's estimate plus evaluation blocks and filter snapshots."""
-    eval_rows = 4096  # the model evaluates in blocks of this many rows
-    itemsize = np.dtype(config.model.dtype).itemsize
-    evaluation = eval_rows * (sum(config.model.hidden) * 2 + config.model.n_classes * 2) * itemsize
-    w1 = config.model.layer_sizes[0] * config.model.layer_sizes[1] * itemsize
-    snapshots = min(config.snapshot_budget_bytes, w1 * (config.epochs + 1))
-    return memory_estimate(config.model, config.batch_size, config.optimizer) + evaluation + snapshots
 
 
 def model_summary(config: TrainConfig) -> bool:

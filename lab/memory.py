@@ -1,10 +1,14 @@
-"""How much memory one training run may plan to use."""
+"""How much memory one training run may plan to use, and how much a configuration would need."""
 
 from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from lab.settings import max_trainings_setting
+from nn.config import TrainConfig
+from nn.model import memory_estimate
 
 
 def memory_budget_bytes() -> int:
@@ -35,3 +39,13 @@ def _available_memory_bytes() -> int:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return 2 * 2**30  # unknown platform: assume a modest machine
+
+
+def run_memory_bytes(config: TrainConfig) -> int:
+    """What a run will allocate: the engine's estimate plus evaluation blocks and filter snapshots."""
+    eval_rows = 4096  # the model evaluates in blocks of this many rows
+    itemsize = np.dtype(config.model.dtype).itemsize
+    evaluation = eval_rows * (sum(config.model.hidden) * 2 + config.model.n_classes * 2) * itemsize
+    w1 = config.model.layer_sizes[0] * config.model.layer_sizes[1] * itemsize
+    snapshots = min(config.snapshot_budget_bytes, w1 * (config.epochs + 1))
+    return memory_estimate(config.model, config.batch_size, config.optimizer) + evaluation + snapshots

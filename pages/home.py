@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from dashboard.params import knobs_to_config
 from dashboard.session import current_model, get_session
 from lab.equations import LOSS, SOFTMAX, activation_definitions, backprop_lines, forward_lines
+from lab.params import knobs_to_config
 from nn.model import param_count
 
 session = get_session()

@@ -11,7 +11,7 @@ import pytest
 from lab import reaper, settings
 from lab.cores import share_cores
 from lab.limiter import RunLimiter
-from lab.memory import memory_budget_bytes
+from lab.memory import memory_budget_bytes, run_memory_bytes
 from lab.settings import max_trainings_setting
 from lab.snapshot import FAILED, WAITING
 from lab.training_run import TrainingRun
@@ -194,6 +194,16 @@ def test_memory_budget_setting(monkeypatch) -> None:
     assert memory_budget_bytes() == 10 * 2**20
     monkeypatch.delenv("MNIST_RUN_MEMORY_MB")
     assert memory_budget_bytes() > 0
+
+
+def test_a_runs_memory_is_the_engines_estimate_plus_evaluation_and_bounded_snapshots() -> None:
+    from nn.model import memory_estimate
+
+    short, long = tiny(epochs=1), tiny(epochs=50)
+    engine = memory_estimate(short.model, short.batch_size, short.optimizer)
+    assert run_memory_bytes(short) > engine
+    w1 = 784 * 16 * 4
+    assert run_memory_bytes(long) - run_memory_bytes(short) == min(long.snapshot_budget_bytes, 51 * w1) - 2 * w1
 
 
 def test_limiter_rejects_a_useless_capacity() -> None:
