@@ -69,8 +69,3 @@ def get_dataset() -> MnistDataset:
         st.stop()
     box.empty()
     return holder.dataset
-
-
-def clear_dataset_cache() -> None:
-    """Forget the shared dataset (tests; a new fetch happens on next use)."""
-    _holder.clear()

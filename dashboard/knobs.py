@@ -80,10 +80,6 @@ def _subset_options(value: int) -> list[int]:
     return positive + [0]
 
 
-def _hidden_width(i: int, default: int = 128) -> int:
-    return st.session_state.get(_key(f"w{i}"), default)
-
-
 def seed_widgets(knobs: dict[str, Any], *, overwrite: bool = False) -> None:
     """Put knob values into the widget keys (all of them when ``overwrite``, else only the missing ones)."""
     values = dict(knobs)

@@ -44,13 +44,6 @@ LINE_COLORS = {
 }
 
 
-def digit_color(digit: int) -> str:
-    """The colour of digit ``digit`` (0-9) on every chart."""
-    if not 0 <= int(digit) <= 9:
-        raise ValueError(f"digit must be 0..9, got {digit!r}")
-    return DIGIT_COLORS[int(digit)]
-
-
 def diverging_kwargs(values: np.ndarray, *, quantile: float | None = None) -> dict:
     """Keyword arguments for ``go.Heatmap``/``px.imshow`` showing signed ``values`` centred on zero."""
     zmin, zmax = diverging_range(values, quantile=quantile)

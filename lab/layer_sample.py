@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from lab.evaluation import INPUT_SCALE, TestData, frozen
-from lab.units import active_fraction
+from lab.units import active_fraction, dead_fraction
 from nn.model import LayerTrace
 
 SAMPLE_SIZE = 2000  # test digits used for activations, unit statistics and the PCA map
@@ -45,7 +45,7 @@ def layer_sample(model: Any, data: TestData) -> LayerSample:
         indices=idx, traces=traces, labels=data.labels[idx],
         predicted=traces[-1].post.argmax(axis=1).astype(np.int64),
         active=[active_fraction(t) for t in hidden],
-        dead=[float((active_fraction(t) == 0).mean()) for t in hidden],
+        dead=[dead_fraction(t) for t in hidden],
     )
 
 
