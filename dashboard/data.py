@@ -38,9 +38,6 @@ def _source() -> str | None:
 
 def get_dataset() -> MnistDataset:
     """The shared dataset; on first use show progress, on failure show the message and stop the page."""
-    from dashboard.session import leave_legacy_page_mode
-
-    leave_legacy_page_mode()
     holder = _holder()
     if holder.dataset is not None:
         return holder.dataset

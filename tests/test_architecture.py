@@ -1,4 +1,4 @@
-"""The dependency rule: nn <- lab <- figures <- dashboard <- pages/app.py, checked on the source."""
+"""The dependency rule: nn <- lab <- figures <- dashboard <- app_pages/ and app.py, checked on the source."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ ALLOWED = {
     "figures": {"numpy", "nn", "lab", "figures", "plotly", "pandas", "PIL"},
     "dashboard": {"numpy", "nn", "lab", "figures", "dashboard", "plotly", "pandas", "PIL", "streamlit",
                   "streamlit_drawable_canvas"},
-    "pages": {"numpy", "nn", "lab", "figures", "dashboard", "plotly", "pandas", "PIL", "streamlit",
+    "app_pages": {"numpy", "nn", "lab", "figures", "dashboard", "plotly", "pandas", "PIL", "streamlit",
               "streamlit_drawable_canvas"},
 }
 # Heavy, optional imports allowed inside nn/, but only lazily (inside a function) in these files.
@@ -52,8 +52,8 @@ def _imports(path: Path) -> list[tuple[str, bool]]:
 
 
 def _layer_files(layer: str) -> list[Path]:
-    if layer == "pages":
-        return sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]
+    if layer == "app_pages":
+        return sorted((ROOT / "app_pages").glob("*.py")) + [ROOT / "app.py"]
     return sorted((ROOT / layer).rglob("*.py"))
 
 

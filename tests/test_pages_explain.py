@@ -102,7 +102,7 @@ def chart_titled(at: AppTest, words: str) -> dict:
     return matches[0]
 
 
-@pytest.mark.parametrize("page", ["pages/evaluate.py", "pages/inspect.py"])
+@pytest.mark.parametrize("page", ["app_pages/evaluate.py", "app_pages/inspect.py"])
 def test_without_a_model_the_page_says_so_and_links_to_train(app, page) -> None:
     at = app().run()
     at.switch_page(page).run()
@@ -113,7 +113,7 @@ def test_without_a_model_the_page_says_so_and_links_to_train(app, page) -> None:
 
 def test_evaluate_shows_the_models_numbers(app, trained, dataset) -> None:
     at = with_view(app(), trained_view(trained))
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("app_pages/evaluate.py").run()
     assert not at.exception, at.exception
 
     X = dataset.x_test.reshape(N_TEST, -1).astype(np.float32) / 255
@@ -152,7 +152,7 @@ def test_evaluate_shows_the_models_numbers(app, trained, dataset) -> None:
 
 def test_evaluation_is_computed_once_per_model_version(app, trained, monkeypatch) -> None:
     at = with_view(app(), trained_view(trained, version="test:once"))
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("app_pages/evaluate.py").run()
     calls = []
     original = trained.model.forward
     monkeypatch.setattr(trained.model, "forward", lambda *a, **k: calls.append(1) or original(*a, **k))
@@ -163,7 +163,7 @@ def test_evaluation_is_computed_once_per_model_version(app, trained, monkeypatch
 
 def test_inspect_shows_every_section_for_a_trained_model(app, trained, dataset) -> None:
     at = with_view(app(), trained_view(trained))
-    at.switch_page("pages/inspect.py").run()
+    at.switch_page("app_pages/inspect.py").run()
     assert not at.exception, at.exception
     titles = [s["layout"]["title"]["text"] for s in chart_specs(at)]
     for words in ("First-layer filters", "its weight from each pixel", "pushes up or down", "after epoch",
@@ -201,7 +201,7 @@ def test_inspect_shows_every_section_for_a_trained_model(app, trained, dataset) 
 def test_inspect_for_an_uploaded_model_without_history(app, trained) -> None:
     view = ModelView(model=trained.model, version="upload:abc", source="uploaded")
     at = with_view(app(), view)
-    at.switch_page("pages/inspect.py").run()
+    at.switch_page("app_pages/inspect.py").run()
     assert not at.exception, at.exception
     infos = " ".join(i.value for i in at.info)
     assert "An uploaded model has none" in infos and "no training history" in infos
@@ -212,7 +212,7 @@ def test_both_pages_work_for_softmax_regression(app) -> None:
     from nn.model import MLP
 
     model = MLP(ModelConfig(hidden=()), np.random.default_rng(0))
-    for page in ("pages/evaluate.py", "pages/inspect.py"):
+    for page in ("app_pages/evaluate.py", "app_pages/inspect.py"):
         at = with_view(app(), ModelView(model=model, version="upload:softmax", source="uploaded"))
         at.switch_page(page).run()
         assert not at.exception, f"{page}: {at.exception}"

@@ -115,7 +115,7 @@ else:
                         key="ev_mis_digit", width="stretch")
         c2.plotly_chart(probability_figure(ev.proba[index], int(data.labels[index])), key="ev_mis_proba",
                         width="stretch")
-        st.page_link("pages/inspect.py", label=f"Follow digit #{index} through the network on Inspect",
+        st.page_link("app_pages/inspect.py", label=f"Follow digit #{index} through the network on Inspect",
                      icon=":material/biotech:")
 
 # ---------------------------------------------------------------------------------------- abstention
