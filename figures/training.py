@@ -15,19 +15,10 @@ import plotly.graph_objects as go
 
 from figures.palette import LINE_COLORS
 from figures.style import layout
+from lab.curves import smooth
 from lab.format import fmt_pct
 
 EPOCH_COLUMNS = ["epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr", "seconds", "samples_per_sec"]
-
-
-def smooth(values: np.ndarray, weight: float = 0.95) -> np.ndarray:
-    """Exponential moving average with bias correction (TensorBoard's smoothing), same length as input."""
-    if not 0.0 <= weight < 1.0:
-        raise ValueError(f"smoothing weight must be in [0, 1), got {weight!r}")
-    values = np.asarray(values, dtype=np.float64)
-    if values.size == 0:
-        return values
-    return pd.Series(values).ewm(alpha=1.0 - weight, adjust=True).mean().to_numpy()
 
 
 def _thin(n: int, max_points: int) -> np.ndarray:
