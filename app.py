@@ -8,19 +8,19 @@ import streamlit as st
 
 from dashboard.params import read_query_once
 from dashboard.session import get_session
-from dashboard.threads import limit_blas_threads
 from dashboard.widgets import sidebar_status
+from lab.threads import limit_blas_threads
 
 st.set_page_config(page_title="MNIST from scratch", page_icon=":material/draw:", layout="wide")
 limit_blas_threads()
 
 navigation = st.navigation({
-    "Start": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-              st.Page("pages/data.py", title="Data", icon=":material/grid_view:")],
-    "Learn": [st.Page("pages/train.py", title="Train", icon=":material/model_training:")],
-    "Look inside": [st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
-                    st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
-                    st.Page("pages/draw.py", title="Draw a digit", icon=":material/draw:")],
+    "Start": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+              st.Page("app_pages/data.py", title="Data", icon=":material/grid_view:")],
+    "Learn": [st.Page("app_pages/train.py", title="Train", icon=":material/model_training:")],
+    "Look inside": [st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
+                    st.Page("app_pages/inspect.py", title="Inspect", icon=":material/biotech:"),
+                    st.Page("app_pages/draw.py", title="Draw a digit", icon=":material/draw:")],
 })
 
 session = get_session()

@@ -6,7 +6,7 @@
 1. Time per epoch, same config and seed, measured by the trainer itself (training + validation):
    - "trainer alone": ``nn.trainer.Trainer.run()`` in this process, no UI (what the CLI runs);
    - "trainer alone, 1 BLAS thread": the same with the BLAS cap the app's server sets (see
-     dashboard/threads.py), to split the app's overhead into "the cap" and "the UI";
+     lab/threads.py), to split the app's overhead into "the cap" and "the UI";
    - "app, live charts": the same config started from the Train page of a real server, with a real browser
      (Debian's chromium) showing the live charts (redrawn twice a second) and the sidebar status.
    Rounds alternate (alone, capped, app, alone, ...) so that load from other processes hits all alike;
@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dashboard.params import config_to_knobs, knobs_to_query  # noqa: E402
-from dashboard.threads import blas_threads_setting  # noqa: E402
+from lab.params import config_to_knobs, knobs_to_query  # noqa: E402
+from lab.threads import blas_threads_setting  # noqa: E402
 from nn.config import TrainConfig  # noqa: E402
 from nn.data import load_mnist  # noqa: E402
 from nn.presets import PRESETS  # noqa: E402

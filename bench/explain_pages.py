@@ -48,7 +48,7 @@ def main() -> None:
     from dashboard import explain
 
     rows = []
-    for page in ("pages/evaluate.py", "pages/inspect.py"):
+    for page in ("app_pages/evaluate.py", "app_pages/inspect.py"):
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         at.session_state["_mnist_session"] = SessionData(uploaded=view)
         at.switch_page(page)

@@ -38,9 +38,6 @@ def _source() -> str | None:
 
 def get_dataset() -> MnistDataset:
     """The shared dataset; on first use show progress, on failure show the message and stop the page."""
-    from dashboard.session import leave_legacy_page_mode
-
-    leave_legacy_page_mode()
     holder = _holder()
     if holder.dataset is not None:
         return holder.dataset
@@ -69,8 +66,3 @@ def get_dataset() -> MnistDataset:
         st.stop()
     box.empty()
     return holder.dataset
-
-
-def clear_dataset_cache() -> None:
-    """Forget the shared dataset (tests; a new fetch happens on next use)."""
-    _holder.clear()

@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.params import config_to_knobs, default_knobs
+from lab.params import config_to_knobs, default_knobs
 from nn.config import ACTIVATIONS, INITS, MAX_HIDDEN_LAYERS, OPTIMIZERS, SCHEDULES, TrainConfig
 
 WIDTHS = (16, 32, 64, 100, 128, 256, 512, 1024, 2048, 4096)
@@ -78,10 +78,6 @@ def _with(options: Sequence, value: Any) -> list:
 def _subset_options(value: int) -> list[int]:
     positive = sorted({v for v in SUBSETS if v} | ({value} if value else set()))
     return positive + [0]
-
-
-def _hidden_width(i: int, default: int = 128) -> int:
-    return st.session_state.get(_key(f"w{i}"), default)
 
 
 def seed_widgets(knobs: dict[str, Any], *, overwrite: bool = False) -> None:

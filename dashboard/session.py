@@ -14,10 +14,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.runner import TrainingRun
+from lab.training_run import TrainingRun
 
 _KEY = "_mnist_session"
-TRAIN_PAGE = "pages/train.py"
+TRAIN_PAGE = "app_pages/train.py"
 
 
 @dataclass
@@ -36,6 +36,15 @@ class ModelView:
     snapshots: list = field(default_factory=list)  # [(epoch, W1 copy)]
     meta: dict = field(default_factory=dict)  # what the .npz said (uploaded) or the train config (trained)
 
+    @property
+    def description(self) -> str:
+        """Which model this is, as the pages say it ("the model you trained")."""
+        return _SOURCES.get(self.source, self.source)
+
+
+_SOURCES = {"training": "the run in progress (weights at its last completed epoch)",
+            "trained": "the model you trained", "uploaded": "the uploaded model"}
+
 
 @dataclass
 class SessionData:
@@ -53,24 +62,8 @@ class SessionData:
     _npz: Any = None  # (version, bytes, file name) of the model download
 
 
-def leave_legacy_page_mode() -> None:
-    """Make sure the entrypoint (``app.py``) runs, even if the first visit of a fresh server was a page URL.
-
-    Streamlit treats a ``pages/`` folder as the legacy multipage layout until some session calls
-    ``st.navigation``; a fresh server's first visitor who opens ``/train`` directly would run that page
-    alone, without the app's set-up. Switch the legacy mode off and rerun: the entrypoint then runs,
-    calls ``st.navigation`` and routes to the same page.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
 def get_session() -> SessionData:
     """This session's data, created on first use, and its tab-gone guard registered."""
-    leave_legacy_page_mode()
     data = st.session_state.get(_KEY)
     if data is None:
         data = SessionData()

@@ -9,14 +9,17 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from dashboard.runner import FAILED, WAITING, TrainingRun, get_limiter, memory_budget_bytes
 from dashboard.live_charts import figure_json, live_charts
 from dashboard.session import SessionData, current_model, set_run, uploaded_view
 from dashboard.widgets import LIVE_INTERVAL_S, metric_tiles, phase_label
 from figures.training import batch_loss_figure, epoch_metrics_figure, epochs_frame, lr_figure
+from lab.format import fmt_bytes, fmt_pct
+from lab.limiter import get_limiter
+from lab.memory import memory_budget_bytes, run_memory_bytes
+from lab.snapshot import FAILED, WAITING
+from lab.training_run import TrainingRun
 from nn.config import TrainConfig
 from nn.events import RunState
-from nn.trainer import memory_estimate
 from nn.model import param_count
 
 MAX_UPLOAD_BYTES = 200 * 2**20
@@ -28,23 +31,6 @@ LIVE_CAPTIONS = (
     "the network starts to memorise rather than generalise.",
     "The learning rate used at each step: the schedule and warm-up shape it; your changes are marked.",
 )
-
-
-def fmt_bytes(n: float) -> str:
-    for unit, size in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n:.0f} B"
-
-
-def run_memory_bytes(config: TrainConfig) -> int:
-    """What a run will allocate: the engine's estimate plus evaluation blocks and filter snapshots."""
-    eval_rows = 4096  # the model evaluates in blocks of this many rows
-    itemsize = np.dtype(config.model.dtype).itemsize
-    evaluation = eval_rows * (sum(config.model.hidden) * 2 + config.model.n_classes * 2) * itemsize
-    w1 = config.model.layer_sizes[0] * config.model.layer_sizes[1] * itemsize
-    snapshots = min(config.snapshot_budget_bytes, w1 * (config.epochs + 1))
-    return memory_estimate(config.model, config.batch_size, config.optimizer) + evaluation + snapshots
 
 
 def model_summary(config: TrainConfig) -> bool:
@@ -295,7 +281,7 @@ def _load_upload(session: SessionData, upload: Any) -> tuple[str, str]:
     view = uploaded_view(model, meta, raw)
     accuracy = meta.get("accuracy", meta.get("val_accuracy"))
     sizes = " → ".join(map(str, config.layer_sizes))
-    view.meta["summary"] = f"{sizes}" + (f", accuracy {100 * float(accuracy):.2f}%" if _is_number(accuracy) else "")
+    view.meta["summary"] = f"{sizes}" + (f", accuracy {fmt_pct(float(accuracy), 2)}" if _is_number(accuracy) else "")
     set_run(session, None)
     session.uploaded = view
     return "success", f"Loaded {upload.name}: layers {view.meta['summary']}."

@@ -6,8 +6,9 @@ import math
 
 import streamlit as st
 
-from dashboard.runner import FAILED, STARTING, TERMINAL_PHASES, WAITING, RunSnapshot
 from dashboard.session import get_session
+from lab.format import fmt_duration, fmt_num, fmt_pct
+from lab.snapshot import FAILED, STARTING, TERMINAL_PHASES, WAITING, RunSnapshot
 from nn.events import RunState
 
 LIVE_INTERVAL_S = 0.5  # the sidebar and the live charts redraw twice a second while a run is active
@@ -34,21 +35,6 @@ def phase_label(snap: RunSnapshot) -> str:
     return f"{icon} {text}"
 
 
-def fmt_pct(x: float) -> str:
-    return "n/a" if not math.isfinite(x) else f"{100 * x:.2f}%"
-
-
-def fmt_num(x: float, digits: int = 4) -> str:
-    return "n/a" if not math.isfinite(x) else f"{x:.{digits}f}"
-
-
-def fmt_duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "n/a"
-    seconds = max(0, round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
-
-
 def metric_tiles(snap: RunSnapshot) -> None:
     """The numbers a learner watches, always in this order: accuracy, loss, epoch, speed, time left."""
     last = snap.epochs[-1] if snap.epochs else None
@@ -68,7 +54,7 @@ def metric_tiles(snap: RunSnapshot) -> None:
             acc_delta = f"{100 * (acc - pa):+.2f} pts"
         if math.isfinite(loss) and math.isfinite(pl):
             loss_delta = f"{loss - pl:+.4f}"
-    cols[0].metric("Val accuracy", fmt_pct(acc), acc_delta,
+    cols[0].metric("Val accuracy", fmt_pct(acc, 2), acc_delta,
                    help="Share of held-out validation digits the model gets right (after each epoch).",
                    width="content", border=True)
     cols[1].metric("Val loss", fmt_num(loss), loss_delta, delta_color="inverse",
@@ -110,7 +96,7 @@ def _status_body(was_live: bool = False) -> None:
     snap = run.snapshot()
     st.markdown(f"**Run** {phase_label(snap)}")
     last = snap.epochs[-1] if snap.epochs else None
-    acc = fmt_pct(last.val_acc) if last is not None else "n/a"
+    acc = fmt_pct(last.val_acc, 2) if last is not None else "n/a"
     st.caption(f"epoch {snap.epochs_done}/{snap.epochs_planned} · val acc {acc}")
     st.progress(snap.progress)
     if snap.phase == FAILED and snap.error:

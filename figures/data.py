@@ -62,18 +62,6 @@ def _image_layout(fig: go.Figure, title: str, n_rows: int, n_cols: int, *, row_l
     return fig
 
 
-def pick_per_class(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:
-    """(10, per_class) indices: ``per_class`` random examples of each digit, without repeats."""
-    labels = np.asarray(labels)
-    out = np.empty((10, per_class), dtype=np.int64)
-    for digit in range(10):
-        where = np.flatnonzero(labels == digit)
-        if where.size < per_class:
-            raise ValueError(f"only {where.size} images of digit {digit}, need {per_class}")
-        out[digit] = rng.choice(where, size=per_class, replace=False)
-    return out
-
-
 def sample_grid_figure(images: np.ndarray) -> go.Figure:
     """A grid of sample digits, one row per class 0-9. images: (10, n, 28, 28) uint8 pixels 0..255."""
     images = np.asarray(images)
@@ -113,39 +101,6 @@ def average_digits_figure(means: np.ndarray) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=z, hovertemplate="mean pixel %{z:.0f}<extra></extra>", **pixel_kwargs()))
     return _image_layout(fig, "The average image of each digit", 1, 10, gap=3,
                          col_labels=[str(d) for d in range(10)], px_per_pixel=2.6)
-
-
-def class_means(images: np.ndarray, labels: np.ndarray, chunk: int = 8192) -> np.ndarray:
-    """(10, 28, 28) float32: the mean image of each class. images (n, 28, 28) or (n, 784) uint8.
-
-    Sums are taken chunk by chunk as one small matrix product (one-hot labels times pixels), so the
-    whole 60,000-image set is never converted to floats at once.
-    """
-    images = np.asarray(images).reshape(len(images), SIDE * SIDE)
-    labels = np.asarray(labels, dtype=np.int64)
-    sums = np.zeros((10, SIDE * SIDE), dtype=np.float64)
-    for start in range(0, len(images), chunk):
-        y = labels[start: start + chunk]
-        onehot = (y[None, :] == np.arange(10)[:, None]).astype(np.float32)  # (10, c)
-        sums += onehot @ images[start: start + chunk].astype(np.float32)
-    counts = np.bincount(labels, minlength=10)[:10].astype(np.float64)
-    means = sums / np.maximum(counts, 1.0)[:, None]
-    return means.reshape(10, SIDE, SIDE).astype(np.float32)
-
-
-def pixel_counts(images: np.ndarray, chunk: int = 4_000_000) -> np.ndarray:
-    """(256,) how many pixels have each intensity 0..255. images: uint8, any shape.
-
-    Counted in chunks: ``np.bincount`` widens its input to 64-bit integers, 8x the size of the pixels.
-    """
-    images = np.asarray(images)
-    if images.dtype != np.uint8:
-        raise ValueError(f"pixel_counts expects uint8 pixels, got {images.dtype}")
-    flat = images.reshape(-1)
-    counts = np.zeros(256, dtype=np.int64)
-    for start in range(0, flat.size, chunk):
-        counts += np.bincount(flat[start: start + chunk], minlength=256)
-    return counts
 
 
 def pixel_histogram_figure(counts: np.ndarray) -> go.Figure:

@@ -16,6 +16,7 @@ from figures.style import layout
 from figures.tiles import image_axes
 from lab.drawing import Saliency
 from lab.preprocess import Preprocessed
+from lab.format import fmt_pct
 
 SIDE = 28
 BOX = 20  # MNIST digits fit a 20x20 box inside the 28x28 field
@@ -47,13 +48,8 @@ def _field_frame() -> dict:
 
 
 def percent(p: float) -> str:
-    """A probability for people: whole percents, but never a rounded-up 100% or a rounded-down 0%."""
-    p = float(p)
-    if p >= 0.995:
-        return ">99%" if p < 0.9995 else ">99.9%"
-    if 0 < p < 0.005:
-        return "<1%" if p >= 0.0005 else "<0.1%"
-    return f"{p:.0%}"
+    """A probability for people: ``lab.format.fmt_pct`` (the Draw page's name for it)."""
+    return fmt_pct(p)
 
 
 def input_figure(image: np.ndarray, centre_of_mass: tuple[float, float] | None = None, *,

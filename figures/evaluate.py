@@ -1,7 +1,7 @@
 """Figures and tables for the Evaluate page: how good the model is, and where it fails.
 
 Inputs are plain arrays (a confusion matrix, probabilities, labels) so tests can build them by hand;
-the numbers themselves come from ``nn.metrics``. Each figure is built in one ``go.Figure`` call from
+the numbers themselves come from ``nn.metrics`` and lab/evaluation.py. Each figure is built in one ``go.Figure`` call from
 dicts (see figures/tiles.py for why).
 """
 
@@ -14,19 +14,11 @@ import plotly.graph_objects as go
 from figures.palette import LINE_COLORS, PIXEL_RANGE, PIXEL_SCALE
 from figures.style import layout
 from figures.tiles import FRAME_VALUE, click_targets, image_axes, tile_images
+from lab.evaluation import row_normalise
+from lab.format import fmt_pct
 
 CONFUSION_SCALE = "Blues"
 _PX_PER_PIXEL = 3.6  # gallery: screen pixels per image pixel (a 28-pixel digit is about 100 px wide)
-
-
-def row_normalise(cm: np.ndarray) -> np.ndarray:
-    """Each row divided by its total: entry (t, p) is the fraction of true ``t`` predicted as ``p``.
-
-    A row with no examples stays all zero rather than dividing by zero.
-    """
-    cm = np.asarray(cm, dtype=np.float64)
-    totals = cm.sum(axis=1, keepdims=True)
-    return np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
 
 
 def confusion_figure(cm: np.ndarray, *, normalised: bool = False, selected: tuple[int, int] | None = None,
@@ -47,7 +39,7 @@ def confusion_figure(cm: np.ndarray, *, normalised: bool = False, selected: tupl
     capped = errors_only_scale and off.size > 0 and off.max() > 0
     zmax = float(off.max()) if capped else float(z.max() or 1.0)
     if normalised:
-        text = np.where(cm == 0, "0", np.char.mod("%.1f%%", 100 * z))
+        text = np.array([["0" if n == 0 else fmt_pct(share, 1) for n, share in zip(*row)] for row in zip(cm, z)])
     else:
         text = cm.astype(np.int64).astype(str)
 
@@ -75,47 +67,20 @@ def confusion_figure(cm: np.ndarray, *, normalised: bool = False, selected: tupl
         clickmode="event+select", dragmode=False))
 
 
-def misclassified_frame(proba: np.ndarray, y_true: np.ndarray, *, top: int = 3) -> pd.DataFrame:
-    """One row per wrong prediction, most confident mistakes first.
-
-    ``proba: (n, k)`` predicted probabilities, ``y_true: (n,)``. Columns: ``index`` (row in the test
-    set), ``true``, ``predicted``, ``confidence`` (probability of the prediction), ``p_true``
-    (probability given to the right answer), and ``top_classes``/``top_probs`` (the ``top`` best guesses).
-    """
-    proba = np.asarray(proba)
-    y_true = np.asarray(y_true).astype(np.int64)
-    if proba.ndim != 2 or proba.shape[0] != y_true.shape[0]:
-        raise ValueError(f"proba (n, k) and y_true (n,) disagree: {proba.shape} vs {y_true.shape}")
-    pred = proba.argmax(axis=1)
-    wrong = np.flatnonzero(pred != y_true)
-    p = proba[wrong]
-    order = np.argsort(-p, axis=1, kind="stable")[:, :top]
-    rows = np.arange(len(wrong))
-    frame = pd.DataFrame({
-        "index": wrong,
-        "true": y_true[wrong],
-        "predicted": pred[wrong],
-        "confidence": p[rows, pred[wrong]],
-        "p_true": p[rows, y_true[wrong]],
-        "top_classes": list(order),
-        "top_probs": list(np.take_along_axis(p, order, axis=1)),
-    })
-    # Stable sort: equal confidences keep test-set order, so pages are reproducible.
-    return frame.sort_values("confidence", ascending=False, kind="stable").reset_index(drop=True)
+def confused_pairs_table(confusion: np.ndarray, pairs: list[tuple[int, int, int]]) -> list[dict]:
+    """Rows of the "most confused pairs" table: true, predicted, mistakes, share of the true digit."""
+    return [{"true": t, "predicted": p, "mistakes": c,
+             "share of true digit": fmt_pct(c / max(1, confusion[t].sum()), 1)} for t, p, c in pairs]
 
 
-def percent(p: float) -> str:
-    """A probability as a whole percent that never rounds to a false certainty: ``">99%"``, ``"<1%"``."""
-    if p >= 0.995 and p < 1.0:
-        return ">99%"
-    if 0.0 < p < 0.005:
-        return "<1%"
-    return f"{p:.0%}"
+def mistake_captions(mistakes: pd.DataFrame) -> list[str]:
+    """Under each misclassified digit: "true 4 → 9", then its three most probable digits."""
+    return [f"true {r.true} → {r.predicted}<br>{top_k_text(r.top_classes, r.top_probs)}" for r in mistakes.itertuples()]
 
 
 def top_k_text(classes: np.ndarray, probs: np.ndarray) -> str:
     """``"5 82% · 3 12% · 8 3%"``: the best guesses with their probabilities."""
-    return " · ".join(f"{int(c)} {percent(float(p))}" for c, p in zip(classes, probs))
+    return " · ".join(f"{int(c)} {fmt_pct(p)}" for c, p in zip(classes, probs))
 
 
 def digit_gallery_figure(images: np.ndarray, captions: list[str], customdata: np.ndarray, *,
@@ -199,6 +164,6 @@ def per_class_figure(report: pd.DataFrame) -> go.Figure:
             for m in ("precision", "recall", "f1")]
     # Starting the axis below the lowest bar makes differences of one percent visible; the label says so.
     return go.Figure(data=bars, layout=layout(
-        "Precision, recall and F1 per digit", "digit", f"score (axis starts at {100 * floor:.0f}%)", height=360,
+        "Precision, recall and F1 per digit", "digit", f"score (axis starts at {fmt_pct(floor)})", height=360,
         xaxis={"type": "category"}, yaxis={"range": [floor, 1.0], "tickformat": ".0%"}, barmode="group",
         bargap=0.25))

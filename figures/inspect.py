@@ -1,8 +1,7 @@
 """Figures for the Inspect page: what the network learned, layer by layer.
 
-A few small analyses live here next to the figure that shows them (how often a unit is active, how a
-first-layer unit pushes each class); they use only NumPy and the model's public arrays. Figures are
-built in one ``go.Figure`` call from dicts (see figures/tiles.py for why).
+The numbers they show are computed in lab/ (lab/units.py, lab/histograms.py). Figures are built in one
+``go.Figure`` call from dicts (see figures/tiles.py for why).
 """
 
 from __future__ import annotations
@@ -16,7 +15,9 @@ import plotly.graph_objects as go
 from figures.palette import DIGIT_COLORS, DIVERGING_SCALE, LINE_COLORS, diverging_range, pixel_kwargs
 from figures.style import layout
 from figures.tiles import click_targets, image_axes, tile_images
-from nn.model import MLP, LayerTrace
+from lab.format import fmt_pct
+from lab.histograms import histogram
+from lab.snapshots import snapshot_histograms
 
 IMAGE_SIDE = 28
 NEGATIVE_COLOR = "#b2182b"  # the red end of RdBu: below zero
@@ -27,53 +28,6 @@ LAYER_COLORS = ("#4e79a7", "#e15759", "#59a14f", "#b07aa1", "#f28e2b", "#76b7b2"
 def layer_name(index: int, n_layers: int) -> str:
     """``"hidden 1"`` .. for hidden layers, ``"output"`` for the last of ``n_layers`` weight layers."""
     return "output" if index == n_layers - 1 else f"hidden {index + 1}"
-
-
-# ---------------------------------------------------------------------------------------------- analyses
-
-def active_fraction(trace: LayerTrace) -> np.ndarray:
-    """(k,) the share of digits on which each unit's pre-activation is positive.
-
-    For ReLU that is exactly "the unit outputs something"; for tanh and sigmoid it means "above
-    the midpoint", which is still a fair measure of how selective a unit is.
-    """
-    return (np.asarray(trace.pre) > 0).mean(axis=0)
-
-
-def dead_fraction(trace: LayerTrace) -> float:
-    """Share of the layer's units that are never active on any of the given digits."""
-    return float((active_fraction(trace) == 0).mean())
-
-
-def unit_class_effect(model: MLP, traces: list[LayerTrace], unit: int) -> np.ndarray:
-    """(C,) how raising first-layer ``unit``'s activation by 1 moves each logit, averaged over digits.
-
-    For each digit this is d logit / d a_unit = W_2[unit] D_2 W_3 ... D_{L-1} W_L, where D_l holds
-    that digit's activation derivatives f'(z_l): the weights on paths through units that are
-    switched off for that digit do not count. ``traces`` is ``model.forward_trace(X)`` for the digits.
-    """
-    n_hidden = model.n_layers - 1
-    if n_hidden < 1:
-        raise ValueError("the model has no hidden layer, so it has no first-layer units")
-    if not 0 <= unit < model.weights[0].shape[1]:
-        raise ValueError(f"unit must be in [0, {model.weights[0].shape[1]}), got {unit!r}")
-    n = traces[0].post.shape[0]
-    g = np.broadcast_to(model.weights[1][unit].astype(np.float64), (n, model.weights[1].shape[1]))
-    for layer in range(1, n_hidden):
-        post = traces[layer].post
-        deriv = model.activations[layer].derivative(post, np.empty_like(post))
-        g = (g * deriv) @ model.weights[layer + 1]
-    return np.asarray(g, dtype=np.float64).mean(axis=0)
-
-
-def histogram(values: np.ndarray, bins: int = 60, value_range: tuple[float, float] | None = None
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """(density (bins,), bin centres (bins,)): a histogram computed here, so a chart ships 60 numbers,
-    not the 200,000 weights of a first layer."""
-    values = np.asarray(values, dtype=np.float64).ravel()
-    values = values[np.isfinite(values)]
-    density, edges = np.histogram(values, bins=bins, range=value_range, density=True)
-    return density, (edges[:-1] + edges[1:]) / 2
 
 
 # ---------------------------------------------------------------------------------------------- filters
@@ -123,6 +77,18 @@ def filter_grid_figure(W1: np.ndarray, units: Sequence[int], *, shared_scale: bo
         plot_bgcolor="white", **image_axes(x_range=(-1.5, width + 0.5), y_range=(rows + 0.5, -1.5))))
 
 
+def filter_hover(W1: np.ndarray, active: np.ndarray, units: Sequence[int]) -> list[str]:
+    """Hover text of each filter in the grid: its weight norm and how often it is active."""
+    norms = np.linalg.norm(W1, axis=0)
+    return [f"unit {u}: ‖w‖ = {norms[u]:.2f}, active on {fmt_pct(active[u])} of digits — click to open" for u in units]
+
+
+def mistake_label(mistakes: pd.DataFrame, index: int) -> str:
+    """A mistake as the Inspect selectbox names it: "#12: true 4 → 9 (97% sure)"; ``mistakes`` indexed by test index."""
+    row = mistakes.loc[index]
+    return f"#{index}: true {row['true']} → {row['predicted']} ({fmt_pct(row['confidence'])} sure)"
+
+
 def filter_figure(w: np.ndarray, unit: int, *, zrange: tuple[float, float] | None = None) -> go.Figure:
     """One filter ``w: (784,)`` large: blue pixels raise the unit's input, red ones lower it."""
     w = np.asarray(w, dtype=np.float64).reshape(IMAGE_SIDE, IMAGE_SIDE)
@@ -161,7 +127,7 @@ def filter_stats_frame(W1: np.ndarray, b1: np.ndarray, active: np.ndarray, unit:
         ("largest positive weight", f"{w.max():+.3f}"),
         ("largest negative weight", f"{w.min():+.3f}"),
         ("bias b", f"{float(np.asarray(b1)[unit]):+.3f}"),
-        ("active on (share of sampled test digits)", f"{float(active[unit]):.1%}"),
+        ("active on (share of sampled test digits)", fmt_pct(active[unit], 1)),
     ]
     return pd.DataFrame(rows, columns=["statistic", "value"])
 
@@ -199,22 +165,13 @@ def layer_activity_figure(pre: np.ndarray, post: np.ndarray, name: str, activati
         yaxis2={"title": {"text": f"{activation}(z)"}, "domain": [0.0, 0.45]}))
 
 
-def _percent1(p: float) -> str:
-    """One decimal, but never a rounded "100.0%" or "0.0%" for what is not certain."""
-    if 0.9995 <= p < 1.0:
-        return ">99.9%"
-    if 0.0 < p < 0.0005:
-        return "<0.1%"
-    return f"{p:.1%}"
-
-
 def probability_figure(proba: np.ndarray, true_label: int | None = None) -> go.Figure:
     """The output layer's softmax ``proba: (C,)`` as bars in each digit's colour; the true one outlined."""
     proba = np.asarray(proba, dtype=np.float64).ravel()
     outline = [3 if true_label is not None and c == true_label else 0 for c in range(proba.size)]
     bar = {"type": "bar", "x": [str(c) for c in range(proba.size)], "y": proba,
            "marker": {"color": list(DIGIT_COLORS[:proba.size]), "line": {"color": "black", "width": outline}},
-           "text": [_percent1(p) for p in proba], "textposition": "outside", "cliponaxis": False,
+           "text": [fmt_pct(p) for p in proba], "textposition": "outside", "cliponaxis": False,
            "hovertemplate": "digit %{x}: %{y:.2%}<extra></extra>"}
     suffix = "" if true_label is None else f" (true: {true_label}, outlined)"
     return go.Figure(data=[bar], layout=layout(
@@ -301,21 +258,6 @@ def histograms_figure(arrays: Sequence[np.ndarray], names: Sequence[str], *, tit
                                                 margin={"t": 70}, **axes))
 
 
-def snapshot_histograms(snapshots: Sequence[tuple[int, np.ndarray]], *, bins: int = 60
-                        ) -> tuple[list[int], np.ndarray, np.ndarray]:
-    """(epochs, bin centres (bins,), densities (bins, snapshots)) of the first-layer weights, one shared
-    set of bins so the columns compare."""
-    if not snapshots:
-        raise ValueError("no snapshots to show")
-    epochs = [int(e) for e, _ in snapshots]
-    lo, hi = diverging_range(np.concatenate([np.asarray(W).ravel()[::7] for _, W in snapshots]), quantile=0.999)
-    densities = []
-    for _, W in snapshots:
-        density, centres = histogram(W, bins=bins, value_range=(lo, hi))
-        densities.append(density)
-    return epochs, centres, np.asarray(densities).T
-
-
 def snapshot_distribution_figure(snapshots: Sequence[tuple[int, np.ndarray]] | None = None, *, bins: int = 60,
                                  histograms: tuple[list[int], np.ndarray, np.ndarray] | None = None) -> go.Figure:
     """How the first layer's weight distribution spread out over training: one column per snapshot.
@@ -369,7 +311,7 @@ def pca_map_figure(coords: np.ndarray, labels: np.ndarray, predicted: np.ndarray
     ex = list(explained) + [0.0, 0.0]
     spec = layout(
         f"{layer.capitalize()}: {len(labels):,} test digits placed by their activations (first two principal "
-        "components)", f"PC 1 ({ex[0]:.0%} of variance)", f"PC 2 ({ex[1]:.0%} of variance)", height=560,
+        "components)", f"PC 1 ({fmt_pct(ex[0])} of variance)", f"PC 2 ({fmt_pct(ex[1])} of variance)", height=560,
         clickmode="event+select", dragmode="pan")
     spec["legend"] = {"title": {"text": "true digit"}, "orientation": "v", "x": 1.02, "xanchor": "left",
                       "y": 1.0, "yanchor": "top"}

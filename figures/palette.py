@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lab.histograms import symmetric_range as diverging_range  # zero is always the white middle of the scale
+
 # Tableau 10: distinguishable, colour-blind friendlier than plotly's default, and easy on white.
 DIGIT_COLORS: tuple[str, ...] = (
     "#4e79a7",  # 0 blue
@@ -40,28 +42,6 @@ LINE_COLORS = {
     "marker": "#f28e2b",
     "neutral": "#7f7f7f",
 }
-
-
-def digit_color(digit: int) -> str:
-    """The colour of digit ``digit`` (0-9) on every chart."""
-    if not 0 <= int(digit) <= 9:
-        raise ValueError(f"digit must be 0..9, got {digit!r}")
-    return DIGIT_COLORS[int(digit)]
-
-
-def diverging_range(values: np.ndarray, *, quantile: float | None = None) -> tuple[float, float]:
-    """A symmetric (zmin, zmax) around zero, so zero is always the white middle of the scale.
-
-    ``quantile`` (e.g. 0.99) ignores a few extreme values so that typical weights stay visible.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    finite = np.abs(values[np.isfinite(values)])
-    if finite.size == 0:
-        return -1.0, 1.0
-    limit = float(np.quantile(finite, quantile)) if quantile is not None else float(finite.max())
-    if limit <= 0:
-        limit = 1.0
-    return -limit, limit
 
 
 def diverging_kwargs(values: np.ndarray, *, quantile: float | None = None) -> dict:

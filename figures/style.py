@@ -1,8 +1,8 @@
 """Shared layout: every chart gets a title that says what it shows and labelled axes.
 
 Live charts are rebuilt several times a second, so layouts are plain dicts handed to ``go.Figure`` in
-one call: each later ``update_*`` call re-validates the figure (make_subplots alone costs ~50 ms).
-No plotly template is set either (assigning one costs ~40 ms per figure); Streamlit's chart theme
+one call: each later ``update_*`` call (and ``make_subplots``) re-validates the figure. No plotly
+template is set either (assigning one is slow too: docs/PERFORMANCE.md); Streamlit's chart theme
 already gives every figure the app's look.
 """
 

@@ -3,7 +3,7 @@
 Each tile gets an invisible scatter point at its centre carrying ``customdata``, because Streamlit's
 selection events ignore heatmap cells but report scatter points (see the shared Streamlit notes).
 Traces and layouts are plain dicts, handed to ``go.Figure`` once: every later ``update_*``/``add_*``
-call re-validates the whole figure (about 10 ms each here).
+call re-validates the whole figure (costs in docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations

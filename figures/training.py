@@ -15,18 +15,10 @@ import plotly.graph_objects as go
 
 from figures.palette import LINE_COLORS
 from figures.style import layout
+from lab.curves import smooth
+from lab.format import fmt_pct
 
 EPOCH_COLUMNS = ["epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr", "seconds", "samples_per_sec"]
-
-
-def smooth(values: np.ndarray, weight: float = 0.95) -> np.ndarray:
-    """Exponential moving average with bias correction (TensorBoard's smoothing), same length as input."""
-    if not 0.0 <= weight < 1.0:
-        raise ValueError(f"smoothing weight must be in [0, 1), got {weight!r}")
-    values = np.asarray(values, dtype=np.float64)
-    if values.size == 0:
-        return values
-    return pd.Series(values).ewm(alpha=1.0 - weight, adjust=True).mean().to_numpy()
 
 
 def _thin(n: int, max_points: int) -> np.ndarray:
@@ -137,7 +129,7 @@ def epoch_metrics_figure(history: pd.DataFrame, epochs_planned: int | None = Non
     if n and np.isfinite(history["val_acc"].to_numpy(dtype=np.float64)).any():
         best = history.loc[history["val_acc"].idxmax()]
         notes.append({"x": float(best["epoch"]), "y": 100 * float(best["val_acc"]), "xref": "x2", "yref": "y2",
-                      "text": f"best {100 * best['val_acc']:.2f}%", "showarrow": True, "arrowhead": 2,
+                      "text": f"best {fmt_pct(best['val_acc'], 2)}", "showarrow": True, "arrowhead": 2,
                       "ax": 0, "ay": 30})
     return go.Figure(data=data, layout=layout(
         "Loss and accuracy after each epoch", height=330, annotations=notes,

@@ -16,12 +16,15 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import data as dashboard_data
-from dashboard import runner
+from lab import reaper
+from lab.limiter import get_limiter
+from lab.snapshot import WAITING
+from lab.training_run import TrainingRun
 from nn.data import MnistDataset
 from nn.events import RunState
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/evaluate.py", "pages/inspect.py"]
+PAGES = ["app_pages/home.py", "app_pages/data.py", "app_pages/train.py", "app_pages/evaluate.py", "app_pages/inspect.py"]
 
 
 def synthetic_mnist(n_train: int = 6000, n_test: int = 1000) -> MnistDataset:
@@ -43,26 +46,13 @@ def synthetic_mnist(n_train: int = 6000, n_test: int = 1000) -> MnistDataset:
 
 
 @pytest.fixture
-def app(monkeypatch):
+def app():
     """A fresh app on the synthetic dataset; caches cleared before, training threads stopped after."""
-    # AppTest re-creates Streamlit's page manager on every run(), which re-enables the legacy `pages/`
-    # folder mode each time (a real server leaves it for good once the entrypoint has called
-    # st.navigation). Keep it off, as on a server that has been visited once, so that every run goes
-    # through app.py: its navigation, shared set-up and sidebar status.
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original_init = PagesManager.__init__
-
-    def init_without_legacy_mode(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init_without_legacy_mode)
     st.cache_data.clear()
     st.cache_resource.clear()
     dashboard_data._holder().dataset = synthetic_mnist()
     yield lambda: AppTest.from_file(APP, default_timeout=60)
-    runner.stop_all()
+    reaper.stop_all()
     st.cache_resource.clear()
 
 
@@ -71,7 +61,7 @@ def session(at: AppTest):
 
 
 def start_tiny_run(at: AppTest, epochs: int = 2) -> None:
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     at.select_slider(key="k_subset").set_value(500)
     at.select_slider(key="k_val_size").set_value(1000)
     at.slider(key="k_epochs").set_value(epochs)
@@ -116,6 +106,21 @@ def test_every_page_renders_without_a_model(app) -> None:
         assert at.title, f"{page} has no title"
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_a_first_visit_straight_to_a_page_goes_through_the_entrypoint(app, page: str) -> None:
+    """A fresh server whose first visitor opens a page's URL still runs app.py (navigation, sidebar status).
+
+    Streamlit runs a page alone, without app.py, in its legacy mode, which it enters when a folder
+    named ``pages/`` sits next to the entrypoint (streamlit/runtime/pages_manager.py). AppTest starts
+    every test like a fresh server, so this fails if that folder comes back.
+    """
+    assert not (Path(APP).parent / "pages").exists(), "a pages/ folder switches Streamlit to legacy page mode"
+    at = app()
+    at.switch_page(page).run()  # the first run of this app, at the page
+    assert not at.exception, at.exception
+    assert "no model yet" in at.sidebar.caption[0].value  # drawn by app.py
+
+
 def test_home_shows_the_equations_of_the_configured_network(app) -> None:
     at = app()
     at.query_params["hidden"] = "64-32"
@@ -142,7 +147,7 @@ def test_home_shows_the_textbook_code_beside_the_equations_read_from_the_files(a
 
 def test_data_page_shows_the_dataset_views(app) -> None:
     at = app().run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     assert not at.exception
     charts = at.get("plotly_chart")
     assert len(charts) == 5  # grid, counts, histogram, averages, augmentation
@@ -190,7 +195,7 @@ def test_live_charts_fall_back_to_streamlits_charts_when_their_folder_cannot_be_
     assert "memorise rather than generalise" in " ".join(c.value for c in at.caption)
 
 
-def start_paused_run(at: AppTest, epochs: int) -> runner.TrainingRun:
+def start_paused_run(at: AppTest, epochs: int) -> TrainingRun:
     """A tiny run started from the page, then paused there; returns the run once it is paused."""
     start_tiny_run(at, epochs=epochs)
     at.button(key="btn_pause").click().run()
@@ -212,14 +217,14 @@ def test_pause_resume_and_stop_from_the_page(app) -> None:
 
 def test_knobs_are_written_to_the_url_and_restored_from_it(app) -> None:
     at = app().run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     at.slider(key="k_epochs").set_value(7).run()
     assert at.query_params["epochs"] == ["7"] or at.query_params["epochs"] == "7"
     shared = app()
     shared.query_params["epochs"] = "7"
     shared.query_params["hidden"] = "32"
     shared.run()
-    shared.switch_page("pages/train.py").run()
+    shared.switch_page("app_pages/train.py").run()
     assert shared.slider(key="k_epochs").value == 7 and shared.slider(key="k_layers").value == 1
     assert shared.select_slider(key="k_w0").value == 32
 
@@ -234,14 +239,14 @@ def test_bad_query_values_fall_back_with_a_notice(app) -> None:
     assert any("`lr=" in w and "banana" in w for w in warnings)
     assert any("`hidden=" in w for w in warnings)
     assert session(at).knobs["epochs"] == 3 and session(at).knobs["lr"] == session(at).knobs["lr"]
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert not at.exception and at.slider(key="k_epochs").value == 3
 
 
 def test_a_network_that_would_not_fit_is_refused_before_it_is_built(app, monkeypatch) -> None:
     monkeypatch.setenv("MNIST_RUN_MEMORY_MB", "1")
     at = app().run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert any("would need about" in e.value for e in at.error)
     assert at.button(key="btn_start").disabled
     assert session(at).run is None
@@ -307,10 +312,10 @@ def test_first_use_fetches_once_with_progress(app, monkeypatch) -> None:
     dashboard_data._holder().dataset = None
     monkeypatch.setattr(dashboard_data, "load_mnist", fake_load)
     at = app().run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     assert not at.exception and not at.error
     assert any("synthetic test data" in m.value for m in at.markdown)
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert calls == [None]  # once per server process, then shared
 
 
@@ -324,7 +329,7 @@ def test_a_data_failure_shows_the_data_layers_message_not_a_traceback(app, monke
     dashboard_data._holder().dataset = None
     monkeypatch.setattr(dashboard_data, "load_mnist", failing_load)
     at = app().run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     assert not at.exception
     message = " ".join(e.value for e in at.error)
     assert "could not be loaded" in message and "connection refused" in message and "no cache file" in message
@@ -335,18 +340,18 @@ def test_a_bad_source_setting_is_named_in_the_message_not_a_traceback(app, monke
     dashboard_data._holder().dataset = None
     monkeypatch.setenv("MNIST_SOURCE", "floppy-disk")
     at = app().run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     assert not at.exception
     message = " ".join(e.value for e in at.error)
     assert "MNIST_SOURCE='floppy-disk'" in message and "pypi" in message
 
 
 def test_a_run_waits_visibly_when_the_server_is_at_its_limit(app) -> None:
-    limiter = runner.get_limiter()
+    limiter = get_limiter()
     images, labels = synthetic_mnist(600, 10).x_train, synthetic_mnist(600, 10).y_train
     from nn.config import ModelConfig, TrainConfig
 
-    blockers = [runner.TrainingRun(TrainConfig(model=ModelConfig(hidden=(8,)), epochs=1, val_size=100), images,
+    blockers = [TrainingRun(TrainConfig(model=ModelConfig(hidden=(8,)), epochs=1, val_size=100), images,
                                    labels, limiter=limiter, start_paused=True).start()
                 for _ in range(limiter.capacity)]
     wait_until(lambda: limiter.counts()[0] == limiter.capacity, "the blockers to fill every slot")
@@ -354,7 +359,7 @@ def test_a_run_waits_visibly_when_the_server_is_at_its_limit(app) -> None:
     start_tiny_run(at)
     at.run()
     run = session(at).run
-    assert run.phase == runner.WAITING
+    assert run.phase == WAITING
     assert any("waiting for a free training slot" in m.value for m in at.markdown)
     assert any("number 1 in line" in i.value for i in at.info)
     for blocker in blockers:
@@ -389,7 +394,7 @@ def test_divergence_shows_the_reason_and_keeps_the_last_good_model(app) -> None:
     for key, value in {"optimizer": "sgd", "lr": "10", "epochs": "3", "subset": "1000", "val_size": "1000"}.items():
         at.query_params[key] = value
     at.run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     at.button(key="btn_start").click().run()
     run_until_done(at)
     snap = session(at).run.snapshot()

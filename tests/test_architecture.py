@@ -1,4 +1,4 @@
-"""The dependency rule: nn <- lab <- figures <- dashboard <- pages/app.py, checked on the source."""
+"""The dependency rule: nn <- lab <- figures <- dashboard <- app_pages/ and app.py, checked on the source."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ ALLOWED = {
     "lab": {"numpy", "nn", "lab", "pandas", "PIL"},
     "figures": {"numpy", "nn", "lab", "figures", "plotly", "pandas", "PIL"},
     "dashboard": {"numpy", "nn", "lab", "figures", "dashboard", "plotly", "pandas", "PIL", "streamlit",
-                  "streamlit_drawable_canvas", "threadpoolctl"},
-    "pages": {"numpy", "nn", "lab", "figures", "dashboard", "plotly", "pandas", "PIL", "streamlit",
+                  "streamlit_drawable_canvas"},
+    "app_pages": {"numpy", "nn", "lab", "figures", "dashboard", "plotly", "pandas", "PIL", "streamlit",
               "streamlit_drawable_canvas"},
 }
 # Heavy, optional imports allowed inside nn/, but only lazily (inside a function) in these files.
@@ -28,6 +28,7 @@ LAZY_EXCEPTIONS = {
     "nn/trainer/telemetry.py": {"pandas"},
     "nn/trainer/trainer.py": {"pandas"},  # for the type of history() only
     "nn/engine/threads.py": {"threadpoolctl"},
+    "lab/threads.py": {"threadpoolctl"},
     "nn/metrics.py": {"pandas"},
     "nn/cli/fetch.py": {"tqdm"},
     "nn/cli/train.py": {"tqdm", "pandas"},
@@ -53,8 +54,8 @@ def _imports(path: Path) -> list[tuple[str, bool]]:
 
 
 def _layer_files(layer: str) -> list[Path]:
-    if layer == "pages":
-        return sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]
+    if layer == "app_pages":
+        return sorted((ROOT / "app_pages").glob("*.py")) + [ROOT / "app.py"]
     return sorted((ROOT / layer).rglob("*.py"))
 
 
@@ -159,8 +160,8 @@ LONG_FILES = {
     "nn/data/readers.py": "three file formats (IDX, CSV, npz), each with its own hostile-input checks",
     "nn/serialize.py": "the model file format and its hostile-input checks",
     "nn/cli/train.py": "the command line's flags, their checks and the report",
-    "dashboard/runner.py": "TEMPORARY: being split by idea on another branch",
-    "figures/inspect.py": "TEMPORARY: its analyses move to lab/ on another branch",
+    "lab/training_run.py": "one idea, a training in a background thread of the server: start, controls, "
+                           "events to a snapshot the page polls, release",
 }
 
 

@@ -11,7 +11,7 @@ import urllib.parse
 
 import pytest
 
-from dashboard.params import config_to_knobs, knobs_to_query
+from lab.params import config_to_knobs, knobs_to_query
 from nn.presets import PRESETS
 from tests.browser import app_server, browser_page, click_button, goto_page, screenshot_all, wait_for_app_idle
 

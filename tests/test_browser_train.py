@@ -12,7 +12,7 @@ import urllib.parse
 import numpy as np
 import pytest
 
-from dashboard.params import config_to_knobs, knobs_to_query
+from lab.params import config_to_knobs, knobs_to_query
 from nn.presets import PRESETS
 from tests.browser import (
     app_server,

@@ -44,7 +44,7 @@ def test_history_has_a_column_per_kind_layer_and_quantile(trained: Trainer) -> N
 
 
 def test_layer_quantiles_reads_one_layers_bands_back_from_the_history(trained: Trainer) -> None:
-    from dashboard.explain import layer_quantiles
+    from lab.history import layer_quantiles
 
     epochs, bands = layer_quantiles(trained.history(), "grad", 1)
     assert epochs == [1, 2, 3]

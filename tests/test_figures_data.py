@@ -1,13 +1,14 @@
-"""Dataset figures, called directly on small arrays."""
+"""Dataset figures and the Data page's statistics (lab/dataset_stats.py), called directly on small arrays."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from figures.data import (augmentation_figure, average_digits_figure, class_counts_figure, class_means,
-                          pick_per_class, pixel_counts, pixel_histogram_figure, sample_grid_figure, tile)
-from figures.palette import DIGIT_COLORS, PIXEL_SCALE, digit_color, diverging_kwargs
+from figures.data import (augmentation_figure, average_digits_figure, class_counts_figure, pixel_histogram_figure,
+                          sample_grid_figure, tile)
+from figures.palette import DIGIT_COLORS, PIXEL_SCALE, diverging_kwargs
+from lab.dataset_stats import class_means, data_stats, pick_per_class, pixel_counts
 
 
 def test_tile_places_each_image_with_transparent_gaps() -> None:
@@ -90,6 +91,18 @@ def test_pixel_histogram_counts_every_pixel() -> None:
         pixel_histogram_figure(counts[:10])
 
 
+
+def test_data_stats_are_the_two_statistics_shared_read_only() -> None:
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (50, 28, 28)).astype(np.uint8)
+    labels = np.arange(50) % 10
+    stats = data_stats(images, labels)
+    np.testing.assert_array_equal(stats.means, class_means(images, labels))
+    np.testing.assert_array_equal(stats.pixel_counts, pixel_counts(images))
+    with pytest.raises(ValueError, match="read-only"):
+        stats.means[0, 0, 0] = 1  # one copy serves every session: nobody may change it
+
+
 def test_augmentation_preview_puts_the_original_first_on_the_same_scale() -> None:
     originals = np.full((2, 28, 28), 255, np.uint8)
     variants = np.full((2, 3, 28, 28), 0.5, np.float32)
@@ -105,9 +118,7 @@ def test_augmentation_preview_puts_the_original_first_on_the_same_scale() -> Non
 
 
 def test_palette_is_one_colour_per_digit_and_zero_centred_for_signed_values() -> None:
-    assert len(set(DIGIT_COLORS)) == 10 and digit_color(3) == DIGIT_COLORS[3]
-    with pytest.raises(ValueError, match="10"):
-        digit_color(10)
+    assert len(set(DIGIT_COLORS)) == 10
     kw = diverging_kwargs(np.array([-0.2, 0.5, 0.1]))
     assert kw["zmid"] == 0 and kw["zmin"] == -0.5 and kw["zmax"] == 0.5
     assert diverging_kwargs(np.zeros(3))["zmax"] > 0  # all-zero weights still get a usable scale

@@ -1,4 +1,4 @@
-"""Inspect-page figures and the small analyses behind them, on tiny models and hand-made arrays."""
+"""Inspect-page figures, on tiny models and hand-made arrays (the analyses behind them: test_lab_analyses.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from figures import inspect as fi
 from nn.config import ModelConfig
-from nn.model import MLP, LayerTrace
+from nn.model import MLP
 
 
 def tiny_model(hidden=(6, 5), activation="tanh", seed=0) -> MLP:
@@ -54,52 +54,10 @@ def test_filter_grid_refuses_bad_units() -> None:
         fi.filter_grid_figure(np.zeros((100, 4)), [0])
 
 
-def test_unit_class_effect_matches_a_finite_difference_through_the_layers_above() -> None:
-    model = tiny_model()
-    rng = np.random.default_rng(1)
-    X = rng.random((40, 784))
-    traces = model.forward_trace(X)
-    unit, eps = 3, 1e-6
-
-    def logits_from_first_layer(a1: np.ndarray) -> np.ndarray:
-        h = a1
-        for W, b in zip(model.weights[1:-1], model.biases[1:-1]):
-            h = np.tanh(h @ W + b)
-        return h @ model.weights[-1] + model.biases[-1]
-
-    a1 = traces[0].post
-    bump = np.zeros_like(a1)
-    bump[:, unit] = eps
-    numeric = ((logits_from_first_layer(a1 + bump) - logits_from_first_layer(a1 - bump)) / (2 * eps)).mean(axis=0)
-    np.testing.assert_allclose(fi.unit_class_effect(model, traces, unit), numeric, rtol=1e-5, atol=1e-8)
-
-
-def test_unit_class_effect_with_one_hidden_layer_is_the_output_weight_row() -> None:
-    model = tiny_model(hidden=(4,), activation="relu")
-    traces = model.forward_trace(np.random.default_rng(2).random((5, 784)))
-    np.testing.assert_allclose(fi.unit_class_effect(model, traces, 2), model.weights[1][2])
-    with pytest.raises(ValueError, match="unit must be in"):
-        fi.unit_class_effect(model, traces, 4)
-
-
 def test_class_effect_bars_are_relative_to_the_mean() -> None:
     fig = fi.class_effect_figure(np.array([1.0, 2.0, 3.0, 6.0]), unit=5)
     np.testing.assert_allclose(fig.data[0].y, [-2.0, -1.0, 0.0, 3.0])
     assert "unit 5" in fig.layout.title.text
-
-
-def test_active_and_dead_fractions() -> None:
-    pre = np.array([[1.0, -1.0, 0.0], [2.0, -3.0, 0.5], [-1.0, -2.0, 0.0]])
-    trace = LayerTrace(pre=pre, post=np.maximum(pre, 0))
-    np.testing.assert_allclose(fi.active_fraction(trace), [2 / 3, 0.0, 1 / 3])
-    assert fi.dead_fraction(trace) == pytest.approx(1 / 3)
-
-
-def test_histogram_is_a_density() -> None:
-    values = np.random.default_rng(3).normal(size=10_000)
-    density, centres = fi.histogram(values, bins=50)
-    assert density.shape == centres.shape == (50,)
-    assert np.sum(density * np.diff(centres).mean()) == pytest.approx(1.0)
 
 
 def test_digit_figure_is_upright_square_and_on_the_fixed_pixel_range() -> None:
@@ -124,6 +82,17 @@ def test_layer_activity_and_probabilities() -> None:
     fig = fi.probability_figure(proba, true_label=2)
     assert list(fig.data[0].marker.line.width) == [0, 0, 3]  # the true class is outlined
     assert "predicts 1" in fig.layout.title.text
+
+
+def test_probability_labels_read_as_on_the_draw_and_evaluate_pages() -> None:
+    from figures import draw as fd
+    from figures import evaluate as fe
+
+    proba = np.array([0.9996, 0.00004, 0.00036])
+    labels = list(fi.probability_figure(proba).data[0].text)
+    assert labels == [">99.9%", "<0.1%", "<0.1%"]  # never a rounded 100% or 0%
+    assert labels[0] == fd.percent(proba[0])
+    assert fe.top_k_text(np.arange(3), proba) == " · ".join(f"{k} {text}" for k, text in enumerate(labels))
 
 
 def test_pca_map_has_every_digit_once_and_marks_exactly_the_mistakes() -> None:

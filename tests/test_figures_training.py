@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from figures.palette import LINE_COLORS
-from figures.training import (_thin, batch_loss_figure, epoch_metrics_figure, epochs_frame, lr_figure,
-                              smooth)
+from figures.training import _thin, batch_loss_figure, epoch_metrics_figure, epochs_frame, lr_figure
+from lab.curves import smooth
 from nn.events import EpochEvent
 
 

@@ -27,7 +27,7 @@ from nn.model import MLP
 from tests.pictures import SEVEN, canvas, encoded, sixteen_bit_png, with_jpeg_size, with_png_size
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGE = "pages/draw.py"
+PAGE = "app_pages/draw.py"
 
 
 def tiny_dataset() -> MnistDataset:

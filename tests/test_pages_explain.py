@@ -17,8 +17,10 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import data as dashboard_data
-from dashboard import explain, runner
 from dashboard.session import ModelView, SessionData
+from lab import reaper
+from lab.format import fmt_pct
+from lab.layer_sample import sample_indices
 from nn.config import ModelConfig, TrainConfig
 from nn.data import MnistDataset
 from nn.trainer import Trainer
@@ -63,7 +65,7 @@ def app(dataset):
     st.cache_resource.clear()
     dashboard_data._holder().dataset = dataset
     yield lambda: AppTest.from_file(APP, default_timeout=60)
-    runner.stop_all()
+    reaper.stop_all()
     st.cache_resource.clear()
 
 
@@ -100,7 +102,7 @@ def chart_titled(at: AppTest, words: str) -> dict:
     return matches[0]
 
 
-@pytest.mark.parametrize("page", ["pages/evaluate.py", "pages/inspect.py"])
+@pytest.mark.parametrize("page", ["app_pages/evaluate.py", "app_pages/inspect.py"])
 def test_without_a_model_the_page_says_so_and_links_to_train(app, page) -> None:
     at = app().run()
     at.switch_page(page).run()
@@ -111,7 +113,7 @@ def test_without_a_model_the_page_says_so_and_links_to_train(app, page) -> None:
 
 def test_evaluate_shows_the_models_numbers(app, trained, dataset) -> None:
     at = with_view(app(), trained_view(trained))
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("app_pages/evaluate.py").run()
     assert not at.exception, at.exception
 
     X = dataset.x_test.reshape(N_TEST, -1).astype(np.float32) / 255
@@ -119,7 +121,7 @@ def test_evaluate_shows_the_models_numbers(app, trained, dataset) -> None:
     accuracy = float((pred == dataset.y_test).mean())
     assert 0.3 < accuracy < 1.0  # learned something, made mistakes: every view has content
     tiles = {m.label: m.value for m in at.metric}
-    assert tiles["Test accuracy"] == f"{accuracy:.2%}"
+    assert tiles["Test accuracy"] == fmt_pct(accuracy, 2)
     assert tiles["Mistakes"] == f"{int((pred != dataset.y_test).sum()):,}"
 
     cm = np.asarray(chart_titled(at, "Confusion matrix")["data"][0]["z"])
@@ -138,7 +140,7 @@ def test_evaluate_shows_the_models_numbers(app, trained, dataset) -> None:
     at.slider(key="ev_threshold").set_value(0.6).run()
     proba = trained.model.predict_proba(X)
     coverage = float((proba.max(axis=1) >= 0.6).mean())
-    assert {m.label: m.value for m in at.metric}["Coverage"] == f"{coverage:.1%}"
+    assert {m.label: m.value for m in at.metric}["Coverage"] == fmt_pct(coverage, 1)
 
     # Filtering the misclassified digits by true class.
     at.multiselect(key="ev_mis_true").set_value([int(t)]).run()
@@ -150,7 +152,7 @@ def test_evaluate_shows_the_models_numbers(app, trained, dataset) -> None:
 
 def test_evaluation_is_computed_once_per_model_version(app, trained, monkeypatch) -> None:
     at = with_view(app(), trained_view(trained, version="test:once"))
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("app_pages/evaluate.py").run()
     calls = []
     original = trained.model.forward
     monkeypatch.setattr(trained.model, "forward", lambda *a, **k: calls.append(1) or original(*a, **k))
@@ -161,7 +163,7 @@ def test_evaluation_is_computed_once_per_model_version(app, trained, monkeypatch
 
 def test_inspect_shows_every_section_for_a_trained_model(app, trained, dataset) -> None:
     at = with_view(app(), trained_view(trained))
-    at.switch_page("pages/inspect.py").run()
+    at.switch_page("app_pages/inspect.py").run()
     assert not at.exception, at.exception
     titles = [s["layout"]["title"]["text"] for s in chart_specs(at)]
     for words in ("First-layer filters", "its weight from each pixel", "pushes up or down", "after epoch",
@@ -191,7 +193,7 @@ def test_inspect_shows_every_section_for_a_trained_model(app, trained, dataset) 
     at.selectbox(key="in_map_layer").set_value("hidden 1 (activations)").run()
     layer_map = chart_titled(at, "principal components")
     ids = [int(i) for tr in layer_map["data"] if "customdata" in tr for i in tr["customdata"]]
-    assert sorted(ids) == explain.sample_indices(N_TEST).tolist()
+    assert sorted(ids) == sample_indices(N_TEST).tolist()
     assert any(m.label.startswith("Hidden 1") for m in at.metric)
     assert not at.exception
 
@@ -199,24 +201,18 @@ def test_inspect_shows_every_section_for_a_trained_model(app, trained, dataset) 
 def test_inspect_for_an_uploaded_model_without_history(app, trained) -> None:
     view = ModelView(model=trained.model, version="upload:abc", source="uploaded")
     at = with_view(app(), view)
-    at.switch_page("pages/inspect.py").run()
+    at.switch_page("app_pages/inspect.py").run()
     assert not at.exception, at.exception
     infos = " ".join(i.value for i in at.info)
     assert "An uploaded model has none" in infos and "no training history" in infos
 
-
-def test_selected_customdata_reads_rows_and_scalars() -> None:
-    event = {"selection": {"points": [{"customdata": {"0": 7, "1": 2, "2": 5}}, {"customdata": 42}]}}
-    assert explain.selected_customdata(event) == [[7, 2, 5], 42]
-    assert explain.selected_customdata(None) == []
-    assert explain.selected_customdata({"selection": {"points": []}}) == []
 
 
 def test_both_pages_work_for_softmax_regression(app) -> None:
     from nn.model import MLP
 
     model = MLP(ModelConfig(hidden=()), np.random.default_rng(0))
-    for page in ("pages/evaluate.py", "pages/inspect.py"):
+    for page in ("app_pages/evaluate.py", "app_pages/inspect.py"):
         at = with_view(app(), ModelView(model=model, version="upload:softmax", source="uploaded"))
         at.switch_page(page).run()
         assert not at.exception, f"{page}: {at.exception}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.params import (SPECS, config_to_knobs, default_knobs, knobs_from_query, knobs_to_config,
+from lab.params import (SPECS, config_to_knobs, default_knobs, knobs_from_query, knobs_to_config,
                               knobs_to_query)
 from nn.presets import PRESETS
 

@@ -8,8 +8,13 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from dashboard import runner
-from dashboard.runner import FAILED, WAITING, RunLimiter, TrainingRun, max_trainings_setting, memory_budget_bytes
+from lab import reaper, settings
+from lab.cores import share_cores
+from lab.limiter import RunLimiter
+from lab.memory import memory_budget_bytes, run_memory_bytes
+from lab.settings import max_trainings_setting
+from lab.snapshot import FAILED, WAITING
+from lab.training_run import TrainingRun
 from nn.config import ModelConfig, TrainConfig
 from nn.events import RunState
 
@@ -34,7 +39,7 @@ def tiny(epochs: int = 3, **changes) -> TrainConfig:
 @pytest.fixture(autouse=True)
 def stop_threads():
     yield
-    runner.stop_all()
+    reaper.stop_all()
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -56,7 +61,7 @@ def test_a_run_trains_in_the_background_and_reports_progress(data) -> None:
     assert snap.batch_losses[-5:].mean() < snap.batch_losses[:5].mean()  # it learned something
     assert snap.batch_lrs.shape == (30,) and (snap.batch_lrs == np.float32(0.01)).all()
     assert 0 <= snap.val_acc <= 1 and snap.elapsed_seconds > 0
-    assert runner.live_runs() == []  # a finished run leaves the registry
+    assert reaper.live_runs() == []  # a finished run leaves the registry
 
 
 def test_the_limit_queues_runs_in_a_visible_waiting_state(data) -> None:
@@ -138,30 +143,30 @@ def test_a_crashing_trainer_fails_visibly_and_frees_its_slot(data) -> None:
 
 
 def test_runs_whose_tab_is_gone_are_stopped_and_released(data, monkeypatch) -> None:
-    monkeypatch.setattr(runner, "TAB_GONE_GRACE_S", 5.0)
+    monkeypatch.setattr(settings, "TAB_GONE_GRACE_S", 5.0)
     run = TrainingRun(tiny(), *data, limiter=RunLimiter(1), start_paused=True).start()
     wait_until(lambda: run.phase == RunState.PAUSED.value)
     now = time.monotonic()
-    assert runner.reap_orphans(now) == []
+    assert reaper.reap_orphans(now) == []
     run.tab_gone()
-    assert runner.reap_orphans(time.monotonic() + 1.0) == []  # a reconnect within the grace period is fine
+    assert reaper.reap_orphans(time.monotonic() + 1.0) == []  # a reconnect within the grace period is fine
     run.heartbeat()  # ...and the tab did come back
     assert not run.is_orphan(time.monotonic() + 10.0)
     run.tab_gone()
-    assert runner.reap_orphans(time.monotonic() + 10.0) == [run.run_id]
+    assert reaper.reap_orphans(time.monotonic() + 10.0) == [run.run_id]
     assert not run.alive and run.phase == RunState.STOPPED.value
     assert run.trainer is None and run.model_copy()[0] is None  # memory released
 
 
 def test_a_silent_tab_is_an_orphan_after_the_heartbeat_timeout(data, monkeypatch) -> None:
-    monkeypatch.setattr(runner, "HEARTBEAT_TIMEOUT_S", 60.0)
+    monkeypatch.setattr(settings, "HEARTBEAT_TIMEOUT_S", 60.0)
     run = TrainingRun(tiny(), *data, limiter=RunLimiter(1), start_paused=True)
     assert not run.is_orphan(time.monotonic() + 30.0)
     assert run.is_orphan(time.monotonic() + 61.0)
 
 
 def test_the_reaper_thread_stops_an_orphan_by_itself(data, monkeypatch) -> None:
-    monkeypatch.setattr(runner, "TAB_GONE_GRACE_S", 0.0)
+    monkeypatch.setattr(settings, "TAB_GONE_GRACE_S", 0.0)
     run = TrainingRun(tiny(), *data, limiter=RunLimiter(1), start_paused=True).start()
     wait_until(lambda: run.phase == RunState.PAUSED.value)
     run.tab_gone()
@@ -191,6 +196,16 @@ def test_memory_budget_setting(monkeypatch) -> None:
     assert memory_budget_bytes() > 0
 
 
+def test_a_runs_memory_is_the_engines_estimate_plus_evaluation_and_bounded_snapshots() -> None:
+    from nn.trainer import memory_estimate
+
+    short, long = tiny(epochs=1), tiny(epochs=50)
+    engine = memory_estimate(short.model, short.batch_size, short.optimizer)
+    assert run_memory_bytes(short) > engine
+    w1 = 784 * 16 * 4
+    assert run_memory_bytes(long) - run_memory_bytes(short) == min(long.snapshot_budget_bytes, 51 * w1) - 2 * w1
+
+
 def test_limiter_rejects_a_useless_capacity() -> None:
     with pytest.raises(ValueError, match="0"):
         RunLimiter(0)
@@ -214,14 +229,14 @@ def test_thread_teams_only_while_the_running_trainings_fit_on_the_cores(monkeypa
     monkeypatch.setattr("nn.trainer.default_team_size", lambda: 2)
     first, second = _StubRun(RunState.RUNNING.value), _StubRun(RunState.RUNNING.value)
     paused = _StubRun(RunState.PAUSED.value)
-    monkeypatch.setattr(runner, "_RUNS", {"a": first, "p": paused})
-    runner.share_cores(cores=2)
+    monkeypatch.setattr(reaper, "_RUNS", {"a": first, "p": paused})
+    share_cores(cores=2)
     assert first.trainer.allowed == [True]  # alone on two cores: a team of two fits
     assert paused.trainer.allowed == []  # a paused run uses no core and is left alone
-    monkeypatch.setattr(runner, "_RUNS", {"a": first, "b": second, "p": paused})
-    runner.share_cores(cores=2)
+    monkeypatch.setattr(reaper, "_RUNS", {"a": first, "b": second, "p": paused})
+    share_cores(cores=2)
     assert first.trainer.allowed[-1] is False and second.trainer.allowed == [False]
-    runner.share_cores(cores=4)
+    share_cores(cores=4)
     assert first.trainer.allowed[-1] is True and second.trainer.allowed[-1] is True
 
 

@@ -1,4 +1,4 @@
-"""The dashboard's BLAS cap: one spinning-free BLAS thread per training (see dashboard/threads.py)."""
+"""The app's BLAS cap: one spinning-free BLAS thread per training (see lab/threads.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.threads import DEFAULT_BLAS_THREADS, blas_threads_setting
+from lab.threads import DEFAULT_BLAS_THREADS, blas_threads_setting
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,7 @@ def test_limit_caps_every_blas_pool_of_the_process() -> None:
     code = textwrap.dedent("""
         import numpy
         from threadpoolctl import threadpool_info
-        from dashboard.threads import limit_blas_threads
+        from lab.threads import limit_blas_threads
         assert limit_blas_threads() == 1
         assert limit_blas_threads() == 1  # idempotent
         pools = [p for p in threadpool_info() if p["user_api"] == "blas"]

@@ -7,8 +7,10 @@ from dashboard.data import get_dataset
 from dashboard.data_stats import data_stats
 from dashboard.knobs import HELP
 from dashboard.session import get_session
-from figures.data import (augmentation_figure, average_digits_figure, class_counts_figure, pick_per_class,
-                          pixel_histogram_figure, sample_grid_figure)
+from figures.data import (augmentation_figure, average_digits_figure, class_counts_figure, pixel_histogram_figure,
+                          sample_grid_figure)
+from lab.dataset_stats import pick_per_class
+from lab.format import fmt_pct
 from nn.augment import preview
 from nn.config import AugmentConfig
 from nn.data import MNIST_SHA256
@@ -31,8 +33,7 @@ with st.container(border=True):
     with st.expander("How we know this is the real MNIST"):
         st.markdown("Whatever the source, the decoded arrays are hashed and compared with the SHA-256 of the true "
                     "MNIST before anything is cached; a copy that differs by one pixel is rejected.")
-        # A markdown table, not st.code: the code block's syntax highlighter is a 1.5 MB script that a
-        # newcomer's browser would fetch and compile before this page's charts (measured: ~0.3 s).
+        # A markdown table, not st.code: a newcomer's browser would first fetch the code block's highlighter.
         st.markdown("| array | SHA-256 |\n|---|---|\n" + "\n".join(
             f"| {name} | `{digest}` |" for name, digest in MNIST_SHA256.items()))
         st.caption("MNIST by Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3.0.")
@@ -59,7 +60,7 @@ with c1:
                "cannot score well by favouring one.")
 with c2:
     st.plotly_chart(pixel_histogram_figure(stats.pixel_counts), key="data_hist", width="stretch")
-    st.caption(f"About {100 * stats.pixel_counts[0] / stats.pixel_counts.sum():.0f}% of all pixels are blank "
+    st.caption(f"About {fmt_pct(stats.pixel_counts[0] / stats.pixel_counts.sum())} of all pixels are blank "
                "paper (0); ink is mostly fully dark, with a soft grey edge from the scanning.")
 
 st.plotly_chart(average_digits_figure(stats.means), key="data_means", width="stretch")

@@ -1,12 +1,15 @@
 """Inspect: what the network learned, from first-layer filters to a map of a layer's activations."""
 
-import numpy as np
 import streamlit as st
 
-from dashboard import explain
+from dashboard import explain, picks
 from dashboard.session import require_model
 from figures import inspect as fi
-from figures.evaluate import percent
+from lab.format import fmt_pct
+from lab.history import has_numbers, history_columns, layer_quantiles
+from lab.layer_sample import first_layer_active
+from lab.snapshots import snapshot_at, snapshot_range
+from lab.units import FILTER_ORDERS, filter_order, unit_class_effect, unit_note
 
 st.title("Inspect")
 st.caption("What the network learned: the patterns its first layer looks for, how one digit flows through it, "
@@ -23,13 +26,11 @@ if n_layers < 2:
 data = explain.test_data()
 sample = explain.layer_sample(view)
 ev = explain.evaluation(view)
-source = {"training": "the run in progress (weights at its last completed epoch)",
-          "trained": "the model you trained", "uploaded": "the uploaded model"}.get(view.source, view.source)
-st.caption(f"Showing {source}: layers {' → '.join(str(s) for s in model.config.layer_sizes)}.")
+st.caption(f"Showing {view.description}: layers {' → '.join(str(s) for s in model.config.layer_sizes)}.")
 
 W1, b1 = model.weights[0], model.biases[0]
 n_units = W1.shape[1]
-active = sample.active[0] if sample.active else fi.active_fraction(sample.traces[0])
+active = first_layer_active(sample)
 
 # ---------------------------------------------------------------------------------------- filters
 st.header("First-layer filters")
@@ -37,7 +38,7 @@ st.caption("Each first-layer unit computes a weighted sum of the 784 pixels. Dra
            "image shows what it looks for: ink on blue pixels raises its input, ink on red pixels lowers it, "
            "white pixels do not matter.")
 c1, c2, c3 = st.columns(3)
-sort_by = c1.selectbox("Sort by", ["weight norm", "how often active", "unit number"], key="in_sort",
+sort_by = c1.selectbox("Sort by", FILTER_ORDERS, key="in_sort",
                        help="Weight norm: the strongest filters first. How often active: the share of 2,000 test "
                             "digits for which the unit's input is positive (never-active units come last).")
 scale = c2.radio("Colour scale", ["shared", "per filter"], horizontal=True, key="in_scale",
@@ -46,51 +47,33 @@ scale = c2.radio("Colour scale", ["shared", "per filter"], horizontal=True, key=
 n_show = n_units if n_units <= 8 else c3.slider(
     "Filters shown", 8, min(n_units, 144), min(n_units, 48), key="in_nshow",
     help="How many units to draw, from the top of the sort order.")
-if sort_by == "weight norm":
-    order = np.argsort(-np.linalg.norm(W1, axis=0), kind="stable")
-elif sort_by == "how often active":
-    order = np.argsort(-active, kind="stable")
-else:
-    order = np.arange(n_units)
+order = filter_order(W1, active, sort_by)
 units = order[:n_show]
-
-if "inspect_unit" not in st.session_state:
-    st.session_state["inspect_unit"] = int(order[0])
-clicked = explain.new_selection("in_filters")
-if clicked:
-    st.session_state["inspect_unit"] = int(clicked[0])
-st.session_state["in_unit_box"] = st.session_state["inspect_unit"]
-
-
-def _pick_unit() -> None:
-    st.session_state["inspect_unit"] = int(st.session_state["in_unit_box"])
-
-
-norms = np.linalg.norm(W1, axis=0)
-hover = [f"unit {u}: ‖w‖ = {norms[u]:.2f}, active on {active[u]:.0%} of digits — click to open" for u in units]
-st.plotly_chart(fi.filter_grid_figure(W1, units, shared_scale=scale == "shared", selected=st.session_state["inspect_unit"],
-                                      hover=hover, cols=16 if n_show > 64 else 12),
+chosen_unit = picks.unit(default=int(order[0]))
+st.plotly_chart(fi.filter_grid_figure(W1, units, shared_scale=scale == "shared", selected=chosen_unit,
+                                      hover=fi.filter_hover(W1, active, units), cols=16 if n_show > 64 else 12),
                 key="in_filters", on_select="rerun", selection_mode="points", width="stretch")
 st.caption(f"{n_show} of {n_units} units, sorted by {sort_by}. Click a filter (or type its number below) to "
            "open it.")
 
-unit = st.columns(4)[0].number_input("Unit", 0, n_units - 1, key="in_unit_box", on_change=_pick_unit, step=1,
+unit = st.columns(4)[0].number_input("Unit", 0, n_units - 1, key="in_unit_box", on_change=picks.pick_unit, step=1,
                                      help="The first-layer unit to look at closely.")
 left, mid, right = st.columns([2, 2, 3], gap="medium")
 with left:
     st.plotly_chart(fi.filter_figure(W1[:, unit], unit), key="in_filter_big", width="stretch")
 with mid:
     st.table(fi.filter_stats_frame(W1, b1, active, unit).set_index("statistic"))
-    if active[unit] == 0 and activations[0] in ("relu", "leaky_relu"):
+    note = unit_note(active[unit], activations[0] if activations else None)
+    if note == "dead":
         st.warning("This unit is **dead**: its input is negative for every sampled digit, so "
                    f"{activations[0]} passes nothing on and (for ReLU) no gradient comes back. It stopped "
                    "learning; its picture is what is left of its initial random weights. Many dead units "
                    "usually mean the learning rate was too high.")
-    elif active[unit] > 0.95:
+    elif note == "always":
         st.info("This unit is active for almost every digit: it acts more like a bias than a detector.")
 with right:
     if n_layers >= 2:
-        effect = fi.unit_class_effect(model, sample.traces, unit)
+        effect = unit_class_effect(model, sample.traces, unit)
         st.plotly_chart(fi.class_effect_figure(effect, unit), key="in_effect", width="stretch")
         st.caption("How much each digit's score rises if this unit's activation rises by one, averaged over "
                    "2,000 test digits and through every layer above (units switched off for a digit do not "
@@ -106,9 +89,8 @@ else:
     epochs = [int(e) for e, _ in snapshots]
     epoch = st.select_slider("Epoch", options=epochs, value=epochs[-1], key="in_epoch",
                              help="Epoch 0 is the initialisation; drag to watch the filters form.")
-    W_at = dict((int(e), w) for e, w in snapshots)[epoch]
     shown = units[:24]
-    zrange = fi.diverging_range(np.concatenate([w[:, shown].ravel() for _, w in snapshots]), quantile=0.999)
+    W_at, zrange = snapshot_at(snapshots, epoch), snapshot_range(snapshots, shown)
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.plotly_chart(fi.filter_grid_figure(W_at, shown, zrange=zrange, cols=8, px_per_pixel=2.6,
@@ -124,30 +106,17 @@ else:
 # ---------------------------------------------------------------------------------------- one digit
 st.header("One digit through the network")
 n_test = len(data.labels)
-if not 0 <= st.session_state.get("inspect_digit", -1) < n_test:  # first visit, or another test set
-    st.session_state["inspect_digit"] = int(ev.mistakes["index"].iloc[0]) if len(ev.mistakes) else 0
-st.session_state["in_digit_box"] = int(st.session_state["inspect_digit"])
-
-
-def _pick_digit(key: str) -> None:
-    if st.session_state[key] is not None:
-        st.session_state["inspect_digit"] = int(st.session_state[key])
-
-
-def _random_digit() -> None:
-    st.session_state["inspect_digit"] = int(np.random.default_rng().integers(n_test))
-
-
+# First visit (or another test set): the most confident mistake.
+index = picks.digit(n_test, default=int(ev.mistakes["index"].iloc[0]) if len(ev.mistakes) else 0)
 c1, c2, c3 = st.columns([1, 1, 2])
-c1.number_input("Test digit", 0, n_test - 1, key="in_digit_box", on_change=_pick_digit, args=("in_digit_box",),
+c1.number_input("Test digit", 0, n_test - 1, key="in_digit_box", on_change=picks.pick_digit, args=("in_digit_box",),
                 help="Position in the 10,000-digit test set.")
-c2.button("Random digit", key="in_random", on_click=_random_digit, icon=":material/casino:", width="stretch")
+c2.button("Random digit", key="in_random", on_click=picks.random_digit, args=(n_test,), icon=":material/casino:",
+          width="stretch")
 top_mistakes = ev.mistakes.head(200).set_index("index")
 c3.selectbox("Or a mistake (most confident first)", top_mistakes.index.tolist(), index=None, key="in_mistake",
-             on_change=_pick_digit, args=("in_mistake",), placeholder="choose a misclassified digit",
-             format_func=lambda i: f"#{i}: true {top_mistakes.at[i, 'true']} → {top_mistakes.at[i, 'predicted']} "
-                                   f"({percent(top_mistakes.at[i, 'confidence'])} sure)")
-index = int(st.session_state["inspect_digit"])
+             on_change=picks.pick_digit, args=("in_mistake",), placeholder="choose a misclassified digit",
+             format_func=lambda i: fi.mistake_label(top_mistakes, i))
 trace = explain.trace_digit(view, index)
 true_label = int(data.labels[index])
 predicted = int(trace[-1].post[0].argmax())
@@ -181,8 +150,8 @@ hidden_names = names[:-1]
 history = view.history
 if history is not None and not history.empty:
     left, right = st.columns(2, gap="large")
-    epochs, norms_w, _ = explain.history_columns(history, "weight_norm")
-    _, norms_g, _ = explain.history_columns(history, "grad_norm")
+    epochs, norms_w, _ = history_columns(history, "weight_norm")
+    _, norms_g, _ = history_columns(history, "grad_norm")
     with left:
         st.plotly_chart(fi.per_layer_lines_figure(epochs, norms_w, title="Weight norm per layer", y_title="‖W‖",
                                                   names=names), key="in_wnorm", width="stretch")
@@ -194,14 +163,14 @@ if history is not None and not history.empty:
                         key="in_gnorm", width="stretch")
         st.caption("The size of the last batch's gradient for each layer; gradients shrinking towards the first "
                    "layer is the vanishing-gradient problem.")
-    if explain.layer_quantiles(history, "weight", 0) is not None:
+    if layer_quantiles(history, "weight", 0) is not None:
         shown = st.selectbox("Layer whose distributions to show", range(n_layers), format_func=lambda j: names[j],
                              key="in_dist_layer", help="Each layer has its own scale; pick one to follow.")
         color = fi.LAYER_COLORS[shown % len(fi.LAYER_COLORS)]
         left, right = st.columns(2, gap="large")
         for column, kind, label, key in ((left, "weight", "weight", "in_wdist"),
                                          (right, "grad", "dL/dW", "in_gdist")):
-            epochs_q, bands = explain.layer_quantiles(history, kind, shown)
+            epochs_q, bands = layer_quantiles(history, kind, shown)
             column.plotly_chart(fi.distribution_bands_figure(
                 epochs_q, bands, title=f"{names[shown].capitalize()}: {label} values per epoch", y_title=label,
                 color=color), key=key, width="stretch")
@@ -229,10 +198,10 @@ if n_layers >= 2:
     cols = st.columns(len(hidden_names))
     for j, col in enumerate(cols):
         dead = sample.dead[j]
-        col.metric(f"{hidden_names[j].capitalize()} ({activations[j]})", f"{dead:.0%} dead",
+        col.metric(f"{hidden_names[j].capitalize()} ({activations[j]})", f"{fmt_pct(dead)} dead",
                    help="Share of the layer's units whose input is ≤ 0 for all 2,000 sampled test digits.")
-    _, dead_hist, _ = explain.history_columns(history, "dead_fraction")
-    if dead_hist.size and np.isfinite(dead_hist).any():
+    _, dead_hist, _ = history_columns(history, "dead_fraction")
+    if has_numbers(dead_hist):
         st.plotly_chart(fi.per_layer_lines_figure(epochs, dead_hist, title="Dead units per hidden layer",
                                                   y_title="share of units never active", percent=True,
                                                   names=hidden_names), key="in_dead", width="stretch")
@@ -252,8 +221,7 @@ layer_label = c1.selectbox("Layer", list(layer_options), index=max(0, n_layers -
                            help="Early layers still look like pixels; later layers group digits by class.")
 layer = layer_options[layer_label]
 result = explain.layer_pca(view, layer, use_pre=layer == n_layers - 1)
-picked = explain.selected_customdata(st.session_state.get("in_map"))
-map_digit = int(picked[0]) if picked else None
+map_digit = picks.clicked_digit("in_map")
 st.plotly_chart(fi.pca_map_figure(result.projected, sample.labels, sample.predicted, sample.indices,
                                   layer=names[layer], explained=result.explained_ratio, selected=map_digit),
                 key="in_map", on_select="rerun", selection_mode="points", width="stretch")
@@ -267,11 +235,7 @@ if map_digit is not None:
                         key="in_map_digit", width="stretch")
     with c2:
         t, p = int(data.labels[map_digit]), int(ev.predicted[map_digit])
-        st.markdown(f"True **{t}**, predicted **{p}** ({percent(ev.confidence[map_digit])} sure)"
+        st.markdown(f"True **{t}**, predicted **{p}** ({fmt_pct(ev.confidence[map_digit])} sure)"
                     + (" — a mistake." if t != p else "."))
-
-        def _follow(i: int = map_digit) -> None:
-            st.session_state["inspect_digit"] = i
-
-        st.button("Follow this digit through the network (above)", key="in_follow", on_click=_follow,
-                  icon=":material/arrow_upward:")
+        st.button("Follow this digit through the network (above)", key="in_follow", on_click=picks.open_in_inspect,
+                  args=(map_digit,), icon=":material/arrow_upward:")

@@ -1,13 +1,9 @@
-"""Training runs in background threads, with a server-wide limit on how many train at once.
+"""One training run in a background thread that never calls Streamlit; pages poll ``run.snapshot()``.
 
-A ``TrainingRun`` wraps one ``nn.trainer.Trainer`` in a plain ``threading.Thread`` that never calls
-streamlit. The trainer's events are folded into a small record under a lock; pages poll
-``run.snapshot()`` from a fragment (poll, don't push: a thread cannot draw on a page).
-
-Server-wide: a ``RunLimiter`` lets at most ``MNIST_MAX_TRAININGS`` runs (default 2, one per core) train
-at the same time; the rest wait, first come first served, in a visible "waiting" phase. A reaper
-thread stops runs whose browser tab is gone (told by ``tab_gone()`` from a session-scoped cache's
-``on_release``, or noticed by a missing heartbeat) and drops their memory.
+A ``TrainingRun`` wraps one ``nn.trainer.Trainer`` in a plain ``threading.Thread``. The trainer's events
+are folded into a small record under a lock (poll, don't push: a thread cannot draw on a page). The run
+waits for a slot of the server-wide ``RunLimiter`` first (a visible "waiting" phase), and registers
+itself with the reaper (lab/reaper.py), which stops it once its browser tab is gone.
 """
 
 from __future__ import annotations
@@ -15,170 +11,22 @@ from __future__ import annotations
 import collections
 import copy
 import itertools
-import os
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from dashboard.threads import limit_blas_threads
+from lab import settings
+from lab.cores import share_cores
+from lab.limiter import RunLimiter, get_limiter
+from lab.reaper import register, unregister
+from lab.snapshot import FAILED, STARTING, TERMINAL_PHASES, WAITING, RunSnapshot, is_active_phase
+from lab.threads import limit_blas_threads
 from nn.config import TrainConfig
 from nn.events import BatchEvent, EpochEvent, RunState, StateEvent
-
-WAITING = "waiting"  # queued behind the server-wide limit
-STARTING = "starting"  # slot acquired, trainer being built
-FAILED = "failed"  # the trainer raised (message in ``error``)
-TERMINAL_PHASES = {s.value for s in RunState if s.is_terminal} | {FAILED}
-
-DEFAULT_MAX_TRAININGS = 2
-TAB_GONE_GRACE_S = float(os.environ.get("MNIST_TAB_GONE_GRACE", "20"))  # a reconnect comes back sooner
-HEARTBEAT_TIMEOUT_S = float(os.environ.get("MNIST_HEARTBEAT_TIMEOUT", "300"))  # hidden tabs tick slowly
-
-
-def max_trainings_setting() -> tuple[int, str | None]:
-    """``MNIST_MAX_TRAININGS`` as a positive int, or the default and a message saying why it was ignored."""
-    raw = os.environ.get("MNIST_MAX_TRAININGS")
-    if raw is None or raw.strip() == "":
-        return DEFAULT_MAX_TRAININGS, None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 64:
-        return DEFAULT_MAX_TRAININGS, f"MNIST_MAX_TRAININGS={raw!r} is not an integer in 1..64; using {DEFAULT_MAX_TRAININGS}"
-    return value, None
-
-
-def memory_budget_bytes() -> int:
-    """How much memory one run may plan to use: ``MNIST_RUN_MEMORY_MB`` if set, else a share of what is free.
-
-    Each of the ``MNIST_MAX_TRAININGS`` simultaneous runs gets an equal share of half the currently
-    available memory (the other half stays for the shared dataset, the server and the pages).
-    """
-    raw = os.environ.get("MNIST_RUN_MEMORY_MB")
-    if raw:
-        try:
-            return max(1, int(float(raw) * 2**20))
-        except ValueError:
-            pass
-    available = _available_memory_bytes()
-    return int(available * 0.5 / max_trainings_setting()[0])
-
-
-def _available_memory_bytes() -> int:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 2 * 2**30  # unknown platform: assume a modest machine
-
-
-class RunLimiter:
-    """At most ``capacity`` runs hold a slot; the others wait in arrival order."""
-
-    def __init__(self, capacity: int) -> None:
-        if capacity < 1:
-            raise ValueError(f"capacity must be at least 1, got {capacity!r}")
-        self.capacity = capacity
-        self._cond = threading.Condition()
-        self._active: set[str] = set()
-        self._queue: collections.deque[str] = collections.deque()
-
-    def acquire(self, run_id: str, cancelled: Callable[[], bool], poll_s: float = 0.1) -> bool:
-        """Block until ``run_id`` holds a slot (True) or ``cancelled()`` becomes true (False)."""
-        with self._cond:
-            self._queue.append(run_id)
-            try:
-                while not (self._queue[0] == run_id and len(self._active) < self.capacity):
-                    if cancelled():
-                        return False
-                    self._cond.wait(poll_s)
-                self._active.add(run_id)
-                return True
-            finally:
-                self._queue.remove(run_id)
-                self._cond.notify_all()
-
-    def release(self, run_id: str) -> None:
-        with self._cond:
-            self._active.discard(run_id)
-            self._cond.notify_all()
-
-    def position(self, run_id: str) -> int | None:
-        """1-based place in the waiting line, or None when not waiting."""
-        with self._cond:
-            try:
-                return self._queue.index(run_id) + 1
-            except ValueError:
-                return None
-
-    def counts(self) -> tuple[int, int]:
-        """(training now, waiting)."""
-        with self._cond:
-            return len(self._active), len(self._queue)
-
-
-_LIMITER: RunLimiter | None = None
-_LIMITER_LOCK = threading.Lock()
-
-
-def get_limiter() -> RunLimiter:
-    """The one server-wide limiter (capacity from ``MNIST_MAX_TRAININGS``, read once per process)."""
-    global _LIMITER
-    with _LIMITER_LOCK:
-        if _LIMITER is None:
-            _LIMITER = RunLimiter(max_trainings_setting()[0])
-        return _LIMITER
-
-
-@dataclass(frozen=True)
-class RunSnapshot:
-    """A consistent, immutable copy of a run's progress, cheap enough to take several times a second."""
-
-    run_id: str
-    phase: str  # WAITING, STARTING, FAILED, or a RunState value
-    reason: str
-    error: str
-    queue_position: int | None
-    epochs_planned: int
-    epoch: int  # epoch in progress (1-based), 0 before the first batch
-    epochs_done: int
-    batch: int
-    batches_per_epoch: int
-    step: int
-    batch_losses: np.ndarray  # (steps,) float32
-    batch_lrs: np.ndarray  # (steps,) float32
-    lr_changes: tuple[tuple[int, float], ...]  # (step after which it applied, new lr), by the user
-    epochs: tuple[EpochEvent, ...]
-    samples_per_sec: float  # recent, NaN when unknown
-    eta_seconds: float  # NaN when unknown
-    elapsed_seconds: float  # time spent training (pauses excluded)
-    current_lr: float
-
-    @property
-    def progress(self) -> float:
-        """Fraction of planned batches done, 0..1."""
-        total = self.epochs_planned * max(self.batches_per_epoch, 1)
-        return 0.0 if total == 0 or self.batches_per_epoch == 0 else min(1.0, self.step / total)
-
-    @property
-    def is_active(self) -> bool:
-        """Waiting, starting, running or paused: holds (or waits for) a training slot."""
-        return self.phase not in TERMINAL_PHASES and self.phase != RunState.IDLE.value
-
-    @property
-    def val_acc(self) -> float:
-        return self.epochs[-1].val_acc if self.epochs else float("nan")
 
 
 _run_numbers = itertools.count(1)
@@ -229,9 +77,9 @@ class TrainingRun:
 
     # ----- lifecycle ---------------------------------------------------------------------------
     def start(self) -> TrainingRun:
-        limit_blas_threads()  # see dashboard/threads.py: spinning BLAS threads starve the server
+        limit_blas_threads()  # see lab/threads.py: spinning BLAS threads starve the server
         self._thread = threading.Thread(target=self._main, name=f"train-{self.run_id}", daemon=True)
-        _register(self)
+        register(self)
         self._thread.start()
         return self
 
@@ -266,7 +114,7 @@ class TrainingRun:
         finally:
             if acquired:
                 self._limiter.release(self.run_id)
-            _unregister(self)
+            unregister(self)
             share_cores()
 
     def _fail(self, message: str) -> None:
@@ -290,8 +138,7 @@ class TrainingRun:
     @property
     def is_active(self) -> bool:
         """Waiting, starting, running or paused."""
-        phase = self.phase
-        return phase not in TERMINAL_PHASES and phase != RunState.IDLE.value
+        return is_active_phase(self.phase)
 
     @property
     def alive(self) -> bool:
@@ -347,9 +194,9 @@ class TrainingRun:
 
     def is_orphan(self, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
-        if self.tab_gone_at is not None and now - self.tab_gone_at > TAB_GONE_GRACE_S:
+        if self.tab_gone_at is not None and now - self.tab_gone_at > settings.TAB_GONE_GRACE_S:
             return True
-        return now - self.last_heartbeat > HEARTBEAT_TIMEOUT_S
+        return now - self.last_heartbeat > settings.HEARTBEAT_TIMEOUT_S
 
     def release(self) -> None:
         """Drop the big objects (trainer, model copies) once the run has ended and nobody will look."""
@@ -482,81 +329,3 @@ def copy_model(model: Any) -> Any:
 
 def _state_value(state: Any) -> str:
     return state.value if isinstance(state, RunState) else str(state)
-
-
-# ----- the server-wide registry of live runs, and the reaper ---------------------------------------
-_RUNS: dict[str, TrainingRun] = {}
-_RUNS_LOCK = threading.Lock()
-_REAPER: threading.Thread | None = None
-
-
-def _register(run: TrainingRun) -> None:
-    global _REAPER
-    with _RUNS_LOCK:
-        _RUNS[run.run_id] = run
-        if _REAPER is None or not _REAPER.is_alive():
-            _REAPER = threading.Thread(target=_reap_forever, name="train-reaper", daemon=True)
-            _REAPER.start()
-
-
-def _unregister(run: TrainingRun) -> None:
-    with _RUNS_LOCK:
-        _RUNS.pop(run.run_id, None)
-
-
-def share_cores(cores: int | None = None) -> None:
-    """Let running trainings use their thread teams only while the teams fit on the cores.
-
-    A team (nn/engine/threads.py) speeds up a run that has the machine to itself; teams that
-    outnumber the cores slow every run down, so with more running trainings than
-    cores / team size each keeps to one thread. Called whenever a run starts, pauses,
-    resumes or ends.
-    """
-    from nn.trainer import default_team_size, usable_cores
-
-    running = [run for run in live_runs() if run.trainer is not None and run.phase == RunState.RUNNING.value]
-    fits = len(running) * default_team_size() <= (cores or usable_cores())
-    for run in running:
-        allow = getattr(run.trainer, "allow_team", None)  # a test's stand-in trainer may not have it
-        if allow is not None:
-            allow(fits)
-
-
-def live_runs() -> list[TrainingRun]:
-    """Runs whose thread has not ended yet (any session)."""
-    with _RUNS_LOCK:
-        return list(_RUNS.values())
-
-
-def reap_orphans(now: float | None = None) -> list[str]:
-    """Stop every live run whose tab is gone and release its memory; return their ids."""
-    reaped = []
-    for run in live_runs():
-        if run.is_orphan(now):
-            run.stop()
-            run.join(timeout=5.0)
-            run.release()
-            reaped.append(run.run_id)
-    return reaped
-
-
-def _reap_forever(period_s: float = 1.0) -> None:
-    """Check once a second; exit when no run is left (the next run starts a new reaper)."""
-    while True:
-        time.sleep(period_s)
-        reap_orphans()
-        with _RUNS_LOCK:
-            if not _RUNS:
-                global _REAPER
-                _REAPER = None
-                return
-
-
-def stop_all(timeout: float = 5.0) -> None:
-    """Stop every live run and wait for the threads (tests' teardown, server shutdown)."""
-    runs = live_runs()
-    for run in runs:
-        run.stop()
-    for run in runs:
-        run.join(timeout)
-

@@ -1,16 +1,20 @@
 """Evaluate: how good the current model is on the 10,000 test digits, and where it fails."""
 
-import numpy as np
+from functools import partial
+
 import streamlit as st
 
-from dashboard import explain
+from dashboard import explain, picks
 from dashboard.session import require_model
 from figures import evaluate as fe
 from figures.inspect import digit_figure, probability_figure
+from lab.evaluation import abstain_below, cell_members, filter_mistakes, page_count
+from lab.format import fmt_num, fmt_pct
 from nn.metrics import most_confused_pairs
 
 PAGE_SIZE = 24
 CELL_LIMIT = 30  # digits shown for a confusion cell (three rows of ten)
+_pct2 = partial(fmt_pct, digits=2)  # the report's shares, as the accuracy tiles write them
 
 st.title("Evaluate")
 st.caption("How good the model is on the 10,000 test digits it never trained on, and where it fails.")
@@ -19,17 +23,15 @@ view = require_model()
 
 data = explain.test_data()
 ev = explain.evaluation(view)
-source = {"training": "the run in progress (weights at its last completed epoch)",
-          "trained": "the model you trained", "uploaded": "the uploaded model"}.get(view.source, view.source)
-st.caption(f"Showing {source}. Its predictions on the test set took {ev.seconds:.2f} s, computed once "
+st.caption(f"Showing {view.description}. Its predictions on the test set took {ev.seconds:.2f} s, computed once "
            "for this version of the weights.")
 
 # ---------------------------------------------------------------------------------------- headline numbers
 n_test = len(data.labels)
 n_wrong = len(ev.mistakes)
 cols = st.columns(4)
-cols[0].metric("Test accuracy", f"{ev.accuracy:.2%}", help="Share of the 10,000 test digits predicted right.")
-cols[1].metric("Test loss", f"{ev.loss:.4f}", help="Mean cross-entropy: -log of the probability given to "
+cols[0].metric("Test accuracy", fmt_pct(ev.accuracy, 2), help="Share of the 10,000 test digits predicted right.")
+cols[1].metric("Test loss", fmt_num(ev.loss), help="Mean cross-entropy: -log of the probability given to "
                "the right digit, averaged. Lower is better; it also punishes right answers given with doubt.")
 cols[2].metric("Mistakes", f"{n_wrong:,}", help="Test digits whose most probable class is wrong.")
 cols[3].metric("Test digits", f"{n_test:,}")
@@ -37,19 +39,13 @@ cols[3].metric("Test digits", f"{n_test:,}")
 # ---------------------------------------------------------------------------------------- confusion matrix
 st.header("Confusion matrix")
 pairs = most_confused_pairs(ev.confusion, k=5)
-if "ev_true" not in st.session_state:
-    first = pairs[0] if pairs else (0, 0, 0)
-    st.session_state["ev_true"], st.session_state["ev_pred"] = first[0], first[1]
-clicked = explain.new_selection("ev_cm")
-if clicked and isinstance(clicked[0], (list, tuple)):
-    st.session_state["ev_true"], st.session_state["ev_pred"] = int(clicked[0][0]), int(clicked[0][1])
+cell = picks.confusion_cell(pairs)
 
 left, right = st.columns([3, 2], gap="large")
 with left:
     normalised = st.radio("Show", ["counts", "share of each true digit"], horizontal=True, key="ev_cm_view",
                           help="Counts: how many test digits fall in each cell. Share: each row divided by "
                                "its total, so classes of different sizes compare fairly.") != "counts"
-    cell = (st.session_state["ev_true"], st.session_state["ev_pred"])
     st.plotly_chart(fe.confusion_figure(ev.confusion, normalised=normalised, selected=cell), key="ev_cm",
                     on_select="rerun", selection_mode="points", width="stretch")
     st.caption("Rows are the true digit, columns the model's answer: the diagonal counts right answers, every "
@@ -62,14 +58,10 @@ with right:
     pred_c = b.selectbox("Predicted digit", range(10), key="ev_pred")
     if pairs:
         st.markdown("**Most confused pairs**")
-        st.dataframe(
-            [{"true": t, "predicted": p, "mistakes": c,
-              "share of true digit": f"{c / max(1, ev.confusion[t].sum()):.1%}"} for t, p, c in pairs],
-            hide_index=True, width="stretch")
+        st.dataframe(fe.confused_pairs_table(ev.confusion, pairs), hide_index=True, width="stretch")
         st.caption("The five largest off-diagonal cells: the mistakes this model makes most often.")
 
-members = np.flatnonzero((data.labels == true_c) & (ev.predicted == pred_c))
-members = members[np.argsort(-ev.confidence[members], kind="stable")][:CELL_LIMIT]
+members = cell_members(data.labels, ev, true_c, pred_c, CELL_LIMIT)
 count = int(ev.confusion[true_c, pred_c])
 kind = "right answers" if true_c == pred_c else "mistakes"
 if count == 0:
@@ -77,7 +69,7 @@ if count == 0:
 else:
     st.plotly_chart(
         fe.digit_gallery_figure(
-            data.images[members], [f"#{i} · {fe.percent(ev.confidence[i])}" for i in members], members,
+            data.images[members], [f"#{i} · {fmt_pct(ev.confidence[i])}" for i in members], members,
             title=f"True {true_c}, predicted {pred_c}: {count:,} {kind}"
                   + (f" (the {len(members)} most confident shown)" if count > len(members) else ""),
             cols=10, px_per_pixel=2.5),
@@ -96,14 +88,8 @@ true_filter = f1.multiselect("True digit", range(10), key="ev_mis_true", placeho
 pred_filter = f2.multiselect("Predicted digit", range(10), key="ev_mis_pred", placeholder="any",
                              help="Show only mistakes where the model answered one of these.")
 order = f3.radio("Order", ["most confident first", "least confident first"], key="ev_mis_order", horizontal=True)
-mistakes = ev.mistakes
-if true_filter:
-    mistakes = mistakes[mistakes["true"].isin(true_filter)]
-if pred_filter:
-    mistakes = mistakes[mistakes["predicted"].isin(pred_filter)]
-if order != "most confident first":
-    mistakes = mistakes.iloc[::-1]
-n_pages = max(1, -(-len(mistakes) // PAGE_SIZE))
+mistakes = filter_mistakes(ev.mistakes, true_filter, pred_filter, most_confident_first=order == "most confident first")
+n_pages = page_count(len(mistakes), PAGE_SIZE)
 if len(mistakes) == 0:
     st.info("No mistakes match these filters.")
 else:
@@ -111,10 +97,8 @@ else:
                                          step=1, key="ev_mis_page") if n_pages > 1 else 1
     shown = mistakes.iloc[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     idx = shown["index"].to_numpy()
-    captions = [f"true {r.true} → {r.predicted}<br>{fe.top_k_text(r.top_classes, r.top_probs)}"
-                for r in shown.itertuples()]
     st.plotly_chart(
-        fe.digit_gallery_figure(data.images[idx], captions, idx,
+        fe.digit_gallery_figure(data.images[idx], fe.mistake_captions(shown), idx,
                                 hovertext=[f"test #{i}: click to open" for i in idx],
                                 title=f"{len(mistakes):,} mistakes; {(page - 1) * PAGE_SIZE + 1}"
                                       f"–{(page - 1) * PAGE_SIZE + len(shown)} shown", cols=6,
@@ -122,17 +106,16 @@ else:
         key="ev_mis_gallery", on_select="rerun", selection_mode="points", width="stretch")
     st.caption("Under each digit: its true label → the prediction, then the three most probable digits. "
                "Click a digit to open it below.")
-    chosen = explain.selected_customdata(st.session_state.get("ev_mis_gallery"))
-    if chosen:
-        index = int(chosen[0])
-        st.session_state["inspect_digit"] = index  # the Inspect page opens this digit
+    index = picks.clicked_digit("ev_mis_gallery")
+    if index is not None:
+        picks.open_in_inspect(index)
         c1, c2 = st.columns([1, 2])
 
         c1.plotly_chart(digit_figure(data.images[index], f"Test digit #{index}", height=300),
                         key="ev_mis_digit", width="stretch")
         c2.plotly_chart(probability_figure(ev.proba[index], int(data.labels[index])), key="ev_mis_proba",
                         width="stretch")
-        st.page_link("pages/inspect.py", label=f"Follow digit #{index} through the network on Inspect",
+        st.page_link("app_pages/inspect.py", label=f"Follow digit #{index} through the network on Inspect",
                      icon=":material/biotech:")
 
 # ---------------------------------------------------------------------------------------- abstention
@@ -140,15 +123,13 @@ st.header("Answer only when sure")
 threshold = st.slider("Confidence threshold", 0.10, 1.0, 0.90, 0.01, key="ev_threshold",
                       help="The model answers only when its top probability reaches this value and abstains "
                            "otherwise (a human would check those digits).")
-answered = ev.confidence >= threshold
-coverage = float(answered.mean())
-acc_answered = float((ev.predicted[answered] == data.labels[answered]).mean()) if answered.any() else float("nan")
+sure = abstain_below(ev, data.labels, threshold)
 c1, c2, c3 = st.columns(3)
-c1.metric("Coverage", f"{coverage:.1%}", help="Share of test digits the model answers.")
-c2.metric("Accuracy on answered", "n/a" if np.isnan(acc_answered) else f"{acc_answered:.2%}",
-          delta=None if np.isnan(acc_answered) else f"{acc_answered - ev.accuracy:+.2%} vs answering all",
+c1.metric("Coverage", fmt_pct(sure.coverage, 1), help="Share of test digits the model answers.")
+c2.metric("Accuracy on answered", fmt_pct(sure.accuracy, 2),
+          delta=None if sure.answered == 0 else f"{sure.accuracy - ev.accuracy:+.2%} vs answering all",
           help="Accuracy on the digits it does answer.")
-c3.metric("Abstained", f"{int((~answered).sum()):,}", help="Digits it would hand to a human.")
+c3.metric("Abstained", f"{sure.abstained:,}", help="Digits it would hand to a human.")
 st.plotly_chart(fe.abstention_figure(ev.curve.thresholds, ev.curve.coverage, ev.curve.accuracy,
                                      threshold=threshold), key="ev_abstain", width="stretch")
 st.caption("Move right along the threshold: the model answers fewer digits (bottom) and, if its confidence "
@@ -159,8 +140,8 @@ st.caption("Move right along the threshold: the model answers fewer digits (bott
 st.header("Per digit")
 left, right = st.columns([2, 3], gap="large")
 with left:
-    st.dataframe(ev.report.style.format({"precision": "{:.2%}", "recall": "{:.2%}", "f1": "{:.2%}",
-                                         "support": "{:,}"}), width="stretch")
+    st.dataframe(ev.report.style.format({"precision": _pct2, "recall": _pct2, "f1": _pct2, "support": "{:,}"}),
+                 width="stretch")
     st.caption("Precision: of the digits predicted as this class, the share that are. Recall: of the true "
                "digits of this class, the share found. F1: their harmonic mean. Support: how many test digits.")
 with right:

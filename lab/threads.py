@@ -1,13 +1,11 @@
-"""Cap the BLAS thread pool of the dashboard's server process.
+"""Cap the BLAS thread pool of the app's server process.
 
 NumPy's OpenBLAS starts one worker thread per core and lets them spin while waiting for work. In a
-script that owns the machine that is the fastest choice; in the dashboard it is the slowest one. The
+script that owns the machine that is the fastest choice; in the app it is the slowest one. The
 server process also runs up to ``MNIST_MAX_TRAININGS`` trainings side by side, renders pages and pushes
-live charts, and a local browser draws them on the same cores. Spinning BLAS threads then fight
-every one of those for the CPU: measured on the 2-core reference machine, an epoch of the default preset
-took 21 s through the app with OpenBLAS's default threads against 3.2 s with one thread (1.3 s for the
-trainer alone). So each training gets one BLAS thread, and the run limiter, not BLAS, decides how
-many cores are busy. ``MNIST_BLAS_THREADS`` overrides the cap.
+live charts, and a local browser draws them on the same cores: spinning BLAS threads fight every one
+of those for the CPU (measured: docs/PERFORMANCE.md). So each training gets one BLAS thread, and the
+run limiter, not BLAS, decides how many cores are busy. ``MNIST_BLAS_THREADS`` overrides the cap.
 """
 
 from __future__ import annotations

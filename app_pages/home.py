@@ -3,9 +3,9 @@
 import streamlit as st
 
 from dashboard.code_view import code_expander
-from dashboard.equations import LOSS, SOFTMAX, activation_definitions, backprop_lines, forward_lines
-from dashboard.params import knobs_to_config
 from dashboard.session import current_model, get_session
+from lab.equations import LOSS, SOFTMAX, activation_definitions, backprop_lines, forward_lines
+from lab.params import knobs_to_config
 from nn.fit import fit
 from nn.losses import softmax, softmax_cross_entropy
 from nn.model import MLP, param_count
@@ -23,15 +23,15 @@ st.subheader("How to start")
 c1, c2, c3 = st.columns(3)
 with c1.container(border=True):
     st.markdown("**1. Look at the data**  \nWhat the digits look like, and what augmentation does to them.")
-    st.page_link("pages/data.py", label="Data", icon=":material/grid_view:")
+    st.page_link("app_pages/data.py", label="Data", icon=":material/grid_view:")
 with c2.container(border=True):
     st.markdown("**2. Train**  \nPick the *quick* preset and press Start: a few seconds to about 92%.")
-    st.page_link("pages/train.py", label="Train", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Train", icon=":material/model_training:")
 with c3.container(border=True):
     st.markdown("**3. Look inside**  \nWhere it fails, what its neurons learned, and how it reads your digit.")
-    st.page_link("pages/evaluate.py", label="Evaluate", icon=":material/fact_check:")
-    st.page_link("pages/inspect.py", label="Inspect", icon=":material/biotech:")
-    st.page_link("pages/draw.py", label="Draw a digit", icon=":material/draw:")
+    st.page_link("app_pages/evaluate.py", label="Evaluate", icon=":material/fact_check:")
+    st.page_link("app_pages/inspect.py", label="Inspect", icon=":material/biotech:")
+    st.page_link("app_pages/draw.py", label="Draw a digit", icon=":material/draw:")
 
 view = current_model()
 if view is not None:
