@@ -148,7 +148,7 @@ BAD_FILES = {
     "truncated zip": (VALID[: len(VALID) // 2], "damaged or truncated"),
     "no config": (npz(good_members(config=None)), "no config"),
     "missing array": (npz(good_members(b2=None)), r"missing array\(s\) b2"),
-    "extra array": (npz({**good_members(), "W3": np.zeros((10, 10), np.float32)}), r"unexpected array\(s\) W3"),
+    "extra array": (npz({**good_members(), "W3": np.zeros((10, 10), np.float32)}), r"unexpected array\(s\) 'W3'"),
     "shapes do not chain": (npz(good_members(W2=np.zeros((5, 10), np.float32))), r"W2 has shape \(5, 10\), expected \(4, 10\)"),
     "transposed": (npz(good_members(W1=np.zeros((4, 784), np.float32))), "looks transposed"),
     "nan weights": (npz(good_members(W1=_nan_weights())), "W1 contains NaN"),
