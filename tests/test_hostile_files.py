@@ -191,6 +191,28 @@ def test_an_end_record_that_undercounts_is_caught_by_the_directory_size() -> Non
         load_model(bytes(data))
 
 
+def zip64(build) -> bytes:
+    """The archive ``build()`` writes, with a zip64 end record and its plain end record counting 0xFFFF
+    members, as a writer of more than 65,535 members leaves it."""
+    import unittest.mock
+
+    with unittest.mock.patch.object(zipfile, "ZIP_FILECOUNT_LIMIT", 2):  # zipfile then adds the zip64 record
+        data = bytearray(build())
+    assert data[-22 - 20 - 56:][:4] == b"PK\x06\x06"
+    struct.pack_into("<HH", data, len(data) - 22 + 8, 0xFFFF, 0xFFFF)
+    return bytes(data)
+
+
+def test_a_zip64_end_record_is_read_for_the_true_count() -> None:
+    valid = zip64(lambda: zip_of(members()))
+    model, _ = load_model(valid)
+    assert model.config.hidden == (4,)
+    with pytest.raises(ModelFileError, match="lists 105 members; at most 64"):
+        load_model(zip64(lambda: many_members(100)))
+    with pytest.raises(ModelFileError, match="zip64 end-of-directory record is missing"):
+        load_model(valid[:-22 - 20 - 56] + valid[-22:])
+
+
 def test_unexpected_members_are_named_a_few_and_counted() -> None:
     with pytest.raises(ModelFileError) as info:
         load_model(many_members(50))
