@@ -6,8 +6,8 @@ Both are optional and stored as plain arrays, described in the file's JSON confi
     "snapshots": {"epochs": [0, 1, 2, 4, 8, 12]}                        -> array ``snapshots`` (6, 784, h1)
 
 History values may be NaN (a run without validation has no validation loss); infinities are stored
-as NaN. Snapshots are finite copies of W1, thinned on saving to at most :data:`MAX_SNAPSHOTS` and
-:data:`MAX_SNAPSHOT_BYTES` (the first and last always kept). Reading checks the description against
+as NaN. Snapshots are copies of W1 (one holding NaN or infinity is left out), thinned on saving to at
+most :data:`MAX_SNAPSHOTS` and :data:`MAX_SNAPSHOT_BYTES` (the first and last always kept). Reading checks the description against
 the same bounds, so the arrays' sizes are known before they are read.
 """
 
