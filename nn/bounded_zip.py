@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+import zlib
 
 CHUNK_BYTES = 1 << 20  # decompressed per read: the most a single read can add beyond the limit
 _EOCD = struct.Struct("<4s4H2LH")  # signature, disk numbers, entries here, entries, directory bytes, offset, comment
@@ -89,6 +90,6 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> 
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
         raise ArchiveError(f"{name} cannot be read: the archive is damaged or truncated ({exc})") from None
-    except Exception as exc:  # zlib.error from a corrupt compressed stream
+    except zlib.error as exc:  # a corrupt deflate stream
         raise ArchiveError(f"{name} cannot be decompressed ({exc})") from None
     return b"".join(parts)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -128,7 +129,7 @@ def model_config(doc: dict[str, Any], max_params: int) -> ModelConfig:
     # The file may come from anywhere: the sizes must be sane before MLP allocates anything.
     if any(s < 1 for s in sizes):
         raise ModelFileError(f"config layer_sizes must be positive, got {str(sizes)[:80]}")
-    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    n_params = sum(a * b + b for a, b in pairwise(sizes))
     if n_params > max_params:
         raise ModelFileError(f"config describes {n_params:,} parameters, more than the {max_params:,} allowed")
     try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -58,7 +59,7 @@ def encode(history: Sequence[Mapping[str, Any]] | None, snapshots: Sequence[tupl
 
 def _number(value: Any, column: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"history column {column!r} holds {value!r}, not a number")
+        raise TypeError(f"history column {column!r} holds {value!r}, not a number")
     return float(value)
 
 
@@ -105,7 +106,7 @@ def expected_arrays(doc: Mapping[str, Any], w1_shape: tuple[int, int]) -> dict[s
         if not isinstance(epochs, list) or not 1 <= len(epochs) <= MAX_SNAPSHOTS:
             raise RecordError(f"config snapshots must be an object with a list of 1 to {MAX_SNAPSHOTS} epochs")
         if not all(isinstance(e, int) and not isinstance(e, bool) and e >= 0 for e in epochs) or any(
-                a >= b for a, b in zip(epochs, epochs[1:])):
+                a >= b for a, b in pairwise(epochs)):
             raise RecordError("config snapshot epochs must be increasing non-negative integers")
         shape = (len(epochs), *w1_shape)
         if math.prod(shape) * 4 > MAX_SNAPSHOT_BYTES:  # even as float32

@@ -271,7 +271,7 @@ def _npy_header(name: str, raw: bytes) -> tuple[tuple[int, ...], np.dtype, int]:
             raise ModelFileError(f"array {name} uses .npy format version {version}, which is not supported")
     except ModelFileError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 -- numpy's header parser raises several kinds on a hostile header
         raise ModelFileError(f"array {name} is not a valid .npy array ({str(exc)[:200]})") from None
     return tuple(shape), dtype, stream.tell()
 

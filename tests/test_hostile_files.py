@@ -160,6 +160,14 @@ def test_a_config_larger_than_allowed_is_refused_before_parsing() -> None:
         load_model(zip_of(members(big)))
 
 
+def test_a_corrupt_deflate_stream_is_refused_with_its_reason() -> None:
+    files = members()
+    files["W1.npy"] = b"\xff" * 64  # block type 3: no such thing in deflate
+    data = patch_member(zip_of(files), "W1.npy", method=zipfile.ZIP_DEFLATED, file_size=12_672)
+    with pytest.raises(ModelFileError, match="W1.npy cannot be decompressed .*invalid block type"):
+        load_model(data)
+
+
 def test_members_compressed_with_an_unbounded_method_are_refused() -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_BZIP2) as archive:

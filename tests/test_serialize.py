@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
-import math
 import json
+import math
 import pickle
 import zipfile
 
@@ -309,7 +309,7 @@ def test_saving_refuses_a_snapshot_that_is_not_w1_or_a_history_value_that_is_not
     model = trained_like(hidden=(4,))
     with pytest.raises(ValueError, match=r"expected W1's \(784, 4\)"):
         save_model(io.BytesIO(), model, snapshots=[(0, np.zeros((4, 784), np.float32))])
-    with pytest.raises(ValueError, match="'note' holds 'fast', not a number"):
+    with pytest.raises(TypeError, match="'note' holds 'fast', not a number"):
         save_model(io.BytesIO(), model, history=[{"epoch": 1, "note": "fast"}])
 
 
