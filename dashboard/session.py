@@ -132,8 +132,12 @@ def current_model() -> ModelView | None:
 
 
 def uploaded_view(model: Any, meta: dict, raw: bytes) -> ModelView:
+    """The view of an uploaded model; the run record the file kept (history, snapshots) leaves meta for the view."""
     digest = hashlib.sha256(raw).hexdigest()[:12]
-    return ModelView(model=model, version=f"upload:{digest}", source="uploaded", meta=dict(meta))
+    meta = dict(meta)
+    history, snapshots = meta.pop("history", None), meta.pop("snapshots", None)
+    return ModelView(model=model, version=f"upload:{digest}", source="uploaded", meta=meta,
+                     history=pd.DataFrame(history) if history else None, snapshots=list(snapshots or []))
 
 
 def require_model() -> ModelView:

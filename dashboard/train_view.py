@@ -222,8 +222,9 @@ def _model_bytes(session: SessionData) -> tuple[bytes, str] | None:
     meta: dict[str, Any] = dict(view.meta)
     if view.history is not None and len(view.history) and "val_acc" in view.history:
         meta["val_accuracy"] = float(view.history["val_acc"].iloc[-1])
+    history = view.history.to_dict("records") if view.history is not None and len(view.history) else None
     buffer = io.BytesIO()
-    save_model(buffer, view.model, meta)
+    save_model(buffer, view.model, meta, history=history, snapshots=view.snapshots)  # so Inspect has them back
     name = f"mnist-mlp-{'-'.join(map(str, view.model.config.hidden)) or 'softmax'}-{view.version.replace(':', '-')}.npz"
     session._npz = (view.version, buffer.getvalue(), name)
     return session._npz[1], name

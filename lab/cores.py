@@ -9,7 +9,7 @@ from nn.events import RunState
 def share_cores(cores: int | None = None) -> None:
     """Let running trainings use their thread teams only while the teams fit on the cores.
 
-    A team (nn/parallel.py) speeds up a run that has the machine to itself; teams that
+    A team (nn/engine/threads.py) speeds up a run that has the machine to itself; teams that
     outnumber the cores slow every run down, so with more running trainings than
     cores / team size each keeps to one thread. Called whenever a run starts, pauses,
     resumes or ends.

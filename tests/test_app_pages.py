@@ -403,3 +403,25 @@ def test_divergence_shows_the_reason_and_keeps_the_last_good_model(app) -> None:
     assert "Training diverged" in errors and "learning rate" in errors.lower()
     model = session(at).run.model_copy()[0]
     assert model is not None and all(np.isfinite(w).all() for w in model.weights)
+
+
+def test_a_downloaded_model_keeps_its_history_and_filter_snapshots_through_an_upload(app) -> None:
+    at = app().run()
+    start_tiny_run(at, epochs=3)
+    run_until_done(at)
+    trained_view = session(at)._view
+    data = session(at)._npz[1]  # what the Download button serves
+    at.button(key="btn_reset").click().run()
+    at.file_uploader(key="upload_model").set_value(("run.npz", data, "application/octet-stream"))
+    at.run()
+    view = session(at).uploaded
+    assert view is not None and view.source == "uploaded", [e.value for e in at.error]
+    assert list(view.history.columns) == list(trained_view.history.columns) and len(view.history) == 3
+    np.testing.assert_allclose(view.history["weight_norm_1"], trained_view.history["weight_norm_1"])
+    assert [e for e, _ in view.snapshots] == [e for e, _ in trained_view.snapshots] == [0, 1, 2, 3]
+    assert "history" not in view.meta and "snapshots" not in view.meta
+    at.switch_page("app_pages/inspect.py").run()
+    assert not at.exception, at.exception
+    notices = " ".join(i.value for i in at.info)
+    assert "no training history" not in notices and "has none" not in notices, notices
+    assert at.select_slider(key="in_epoch").options == ["0", "1", "2", "3"]

@@ -143,3 +143,112 @@ def test_evaluate_refuses_a_file_that_is_not_a_model(fake_data, tmp_path: Path, 
     assert main(["evaluate", str(junk)]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "junk.npz" in err
+
+
+# ---------------------------------------------------------------- refused before training
+
+
+HUGE = ["train", "--hidden", *["4096"] * 6, "--batch-size", "65536"]
+
+
+def test_a_network_beyond_the_address_space_limit_is_refused_before_anything_is_built() -> None:
+    import resource
+
+    limit = 4 * 2**30
+    proc = subprocess.run([sys.executable, "-m", "nn", *HUGE], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, check=False,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert "batch size 65,536 needs about" in proc.stderr and "RLIMIT_AS" in proc.stderr
+    assert "--batch-size" in proc.stderr
+
+
+def test_the_memory_check_names_the_limit_that_binds(monkeypatch, capsys) -> None:
+    import nn.memory
+
+    def no_data(args):
+        raise AssertionError("the data must not be loaded for a run that cannot fit")
+
+    monkeypatch.setattr(train_cli, "load_data", no_data)
+    monkeypatch.setattr(nn.memory, "memory_headroom",
+                        lambda: nn.memory.Headroom(2**30, "the memory limit of this process's cgroup"))
+    assert main(["train", "--hidden", "4096", "4096", "--batch-size", "8192"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "left under the memory limit of this process's cgroup" in err
+
+
+def test_a_small_network_passes_the_memory_check(fake_data, monkeypatch, capsys) -> None:
+    import nn.memory
+
+    monkeypatch.setattr(nn.memory, "memory_headroom", lambda: nn.memory.Headroom(2**30, "the available memory"))
+    assert main(["train", *SMALL, "--json"]) == 0
+
+
+def test_running_out_of_memory_anyway_is_one_line(fake_data, monkeypatch, capsys) -> None:
+    import errno
+
+    from nn.trainer import Trainer
+
+    def oom(self):
+        raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+    monkeypatch.setattr(Trainer, "run", oom)
+    assert main(["train", *SMALL]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "ran out of memory while training" in err
+
+
+@pytest.mark.parametrize("target, quoted", [
+    ("{tmp}/no/such/dir/model.npz", "does not exist"),
+    ("{tmp}", "is a directory"),
+    ("/proc/model.npz", "cannot write in /proc"),
+])
+def test_an_unwritable_save_target_is_refused_before_the_data_is_even_loaded(
+        target, quoted, tmp_path: Path, monkeypatch, capsys) -> None:
+    def no_data(args):
+        raise AssertionError("the data must not be loaded when the model could not be saved")
+
+    monkeypatch.setattr(train_cli, "load_data", no_data)
+    assert main(["train", *SMALL, "--save", target.format(tmp=tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1 and quoted in captured.err
+    assert not list(tmp_path.rglob("*.probe"))
+
+
+@pytest.mark.parametrize("val_size", ["1200", "5000"])
+def test_a_validation_set_that_takes_every_image_is_refused(fake_data, val_size, capsys) -> None:
+    assert main(["train", "--hidden", "8", "--epochs", "1", "--quiet", "--val-size", val_size]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert f"--val-size {int(val_size):,} holds out all 1,200 training images" in err
+
+
+def test_the_report_says_how_many_images_trained_and_validated(fake_data, capsys) -> None:
+    assert main(["train", "--hidden", "8", "--epochs", "1", "--quiet", "--subset", "100", "--val-size", "500"]) == 0
+    out = capsys.readouterr().out
+    assert "Trained on 100 images (500 held out for validation)" in out
+    assert main(["train", "--hidden", "8", "--epochs", "1", "--quiet", "--subset", "100", "--val-size", "500",
+                 "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["train_images"] == 100 and summary["val_images"] == 500
+
+
+def test_a_subset_larger_than_what_is_left_trains_on_all_with_a_note(fake_data, capsys) -> None:
+    assert main(["train", "--hidden", "8", "--epochs", "1", "--quiet", "--subset", "5000", "--val-size", "200",
+                 "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["train_images"] == 1000
+    assert captured.err.strip() == ("note: --subset 5,000 is more than the 1,000 images left after 200 are held "
+                                    "out for validation; training on all 1,000")
+
+
+def test_a_saved_model_keeps_the_runs_history_and_filter_snapshots(fake_data, tmp_path: Path, capsys) -> None:
+    from nn.serialize import load_model
+
+    path = tmp_path / "model.npz"
+    assert main(["train", *SMALL, "--save", str(path)]) == 0
+    _, meta = load_model(path)
+    assert [row["epoch"] for row in meta["history"]] == [1, 2]
+    assert 0 < meta["history"][-1]["val_acc"] <= 1
+    assert [epoch for epoch, _ in meta["snapshots"]] == [0, 1, 2] and meta["snapshots"][0][1].shape == (784, 32)

@@ -11,6 +11,7 @@ exits with 1 and says why.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import sys
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from nn.cli import CliError
+from nn.cli.checks import check_memory, check_save_target, check_split
 from nn.config import ACTIVATIONS, DTYPES, INITS, OPTIMIZERS, SCHEDULES, TrainConfig
 from nn.events import BatchEvent, EpochEvent, RunState
 from nn.presets import PRESETS
@@ -54,6 +56,10 @@ _FIELDS: dict[str, tuple[str | None, str]] = {
     "rotate": ("augment", "rotate"),
     "noise": ("augment", "noise"),
 }
+
+
+_OUT_OF_MEMORY = ("ran out of memory while training, beyond what the estimate foresaw; lower --batch-size or use "
+                  "fewer or narrower --hidden layers")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -204,26 +210,35 @@ def run(args: argparse.Namespace) -> int:
     from nn.trainer import Trainer
 
     config = build_config(args)
+    # Everything that can be known before the data is loaded and the run starts: fail fast.
+    check_memory(config)
+    if args.save:
+        check_save_target(args.save)
     if args.threads is not None:
         from nn.trainer import check_team_size
 
         try:
-            check_team_size(args.threads)  # before the data is loaded: fail fast
+            check_team_size(args.threads)
         except ValueError as exc:
             raise CliError(str(exc)) from None
     ds = load_data(args)
+    check_split(config, len(ds.y_train))
     progress = None if args.quiet else _Progress(config.epochs)
     try:
-        # layer_statistics=False: the per-layer numbers of each epoch are for the dashboard's charts;
-        # nothing here shows them.
-        trainer = Trainer(config, ds.x_train, ds.y_train, callback=progress, threads=args.threads,
-                          processes=args.parallel == "processes", layer_statistics=False)
-    except ValueError as exc:  # e.g. a validation size that does not fit the data
-        if progress is not None:
-            progress.close()
-        raise CliError(str(exc)) from None
-    try:
+        try:
+            # layer_statistics=False: the per-layer numbers of each epoch are for the dashboard's charts;
+            # nothing here shows them.
+            trainer = Trainer(config, ds.x_train, ds.y_train, callback=progress, threads=args.threads,
+                              processes=args.parallel == "processes", layer_statistics=False)
+        except ValueError as exc:  # e.g. labels that do not fit the network
+            raise CliError(str(exc)) from None
         result = trainer.run()
+    except MemoryError:  # what the estimate did not foresee: still one line
+        raise CliError(_OUT_OF_MEMORY) from None
+    except OSError as exc:
+        if exc.errno != errno.ENOMEM:
+            raise
+        raise CliError(_OUT_OF_MEMORY) from None
     finally:
         if progress is not None:
             progress.close()
@@ -253,13 +268,15 @@ def run(args: argparse.Namespace) -> int:
             "val_accuracy": None if last is None else _number(last.val_acc),
             "val_loss": None if last is None else _number(last.val_loss),
             "steps": result.steps,
+            "train_images": int(trainer.train_idx.size),
+            "val_images": int(trainer.val_idx.size),
             "shared_by": result.shared_by or "BLAS",  # a team of ours, or BLAS's own threads
             "saved": saved,
             "config": config.to_dict(),
         }
         print(json.dumps(summary, sort_keys=True, allow_nan=False))
     else:
-        _print_report(result, test_acc, test_loss, cm, len(y_test), saved)
+        _print_report(result, test_acc, test_loss, cm, len(y_test), saved, _data_line(trainer))
     if result.state == RunState.DIVERGED:
         if args.json:
             print(f"diverged: {result.reason}", file=sys.stderr)
@@ -272,8 +289,14 @@ def _number(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _data_line(trainer: Any) -> str:
+    n_val = int(trainer.val_idx.size)
+    held = f"{n_val:,} held out for validation" if n_val else "no validation set"
+    return f"Trained on {int(trainer.train_idx.size):,} images ({held})"
+
+
 def _print_report(result: Any, test_acc: float, test_loss: float, cm: np.ndarray, n_test: int,
-                  saved: str | None) -> None:
+                  saved: str | None, data_line: str) -> None:
     import pandas as pd  # lazily: tables only
 
     ending = {
@@ -284,6 +307,7 @@ def _print_report(result: Any, test_acc: float, test_loss: float, cm: np.ndarray
     }.get(result.state, result.state.value)
     shared = f", batches shared by {result.shared_by}" if result.shared_by else ""
     print(f"Training {ending}: {result.epochs_done} epochs, {result.steps:,} steps, {result.seconds:.1f} s{shared}")
+    print(data_line)
     if result.reason:
         print(result.reason)
     print(f"Test accuracy: {test_acc:.2%} on {n_test:,} images (test loss {test_loss:.4f})")
@@ -307,7 +331,7 @@ def _save(path: str, trainer: Any, config: TrainConfig, ds: Any, test_acc: float
         "dataset": {"source": ds.source, "sha256": _dataset_hashes()},
     }
     try:
-        save_model(path, trainer.model, meta)
+        save_model(path, trainer.model, meta, history=result.history, snapshots=trainer.snapshots)
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot save the model to {path}: {exc}") from None
     return str(path)
