@@ -117,6 +117,8 @@ else:
                         width="stretch")
         st.page_link("app_pages/inspect.py", label=f"Follow digit #{index} through the network on Inspect",
                      icon=":material/biotech:")
+        st.page_link("app_pages/step.py", label=f"Step through a training step on digit #{index}: what would "
+                     "backprop change?", icon=":material/footprint:", query_params={"digits": str(index)})
 
 # ---------------------------------------------------------------------------------------- abstention
 st.header("Answer only when sure")

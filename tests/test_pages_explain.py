@@ -217,3 +217,78 @@ def test_both_pages_work_for_softmax_regression(app) -> None:
         at.switch_page(page).run()
         assert not at.exception, f"{page}: {at.exception}"
     assert any("no hidden layer" in w.value for w in at.warning)
+
+
+# ---------------------------------------------------------------- Step through
+
+STEP = "app_pages/step.py"
+
+
+def test_step_through_without_a_model_steps_a_fresh_network_of_the_train_settings(app) -> None:
+    at = app().run()
+    at.switch_page(STEP).run()
+    assert not at.exception, at.exception
+    assert any("fresh network" in i.value for i in at.info)
+    assert chart_titled(at, "The network for the picked digit")
+    at.text_input(key="step_digits").set_value("3, x").run()
+    assert any("'x' is not a test digit number" in e.value for e in at.error)
+
+
+def test_a_link_from_evaluate_picks_the_digit_to_step_on(app, trained) -> None:
+    at = with_view(app(), trained_view(trained))
+    at.query_params["digits"] = "42"
+    at.switch_page(STEP).run()
+    assert not at.exception, at.exception
+    assert at.text_input(key="step_digits").value == "42"
+    assert chart_titled(at, "Test digit #42")
+
+
+def test_step_through_shows_the_textbook_numbers_and_takes_three_real_steps(app, trained, dataset) -> None:
+    from lab.step_session import StepSession
+    from lab.step_through import Batch, float64_copy, full_pass, unit_forward
+    from lab.step_update import gradient_check
+
+    view = trained_view(trained)
+    view.meta = {"train_config": trained.config.to_dict()}  # as the app's view of a finished run has it
+    at = with_view(app(), view)
+    at.session_state["step_unit"] = (2, 3)  # what a click on unit 3 of layer 2 in the picture stores
+    at.switch_page(STEP).run()
+    at.text_input(key="step_digits").set_value("3, 5, 7").run()
+    assert not at.exception, at.exception
+
+    model = float64_copy(trained.model)
+    from nn.data import to_float
+
+    X = to_float(dataset.x_test[[3, 5, 7]]).astype(np.float64)  # the test set as the pages hold it
+    batch = Batch(X, dataset.y_test[[3, 5, 7]])
+    p = full_pass(model, batch)
+    f = unit_forward(model, p, 0, 2, 3)
+    text = " ".join(m.value for m in at.markdown)
+    assert f"= z = **{f.z:.6g}**" in text  # the sum the page writes out is the textbook's z
+    assert f"{p.loss:.5g}" in text  # the batch's loss
+    grad = p.dW[1]
+    i = int(at.number_input(key="step_weight").value)
+    assert i == int(np.argmax(np.abs(grad[:, 3])))  # it starts at the weight with the largest gradient
+    assert f"= **{grad[i, 3]:.6g}**" in text
+
+    twin = StepSession.start("twin", trained.model, trained.config)  # the run's optimizer, lr 3e-3
+    for step in range(3):
+        at.button(key="step_take").click().run()
+        assert not at.exception, at.exception
+        twin.step(batch)
+    walk = at.session_state["step_session"]
+    assert len(walk.steps) == 3 and walk.optimizer.t == 3
+    for a, b in zip(walk.model.parameters(), twin.model.parameters()):
+        np.testing.assert_allclose(a, b, rtol=1e-12)  # exactly the optimizer's steps on that batch
+    text = " ".join(m.value for m in at.markdown)
+    assert f"**{twin.steps[-1].loss_after:.5f}**" in text
+    for a, b in zip(trained.model.parameters(), trained.model.get_params()):
+        assert a.dtype == np.float32  # the learner's model stays as it was (float32, untouched)
+
+    check = gradient_check(walk.model, batch, 2, i, 3)
+    assert check.rel_error < 1e-6
+    assert f"relative error **{check.rel_error:.1e}**" in " ".join(m.value for m in at.markdown)
+    at.button(key="step_check20").click().run()
+    assert not at.exception, at.exception
+    table = at.dataframe[-1].value
+    assert len(table) == 20 and (table["relative error"] < 1e-4).mean() >= 0.9

@@ -137,3 +137,31 @@ def test_the_gradient_check_agrees_for_a_well_conditioned_weight_and_explains_ep
     assert all(c.rel_error < 1e-4 or abs(c.analytic) < 1e-9 for c in checks)
     with pytest.raises(ValueError, match="eps"):
         gradient_check(model, batch, 1, 0, 0, eps=0.0)
+
+
+def test_a_step_session_steps_its_copy_with_the_runs_optimizer_and_never_the_model() -> None:
+    from lab.step_session import StepSession
+
+    model, batch = network(), digits()
+    before = model.get_params()
+    session = StepSession.start("v1", model, TrainConfig(optimizer="momentum", lr=0.05))
+    assert type(session.optimizer).__name__ == "Momentum" and session.optimizer.lr == 0.05
+    for _ in range(3):
+        session.step(batch)
+    assert len(session.steps) == 3 and session.optimizer.t == 3
+    for a, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_digit_numbers_are_parsed_or_refused_with_the_reason() -> None:
+    from lab.step_session import parse_digits, train_config_for
+
+    assert parse_digits("12, 345 7 12", 10_000) == [12, 345, 7]
+    for bad, reason in [("", "type the numbers"), ("a1", "not a test digit"), ("10000", "past the end"),
+                        ("1 2 3 4 5 6 7 8 9", "at most 8"), ("-3", "not a test digit"), ("9" * 400, "not a test")]:
+        with pytest.raises(ValueError, match=reason):
+            parse_digits(bad, 10_000)
+    fallback = TrainConfig(optimizer="sgd")
+    assert train_config_for({}, fallback) is fallback
+    assert train_config_for({"train_config": {"optimizer": "bogus"}}, fallback) is fallback
+    assert train_config_for({"train_config": TrainConfig(optimizer="adamw").to_dict()}, fallback).optimizer == "adamw"

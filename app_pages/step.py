@@ -1,0 +1,66 @@
+"""Step through: one training step of your network on a few digits, with every number, the code beside it,
+and a gradient check."""
+
+import numpy as np
+import streamlit as st
+
+from dashboard import step_view as sv
+from dashboard.data import get_dataset
+from dashboard.explain import test_data
+from dashboard.session import current_model, get_session
+from figures import step_through as fs
+from figures.draw import input_figure
+from lab.params import knobs_to_config
+from lab.selection import selected_customdata
+from lab.step_session import train_config_for
+from lab.step_through import Batch, full_pass
+from nn.model import MLP
+
+st.title("Step through one training step")
+st.caption("Forward, backward and the update for the unit you click, with the real numbers of your network "
+           "on the digits you pick, in float64 on a copy: your model is never changed.")
+
+session = get_session()
+settings = knobs_to_config(session.knobs)
+view = current_model()
+if view is None:
+    model, origin, config = MLP(settings.model, np.random.default_rng(settings.seed)), "fresh", settings
+    st.info("No trained model yet, so this is a fresh network of the Train page's settings, with random "
+            "weights: the most instructive case, where every step changes a lot.")
+else:
+    model, origin, config = view.model, view.version, train_config_for(view.meta, settings)
+    st.caption(f"Working on {view.description}.")
+walk = sv.step_session(origin, model, config)
+
+get_dataset()
+data = test_data()
+numbers = sv.pick_digits(len(data.labels))
+if numbers is None:
+    st.stop()
+batch = Batch(data.X[numbers].astype(np.float64), data.labels[numbers])
+p = full_pass(walk.model, batch)
+predicted = np.argmax(p.logits, axis=1)
+row = st.radio("The digit shown number by number", range(len(numbers)), horizontal=True, key="step_row",
+               format_func=lambda r: sv.digits_caption(numbers, batch.y, predicted)[r],
+               help="Forward and backward are shown for this digit; the gradients and the step use the whole batch.")
+layer, unit = sv.select_unit(walk.model)
+
+left, right = st.columns([1, 4])
+left.plotly_chart(input_figure(data.images[numbers[row]], title=f"Test digit #{numbers[row]}, a {batch.y[row]}",
+                               height=260), key="step_digit", width="stretch")
+event = right.plotly_chart(fs.network_figure(walk.model, p, row, (layer, unit)), key="step_net",
+                           on_select="rerun", selection_mode="points", width="stretch")
+sv.on_picture_click(selected_customdata(event))
+layer, unit = sv.select_unit(walk.model)
+st.caption("How to read this: columns are layers, dots their units (a sample of wide layers), blue positive "
+           "and red negative for this digit; lines are the selected unit's weights (width |w|).")
+
+st.header(f"1. Forward: layer {layer}, unit {unit}")
+sv.forward_block(walk.model, p, batch, row, layer, unit)
+st.header("2. Backward: where the error comes from")
+i = sv.backward_block(walk.model, p, batch, row, layer, unit)
+st.header(f"3. The update of W[{i}, {unit}]")
+sv.update_block(walk, p, batch, layer, i, unit)
+sv.take_steps_block(walk, batch, row, layer, i, unit)
+st.header("4. Is backprop right? A gradient check")
+sv.gradient_check_block(walk.model, batch, layer, i, unit)
