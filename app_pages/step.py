@@ -43,17 +43,18 @@ predicted = np.argmax(p.logits, axis=1)
 row = st.radio("The digit shown number by number", range(len(numbers)), horizontal=True, key="step_row",
                format_func=lambda r: sv.digits_caption(numbers, batch.y, predicted)[r],
                help="Forward and backward are shown for this digit; the gradients and the step use the whole batch.")
+sv.on_picture_click(selected_customdata(st.session_state.get("step_net")))  # a click since the last run
 layer, unit = sv.select_unit(walk.model)
 
 left, right = st.columns([1, 4])
 left.plotly_chart(input_figure(data.images[numbers[row]], title=f"Test digit #{numbers[row]}, a {batch.y[row]}",
                                height=260), key="step_digit", width="stretch")
-event = right.plotly_chart(fs.network_figure(walk.model, p, row, (layer, unit)), key="step_net",
-                           on_select="rerun", selection_mode="points", width="stretch")
-sv.on_picture_click(selected_customdata(event))
-layer, unit = sv.select_unit(walk.model)
-st.caption("How to read this: columns are layers, dots their units (a sample of wide layers), blue positive "
-           "and red negative for this digit; lines are the selected unit's weights (width |w|).")
+right.plotly_chart(fs.network_figure(walk.model, p, row, (layer, unit)), key="step_net", on_select="rerun",
+                   selection_mode="points", width="stretch")
+st.caption("How to read this: columns are layers, dots their units (a sample of wide layers: the ones most tied "
+           "to the selected unit, then the most active), coloured by their value for this digit, blue positive "
+           "and red negative, each column on its own scale; lines are the selected unit's weights, width |w|. "
+           "Click a unit to select it.")
 
 st.header(f"1. Forward: layer {layer}, unit {unit}")
 sv.forward_block(walk.model, p, batch, row, layer, unit)

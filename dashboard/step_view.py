@@ -59,12 +59,16 @@ def select_unit(model: MLP) -> tuple[int, int]:
 
 
 def on_picture_click(picked: list) -> None:
-    """A click on a unit of the picture selects it (an input pixel selects nothing)."""
-    if picked:
-        column, unit = (int(v) for v in picked[-1][:2])
-        if column >= 1:
-            st.session_state["step_unit"] = (column, unit)
-            st.session_state.pop("step_weight", None)
+    """A new click on a unit of the picture selects it (an input pixel selects nothing).
+
+    The chart keeps its last selection across reruns: only a change is a new click.
+    """
+    if not picked:
+        return
+    column, unit = (int(v) for v in picked[-1][:2])
+    if column >= 1 and (column, unit) != st.session_state.get("step_clicked"):
+        st.session_state["step_clicked"] = st.session_state["step_unit"] = (column, unit)
+        st.session_state.pop("step_weight", None)  # the new unit's own strongest weight
 
 
 def forward_block(model: MLP, p: Pass, batch: Batch, row: int, layer: int, unit: int) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from figures.palette import DIGIT_COLORS, LINE_COLORS, diverging_kwargs, diverging_range, pixel_kwargs
+from figures.palette import DIGIT_COLORS, LINE_COLORS, diverging_kwargs, pixel_kwargs
 from figures.style import finish
 from figures.tiles import image_axes
 from lab.step_through import OutputStep, Pass, UnitForward
@@ -72,9 +72,8 @@ def network_figure(model: MLP, p: Pass, row: int, selected: tuple[int, int]) -> 
              for c in range(len(columns))]
     fig.update_xaxes(tickvals=list(range(len(columns))), ticktext=ticks, showgrid=False, zeroline=False)
     fig.update_yaxes(visible=False, range=[-0.08, 1.08])
-    return finish(fig, f"The network for the picked digit (colour: each unit's value, its column's scale); "
-                       f"layer {layer}, unit {unit} selected: click another", height=430, legend=False,
-                  clickmode="event+select", dragmode=False)
+    return finish(fig, f"The network for this digit: layer {layer}, unit {unit} selected", height=430,
+                  legend=False, clickmode="event+select", dragmode=False)
 
 
 def _column_values(model: MLP, p: Pass, row: int) -> list[np.ndarray]:
@@ -160,8 +159,8 @@ def eps_figure(eps: np.ndarray, errors: np.ndarray, chosen: float) -> go.Figure:
     fig = go.Figure(go.Scatter(x=eps, y=shown, mode="lines+markers", line={"color": LINE_COLORS["train"]},
                                hovertemplate="eps = %{x:.0e}: relative error %{y:.1e}<extra></extra>"))
     fig.add_vline(x=chosen, line={"color": LINE_COLORS["marker"], "dash": "dot"})
-    low, high = diverging_range(np.log10(shown))
+    low, high = float(np.log10(shown).min()), float(np.log10(shown).max())
     return finish(fig, "Finite difference vs backprop: rounding error on the left, truncation on the right",
                   "eps (log scale)", "relative error (log scale)", height=300, legend=False,
-                  xaxis={"type": "log", "exponentformat": "power"},
-                  yaxis={"type": "log", "exponentformat": "power", "range": [min(low, -16), max(high, 0)]})
+                  xaxis={"type": "log", "exponentformat": "power", "dtick": 1},
+                  yaxis={"type": "log", "exponentformat": "power", "range": [low - 0.5, high + 0.5], "dtick": 2})

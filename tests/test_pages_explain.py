@@ -229,9 +229,24 @@ def test_step_through_without_a_model_steps_a_fresh_network_of_the_train_setting
     at.switch_page(STEP).run()
     assert not at.exception, at.exception
     assert any("fresh network" in i.value for i in at.info)
-    assert chart_titled(at, "The network for the picked digit")
+    assert chart_titled(at, "The network for this digit")
     at.text_input(key="step_digits").set_value("3, x").run()
     assert any("'x' is not a test digit number" in e.value for e in at.error)
+
+
+def test_a_click_on_a_unit_of_the_picture_selects_it_and_the_picture_agrees(app, trained) -> None:
+    at = with_view(app(), trained_view(trained))
+    at.switch_page(STEP).run()
+    at.session_state["step_net"] = {"selection": {"points": [{"customdata": [2, 5]}]}}  # what a click sends
+    at.run()
+    assert not at.exception, at.exception
+    assert any("1. Forward: layer 2, unit 5" in h.value for h in at.header)
+    assert chart_titled(at, "layer 2, unit 5 selected")
+    at.number_input(key="step_weight").set_value(3).run()
+    assert at.number_input(key="step_weight").value == 3  # the same selection on a rerun is no new click
+    at.session_state["step_net"] = {"selection": {"points": [{"customdata": [0, 300]}]}}  # an input pixel
+    at.run()
+    assert any("layer 2, unit 5" in h.value for h in at.header)
 
 
 def test_a_link_from_evaluate_picks_the_digit_to_step_on(app, trained) -> None:
