@@ -171,17 +171,25 @@ def gradient_check_block(model: MLP, batch: Batch, layer: int, i: int, unit: int
     check = gradient_check(model, batch, layer, i, unit, eps)
     st.markdown(f"(L(w + ε) − L(w − ε)) / 2ε = **{check.numeric:.10g}**; backprop: **{check.analytic:.10g}**; "
                 f"relative error **{check.rel_error:.1e}**. {_agreement(check)}")
-    eps_values, errors = error_by_eps(model, batch, layer, i, unit)
-    st.plotly_chart(fs.eps_figure(eps_values, errors, eps), key="step_eps_chart", width="stretch")
+    if abs(check.analytic) < 1e-12:
+        st.info("Pick a weight with a gradient (the input field above starts at the strongest one) to see how "
+                "the error depends on ε.")
+    else:
+        eps_values, errors = error_by_eps(model, batch, layer, i, unit)
+        st.plotly_chart(fs.eps_figure(eps_values, errors, eps), key="step_eps_chart", width="stretch")
     st.caption("How to read this: with a large ε the difference quotient is itself an approximation (its "
                "error shrinks like ε²); with a tiny ε the two losses agree in almost every digit, and rounding "
                "(about 1e-16 of the loss) divided by ε dominates. In between, the two methods agree.")
     if st.button("Check 20 random weights", key="step_check20",
-                 help="Central differences for 20 weights drawn across all layers, each next to backprop."):
+                 help="Central differences for 20 weights drawn from every layer in turn, among those with a "
+                      "gradient on these digits (a weight whose input is always 0 has none), each next to backprop."):
         checks = random_checks(model, batch, np.random.default_rng(), count=20, eps=eps)
+        sci = st.column_config.NumberColumn(format="%.6e")
         st.dataframe(pd.DataFrame([{"layer": c.layer, "i": c.i, "j": c.j, "backprop": c.analytic,
                                     "finite difference": c.numeric, "relative error": c.rel_error}
-                                   for c in checks]), hide_index=True, width="stretch")
+                                   for c in checks]), hide_index=True, width="stretch",
+                     column_config={"backprop": sci, "finite difference": sci,
+                                    "relative error": st.column_config.NumberColumn(format="%.1e")})
 
 
 def _agreement(check: GradientCheck) -> str:
