@@ -7,10 +7,7 @@ the lock, and two threads making them at once take turns, paying a wake-up for e
 forked worker process has its own interpreter: both halves of the batch run every call at
 once. It also waits for work by spinning for a moment instead of sleeping, which a thread
 cannot do without holding the lock the other thread needs: a hand-off costs microseconds
-instead of the ~0.1 ms of waking a sleeping thread. Measured on the 2-core reference machine,
-the same two jobs per batch (784-800-10, batch 128, Adam): 4.1-5.1 ms per batch with two
-processes against 5.0-5.8 with two threads; 784-256-10: 1.7-1.9 against 2.3-2.5 ms with
-BLAS's own two threads.
+instead of the wake-up of a sleeping thread (measurements: docs/PERFORMANCE.md).
 
 How the work is shared: the worker is forked after everything a job touches is allocated in
 memory that both processes map (:func:`shared_zeros`): weights, gradients, optimizer state,

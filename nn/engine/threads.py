@@ -8,12 +8,10 @@ formed the gradient. NumPy runs those passes on one core while BLAS's spinning w
 the other. With a single-threaded BLAS and a team whose members sleep between jobs, each
 member instead takes a share of *everything* a step does (see nn/engine/step.py): its rows of the
 batch through the forward pass, the loss and back, then one slice of the parameters, whose
-gradient it forms and updates. Measured on the 2-core reference machine (Trainer, batch
-128, Adam, seconds per epoch, team of two threads against BLAS's two threads): 784-800-10
-2.09 vs 2.55, 784-1024-10 2.64 vs 3.13, 784-512-10 1.51 vs 1.56, but 784-256-10 0.92 vs
-0.78: waking a helper costs about 0.1 ms, twice per batch, and the members' many small
-NumPy calls take turns holding the interpreter lock, which a small layer does not earn back.
-So the trainer forms a team of threads only for networks with a layer of at least
+gradient it forms and updates. That pays for wide layers only: waking a helper costs a
+wake-up twice per batch, and the members' many small NumPy calls take turns holding the
+interpreter lock, which a small layer does not earn back (measurements: docs/PERFORMANCE.md,
+"Measurements moved out of docstrings"). So the trainer forms a team of threads only for networks with a layer of at least
 ``TEAM_MIN_MACS``. A team of processes (nn/engine/processes.py) has neither cost and pays from
 ``PROCESS_TEAM_MIN_MACS``; the command line uses it, the dashboard (a server with threads of
 its own, which must not fork) this one.
@@ -34,21 +32,15 @@ from functools import lru_cache, partial
 
 MAX_TEAM = 8
 # A layer is split only when its product is this many multiply-adds or more (n x fan_in x fan_out):
-# waking a helper costs 0.07-0.1 ms on the reference machine, twice per split. Measured with a
-# one-thread BLAS (20,000 images, 784-128-64-10): 0.38 s with layers of 4M split, 0.27 s with none;
-# 784-256-128-10 gained from splitting its 26M first layer either way (0.45 vs 0.48 s).
+# below it, waking a helper twice per split costs more than the split saves (docs/PERFORMANCE.md).
 SPLIT_MIN_MACS = 1 << 24
-# A training run forms a team only when one layer's product per batch is at least this large
+# A training run forms a team of threads only when one layer's product per batch is at least this large
 # (batch x fan_in x fan_out; 784-512-10 at batch 128 is 51M, 784-256-10 is 26M): below it, the
-# hand-offs cost more than the second core saves (measured, see above). The same holds in the
-# dashboard, where BLAS has one thread: there the default preset (26M) trained no faster with a team
-# (1.71-1.89 s per epoch) than without (1.49-1.90), and the team took the core the browser and the
-# server needed; the best preset (134M) gained 11% (4.92 vs 5.55 s per 20,000 images).
+# hand-offs cost more than the second core saves, in the app too (docs/PERFORMANCE.md).
 TEAM_MIN_MACS = 40_000_000
-# A team of processes hands work over in microseconds and runs its members' small NumPy calls at
-# the same time (nn/engine/processes.py): against BLAS's two threads, it made 784-128-64-10 (13M) 3-10%
-# faster, 784-256-128-10 10-20% and 784-256-10 30%. Below a few million multiply-adds per batch a
-# step is mostly Python and the hand-offs are not earned back.
+# A team of processes hands work over in microseconds and runs its members' small NumPy calls at the
+# same time (nn/engine/processes.py), so it pays from far smaller layers; below a few million
+# multiply-adds per batch a step is mostly Python and the hand-offs are not earned back.
 PROCESS_TEAM_MIN_MACS = 4_000_000
 
 
