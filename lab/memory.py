@@ -8,6 +8,7 @@ import numpy as np
 
 from lab.settings import max_trainings_setting
 from nn.config import TrainConfig
+from nn.memory import memory_headroom
 from nn.trainer import memory_estimate
 
 
@@ -28,17 +29,9 @@ def memory_budget_bytes() -> int:
 
 
 def _available_memory_bytes() -> int:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 2 * 2**30  # unknown platform: assume a modest machine
+    """What this server process may still allocate: the tightest of free memory, its cgroup and its rlimit."""
+    room = memory_headroom().bytes
+    return room if room is not None else 2 * 2**30  # unknown platform: assume a modest machine
 
 
 def run_memory_bytes(config: TrainConfig) -> int:
