@@ -9,11 +9,13 @@ import streamlit as st
 
 from dashboard.code_view import code_expander
 from figures import step_through as fs
+from lab.code import listing
 from lab.format import fmt_pct
 from lab.step_session import StepSession, parse_digits, strongest_input
 from lab.step_through import Batch, Pass, output_step, unit_backward, unit_forward
 from lab.step_update import GradientCheck, error_by_eps, gradient_check, preview_update, random_checks
 from nn.config import TrainConfig
+from nn.losses import softmax_cross_entropy
 from nn.model import MLP
 
 _KEY = "step_session"
@@ -89,6 +91,7 @@ def forward_block(model: MLP, p: Pass, batch: Batch, row: int, layer: int, unit:
                 f"{out.exps[out.label]:.4g} / {out.exp_sum:.5g} = **{out.probs[out.label]:.5g}**; "
                 f"loss for this digit −log p_{out.label} = **{out.loss:.5g}** (the batch's loss, their mean: "
                 f"{p.loss:.5g})")
+    code_expander(softmax_cross_entropy, "the softmax and the loss", marker="loss = -np.mean")
 
 
 def backward_block(model: MLP, p: Pass, batch: Batch, row: int, layer: int, unit: int) -> int:
@@ -101,9 +104,12 @@ def backward_block(model: MLP, p: Pass, batch: Batch, row: int, layer: int, unit
         terms = pd.DataFrame({"unit k above": b.above_top, "W[j, k]": model.weights[layer][unit, b.above_top],
                               "δ_k": p.deltas[layer][row, b.above_top], "W[j, k] · δ_k": b.from_above[b.above_top]})
         st.dataframe(terms, hide_index=True, width="stretch")
-        gate = _gate_sentence(model.config.activations[layer - 1], b.fprime)
+        name = model.config.activations[layer - 1]
+        gate = _gate_sentence(name, b.fprime)
         st.markdown(f"dH = Σ_k W[j, k] δ_k = **{b.dH:.6g}**; f′(z) = {b.fprime:.6g} ({gate}); "
                     f"δ_j = dH · f′(z) = **{b.delta:.6g}**")
+        z = float(p.cache.pre[layer - 1][row, unit])
+        st.plotly_chart(fs.gate_figure(name, z, b.fprime), key="step_gate", width="stretch")
     else:
         st.markdown(f"This is an output unit: its δ is dL/dz itself, **{b.delta:.6g}**.")
     default = strongest_input(b.dW_column)
@@ -137,7 +143,9 @@ def update_block(session: StepSession, p: Pass, batch: Batch, layer: int, i: int
     st.markdown(f"**{u.rule}**, step t = {u.t}, learning rate {u.lr:g}"
                 + (f", weight decay {opt.weight_decay:g}" if opt.weight_decay else "") + ":")
     st.dataframe(pd.DataFrame(rows, columns=["", "value"]), hide_index=True)
-    code_expander(type(opt).update, f"the {u.rule} rule", marker="p -=" if u.rule != "Momentum" else "p +=")
+    rule = type(opt).update
+    marker = "p -=" if "p -=" in listing(rule).text else "p +="  # the line that moves the weight
+    code_expander(rule, f"the {u.rule} rule", marker=marker)
 
 
 def take_steps_block(session: StepSession, batch: Batch, row: int, layer: int, i: int, unit: int) -> None:
@@ -158,6 +166,8 @@ def take_steps_block(session: StepSession, batch: Batch, row: int, layer: int, i
                     f"**{last.loss_after:.5f}**; this digit's p({label}) {fmt_pct(last.probs_before[row, label], 2)}"
                     f" → **{fmt_pct(last.probs_after[row, label], 2)}**; W[{i}, {unit}] {before_w:.6g} → "
                     f"**{after_w:.6g}**")
+        st.plotly_chart(fs.step_probabilities_figure(last.probs_before[row], last.probs_after[row], label),
+                        key="step_probs", width="stretch")
         losses = pd.DataFrame({"step": range(1, len(session.steps) + 1),
                                "loss before": [s.loss_before for s in session.steps],
                                "loss after": [s.loss_after for s in session.steps]})

@@ -164,3 +164,30 @@ def eps_figure(eps: np.ndarray, errors: np.ndarray, chosen: float) -> go.Figure:
                   "eps (log scale)", "relative error (log scale)", height=300, legend=False,
                   xaxis={"type": "log", "exponentformat": "power", "dtick": 1},
                   yaxis={"type": "log", "exponentformat": "power", "range": [low - 0.5, high + 0.5], "dtick": 2})
+
+
+def gate_figure(activation: str, z: float, fprime: float) -> go.Figure:
+    """The activation's slope f'(z) around the unit's z, with its z marked: for ReLU, the gate."""
+    from nn.activations import get_activation
+
+    f = get_activation(activation, 0.01)
+    span = max(3.0, abs(z) * 1.5)
+    zs = np.linspace(-span, span, 241)
+    fig = go.Figure(go.Scatter(x=zs, y=f.deriv(f(zs)), mode="lines", line={"color": LINE_COLORS["neutral"]},
+                               hovertemplate="z = %{x:.3g}: f'(z) = %{y:.3g}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[z], y=[fprime], mode="markers", marker={"size": 12, "color": LINE_COLORS["marker"]},
+                             hovertemplate="this unit: z = %{x:.4g}, f'(z) = %{y:.4g}<extra></extra>"))
+    return finish(fig, f"{activation}'s slope f'(z): this unit's z = {z:.3g} lets {fprime:.3g} of its error through",
+                  "z (pre-activation)", "f'(z)", height=240, legend=False)
+
+
+def step_probabilities_figure(before: np.ndarray, after: np.ndarray, label: int) -> go.Figure:
+    """The digit's ten probabilities before and after the step taken; the true digit's bars outlined."""
+    digits = [str(k) for k in range(10)]
+    outline = {"width": [3 if k == label else 0 for k in range(10)], "color": "black"}
+    fig = go.Figure([
+        go.Bar(x=digits, y=before, name="before the step", marker={"color": "rgba(127,127,127,0.45)", "line": outline}),
+        go.Bar(x=digits, y=after, name="after", marker={"color": list(DIGIT_COLORS), "line": outline}),
+    ])
+    return finish(fig, f"This digit's probabilities before and after the step (true digit {label} outlined)",
+                  "digit", "probability", height=260, barmode="group", yaxis={"range": [0, 1]})

@@ -65,3 +65,16 @@ def test_softmax_filter_gradient_and_eps_figures() -> None:
     eps = np.logspace(-12, -1, 5)
     e = eps_figure(eps, np.array([1e-4, 1e-9, 0.0, 1e-8, 1e-2]), 1e-6)
     assert min(e.data[0].y) > 0 and e.layout.xaxis.type == "log"
+
+
+def test_the_gate_and_the_probabilities_before_and_after() -> None:
+    from figures.step_through import gate_figure, step_probabilities_figure
+
+    g = gate_figure("relu", -0.7, 0.0)
+    assert list(g.data[1].x) == [-0.7] and list(g.data[1].y) == [0.0]
+    assert set(np.unique(g.data[0].y)) <= {0.0, 1.0}  # ReLU's slope: the gate is shut or open
+    before, after = np.full(10, 0.1), np.eye(10)[3]
+    fig = step_probabilities_figure(before, after, 3)
+    np.testing.assert_allclose(fig.data[0].y, before)
+    np.testing.assert_allclose(fig.data[1].y, after)
+    assert fig.data[1].marker.line.width[3] == 3

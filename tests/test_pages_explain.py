@@ -307,3 +307,19 @@ def test_step_through_shows_the_textbook_numbers_and_takes_three_real_steps(app,
     assert not at.exception, at.exception
     table = at.dataframe[-1].value
     assert len(table) == 20 and (table["relative error"] < 1e-4).mean() >= 0.9
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "adamw"])
+def test_step_through_shows_each_optimizers_rule_and_its_code(app, optimizer) -> None:
+    at = app()
+    at.query_params["optimizer"] = optimizer
+    at.run()
+    at.switch_page(STEP).run()
+    assert not at.exception, at.exception
+    rule = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adam": "Adam", "adamw": "AdamW"}[optimizer]
+    assert any(m.value.startswith(f"**{rule}**, step t = 1") for m in at.markdown)
+    marked = [c.value for c in at.code if "# <--" in c.value and "def update" in c.value]
+    assert len(marked) == 1 and "p " in marked[0].split("# <--")[0].splitlines()[-1]
+    at.button(key="step_take").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["step_session"].optimizer.t == 1
