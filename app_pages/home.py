@@ -32,6 +32,8 @@ with c3.container(border=True):
     st.page_link("app_pages/evaluate.py", label="Evaluate", icon=":material/fact_check:")
     st.page_link("app_pages/inspect.py", label="Inspect", icon=":material/biotech:")
     st.page_link("app_pages/draw.py", label="Draw a digit", icon=":material/draw:")
+    st.page_link("app_pages/step.py", label="Step through one training step, number by number",
+                 icon=":material/footprint:")
 
 view = current_model()
 if view is not None:
