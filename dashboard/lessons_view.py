@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.params import open_train_with
 from dashboard.session import TRAIN_PAGE, SessionData, run_history
 from lab.lesson_check import FAIL, PASS, WAIT, CheckResult, check_lesson
 from lab.lesson_file import Lesson, load_lessons
 from lab.lesson_progress import QUERY_KEYS, Progress, progress_from_query
-from lab.params import knobs_to_query
 
 _PROGRESS_KEY = "_lesson_progress"
 PAGE_PATHS = {"home": "app_pages/home.py", "data": "app_pages/data.py", "train": TRAIN_PAGE,
@@ -88,10 +88,7 @@ def setup_button(lesson: Lesson, session: SessionData) -> None:
     st.caption(f"The run: the {lesson.preset} preset with {changes or 'no changes'}.")
     if st.button("Set up the run", key="btn_setup", icon=":material/science:", type="primary",
                  help="Put the lesson's settings on the Train page; press Start there."):
-        session.knobs = dict(lesson.knobs)
-        for key in [k for k in st.session_state if str(k).startswith("k_")]:
-            del st.session_state[key]  # the Train page's widgets reseed from session.knobs
-        st.switch_page(TRAIN_PAGE, query_params=knobs_to_query(lesson.knobs))
+        open_train_with(session, lesson.knobs)
 
 
 def watch_list(lesson: Lesson) -> None:
