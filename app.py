@@ -7,6 +7,7 @@ import plotly.graph_objects  # noqa: F401
 import streamlit as st
 
 from dashboard.classroom import class_sidebar
+from dashboard.data import use_dataset_labels
 from dashboard.params import read_query_once
 from dashboard.session import get_session
 from dashboard.widgets import sidebar_status
@@ -30,6 +31,7 @@ navigation = st.navigation({
 
 session = get_session()
 read_query_once(session)
+use_dataset_labels()
 sidebar_status(page_shows_run=navigation.url_path == "train")
 class_sidebar(session)
 navigation.run()

@@ -10,6 +10,7 @@ from figures import evaluate as fe
 from figures.inspect import digit_figure, probability_figure
 from lab.evaluation import abstain_below, cell_members, filter_mistakes, page_count
 from lab.format import fmt_num, fmt_pct
+from lab.labels import label, noun
 from nn.metrics import most_confused_pairs
 
 PAGE_SIZE = 24
@@ -65,12 +66,12 @@ members = cell_members(data.labels, ev, true_c, pred_c, CELL_LIMIT)
 count = int(ev.confusion[true_c, pred_c])
 kind = "right answers" if true_c == pred_c else "mistakes"
 if count == 0:
-    st.info(f"No test digit is a {true_c} predicted as {pred_c}.")
+    st.info(f"No test {noun()} is a {label(true_c)} predicted as {label(pred_c)}.")
 else:
     st.plotly_chart(
         fe.digit_gallery_figure(
             data.images[members], [f"#{i} · {fmt_pct(ev.confidence[i])}" for i in members], members,
-            title=f"True {true_c}, predicted {pred_c}: {count:,} {kind}"
+            title=f"True {label(true_c)}, predicted {label(pred_c)}: {count:,} {kind}"
                   + (f" (the {len(members)} most confident shown)" if count > len(members) else ""),
             cols=10, px_per_pixel=2.5),
         key="ev_cell_gallery", width="stretch")

@@ -94,12 +94,12 @@ def claim_run(run: Any) -> None:
     state = class_state()
     if not state.ready:
         return
-    from dashboard.data import get_dataset
+    from dashboard.data import dataset_name, get_dataset
 
     try:
         member_id, _ = member(state)
         dataset = get_dataset()
-        run.owner = RunOwner(member_id, "mnist", state.store, dataset.x_test, dataset.y_test)
+        run.owner = RunOwner(member_id, dataset_name(), state.store, dataset.x_test, dataset.y_test)
         record_start(run)
     except ClassStoreError:
         pass  # the run trains anyway; the Class page says what is wrong with the store
