@@ -24,7 +24,7 @@ KINDS = {
     "best_test": "Best test accuracy",
 }
 INTERRUPTED = "interrupted"  # active in the store, but its server process is gone
-COLUMNS = ["Name", "Architecture", "Parameters", "Epochs", "Best val acc", "Test acc", "Time (s)", "State"]
+COLUMNS = ["Name", "Dataset", "Architecture", "Parameters", "Epochs", "Best val acc", "Test acc", "Time (s)", "State"]
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def board_frame(rows: Iterable[RunRow]) -> pd.DataFrame:
 
 
 def _frame(rows: list[RunRow]) -> pd.DataFrame:
-    return pd.DataFrame([[r.name, r.hidden if r.hidden == "none" else f"784-{r.hidden}-10", r.params,
+    return pd.DataFrame([[r.name, r.dataset, r.hidden if r.hidden == "none" else f"784-{r.hidden}-10", r.params,
                           f"{r.epochs_done}/{r.epochs_planned}", _acc(r.best_val_acc), _acc(r.test_acc),
                           round(r.seconds, 1), r.state] for r in rows], columns=COLUMNS)
 
