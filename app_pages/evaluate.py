@@ -55,8 +55,8 @@ with left:
 with right:
     st.markdown("**Cell to show**")
     a, b = st.columns(2)
-    true_c = a.selectbox("True digit", range(10), key="ev_true")
-    pred_c = b.selectbox("Predicted digit", range(10), key="ev_pred")
+    true_c = a.selectbox(f"True {noun()}", range(10), key="ev_true", format_func=label)
+    pred_c = b.selectbox(f"Predicted {noun()}", range(10), key="ev_pred", format_func=label)
     if pairs:
         st.markdown("**Most confused pairs**")
         st.dataframe(fe.confused_pairs_table(ev.confusion, pairs), hide_index=True, width="stretch")
@@ -140,7 +140,7 @@ st.caption("Move right along the threshold: the model answers fewer digits (bott
            "nothing about correctness.")
 
 # ---------------------------------------------------------------------------------------- per class
-st.header("Per digit")
+st.header(f"Per {noun()}")
 left, right = st.columns([2, 3], gap="large")
 with left:
     st.dataframe(ev.report.style.format({"precision": _pct2, "recall": _pct2, "f1": _pct2, "support": "{:,}"}),

@@ -71,8 +71,8 @@ def confusion_figure(cm: np.ndarray, *, normalised: bool = False, selected: tupl
 
 def confused_pairs_table(confusion: np.ndarray, pairs: list[tuple[int, int, int]]) -> list[dict]:
     """Rows of the "most confused pairs" table: true, predicted, mistakes, share of the true digit."""
-    return [{"true": t, "predicted": p, "mistakes": c,
-             "share of true digit": fmt_pct(c / max(1, confusion[t].sum()), 1)} for t, p, c in pairs]
+    return [{"true": label(t), "predicted": label(p), "mistakes": c,
+             f"share of true {noun()}": fmt_pct(c / max(1, confusion[t].sum()), 1)} for t, p, c in pairs]
 
 
 def mistake_captions(mistakes: pd.DataFrame) -> list[str]:
