@@ -10,7 +10,7 @@ from figures import evaluate as fe
 from figures.inspect import digit_figure, probability_figure
 from lab.evaluation import abstain_below, cell_members, filter_mistakes, page_count
 from lab.format import fmt_num, fmt_pct
-from lab.labels import label, noun
+from lab.labels import label, labels, noun
 from nn.metrics import most_confused_pairs
 
 PAGE_SIZE = 24
@@ -55,8 +55,9 @@ with left:
 with right:
     st.markdown("**Cell to show**")
     a, b = st.columns(2)
-    true_c = a.selectbox(f"True {noun()}", range(10), key="ev_true", format_func=label)
-    pred_c = b.selectbox(f"Predicted {noun()}", range(10), key="ev_pred", format_func=label)
+    names = labels()  # bound now: a format function may be called after this script run
+    true_c = a.selectbox(f"True {noun()}", range(10), key="ev_true", format_func=names.__getitem__)
+    pred_c = b.selectbox(f"Predicted {noun()}", range(10), key="ev_pred", format_func=names.__getitem__)
     if pairs:
         st.markdown("**Most confused pairs**")
         st.dataframe(fe.confused_pairs_table(ev.confusion, pairs), hide_index=True, width="stretch")
