@@ -6,9 +6,12 @@ import pandas  # noqa: F401
 import plotly.graph_objects  # noqa: F401
 import streamlit as st
 
+from dashboard.classroom import class_sidebar
+from dashboard.data import use_dataset_labels
 from dashboard.params import read_query_once
 from dashboard.session import get_session
 from dashboard.widgets import sidebar_status
+from lab.class_settings import class_enabled
 from lab.threads import limit_blas_threads
 
 st.set_page_config(page_title="MNIST from scratch", page_icon=":material/draw:", layout="wide")
@@ -17,8 +20,10 @@ limit_blas_threads()
 navigation = st.navigation({
     "Start": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
               st.Page("app_pages/data.py", title="Data", icon=":material/grid_view:")],
-    "Learn": [st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
-              st.Page("app_pages/step.py", title="Step through", icon=":material/footprint:")],
+    "Learn": [st.Page("app_pages/lessons.py", title="Lessons", icon=":material/school:"),
+              st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+              st.Page("app_pages/step.py", title="Step through", icon=":material/footprint:"),
+              *([st.Page("app_pages/classroom.py", title="Class", icon=":material/groups:")] if class_enabled() else [])],
     "Look inside": [st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
                     st.Page("app_pages/inspect.py", title="Inspect", icon=":material/biotech:"),
                     st.Page("app_pages/draw.py", title="Draw a digit", icon=":material/draw:")],
@@ -26,5 +31,7 @@ navigation = st.navigation({
 
 session = get_session()
 read_query_once(session)
+use_dataset_labels()
 sidebar_status(page_shows_run=navigation.url_path == "train")
+class_sidebar(session)
 navigation.run()

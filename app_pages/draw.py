@@ -9,6 +9,7 @@ from figures import draw as fd
 from figures.inspect import layer_activity_figure
 from lab.drawing import (NEAR_INK, ImageError, prepare_canvas, prepare_example, prepare_upload,
                          read_digit, saliency)
+from lab.labels import label, noun
 from lab.picture import MAX_UPLOAD_BYTES
 
 try:
@@ -101,7 +102,7 @@ with left:
         true_label = int(data.y_test[index])
         prep = prepare_example(data.x_test[index])
         st.image(fd.pipeline_thumbnails(prep)[0][0], width=fd.THUMB,
-                 caption=f"Test digit {index}, labelled {true_label}, as stored in MNIST (white on black)")
+                 caption=f"Test {noun()} {index}, labelled {label(true_label)}, as stored in the dataset (white on black)")
 
 reading = read_digit(model, prep) if prep is not None else None
 with right:
@@ -129,9 +130,9 @@ with right:
                   help="The second most likely digit and its probability.")
         if true_label is not None:
             if true_label == reading.predicted:
-                st.success(f"Correct: this test digit is labelled {true_label}.", icon=":material/check:")
+                st.success(f"Correct: this test {noun()} is labelled {label(true_label)}.", icon=":material/check:")
             else:
-                st.error(f"Wrong: this test digit is labelled {true_label} (the network gives {true_label} "
+                st.error(f"Wrong: this test {noun()} is labelled {label(true_label)} (the network gives {label(true_label)} "
                          f"{fd.percent(reading.proba[true_label])}).", icon=":material/close:")
         if reading.doubt:
             st.warning(reading.doubt, icon=":material/help:")
@@ -141,7 +142,7 @@ with right:
                    "means confident, not correct: on drawings unlike MNIST it can be confidently wrong.")
 
 if reading is not None:
-    st.header("What the network sees, and why it answers " + str(reading.predicted))
+    st.header("What the network sees, and why it answers " + label(reading.predicted))
     a, b = st.columns(2, gap="large")
     with a:
         st.plotly_chart(fd.input_figure(prep.image, prep.centre_of_mass), key="draw_input",

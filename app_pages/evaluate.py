@@ -10,6 +10,7 @@ from figures import evaluate as fe
 from figures.inspect import digit_figure, probability_figure
 from lab.evaluation import abstain_below, cell_members, filter_mistakes, page_count
 from lab.format import fmt_num, fmt_pct
+from lab.labels import label, labels, noun
 from nn.metrics import most_confused_pairs
 
 PAGE_SIZE = 24
@@ -54,8 +55,9 @@ with left:
 with right:
     st.markdown("**Cell to show**")
     a, b = st.columns(2)
-    true_c = a.selectbox("True digit", range(10), key="ev_true")
-    pred_c = b.selectbox("Predicted digit", range(10), key="ev_pred")
+    names = labels()  # bound now: a format function may be called after this script run
+    true_c = a.selectbox(f"True {noun()}", range(10), key="ev_true", format_func=names.__getitem__)
+    pred_c = b.selectbox(f"Predicted {noun()}", range(10), key="ev_pred", format_func=names.__getitem__)
     if pairs:
         st.markdown("**Most confused pairs**")
         st.dataframe(fe.confused_pairs_table(ev.confusion, pairs), hide_index=True, width="stretch")
@@ -65,12 +67,12 @@ members = cell_members(data.labels, ev, true_c, pred_c, CELL_LIMIT)
 count = int(ev.confusion[true_c, pred_c])
 kind = "right answers" if true_c == pred_c else "mistakes"
 if count == 0:
-    st.info(f"No test digit is a {true_c} predicted as {pred_c}.")
+    st.info(f"No test {noun()} is a {label(true_c)} predicted as {label(pred_c)}.")
 else:
     st.plotly_chart(
         fe.digit_gallery_figure(
             data.images[members], [f"#{i} · {fmt_pct(ev.confidence[i])}" for i in members], members,
-            title=f"True {true_c}, predicted {pred_c}: {count:,} {kind}"
+            title=f"True {label(true_c)}, predicted {label(pred_c)}: {count:,} {kind}"
                   + (f" (the {len(members)} most confident shown)" if count > len(members) else ""),
             cols=10, px_per_pixel=2.5),
         key="ev_cell_gallery", width="stretch")
@@ -139,7 +141,7 @@ st.caption("Move right along the threshold: the model answers fewer digits (bott
            "nothing about correctness.")
 
 # ---------------------------------------------------------------------------------------- per class
-st.header("Per digit")
+st.header(f"Per {noun()}")
 left, right = st.columns([2, 3], gap="large")
 with left:
     st.dataframe(ev.report.style.format({"precision": _pct2, "recall": _pct2, "f1": _pct2, "support": "{:,}"}),

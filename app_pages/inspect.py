@@ -7,6 +7,7 @@ from dashboard.session import require_model
 from figures import inspect as fi
 from lab.format import fmt_pct
 from lab.history import has_numbers, history_columns, layer_quantiles
+from lab.labels import label, noun
 from lab.layer_sample import first_layer_active
 from lab.snapshots import snapshot_at, snapshot_range
 from lab.units import FILTER_ORDERS, filter_order, unit_class_effect, unit_note
@@ -123,11 +124,11 @@ predicted = int(trace[-1].post[0].argmax())
 left, right = st.columns([1, 2], gap="large")
 with left:
     verdict = "right" if predicted == true_label else "wrong"
-    st.plotly_chart(fi.digit_figure(data.images[index], f"Test digit #{index} (true label {true_label})"),
+    st.plotly_chart(fi.digit_figure(data.images[index], f"Test {noun()} #{index} (true label {label(true_label)})"),
                     key="in_digit", width="stretch")
 with right:
     st.plotly_chart(fi.probability_figure(trace[-1].post[0], true_label), key="in_digit_proba", width="stretch")
-    st.caption(f"The softmax turns the last layer's scores into probabilities; the model answers {predicted} "
+    st.caption(f"The softmax turns the last layer's scores into probabilities; the model answers {label(predicted)} "
                f"({verdict}). A tall wrong bar is an overconfident mistake: probability is not certainty.")
 if n_layers >= 2:
     tabs = st.tabs([fi.layer_name(j, n_layers).capitalize() for j in range(n_layers - 1)] + ["Output scores"])

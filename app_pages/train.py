@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard import knobs as kn
 from dashboard.data import get_dataset
+from dashboard.dataset_choice import dataset_selector
 from dashboard.params import write_query
 from dashboard.session import get_session
 from dashboard.train_view import controls, download_and_upload, live_panel, model_summary
@@ -18,6 +19,7 @@ dataset = get_dataset()
 left, right = st.columns([1, 2.3], gap="medium")
 with left:
     st.subheader("Settings")
+    dataset_selector(session)
     named = presets()
     for col, (name, preset) in zip(st.columns(len(named)), named.items()):
         col.button(name.capitalize(), key=f"preset_{name}", on_click=kn.apply_preset, args=(preset,),

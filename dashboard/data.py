@@ -1,4 +1,7 @@
-"""The MNIST dataset, loaded once per server process and shared read-only by every session.
+"""The dataset, loaded once per server process and shared read-only by every session.
+
+MNIST unless the session chose another (Fashion-MNIST, dashboard/dataset_choice.py); every page asks
+``get_dataset()`` and so follows the choice.
 
 The first session to need it sees the fetch progress; a failure shows the data layer's message (every
 source it tried), never a traceback, and is retried on the next page load.
@@ -12,7 +15,11 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from lab.datasets import DEFAULT, dataset_info
+from lab.labels import use_labels
 from nn.data import SOURCES, DataError, MnistDataset, load_mnist
+
+CHOICE_KEY = "_dataset_name"
 
 
 @dataclass
@@ -36,8 +43,46 @@ def _source() -> str | None:
     return raw
 
 
+@st.cache_resource(show_spinner=False)
+def _other_holder(name: str) -> _DatasetHolder:
+    return _DatasetHolder()
+
+
+def load_other(name: str) -> tuple[MnistDataset | None, str | None]:
+    """A dataset other than MNIST, once per process: (dataset, None), or (None, how to install it)."""
+    holder = _other_holder(name)
+    with holder.lock:
+        if holder.dataset is None:
+            try:
+                holder.dataset = dataset_info(name).load()
+            except DataError:
+                return None, dataset_info(name).install
+    return holder.dataset, None
+
+
+def dataset_name() -> str:
+    """The session's dataset; on its first run, from the URL (``data=fashion``)."""
+    name = st.session_state.get(CHOICE_KEY)
+    if name is None:
+        name = dataset_info(st.query_params.get("data")).name
+        st.session_state[CHOICE_KEY] = name
+    return name
+
+
+def use_dataset_labels() -> None:
+    """Label classes as the session's dataset does for this script run (app.py, before the page)."""
+    info = dataset_info(dataset_name())
+    use_labels(info.class_names, info.noun)
+
+
 def get_dataset() -> MnistDataset:
-    """The shared dataset; on first use show progress, on failure show the message and stop the page."""
+    """The session's dataset; MNIST on first use shows progress, a failure shows the message and stops the page."""
+    name = dataset_name()
+    if name != DEFAULT:
+        other, _ = load_other(name)
+        if other is not None:
+            return other
+        st.session_state[CHOICE_KEY] = DEFAULT  # gone since it was chosen: back to MNIST
     holder = _holder()
     if holder.dataset is not None:
         return holder.dataset

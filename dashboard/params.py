@@ -31,3 +31,11 @@ def write_query(knobs: Mapping[str, Any]) -> None:
         for key in set(current) - set(wanted):
             del st.query_params[key]
         st.query_params.update(wanted)
+
+
+def open_train_with(session: Any, knobs: Mapping[str, Any]) -> None:
+    """Put ``knobs`` on the Train page (its widgets reseed from them) and go there, the URL showing them."""
+    session.knobs = dict(knobs)
+    for key in [k for k in st.session_state if str(k).startswith("k_")]:
+        del st.session_state[key]
+    st.switch_page("app_pages/train.py", query_params=knobs_to_query(knobs))

@@ -14,9 +14,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from lab.run_summary import RunSummary, summarize_run
 from lab.training_run import TrainingRun
 
 _KEY = "_mnist_session"
+MAX_PAST_RUNS = 20  # summaries of replaced runs kept per session (a few KB each)
 TRAIN_PAGE = "app_pages/train.py"
 
 
@@ -60,6 +62,7 @@ class SessionData:
     _view: ModelView | None = None  # cached per version
     figures: dict = field(default_factory=dict)  # live charts: name -> (key, figure JSON), rebuilt on change
     _npz: Any = None  # (version, bytes, file name) of the model download
+    past_runs: list[RunSummary] = field(default_factory=list)  # runs this session replaced, oldest first
 
 
 def get_session() -> SessionData:
@@ -96,11 +99,17 @@ def set_run(data: SessionData, run: TrainingRun | None) -> None:
     if old is not None and old is not run:
         old.stop()
         old.join(timeout=2.0)
+        data.past_runs = [*data.past_runs, summarize_run(old)][-MAX_PAST_RUNS:]
         old.release()
     data.run = run
     data._view = None
     if run is not None:
         data.uploaded = None
+
+
+def run_history(data: SessionData) -> list[RunSummary]:
+    """This session's runs, oldest first: the replaced ones, then the current one."""
+    return data.past_runs + ([summarize_run(data.run)] if data.run is not None else [])
 
 
 def current_model() -> ModelView | None:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from dashboard.classroom import claim_run
 from dashboard.live_charts import figure_json, live_charts
 from dashboard.session import SessionData, current_model, set_run, uploaded_view
 from dashboard.widgets import LIVE_INTERVAL_S, metric_tiles, phase_label
@@ -55,6 +56,7 @@ def model_summary(config: TrainConfig) -> bool:
 def _new_run(session: SessionData, config: TrainConfig, images: np.ndarray, labels: np.ndarray,
              *, paused: bool = False) -> TrainingRun:
     run = TrainingRun(config, images, labels, start_paused=paused)
+    claim_run(run)  # a class on this server records it
     set_run(session, run)
     return run.start()
 

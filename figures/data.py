@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 
 from figures.palette import DIGIT_COLORS, LINE_COLORS, pixel_kwargs
 from figures.style import finish
+from lab.labels import labels, noun
 
 SIDE = 28
 
@@ -69,8 +70,8 @@ def sample_grid_figure(images: np.ndarray) -> go.Figure:
         raise ValueError(f"sample_grid_figure expects (10, n, 28, 28), got {images.shape!r}")
     z = tile(images)
     fig = go.Figure(go.Heatmap(z=z, hovertemplate="pixel %{z:.0f}<extra></extra>", **pixel_kwargs()))
-    return _image_layout(fig, f"{images.shape[1]} random training images of each digit", 10, images.shape[1],
-                         row_labels=[str(d) for d in range(10)], y_title="digit (label)",
+    return _image_layout(fig, f"{images.shape[1]} random training images of each {noun()}", 10, images.shape[1],
+                         row_labels=list(labels()), y_title=f"{noun()} (label)",
                          label_colors=DIGIT_COLORS, px_per_pixel=1.6)
 
 
@@ -78,17 +79,17 @@ def class_counts_figure(y_train: np.ndarray, y_test: np.ndarray) -> go.Figure:
     """How many images of each digit the training and test sets hold (bars in each digit's colour)."""
     train = np.bincount(np.asarray(y_train, dtype=np.int64), minlength=10)[:10]
     test = np.bincount(np.asarray(y_test, dtype=np.int64), minlength=10)[:10]
-    digits = [str(d) for d in range(10)]
+    digits = list(labels())
     fig = go.Figure()
     fig.add_trace(go.Bar(x=digits, y=train, name="training set", marker={"color": list(DIGIT_COLORS)},
-                         hovertemplate="digit %{x}: %{y:,} training images<extra></extra>"))
+                         hovertemplate=f"{noun()} %{{x}}: %{{y:,}} training images<extra></extra>"))
     fig.add_trace(go.Bar(x=digits, y=test, name="test set",
                          marker={"color": list(DIGIT_COLORS), "pattern": {"shape": "/", "fgcolor": "white"},
                                  "opacity": 0.75},
-                         hovertemplate="digit %{x}: %{y:,} test images<extra></extra>"))
+                         hovertemplate=f"{noun()} %{{x}}: %{{y:,}} test images<extra></extra>"))
     fig.update_layout(barmode="group", bargap=0.25)
     fig.update_xaxes(type="category")
-    return finish(fig, "Images per digit (solid: training, striped: test)", "digit", "number of images",
+    return finish(fig, f"Images per {noun()} (solid: training, striped: test)", noun(), "number of images",
                   height=330, legend=False)
 
 
@@ -99,8 +100,8 @@ def average_digits_figure(means: np.ndarray) -> go.Figure:
         raise ValueError(f"average_digits_figure expects (10, 28, 28), got {means.shape!r}")
     z = tile(means[None, :, :, :], gap=3)
     fig = go.Figure(go.Heatmap(z=z, hovertemplate="mean pixel %{z:.0f}<extra></extra>", **pixel_kwargs()))
-    return _image_layout(fig, "The average image of each digit", 1, 10, gap=3,
-                         col_labels=[str(d) for d in range(10)], px_per_pixel=2.6)
+    return _image_layout(fig, f"The average image of each {noun()}", 1, 10, gap=3,
+                         col_labels=list(labels()), px_per_pixel=2.6)
 
 
 def pixel_histogram_figure(counts: np.ndarray) -> go.Figure:

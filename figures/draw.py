@@ -15,6 +15,7 @@ from figures.palette import DIGIT_COLORS, LINE_COLORS, diverging_kwargs, pixel_k
 from figures.style import layout
 from figures.tiles import image_axes
 from lab.drawing import Saliency
+from lab.labels import label, labels, noun
 from lab.preprocess import Preprocessed
 from lab.format import fmt_pct
 
@@ -81,15 +82,15 @@ def probability_bars(proba: np.ndarray, *, height: int = 320) -> go.Figure:
     if proba.shape != (10,):
         raise ValueError(f"proba must hold 10 probabilities, got shape {proba.shape}")
     best = int(proba.argmax())
-    bar = {"type": "bar", "x": [str(d) for d in range(10)], "y": proba,
+    bar = {"type": "bar", "x": list(labels()), "y": proba,
            "marker": {"color": list(DIGIT_COLORS), "line": {"color": "black", "width": [2 if d == best else 0
                                                                                        for d in range(10)]}},
            "text": [percent(p) if p >= 0.005 else "" for p in proba], "textposition": "outside",
-           "cliponaxis": False, "hovertemplate": "digit %{x}: %{y:.2%}<extra></extra>"}
+           "cliponaxis": False, "hovertemplate": f"{noun()} %{{x}}: %{{y:.2%}}<extra></extra>"}
     half = {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 0.5, "y1": 0.5,
             "line": {"color": LINE_COLORS["neutral"], "width": 1, "dash": "dot"}}
     return go.Figure(data=[bar], layout=layout(
-        f"How likely each digit is: {best} at {percent(proba[best])}", "digit", "probability (softmax)",
+        f"How likely each {noun()} is: {label(best)} at {percent(proba[best])}", noun(), "probability (softmax)",
         height=height, legend=False, shapes=[half], bargap=0.25,
         yaxis={"range": [0, 1.12], "tickformat": ".0%", "tickvals": [0, 0.25, 0.5, 0.75, 1.0]},
         xaxis={"type": "category"}))

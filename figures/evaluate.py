@@ -16,6 +16,7 @@ from figures.style import layout
 from figures.tiles import FRAME_VALUE, click_targets, image_axes, tile_images
 from lab.evaluation import row_normalise
 from lab.format import fmt_pct
+from lab.labels import label, noun
 
 CONFUSION_SCALE = "Blues"
 _PX_PER_PIXEL = 3.6  # gallery: screen pixels per image pixel (a 28-pixel digit is about 100 px wide)
@@ -45,8 +46,8 @@ def confusion_figure(cm: np.ndarray, *, normalised: bool = False, selected: tupl
 
     true_idx, pred_idx = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
     custom = np.stack([true_idx.ravel(), pred_idx.ravel(), cm.ravel()], axis=1)
-    hover = [f"true {t}, predicted {p}: {int(c)} digit{'s' if c != 1 else ''}" for t, p, c in custom]
-    bar_title = ("share of row" if normalised else "digits") + ("<br>(diagonal<br>off scale)" if capped else "")
+    hover = [f"true {label(t)}, predicted {label(p)}: {int(c)} {noun()}{'s' if c != 1 else ''}" for t, p, c in custom]
+    bar_title = ("share of row" if normalised else f"{noun()}s") + ("<br>(diagonal<br>off scale)" if capped else "")
     heatmap = {
         "type": "heatmap", "z": z, "x": list(range(k)), "y": list(range(k)), "colorscale": CONFUSION_SCALE,
         "zmin": 0, "zmax": zmax, "text": text, "texttemplate": "%{text}", "textfont": {"size": 11},
@@ -59,28 +60,29 @@ def confusion_figure(cm: np.ndarray, *, normalised: bool = False, selected: tupl
         t, p = selected
         shapes.append({"type": "rect", "x0": p - 0.5, "x1": p + 0.5, "y0": t - 0.5, "y1": t + 0.5,
                        "line": {"color": LINE_COLORS["marker"], "width": 3}})
-    ticks = {"tickmode": "array", "tickvals": list(range(k)), "showgrid": False, "zeroline": False}
-    title = "Confusion matrix: " + ("share of each true digit" if normalised else "test digits per cell")
+    ticks = {"tickmode": "array", "tickvals": list(range(k)), "ticktext": [label(i) for i in range(k)],
+             "showgrid": False, "zeroline": False}
+    title = "Confusion matrix: " + (f"share of each true {noun()}" if normalised else f"test {noun()}s per cell")
     return go.Figure(data=[heatmap, targets], layout=layout(
-        title, "predicted digit", "true digit", height=480, legend=False, shapes=shapes,
+        title, f"predicted {noun()}", f"true {noun()}", height=480, legend=False, shapes=shapes,
         xaxis={**ticks, "range": [-0.5, k - 0.5]}, yaxis={**ticks, "range": [k - 0.5, -0.5]},
         clickmode="event+select", dragmode=False))
 
 
 def confused_pairs_table(confusion: np.ndarray, pairs: list[tuple[int, int, int]]) -> list[dict]:
     """Rows of the "most confused pairs" table: true, predicted, mistakes, share of the true digit."""
-    return [{"true": t, "predicted": p, "mistakes": c,
-             "share of true digit": fmt_pct(c / max(1, confusion[t].sum()), 1)} for t, p, c in pairs]
+    return [{"true": label(t), "predicted": label(p), "mistakes": c,
+             f"share of true {noun()}": fmt_pct(c / max(1, confusion[t].sum()), 1)} for t, p, c in pairs]
 
 
 def mistake_captions(mistakes: pd.DataFrame) -> list[str]:
     """Under each misclassified digit: "true 4 → 9", then its three most probable digits."""
-    return [f"true {r.true} → {r.predicted}<br>{top_k_text(r.top_classes, r.top_probs)}" for r in mistakes.itertuples()]
+    return [f"true {label(r.true)} → {label(r.predicted)}<br>{top_k_text(r.top_classes, r.top_probs)}" for r in mistakes.itertuples()]
 
 
 def top_k_text(classes: np.ndarray, probs: np.ndarray) -> str:
     """``"5 82% · 3 12% · 8 3%"``: the best guesses with their probabilities."""
-    return " · ".join(f"{int(c)} {fmt_pct(p)}" for c, p in zip(classes, probs))
+    return " · ".join(f"{label(int(c))} {fmt_pct(p)}" for c, p in zip(classes, probs))
 
 
 def digit_gallery_figure(images: np.ndarray, captions: list[str], customdata: np.ndarray, *,
@@ -158,12 +160,12 @@ def per_class_figure(report: pd.DataFrame) -> go.Figure:
     low = min(float(frame[m].min()) for m in ("precision", "recall", "f1"))
     floor = max(0.0, low - 0.05)
     colours = {"precision": LINE_COLORS["train"], "recall": LINE_COLORS["val"], "f1": LINE_COLORS["lr"]}
-    bars = [{"type": "bar", "x": [str(c) for c in classes], "y": frame[m].to_numpy(),
+    bars = [{"type": "bar", "x": [label(c) for c in classes], "y": frame[m].to_numpy(),
              "name": "F1" if m == "f1" else m, "marker": {"color": colours[m]},
-             "hovertemplate": "digit %{x}: %{y:.2%}<extra>" + m + "</extra>"}
+             "hovertemplate": f"{noun()} %{{x}}: %{{y:.2%}}<extra>" + m + "</extra>"}
             for m in ("precision", "recall", "f1")]
     # Starting the axis below the lowest bar makes differences of one percent visible; the label says so.
     return go.Figure(data=bars, layout=layout(
-        "Precision, recall and F1 per digit", "digit", f"score (axis starts at {fmt_pct(floor)})", height=360,
+        f"Precision, recall and F1 per {noun()}", noun(), f"score (axis starts at {fmt_pct(floor)})", height=360,
         xaxis={"type": "category"}, yaxis={"range": [floor, 1.0], "tickformat": ".0%"}, barmode="group",
         bargap=0.25))

@@ -17,6 +17,7 @@ from figures.style import layout
 from figures.tiles import click_targets, image_axes, tile_images
 from lab.format import fmt_pct
 from lab.histograms import histogram
+from lab.labels import label, noun
 from lab.snapshots import snapshot_histograms
 
 IMAGE_SIDE = 28
@@ -86,7 +87,7 @@ def filter_hover(W1: np.ndarray, active: np.ndarray, units: Sequence[int]) -> li
 def mistake_label(mistakes: pd.DataFrame, index: int) -> str:
     """A mistake as the Inspect selectbox names it: "#12: true 4 → 9 (97% sure)"; ``mistakes`` indexed by test index."""
     row = mistakes.loc[index]
-    return f"#{index}: true {row['true']} → {row['predicted']} ({fmt_pct(row['confidence'])} sure)"
+    return f"#{index}: true {label(row['true'])} → {label(row['predicted'])} ({fmt_pct(row['confidence'])} sure)"
 
 
 def filter_figure(w: np.ndarray, unit: int, *, zrange: tuple[float, float] | None = None) -> go.Figure:
@@ -109,12 +110,12 @@ def class_effect_figure(effect: np.ndarray, unit: int) -> go.Figure:
     """
     effect = np.asarray(effect, dtype=np.float64)
     relative = effect - effect.mean()
-    bar = {"type": "bar", "x": [str(c) for c in range(len(relative))], "y": relative,
+    bar = {"type": "bar", "x": [label(c) for c in range(len(relative))], "y": relative,
            "marker": {"color": [POSITIVE_COLOR if v >= 0 else NEGATIVE_COLOR for v in relative]},
-           "hovertemplate": "digit %{x}: %{y:+.3f}<extra></extra>"}
+           "hovertemplate": f"{noun()} %{{x}}: %{{y:+.3f}}<extra></extra>"}
     return go.Figure(data=[bar], layout=layout(
-        f"Which digits unit {unit} pushes up or down", "digit",
-        "change in logit per unit of activation<br>(relative to the average digit)", height=360, legend=False,
+        f"Which {noun()}s unit {unit} pushes up or down", noun(),
+        f"change in logit per unit of activation<br>(relative to the average {noun()})", height=360, legend=False,
         xaxis={"type": "category"},
         yaxis={"zeroline": True, "zerolinecolor": LINE_COLORS["neutral"], "zerolinewidth": 1.5}))
 
@@ -169,13 +170,13 @@ def probability_figure(proba: np.ndarray, true_label: int | None = None) -> go.F
     """The output layer's softmax ``proba: (C,)`` as bars in each digit's colour; the true one outlined."""
     proba = np.asarray(proba, dtype=np.float64).ravel()
     outline = [3 if true_label is not None and c == true_label else 0 for c in range(proba.size)]
-    bar = {"type": "bar", "x": [str(c) for c in range(proba.size)], "y": proba,
+    bar = {"type": "bar", "x": [label(c) for c in range(proba.size)], "y": proba,
            "marker": {"color": list(DIGIT_COLORS[:proba.size]), "line": {"color": "black", "width": outline}},
            "text": [fmt_pct(p) for p in proba], "textposition": "outside", "cliponaxis": False,
-           "hovertemplate": "digit %{x}: %{y:.2%}<extra></extra>"}
-    suffix = "" if true_label is None else f" (true: {true_label}, outlined)"
+           "hovertemplate": f"{noun()} %{{x}}: %{{y:.2%}}<extra></extra>"}
+    suffix = "" if true_label is None else f" (true: {label(true_label)}, outlined)"
     return go.Figure(data=[bar], layout=layout(
-        f"Output probabilities: predicts {int(proba.argmax())}{suffix}", "digit", "probability", height=340,
+        f"Output probabilities: predicts {label(int(proba.argmax()))}{suffix}", noun(), "probability", height=340,
         legend=False, xaxis={"type": "category"}, yaxis={"range": [0, 1.12], "tickformat": ".0%"}))
 
 
@@ -292,15 +293,15 @@ def pca_map_figure(coords: np.ndarray, labels: np.ndarray, predicted: np.ndarray
     for d in range(10):
         mask = (labels == d) & right
         traces.append({"type": "scatter", "x": coords[mask, 0], "y": coords[mask, 1], "mode": "markers",
-                       "name": str(d), "marker": {"color": DIGIT_COLORS[d], "size": 6, "opacity": 0.75},
+                       "name": label(d), "marker": {"color": DIGIT_COLORS[d], "size": 6, "opacity": 0.75},
                        "customdata": indices[mask],
-                       "hovertemplate": "test #%{customdata}: a " + str(d) + ", predicted right<extra></extra>"})
+                       "hovertemplate": "test #%{customdata}: a " + label(d) + ", predicted right<extra></extra>"})
     wrong = ~right
     traces.append({"type": "scatter", "x": coords[wrong, 0], "y": coords[wrong, 1], "mode": "markers",
                    "name": "mistake", "customdata": indices[wrong],
                    "marker": {"color": [DIGIT_COLORS[d] for d in labels[wrong]], "size": 10, "symbol": "x",
                               "line": {"color": "black", "width": 1}},
-                   "text": [f"true {t}, predicted {p}" for t, p in zip(labels[wrong], predicted[wrong])],
+                   "text": [f"true {label(t)}, predicted {label(p)}" for t, p in zip(labels[wrong], predicted[wrong])],
                    "hovertemplate": "test #%{customdata}: %{text}<extra></extra>"})
     if selected is not None and selected in set(indices.tolist()):
         i = int(np.flatnonzero(indices == selected)[0])

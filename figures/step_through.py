@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 from figures.palette import DIGIT_COLORS, LINE_COLORS, diverging_kwargs, pixel_kwargs
 from figures.style import finish
 from figures.tiles import image_axes
+from lab.labels import label, labels, noun
 from lab.step_through import OutputStep, Pass, UnitForward
 from nn.model import MLP
 
@@ -133,15 +134,15 @@ def weighted_sum_figure(f: UnitForward) -> go.Figure:
 def softmax_figure(out: OutputStep) -> go.Figure:
     """The ten probabilities, each bar in its digit's colour; the true digit outlined."""
     fig = go.Figure(go.Bar(
-        x=[str(k) for k in range(10)], y=out.probs, marker={
+        x=list(labels()), y=out.probs, marker={
             "color": list(DIGIT_COLORS), "line": {"width": [4 if k == out.label else 0 for k in range(10)],
                                                   "color": "black"}},
         customdata=np.stack([out.logits, out.exps], axis=1),
-        hovertemplate="digit %{x}: z = %{customdata[0]:.4g}, exp(z − max) = %{customdata[1]:.4g}, "
+        hovertemplate=f"{noun()} %{{x}}: z = %{{customdata[0]:.4g}}, exp(z − max) = %{{customdata[1]:.4g}}, "
                       "p = %{y:.4f}<extra></extra>"))
-    return finish(fig, f"Softmax: p_k = exp(z_k) / Σ exp; the true digit {out.label} (outlined) has "
+    return finish(fig, f"Softmax: p_k = exp(z_k) / Σ exp; the true {noun()} {label(out.label)} (outlined) has "
                        f"p = {out.probs[out.label]:.4f}, loss −log p = {out.loss:.4f}",
-                  "digit", "probability", height=280, legend=False, yaxis={"range": [0, 1]})
+                  noun(), "probability", height=280, legend=False, yaxis={"range": [0, 1]})
 
 
 def filter_gradient_figure(dW_column: np.ndarray, unit: int) -> go.Figure:

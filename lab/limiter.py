@@ -19,13 +19,14 @@ class RunLimiter:
         self._cond = threading.Condition()
         self._active: set[str] = set()
         self._queue: collections.deque[str] = collections.deque()
+        self.hold: Callable[[], bool] | None = None  # while it returns True no waiting run starts (a paused class)
 
     def acquire(self, run_id: str, cancelled: Callable[[], bool], poll_s: float = 0.1) -> bool:
         """Block until ``run_id`` holds a slot (True) or ``cancelled()`` becomes true (False)."""
         with self._cond:
             self._queue.append(run_id)
             try:
-                while not (self._queue[0] == run_id and len(self._active) < self.capacity):
+                while not (self._queue[0] == run_id and len(self._active) < self.capacity and not self._held()):
                     if cancelled():
                         return False
                     self._cond.wait(poll_s)
@@ -34,6 +35,13 @@ class RunLimiter:
             finally:
                 self._queue.remove(run_id)
                 self._cond.notify_all()
+
+    def _held(self) -> bool:
+        hold = self.hold
+        try:
+            return bool(hold()) if hold is not None else False
+        except Exception:  # noqa: BLE001 (a failing hold, e.g. an unreadable class store, holds nothing)
+            return False
 
     def release(self, run_id: str) -> None:
         with self._cond:

@@ -23,6 +23,7 @@ from lab import settings
 from lab.cores import share_cores
 from lab.limiter import RunLimiter, get_limiter
 from lab.reaper import register, unregister
+from lab.run_hooks import run_ended
 from lab.snapshot import FAILED, STARTING, TERMINAL_PHASES, WAITING, RunSnapshot, is_active_phase
 from lab.threads import limit_blas_threads
 from nn.config import TrainConfig
@@ -74,6 +75,7 @@ class TrainingRun:
         # Orphan detection.
         self.last_heartbeat = time.monotonic()
         self.tab_gone_at: float | None = None
+        self.owner: Any = None  # who started it (e.g. a class member), for the run-end hooks
 
     # ----- lifecycle ---------------------------------------------------------------------------
     def start(self) -> TrainingRun:
@@ -114,6 +116,7 @@ class TrainingRun:
         finally:
             if acquired:
                 self._limiter.release(self.run_id)
+            run_ended(self)
             unregister(self)
             share_cores()
 

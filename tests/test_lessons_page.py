@@ -1,0 +1,97 @@
+"""The Lessons page through AppTest: commit a prediction, set up the run through the Train page's URL state,
+train it, and the check on the learner's own run marks the lesson done in the session and the URL; a link
+resumes; a run with other settings is not judged."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard import data as dashboard_data
+from lab import reaper
+from tests.test_app_pages import APP, synthetic_mnist
+
+
+@pytest.fixture
+def app():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    dashboard_data._holder().dataset = synthetic_mnist()
+    yield lambda: AppTest.from_file(APP, default_timeout=60)
+    reaper.stop_all()
+    st.cache_resource.clear()
+
+
+def lessons_page(at: AppTest) -> AppTest:
+    return at.switch_page("app_pages/lessons.py").run()
+
+
+def wait_for_run_end(at: AppTest, timeout: float = 60) -> None:
+    run = at.session_state["_mnist_session"].run
+    deadline = time.monotonic() + timeout
+    while run.is_active and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not run.is_active
+
+
+def texts(at: AppTest) -> str:
+    return " ".join(str(e.value) for kind in ("markdown", "success", "error", "info", "caption")
+                    for e in at.get(kind))
+
+
+def test_a_lesson_from_prediction_to_a_passed_check(app) -> None:
+    at = app()
+    at.run()
+    lessons_page(at)
+    assert not at.exception
+    at.selectbox(key="lesson_pick").set_value("lr-too-low").run()
+    assert not [b for b in at.button if b.key == "btn_setup"], "the run is set up only after a prediction"
+    at.radio(key="guess_lr-too-low_None").set_value(1).run()
+    at.button(key="btn_commit").click().run()
+    assert at.query_params["guess"] == "lr-too-low:1"
+    at.button(key="btn_setup").click().run()
+    # On the Train page, through its URL state: the lesson's knobs in the widgets and the address bar.
+    assert [t.value for t in at.title] == ["Train a network"]
+    assert at.query_params["lr"] == "0.0001" and at.query_params["optimizer"] == "sgd"
+    assert at.select_slider(key="k_lr").value == 1e-4
+    at.switch_page("app_pages/train.py").run()  # AppTest reruns its own page, not the one the app switched to
+    assert at.select_slider(key="k_lr").value == 1e-4
+    at.button(key="btn_start").click().run()
+    wait_for_run_end(at)
+    lessons_page(at)
+    assert "Your run shows it." in texts(at)
+    assert "Your prediction matches the lesson's answer." in texts(at)
+    assert at.query_params["done"] == "lr-too-low"
+    assert at.query_params["lesson"] == "lr-too-low"
+    assert at.selectbox(key="lesson_pick").format_func("lr-too-low").startswith("✓")
+
+
+def test_a_run_with_other_settings_is_not_judged(app) -> None:
+    at = app()
+    at.run()
+    at.switch_page("app_pages/train.py").run()
+    at.select_slider(key="k_subset").set_value(500)
+    at.slider(key="k_epochs").set_value(1)
+    at.run()
+    at.button(key="btn_start").click().run()
+    wait_for_run_end(at)
+    at.query_params.update({"lesson": "overfitting", "guess": "overfitting:1"})
+    lessons_page(at)
+    assert "Your latest run is not this lesson's experiment." in texts(at)
+    assert "epochs is 1, the lesson sets 40" in texts(at)
+    assert "done" not in at.query_params
+
+
+def test_a_link_resumes_where_the_learner_was() -> None:
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"lesson": "dropout", "guess": "dropout:1", "done": "lr-too-high,lr-too-low"})
+    at.switch_page("app_pages/lessons.py").run()
+    assert not at.exception
+    assert at.selectbox(key="lesson_pick").value == "dropout"
+    assert at.radio(key="guess_dropout_1").value == 1 and at.radio(key="guess_dropout_1").disabled
+    assert "2 of " in texts(at)
+    assert [b for b in at.button if b.key == "btn_setup"]

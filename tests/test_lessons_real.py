@@ -1,0 +1,25 @@
+"""Each lesson's own setup, trained on the real MNIST through the app's TrainingRun: its check passes
+(the lesson's thresholds hold on the run a learner gets, not just on made-up histories)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lab.lesson_check import PASS, check_lesson
+from lab.lesson_file import load_lessons
+from lab.limiter import RunLimiter
+from lab.params import knobs_to_config, presets
+from lab.run_summary import summarize_run
+from lab.training_run import TrainingRun
+
+pytestmark = pytest.mark.realdata
+LESSONS, _ = load_lessons()
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.id for lesson in LESSONS])
+def test_the_lessons_own_run_passes_its_check(mnist, lesson) -> None:
+    config = knobs_to_config(lesson.knobs, presets()[lesson.preset])
+    run = TrainingRun(config, mnist.x_train, mnist.y_train, limiter=RunLimiter(1)).start()
+    assert run.join(timeout=300)
+    result = check_lesson(lesson, [summarize_run(run)])
+    assert result.status == PASS, (result.headline, result.lines)
