@@ -26,5 +26,5 @@ navigation = st.navigation({
 
 session = get_session()
 read_query_once(session)
-sidebar_status(page_shows_run=navigation.url_path == "train")
+sidebar_status()
 navigation.run()

@@ -60,6 +60,7 @@ class SessionData:
     _view: ModelView | None = None  # cached per version
     figures: dict = field(default_factory=dict)  # live charts: name -> (key, figure JSON), rebuilt on change
     _npz: Any = None  # (version, bytes, file name) of the model download
+    controls_drawn: Any = None  # (can_start, lab.run_controls.ControlState) the Train page last drew
 
 
 def get_session() -> SessionData:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import math
 from typing import Any
 
 import numpy as np
@@ -11,18 +10,23 @@ import streamlit as st
 
 from dashboard.live_charts import figure_json, live_charts
 from dashboard.session import SessionData, current_model, set_run, uploaded_view
-from dashboard.widgets import LIVE_INTERVAL_S, metric_tiles, phase_label
+from dashboard.widgets import LIVE_INTERVAL_S, in_fragment_rerun, metric_tiles, phase_label
 from figures.training import batch_loss_figure, epoch_metrics_figure, epochs_frame, lr_figure
-from lab.format import fmt_bytes, fmt_pct
+from lab.format import fmt_bytes
 from lab.limiter import get_limiter
 from lab.memory import memory_budget_bytes, run_memory_bytes
-from lab.snapshot import FAILED, WAITING
+from lab.run_controls import control_state
+from lab.saved_model import accuracy_summary
+from lab.snapshot import FAILED, TERMINAL_PHASES, WAITING, RunSnapshot
 from lab.training_run import TrainingRun
 from nn.config import TrainConfig
 from nn.events import RunState
 from nn.model import param_count
 
 MAX_UPLOAD_BYTES = 200 * 2**20
+SETTLE_S = 0.5  # after Pause/Resume/+1 batch, wait this long at most for the run to get there before redrawing
+PAUSED = {RunState.PAUSED.value} | TERMINAL_PHASES
+RESUMED = {RunState.RUNNING.value} | TERMINAL_PHASES
 LIVE_POINTS = 500  # per line on the live charts: plenty for a chart a few hundred pixels wide
 LIVE_CAPTIONS = (
     "The faint line is every batch's loss; the dark line is its running average. It should fall steadily; a "
@@ -62,50 +66,64 @@ def _new_run(session: SessionData, config: TrainConfig, images: np.ndarray, labe
 def controls(session: SessionData, config: TrainConfig | None, images: np.ndarray, labels: np.ndarray) -> None:
     """Start, pause/resume, +1 epoch, +1 batch, stop, reset; and the live learning-rate control."""
     run = session.run
-    phase = run.phase if run is not None else None
-    active = run is not None and run.is_active
-    can_start = config is not None and not active
+    can_start = config is not None
+    shown = control_state(run.phase if run is not None else None, can_start=can_start,
+                          has_model=run is not None or session.uploaded is not None)
+    session.controls_drawn = (can_start, shown)  # the live panel redraws the page when these go stale
     row = st.container(horizontal=True, gap="small")
-    cols = [row] * 6
-    if cols[0].button("Start", type="primary", disabled=not can_start, key="btn_start", icon=":material/play_arrow:",
-                      help="Build a fresh network with these settings and train it in the background.",
-                      width="content"):
+    if row.button("Start", type="primary", disabled=not shown.start, key="btn_start", icon=":material/play_arrow:",
+                  help="Build a fresh network with these settings and train it in the background.",
+                  width="content"):
         _new_run(session, config, images, labels)
         st.rerun()
-    if phase == RunState.PAUSED.value:
-        if cols[1].button("Resume", key="btn_resume", width="content",
-                          help="Continue training from where it paused."):
+    if shown.resume:
+        if row.button("Resume", key="btn_resume", width="content",
+                      help="Continue training from where it paused."):
             run.resume()
+            run.wait_for_phase(RESUMED, timeout=SETTLE_S)
             st.rerun()
-    elif cols[1].button("Pause", key="btn_pause", disabled=not active, width="content",
-                        help="Hold training after the current batch; nothing is lost."):
+    elif row.button("Pause", key="btn_pause", disabled=not shown.pause, width="content",
+                    help="Hold training after the current batch; nothing is lost."):
         run.pause()
+        run.wait_for_phase(PAUSED, timeout=SETTLE_S)
         st.rerun()
-    step_ok = (active and phase == RunState.PAUSED.value) or (not active and config is not None)
-    if cols[2].button("+1 epoch", key="btn_epoch", disabled=not step_ok,
-                      width="content", help="Train exactly one more epoch, then pause (starts a paused run if none)."):
-        if not active:
+    if row.button("+1 epoch", key="btn_epoch", disabled=not shown.step, width="content",
+                  help="Train exactly one more epoch, then pause (with no run in progress, a new run starts "
+                       "and pauses after its first epoch)."):
+        if not shown.resume:
             run = _new_run(session, config, images, labels, paused=True)
         run.step_epoch()
         st.rerun()
-    if cols[3].button("+1 batch", key="btn_batch", disabled=not step_ok,
-                      width="content", help="Take exactly one optimizer step, then pause."):
-        if not active:
+    if row.button("+1 batch", key="btn_batch", disabled=not shown.step, width="content",
+                  help="Take exactly one optimizer step, then pause."):
+        if not shown.resume:
             run = _new_run(session, config, images, labels, paused=True)
         run.step_batch()
+        run.wait_for_phase(PAUSED, timeout=SETTLE_S)
         st.rerun()
-    if cols[4].button("Stop", key="btn_stop", disabled=not active, width="content",
-                      help="End the run now; the model trained so far is kept."):
+    if row.button("Stop", key="btn_stop", disabled=not shown.stop, width="content",
+                  help="End the run now; the model trained so far is kept."):
         run.stop()
         run.join(timeout=2.0)
         st.rerun()
-    if cols[5].button("Reset", key="btn_reset", disabled=run is None and session.uploaded is None, width="content",
-                      help="Stop any run and forget the model (the settings stay)."):
+    if row.button("Reset", key="btn_reset", disabled=not shown.reset, width="content",
+                  help="Stop any run and forget the model (the settings stay)."):
         set_run(session, None)
         session.uploaded = None
         st.rerun()
-    if active:
+    if shown.live_lr:
         _live_lr(run)
+
+
+def controls_are_stale(session: SessionData, snap: RunSnapshot | None) -> bool:
+    """True when the buttons drawn by the last full run no longer fit the run's phase (redraw the page)."""
+    if session.controls_drawn is None:
+        return False
+    can_start, shown = session.controls_drawn
+    run = session.run
+    now = control_state(snap.phase if snap is not None else None, can_start=can_start,
+                        has_model=run is not None or session.uploaded is not None)
+    return now != shown
 
 
 def _live_lr(run: TrainingRun) -> None:
@@ -157,6 +175,8 @@ def _status(session: SessionData) -> list[str]:
         return []
     run.heartbeat()
     snap = run.snapshot()
+    if in_fragment_rerun() and controls_are_stale(session, snap):
+        st.rerun(scope="app")  # the phase moved on: redraw the buttons and the sidebar with it
     st.markdown(f"**Run {snap.run_id}** · {phase_label(snap)}")
     if snap.phase == WAITING:
         training, waiting = get_limiter().counts()
@@ -233,8 +253,8 @@ def _model_bytes(session: SessionData) -> tuple[bytes, str] | None:
 def download_and_upload(session: SessionData) -> None:
     c1, c2 = st.columns(2)
     with c1:
-        run = session.run
-        ready = current_model() is not None and not (run is not None and run.phase == RunState.RUNNING.value)
+        drawn = session.controls_drawn  # with the buttons above: the same phase, the same answer
+        ready = drawn is not None and drawn[1].download and current_model() is not None
         if ready:
             data, name = _model_bytes(session)
             st.download_button("Download model (.npz)", data=data, file_name=name, mime="application/octet-stream",
@@ -245,12 +265,18 @@ def download_and_upload(session: SessionData) -> None:
                       help="Available once a model exists and training is paused or finished.")
     with c2:
         upload = st.file_uploader("Upload a saved model (.npz)", type=["npz"], key="upload_model",
+                                  on_change=_upload_changed, args=(session,),
                                   help="A file saved by this app or `python -m nn train`; it is checked first.")
         handle_upload(session, upload)
 
 
-def handle_upload(session: SessionData, upload: Any) -> None:
-    """Validate and load an uploaded model once per file; a bad file changes nothing."""
+def _upload_changed(session: SessionData) -> None:
+    """The uploader's callback: Streamlit runs it before the script, so the status, the buttons and the
+    sidebar are drawn with the new model in place, not one interaction late."""
+    _read_upload_once(session, st.session_state.get("upload_model"))
+
+
+def _read_upload_once(session: SessionData, upload: Any) -> None:
     if upload is None:
         session.upload_message = None
         return
@@ -258,6 +284,12 @@ def handle_upload(session: SessionData, upload: Any) -> None:
     if getattr(session, "last_upload_id", None) != file_id:
         session.last_upload_id = file_id
         session.upload_message = _load_upload(session, upload)
+
+
+def handle_upload(session: SessionData, upload: Any) -> None:
+    """Validate and load an uploaded model once per file (normally already done by the callback); show
+    the outcome. A bad file changes nothing."""
+    _read_upload_once(session, upload)
     kind, text = session.upload_message or ("info", "")
     if text:
         {"error": st.error, "success": st.success, "warning": st.warning}.get(kind, st.info)(text)
@@ -280,13 +312,9 @@ def _load_upload(session: SessionData, upload: Any) -> tuple[str, str]:
         return "error", (f"{upload.name} expects {config.input_size} inputs and {config.n_classes} classes; MNIST "
                          "needs 784 and 10. Nothing was changed.")
     view = uploaded_view(model, meta, raw)
-    accuracy = meta.get("accuracy", meta.get("val_accuracy"))
-    sizes = " → ".join(map(str, config.layer_sizes))
-    view.meta["summary"] = f"{sizes}" + (f", accuracy {fmt_pct(float(accuracy), 2)}" if _is_number(accuracy) else "")
+    accuracies = accuracy_summary(meta)
+    view.meta["summary"] = " → ".join(map(str, config.layer_sizes)) + (f", {accuracies}" if accuracies else "")
     set_run(session, None)
     session.uploaded = view
     return "success", f"Loaded {upload.name}: layers {view.meta['summary']}."
 
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)

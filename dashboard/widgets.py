@@ -12,7 +12,6 @@ from lab.snapshot import FAILED, STARTING, TERMINAL_PHASES, WAITING, RunSnapshot
 from nn.events import RunState
 
 LIVE_INTERVAL_S = 0.5  # the sidebar and the live charts redraw twice a second while a run is active
-SLOW_INTERVAL_S = 2.0  # the sidebar on a page that already shows the run live
 
 PHASE_LABELS = {
     WAITING: (":material/hourglass_top:", "waiting for a free training slot"),
@@ -73,7 +72,7 @@ def metric_tiles(snap: RunSnapshot) -> None:
                    width="content", border=True)
 
 
-def _in_fragment_rerun() -> bool:
+def in_fragment_rerun() -> bool:
     """True when only fragments are rerunning (a timer tick), False during a full script run."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -84,7 +83,7 @@ def _in_fragment_rerun() -> bool:
 def _status_body(was_live: bool = False) -> None:
     data = get_session()
     run = data.run
-    if was_live and (run is None or not run.is_active) and _in_fragment_rerun():
+    if was_live and (run is None or not run.is_active) and in_fragment_rerun():
         st.rerun(scope="app")  # the run just ended: redraw the whole page (buttons, final charts)
     if run is None:
         if data.uploaded is not None:
@@ -97,20 +96,18 @@ def _status_body(was_live: bool = False) -> None:
     st.markdown(f"**Run** {phase_label(snap)}")
     last = snap.epochs[-1] if snap.epochs else None
     acc = fmt_pct(last.val_acc, 2) if last is not None else "n/a"
-    st.caption(f"epoch {snap.epochs_done}/{snap.epochs_planned} · val acc {acc}")
+    st.caption(f"epoch {snap.epochs_done}/{snap.epochs_planned} · validation accuracy {acc}")
     st.progress(snap.progress)
     if snap.phase == FAILED and snap.error:
         st.caption(snap.error)
 
 
-def sidebar_status(page_shows_run: bool = False) -> None:
+def sidebar_status() -> None:
     """Render the run status in the sidebar; it redraws itself while a run is active.
 
-    On a page that already draws the run live (``page_shows_run``, the Train page), the sidebar ticks
-    every 2 s instead: each redraw takes the GIL from the training thread for a moment.
+    It ticks as often as the Train page's live panel, so the two never disagree for longer than one tick.
     """
     data = get_session()
     live = data.run is not None and data.run.is_active
-    interval = (SLOW_INTERVAL_S if page_shows_run else LIVE_INTERVAL_S) if live else None
     with st.sidebar:
-        st.fragment(run_every=interval)(_status_body)(live)
+        st.fragment(run_every=LIVE_INTERVAL_S if live else None)(_status_body)(live)

@@ -14,7 +14,7 @@ import itertools
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
@@ -139,6 +139,16 @@ class TrainingRun:
     def is_active(self) -> bool:
         """Waiting, starting, running or paused."""
         return is_active_phase(self.phase)
+
+    def wait_for_phase(self, phases: Collection[str], timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the run to reach one of ``phases`` (a control takes effect between
+        batches); True if it did. Lets a page redraw once, after the change, instead of before it."""
+        deadline = time.monotonic() + timeout
+        while self.phase not in phases:
+            if time.monotonic() >= deadline or not self.alive:
+                return self.phase in phases
+            time.sleep(0.01)
+        return True
 
     @property
     def alive(self) -> bool:
