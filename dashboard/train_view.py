@@ -200,20 +200,23 @@ def _status(session: SessionData) -> list[str]:
         st.caption(f"Trained {snap.epochs_done} epoch(s) in {snap.elapsed_seconds:.1f} s of training time "
                    f"({per_epoch:.2f} s per epoch, validation included).")
     metric_tiles(snap)
-    if snap.step == 0:
+    if snap.step == 0 and snap.diverged is None:
         st.caption("The charts appear with the first batch.")
         return []
     bpe = max(snap.batches_per_epoch, 1)
-    loss = _cached(session, "loss", (snap.run_id, snap.step, snap.lr_changes),
+    gone = snap.diverged
+    loss = _cached(session, "loss", (snap.run_id, snap.step, snap.lr_changes, gone),
                    lambda: batch_loss_figure(snap.batch_losses, bpe, lr_changes=snap.lr_changes,
-                                             max_points=LIVE_POINTS))
-    epochs = _cached(session, "epochs", (snap.run_id, snap.epochs_done, snap.epochs_planned),
-                     lambda: epoch_metrics_figure(epochs_frame(snap.epochs), snap.epochs_planned))
+                                             max_points=LIVE_POINTS, diverged=gone))
+    epochs = _cached(session, "epochs", (snap.run_id, snap.epochs_done, snap.epochs_planned, gone),
+                     lambda: epoch_metrics_figure(epochs_frame(snap.epochs), snap.epochs_planned, diverged=gone,
+                                                  batches_per_epoch=bpe))
     # The learning rate moves slowly (schedules) or jumps (your changes): a redraw per 1% of the run will do.
     lr_key = (snap.run_id, snap.step * 100 // max(bpe * snap.epochs_planned, 1), snap.lr_changes,
-              snap.is_active)
+              snap.is_active, gone)
     lr = _cached(session, "lr", lr_key,
-                 lambda: lr_figure(snap.batch_lrs, bpe, lr_changes=snap.lr_changes, max_points=LIVE_POINTS))
+                 lambda: lr_figure(snap.batch_lrs, bpe, lr_changes=snap.lr_changes, max_points=LIVE_POINTS,
+                                   diverged=gone))
     return [loss, epochs, lr]
 
 

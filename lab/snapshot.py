@@ -20,6 +20,15 @@ def is_active_phase(phase: str) -> bool:
 
 
 @dataclass(frozen=True)
+class DivergedBatch:
+    """The batch whose loss exploded (or became NaN): not among a run's batch losses, but worth a look."""
+
+    step: int  # 1-based global step it would have been
+    loss: float  # the exploded value, or NaN / inf
+    lr: float  # the learning rate it used
+
+
+@dataclass(frozen=True)
 class RunSnapshot:
     """A consistent, immutable copy of a run's progress, cheap enough to take several times a second."""
 
@@ -42,6 +51,7 @@ class RunSnapshot:
     eta_seconds: float  # NaN when unknown
     elapsed_seconds: float  # time spent training (pauses excluded)
     current_lr: float
+    diverged: DivergedBatch | None = None  # set when the run diverged at a batch
 
     @property
     def progress(self) -> float:

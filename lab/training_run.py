@@ -22,8 +22,9 @@ import numpy as np
 from lab import settings
 from lab.cores import share_cores
 from lab.limiter import RunLimiter, get_limiter
+from lab.lr_changes import coalesce
 from lab.reaper import register, unregister
-from lab.snapshot import FAILED, STARTING, TERMINAL_PHASES, WAITING, RunSnapshot, is_active_phase
+from lab.snapshot import FAILED, STARTING, TERMINAL_PHASES, WAITING, DivergedBatch, RunSnapshot, is_active_phase
 from lab.threads import limit_blas_threads
 from nn.config import TrainConfig
 from nn.events import BatchEvent, EpochEvent, RunState, StateEvent
@@ -62,12 +63,14 @@ class TrainingRun:
         self._step = 0
         self._losses: list[float] = []
         self._lrs: list[float] = []
-        self._lr_changes: list[tuple[int, float]] = []
+        self._lr_requests: list[tuple[int, float, float]] = []  # (step, lr, monotonic s) as asked
+        self._lr_applied: list[tuple[int, float, float]] = []  # as the trainer applied them, when it did
         self._epochs: list[EpochEvent] = []
         self._rate_window: collections.deque[tuple[float, int]] = collections.deque(maxlen=64)
         self._run_clock = 0.0  # seconds in RUNNING, accumulated
         self._running_since: float | None = None
         self._current_lr = config.lr
+        self._diverged: DivergedBatch | None = None
         # The latest consistent copy of the model, taken in the training thread between steps.
         self._model_copy: Any = None
         self._model_copy_step = -1
@@ -188,7 +191,7 @@ class TrainingRun:
         if not (isinstance(lr, (int, float)) and np.isfinite(lr) and 0 < lr <= 100):
             raise ValueError(f"learning rate must be in (0, 100], got {lr!r}")
         with self._lock:
-            self._lr_changes.append((self._step, float(lr)))
+            self._lr_requests.append((self._step, float(lr), time.monotonic()))
             self._current_lr = float(lr)
         self._control("set_lr", float(lr))
 
@@ -226,6 +229,7 @@ class TrainingRun:
                 self._losses.append(event.loss)
                 self._lrs.append(event.lr)
                 self._rate_window.append((now, event.step))
+                self._note_applied_lr_changes()
         elif isinstance(event, EpochEvent):
             with self._lock:
                 self._epochs.append(event)
@@ -235,6 +239,9 @@ class TrainingRun:
                 self._phase = _state_value(event.state)
                 if event.reason:
                     self._reason = event.reason
+                if getattr(event, "batch_loss", None) is not None:
+                    self._diverged = DivergedBatch(self._step + 1, float(event.batch_loss), float(event.batch_lr))
+                    self._bpe = self._bpe or int(getattr(self.trainer, "batches_per_epoch", 0) or 0)
                 if event.state == RunState.RUNNING:
                     self._running_since = time.perf_counter()
                     self._rate_window.clear()  # a pause must not dilute the speed
@@ -282,13 +289,19 @@ class TrainingRun:
         with self._lock:
             return self._model_copy, f"{self.run_id}:{self._model_copy_step}"
 
-    def _applied_lr_changes(self) -> tuple[tuple[int, float], ...]:
-        """The user's learning-rate changes at the step they took effect (the trainer knows exactly)."""
-        trainer = self.trainer
-        changes = getattr(trainer, "lr_changes", None) if trainer is not None else None
-        if changes is None:
-            return tuple(self._lr_changes)
-        return tuple((int(c.step), float(c.lr)) for c in list(changes))
+    def _note_applied_lr_changes(self) -> None:
+        """Time-stamp the trainer's newly applied changes (under the lock; after each batch and when read)."""
+        changes = getattr(self.trainer, "lr_changes", None)
+        if changes is None or len(changes) <= len(self._lr_applied):
+            return
+        now = time.monotonic()
+        self._lr_applied.extend((int(c.step), float(c.lr), now) for c in list(changes)[len(self._lr_applied):])
+
+    def _lr_marks(self) -> tuple[tuple[int, float], ...]:
+        """The user's changes at the step they took effect (the trainer knows exactly), a burst as one."""
+        self._note_applied_lr_changes()
+        has_record = self._lr_applied or getattr(self.trainer, "lr_changes", None) is not None
+        return coalesce(self._lr_applied if has_record else self._lr_requests)
 
     def snapshot(self) -> RunSnapshot:
         with self._lock:
@@ -317,12 +330,13 @@ class TrainingRun:
                 step=self._step,
                 batch_losses=np.asarray(self._losses, dtype=np.float32),
                 batch_lrs=np.asarray(self._lrs, dtype=np.float32),
-                lr_changes=self._applied_lr_changes(),
+                lr_changes=self._lr_marks(),
                 epochs=tuple(self._epochs),
                 samples_per_sec=rate if self._phase == RunState.RUNNING.value else float("nan"),
                 eta_seconds=eta if self._phase == RunState.RUNNING.value else float("nan"),
                 elapsed_seconds=elapsed,
                 current_lr=self._current_lr,
+                diverged=self._diverged,
             )
 
 
