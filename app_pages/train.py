@@ -5,8 +5,9 @@ import streamlit as st
 from dashboard import knobs as kn
 from dashboard.data import get_dataset
 from dashboard.params import write_query
+from dashboard.run_buttons import controls
 from dashboard.session import get_session
-from dashboard.train_view import controls, download_and_upload, live_panel, model_summary
+from dashboard.train_view import download_and_upload, live_panel, model_summary
 from lab.params import knobs_to_config, presets
 
 session = get_session()

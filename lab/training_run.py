@@ -24,7 +24,8 @@ from lab.cores import share_cores
 from lab.limiter import RunLimiter, get_limiter
 from lab.lr_changes import coalesce
 from lab.reaper import register, unregister
-from lab.snapshot import FAILED, STARTING, TERMINAL_PHASES, WAITING, DivergedBatch, RunSnapshot, is_active_phase
+from lab.snapshot import FAILED, STARTING, TERMINAL_PHASES, WAITING, DivergedBatch, RunSnapshot
+from lab.snapshot import is_active_phase
 from lab.threads import limit_blas_threads
 from nn.config import TrainConfig
 from nn.events import BatchEvent, EpochEvent, RunState, StateEvent

@@ -7,8 +7,11 @@ import pandas as pd
 import pytest
 
 from figures.palette import LINE_COLORS
+from figures.run_marks import CHAR_SHARE, LABEL_ROWS, lr_change_marks
+from figures.style import log_axis, tick_text
 from figures.training import _thin, batch_loss_figure, epoch_metrics_figure, epochs_frame, lr_figure
 from lab.curves import smooth
+from lab.snapshot import DivergedBatch
 from nn.events import EpochEvent
 
 
@@ -96,9 +99,6 @@ def test_epoch_figure_without_validation_shows_only_training() -> None:
 
 
 # ----- a diverged run, readable axes, learning-rate marks that never overlap ------------------------------
-from figures.run_marks import LABEL_ROWS, lr_change_marks  # noqa: E402
-from figures.style import log_axis, tick_text  # noqa: E402
-from lab.snapshot import DivergedBatch  # noqa: E402
 
 
 def test_a_run_that_exploded_at_its_second_batch_shows_the_explosion_on_every_chart() -> None:
@@ -159,8 +159,6 @@ def test_tick_text_reads_like_a_number_not_plotlys_shorthand() -> None:
 
 def _boxes(notes, span: float) -> list[tuple[float, float, float]]:
     """(left, right, row) of each label, in shares of the axis, from its anchor and text length."""
-    from figures.run_marks import CHAR_SHARE
-
     out = []
     for a in notes:
         width, share = (len(a["text"]) + 1) * CHAR_SHARE, a["x"] / span

@@ -63,7 +63,7 @@ def test_stepping_epoch_by_epoch_pauses_after_each_with_the_controls_right(data)
     try:
         for epoch in (1, 2, 3):
             run.step_epoch()
-            wait_until(lambda: run.snapshot().epochs_done == epoch and run.phase == PAUSED,
+            wait_until(lambda done=epoch: run.snapshot().epochs_done == done and run.phase == PAUSED,
                        f"the pause after epoch {epoch}")
             snap = run.snapshot()
             assert snap.step == epoch * snap.batches_per_epoch  # exactly one more epoch, not a batch more
@@ -104,7 +104,8 @@ def test_step_look_step_on_the_page(app) -> None:  # noqa: F811
     for epoch in (1, 2):
         at.button(key="btn_epoch").click().run()  # a finished run: a new one, paused after its first epoch
         run = session(at).run
-        wait_until(lambda: run.phase == PAUSED and run.snapshot().epochs_done == epoch, f"epoch {epoch}")
+        wait_until(lambda r=run, done=epoch: r.phase == PAUSED and r.snapshot().epochs_done == done,
+                   f"epoch {epoch}")
         at.run()  # what the live panel's redraw does once it sees the pause
         shown = buttons(at)
         assert shown["btn_resume"] and shown["btn_epoch"] and shown["btn_batch"] and "btn_pause" not in shown
