@@ -138,10 +138,9 @@ if n_layers >= 2:
             st.caption("Top: each unit's weighted input z (blue above zero, red below). Bottom: what it passes "
                        f"on, {activations[j]}(z). Units with z ≤ 0 pass nothing on for this digit (ReLU).")
     with tabs[-1]:
-        logits = trace[-1].pre[0]
-        st.plotly_chart(fi.layer_activity_figure(logits, trace[-1].post[0], "output layer", "softmax"),
-                        key="in_layer_out", width="stretch")
-        st.caption("Top: the ten scores (logits). Bottom: the same after softmax, as probabilities.")
+        st.plotly_chart(fi.output_scores_figure(trace[-1].pre[0], trace[-1].post[0]), key="in_layer_out",
+                        width="stretch")
+        st.caption("Top: the ten digits' scores (logits). Bottom: the same after softmax, as probabilities.")
 
 # ---------------------------------------------------------------------------------------- training dynamics
 st.header("Weights and gradients, layer by layer")

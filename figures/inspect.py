@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from figures.palette import DIGIT_COLORS, DIVERGING_SCALE, LINE_COLORS, diverging_range, pixel_kwargs
-from figures.style import layout
+from figures.style import clear_of_toolbar, inner_ticks, layout, log_axis, tick_text
 from figures.tiles import click_targets, image_axes, tile_images
 from lab.format import fmt_pct
 from lab.histograms import histogram
@@ -22,6 +22,7 @@ from lab.snapshots import snapshot_histograms
 IMAGE_SIDE = 28
 NEGATIVE_COLOR = "#b2182b"  # the red end of RdBu: below zero
 POSITIVE_COLOR = "#2166ac"  # the blue end: above zero
+TRUE_MARK_GAP = 0.12  # the true digit's marker sits this far above its bar, clear of the bar's percentage
 LAYER_COLORS = ("#4e79a7", "#e15759", "#59a14f", "#b07aa1", "#f28e2b", "#76b7b2", "#9c755f")
 
 
@@ -139,8 +140,32 @@ def digit_figure(image: np.ndarray, title: str, *, height: int = 300) -> go.Figu
     image = np.asarray(image).reshape(IMAGE_SIDE, IMAGE_SIDE)
     heatmap = {"type": "heatmap", "z": image, "hovertemplate": "row %{y}, column %{x}: %{z}<extra></extra>",
                **pixel_kwargs()}
-    return go.Figure(data=[heatmap], layout=layout(
-        title, height=height, legend=False, margin={"l": 10, "r": 10, "t": 50, "b": 10}, **image_axes()))
+    spec = layout(title, height=height, legend=False, margin={"l": 10, "r": 10, "b": 10}, **image_axes())
+    return go.Figure(data=[heatmap], layout=clear_of_toolbar(spec))
+
+
+def output_scores_figure(logits: np.ndarray, proba: np.ndarray) -> go.Figure:
+    """The output layer for one digit: each digit's score (logit, top) and its softmax probability (bottom)."""
+    logits = np.asarray(logits, dtype=np.float64).ravel()
+    proba = np.asarray(proba, dtype=np.float64).ravel()
+    digits = [str(c) for c in range(logits.size)]
+    colors = list(DIGIT_COLORS[:logits.size])
+    bars = [
+        {"type": "bar", "x": digits, "y": logits, "marker": {"color": colors, "line": {"width": 0}}, "name": "score",
+         "xaxis": "x", "yaxis": "y", "hovertemplate": "digit %{x}: score %{y:.3f}<extra></extra>"},
+        {"type": "bar", "x": digits, "y": proba, "marker": {"color": colors, "line": {"width": 0}},
+         "name": "probability", "xaxis": "x", "yaxis": "y2",
+         "hovertemplate": "digit %{x}: probability %{y:.2%}<extra></extra>"},
+    ]
+    top = int(logits.argmax())
+    return go.Figure(data=bars, layout=layout(
+        f"Output layer: the ten digits' scores; the highest, {top}, is the answer", height=360, legend=False,
+        bargap=0.15,
+        xaxis={"title": {"text": "digit"}, "type": "category", "anchor": "y2"},
+        yaxis={"title": {"text": "score (logit)"}, "domain": [0.55, 1.0],
+               "zeroline": True, "zerolinecolor": LINE_COLORS["neutral"]},
+        yaxis2={"title": {"text": "softmax probability"}, "domain": [0.0, 0.45], "range": [0, 1.05],
+                "tickformat": ".0%"}))
 
 
 def layer_activity_figure(pre: np.ndarray, post: np.ndarray, name: str, activation: str) -> go.Figure:
@@ -166,17 +191,25 @@ def layer_activity_figure(pre: np.ndarray, post: np.ndarray, name: str, activati
 
 
 def probability_figure(proba: np.ndarray, true_label: int | None = None) -> go.Figure:
-    """The output layer's softmax ``proba: (C,)`` as bars in each digit's colour; the true one outlined."""
+    """The output layer's softmax ``proba: (C,)`` as bars in each digit's colour; the true one outlined and
+    pointed at from above (an outline alone vanishes on a bar of <0.1%)."""
     proba = np.asarray(proba, dtype=np.float64).ravel()
     outline = [3 if true_label is not None and c == true_label else 0 for c in range(proba.size)]
     bar = {"type": "bar", "x": [str(c) for c in range(proba.size)], "y": proba,
            "marker": {"color": list(DIGIT_COLORS[:proba.size]), "line": {"color": "black", "width": outline}},
            "text": [fmt_pct(p) for p in proba], "textposition": "outside", "cliponaxis": False,
            "hovertemplate": "digit %{x}: %{y:.2%}<extra></extra>"}
-    suffix = "" if true_label is None else f" (true: {true_label}, outlined)"
-    return go.Figure(data=[bar], layout=layout(
+    data = [bar]
+    if true_label is not None and 0 <= true_label < proba.size:
+        data.append({"type": "scatter", "x": [str(true_label)], "y": [float(proba[true_label]) + TRUE_MARK_GAP],
+                     "mode": "markers+text", "text": ["true"], "textposition": "top center", "name": "true digit",
+                     "marker": {"symbol": "triangle-down", "size": 14, "color": "black"}, "cliponaxis": False,
+                     "hovertemplate": f"the true digit, {true_label}<extra></extra>"})
+    suffix = "" if true_label is None else f" (true: {true_label}, marked ▼)"
+    return go.Figure(data=data, layout=clear_of_toolbar(layout(
         f"Output probabilities: predicts {int(proba.argmax())}{suffix}", "digit", "probability", height=340,
-        legend=False, xaxis={"type": "category"}, yaxis={"range": [0, 1.12], "tickformat": ".0%"}))
+        legend=False, xaxis={"type": "category"}, yaxis={"range": [0, 1.3], "tickvals": [0, 0.25, 0.5, 0.75, 1],
+                                                         "tickformat": ".0%"})))
 
 
 # ---------------------------------------------------------------------------------------------- training dynamics
@@ -192,9 +225,7 @@ def per_layer_lines_figure(epochs: Sequence[int], values: np.ndarray, *, title: 
               "name": names[j] if names is not None else f"layer {j + 1}",
               "line": {"color": LAYER_COLORS[j % len(LAYER_COLORS)], "width": 2}}
              for j in range(values.shape[1])]
-    yaxis: dict = {}
-    if log_y:
-        yaxis["type"] = "log"
+    yaxis: dict = log_axis(values) if log_y else {}
     if percent:
         yaxis.update(tickformat=".0%", rangemode="tozero")
     return go.Figure(data=lines, layout=layout(title, "epoch", y_title, height=320, yaxis=yaxis,
@@ -238,7 +269,7 @@ def histograms_figure(arrays: Sequence[np.ndarray], names: Sequence[str], *, tit
     n = len(arrays)
     if n == 0:
         raise ValueError("no arrays to show")
-    gap = 0.06
+    gap = 0.08
     width = (1 - gap * (n - 1)) / n
     traces, axes, notes = [], {}, []
     for j, values in enumerate(arrays):
@@ -249,8 +280,9 @@ def histograms_figure(arrays: Sequence[np.ndarray], names: Sequence[str], *, tit
                                                      "line": {"width": 0}},
                        "hovertemplate": "%{x:.3g}: density %{y:.3g}<extra></extra>"})
         left = j * (width + gap)
-        axes[f"xaxis{sx}"] = {"domain": [left, left + width], "anchor": f"y{sx}", "tickformat": ".2g",
-                              "nticks": 4, "tickangle": 0, "title": {"text": x_title}}
+        ticks = inner_ticks(float(centres.min()), float(centres.max())) if centres.size else []
+        axes[f"xaxis{sx}"] = {"domain": [left, left + width], "anchor": f"y{sx}", "tickvals": ticks,
+                              "ticktext": [tick_text(t) for t in ticks], "tickangle": 0, "title": {"text": x_title}}
         axes[f"yaxis{sx}"] = {"anchor": f"x{sx}", **({"title": {"text": "density"}} if j == 0 else {})}
         notes.append({"text": names[j], "x": left + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
                       "xanchor": "center", "yanchor": "bottom", "showarrow": False})

@@ -95,3 +95,28 @@ def _round_steps(low: float, high: float) -> list[float]:
         if count <= 6:
             return [float(round(first + k * step, 12)) for k in range(count) if first + k * step > 0]
     return [low, high]
+
+
+def inner_ticks(low: float, high: float, *, most: int = 3, margin: float = 0.18) -> list[float]:
+    """At most ``most`` round ticks kept ``margin`` of the span away from both ends of [low, high].
+
+    For small panels side by side: a label centred on a tick at the very edge of one panel runs into
+    the first label of its neighbour.
+    """
+    span = high - low
+    if not (np.isfinite(span) and span > 0):
+        return [low] if np.isfinite(low) else []
+    lo, hi = low + margin * span, high - margin * span
+    top = int(np.floor(np.log10(hi - lo))) if hi > lo else int(np.floor(np.log10(span)))
+    for step in sorted(m * 10.0**e for e in range(top - 2, top + 2) for m in (1, 2, 5)):
+        ticks = [float(round(k * step, 12)) for k in range(int(np.ceil(lo / step)), int(np.floor(hi / step)) + 1)]
+        if 2 <= len(ticks) <= most:
+            return ticks
+    return [float(f"{(low + high) / 2:.2g}")]
+
+
+def clear_of_toolbar(spec: dict[str, Any], top: int = 80) -> dict[str, Any]:
+    """``spec`` (a :func:`layout`) with its title just above the plot, below the row where plotly's toolbar
+    appears on hover: in a narrow column the toolbar at the top right covers a title placed there."""
+    return {**spec, "title": {**spec["title"], "yref": "paper", "y": 1.0, "yanchor": "bottom", "pad": {"b": 10}},
+            "margin": {**spec["margin"], "t": top}}
