@@ -3,6 +3,8 @@ log ticks written out, histogram panels whose tick labels keep apart, titles cle
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 from figures import inspect as fi
@@ -62,7 +64,7 @@ def test_histogram_panels_keep_their_tick_labels_away_from_their_neighbours() ->
             assert low + 0.15 * (high - low) <= v <= high - 0.15 * (high - low)
         assert list(axis.ticktext) == [fi.tick_text(v) for v in axis.tickvals]
     domains = [fig.layout[f"xaxis{'' if j == 0 else j + 1}"].domain for j in range(4)]
-    assert all(b[0] - a[1] >= 0.07 for a, b in zip(domains, domains[1:]))  # a gap between panels
+    assert all(b[0] - a[1] >= 0.07 for a, b in pairwise(domains))  # a gap between panels
 
 
 def test_inner_ticks_are_round_and_at_most_three() -> None:
