@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard import explain, picks
 from dashboard.session import require_model
+from dashboard.weights_note import live_weights_note
 from figures import inspect as fi
 from lab.format import fmt_pct
 from lab.history import has_numbers, history_columns, layer_quantiles
@@ -26,7 +27,8 @@ if n_layers < 2:
 data = explain.test_data()
 sample = explain.layer_sample(view)
 ev = explain.evaluation(view)
-st.caption(f"Showing {view.description}: layers {' → '.join(str(s) for s in model.config.layer_sizes)}.")
+st.caption(f"Showing {view.description}; layers {' → '.join(str(s) for s in model.config.layer_sizes)}.")
+live_weights_note(view)
 
 W1, b1 = model.weights[0], model.biases[0]
 n_units = W1.shape[1]

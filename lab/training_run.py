@@ -27,6 +27,7 @@ from lab.reaper import register, unregister
 from lab.snapshot import FAILED, STARTING, TERMINAL_PHASES, WAITING, DivergedBatch, RunSnapshot
 from lab.snapshot import is_active_phase
 from lab.threads import limit_blas_threads
+from lab.weights_label import CopyPoint, weights_label
 from nn.config import TrainConfig
 from nn.events import BatchEvent, EpochEvent, RunState, StateEvent
 
@@ -75,6 +76,7 @@ class TrainingRun:
         # The latest consistent copy of the model, taken in the training thread between steps.
         self._model_copy: Any = None
         self._model_copy_step = -1
+        self._model_copy_point = CopyPoint(0, 0, 0, config.epochs)
         # Orphan detection.
         self.last_heartbeat = time.monotonic()
         self.tab_gone_at: float | None = None
@@ -271,10 +273,12 @@ class TrainingRun:
             step = self._step
             if trainer is None or (step == self._model_copy_step and not force):
                 return
+            point = CopyPoint(len(self._epochs), self._batch, self._bpe, self.config.epochs)
         model = copy_model(trainer.model)
         with self._lock:
             self._model_copy = model
             self._model_copy_step = step
+            self._model_copy_point = point
 
     def model_copy(self) -> tuple[Any, str]:
         """(consistent copy of the weights, version string that changes whenever they do).
@@ -282,13 +286,18 @@ class TrainingRun:
         While running, the copy is the one taken at the last epoch end; while paused or finished the
         trainer is idle, so a fresher copy (e.g. after "+1 batch") is taken here.
         """
+        return self.described_model_copy()[:2]
+
+    def described_model_copy(self) -> tuple[Any, str, str]:
+        """:meth:`model_copy` and which weights it holds, in words ("weights at the end of epoch 2 of 40 (live…)")."""
         with self._lock:
             idle = self._phase == RunState.PAUSED.value or self._phase in TERMINAL_PHASES
             stale = self._model_copy_step != self._step
         if idle and stale:
             self._snapshot_model()
         with self._lock:
-            return self._model_copy, f"{self.run_id}:{self._model_copy_step}"
+            label = weights_label(self._model_copy_point, self._phase)
+            return self._model_copy, f"{self.run_id}:{self._model_copy_step}", label
 
     def _note_applied_lr_changes(self) -> None:
         """Time-stamp the trainer's newly applied changes (under the lock; after each batch and when read)."""
