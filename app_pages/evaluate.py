@@ -8,7 +8,8 @@ from dashboard import explain, picks
 from dashboard.session import require_model
 from dashboard.weights_note import live_weights_note
 from figures import evaluate as fe
-from figures.inspect import digit_figure, probability_figure
+from figures.inspect import digit_figure
+from figures.output_layer import probability_figure
 from lab.evaluation import abstain_below, cell_members, filter_mistakes, page_count
 from lab.format import fmt_num, fmt_pct
 from nn.metrics import most_confused_pairs

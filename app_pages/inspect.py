@@ -6,6 +6,7 @@ from dashboard import explain, picks
 from dashboard.session import require_model
 from dashboard.weights_note import live_weights_note
 from figures import inspect as fi
+from figures import output_layer as fo
 from lab.format import fmt_pct
 from lab.history import has_numbers, history_columns, layer_quantiles
 from lab.layer_sample import first_layer_active
@@ -128,7 +129,7 @@ with left:
     st.plotly_chart(fi.digit_figure(data.images[index], f"Test digit #{index} (true label {true_label})"),
                     key="in_digit", width="stretch")
 with right:
-    st.plotly_chart(fi.probability_figure(trace[-1].post[0], true_label), key="in_digit_proba", width="stretch")
+    st.plotly_chart(fo.probability_figure(trace[-1].post[0], true_label), key="in_digit_proba", width="stretch")
     st.caption(f"The softmax turns the last layer's scores into probabilities; the model answers {predicted} "
                f"({verdict}). A tall wrong bar is an overconfident mistake: probability is not certainty.")
 if n_layers >= 2:
@@ -140,7 +141,7 @@ if n_layers >= 2:
             st.caption("Top: each unit's weighted input z (blue above zero, red below). Bottom: what it passes "
                        f"on, {activations[j]}(z). Units with z ≤ 0 pass nothing on for this digit (ReLU).")
     with tabs[-1]:
-        st.plotly_chart(fi.output_scores_figure(trace[-1].pre[0], trace[-1].post[0]), key="in_layer_out",
+        st.plotly_chart(fo.output_scores_figure(trace[-1].pre[0], trace[-1].post[0]), key="in_layer_out",
                         width="stretch")
         st.caption("Top: the ten digits' scores (logits). Bottom: the same after softmax, as probabilities.")
 

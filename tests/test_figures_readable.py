@@ -8,35 +8,36 @@ from itertools import pairwise
 import numpy as np
 
 from figures import inspect as fi
+from figures import output_layer as fo
 from figures.style import inner_ticks
 
 
 def test_the_output_tab_speaks_of_digits_not_units() -> None:
     logits = np.array([0.1, -2.0, 5.0, 1.0, 0.0, -1.0, 3.0, 0.5, -0.5, 2.0])
     proba = np.exp(logits) / np.exp(logits).sum()
-    fig = fi.output_scores_figure(logits, proba)
+    fig = fo.output_scores_figure(logits, proba)
     assert "unit" not in fig.layout.title.text and "z > 0" not in fig.layout.title.text
     assert "2" in fig.layout.title.text  # the answer
     assert fig.layout.xaxis.title.text == "digit" and fig.layout.xaxis.type == "category"
     assert list(fig.data[0].x) == [str(d) for d in range(10)]  # every digit labelled, 0..9
-    assert fig.data[0].marker.color == fig.data[1].marker.color == fi.DIGIT_COLORS[:10]
+    assert fig.data[0].marker.color == fig.data[1].marker.color == fo.DIGIT_COLORS[:10]
     np.testing.assert_allclose(fig.data[1].y, proba)
 
 
 def test_the_true_digit_is_marked_above_its_bar_even_at_a_tiny_probability() -> None:
     proba = np.full(10, 1e-5)
     proba[3] = 1 - 9e-5
-    fig = fi.probability_figure(proba, true_label=7)
+    fig = fo.probability_figure(proba, true_label=7)
     mark = [t for t in fig.data if t.name == "true digit"]
-    assert len(mark) == 1 and list(mark[0].x) == ["7"] and mark[0].y[0] >= fi.TRUE_MARK_GAP
+    assert len(mark) == 1 and list(mark[0].x) == ["7"] and mark[0].y[0] >= fo.TRUE_MARK_GAP
     assert mark[0].marker.symbol == "triangle-down" and "true" in mark[0].text
-    assert fig.layout.yaxis.range[1] >= 1 + fi.TRUE_MARK_GAP  # still on the chart above a bar near 100%
-    assert len(fi.probability_figure(proba).data) == 1  # no true digit known: no mark
+    assert fig.layout.yaxis.range[1] >= 1 + fo.TRUE_MARK_GAP  # still on the chart above a bar near 100%
+    assert len(fo.probability_figure(proba).data) == 1  # no true digit known: no mark
 
 
 def test_titles_of_narrow_charts_sit_below_the_toolbar_row() -> None:
     for fig in (fi.digit_figure(np.zeros((28, 28), np.uint8), "Test digit #12"),
-                fi.probability_figure(np.full(10, 0.1), true_label=1)):
+                fo.probability_figure(np.full(10, 0.1), true_label=1)):
         assert fig.layout.title.yref == "paper" and fig.layout.title.yanchor == "bottom"
         assert fig.layout.margin.t >= 70  # room above the title for plotly's toolbar
 
