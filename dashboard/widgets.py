@@ -68,7 +68,7 @@ def metric_tiles(snap: RunSnapshot) -> None:
                    help="Training images processed per second (recently while running, else the last epoch).",
                    width="content", border=True)
     left = "done" if snap.phase in TERMINAL_PHASES else fmt_duration(snap.eta_seconds)
-    cols[4].metric("Time left", left, help="Estimated from the recent speed; validation adds a little.",
+    cols[4].metric("Time left", left, help="Estimated from the mean time of the epochs so far, validation included.",
                    width="content", border=True)
 
 

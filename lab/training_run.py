@@ -21,6 +21,7 @@ import numpy as np
 
 from lab import settings
 from lab.cores import share_cores
+from lab.eta import time_left
 from lab.limiter import RunLimiter, get_limiter
 from lab.lr_changes import coalesce
 from lab.reaper import register, unregister
@@ -73,6 +74,7 @@ class TrainingRun:
         self._running_since: float | None = None
         self._current_lr = config.lr
         self._diverged: DivergedBatch | None = None
+        self._n_train = 0  # training images per epoch, once the trainer exists
         # The latest consistent copy of the model, taken in the training thread between steps.
         self._model_copy: Any = None
         self._model_copy_step = -1
@@ -101,6 +103,7 @@ class TrainingRun:
                                     model=self._initial_model)
             with self._lock:
                 self.trainer = trainer
+                self._n_train = int(np.size(getattr(trainer, "train_idx", ())))
                 pending, self._pending = self._pending, []
                 if self._cancel.is_set():
                     pending.append(("stop", ()))
@@ -313,6 +316,11 @@ class TrainingRun:
         has_record = self._lr_applied or getattr(self.trainer, "lr_changes", None) is not None
         return coalesce(self._lr_applied if has_record else self._lr_requests)
 
+    def _train_seconds(self) -> list[float]:
+        """Each finished epoch's time without its validation (its training images over its speed)."""
+        n = self._n_train
+        return [n / e.samples_per_sec if n and e.samples_per_sec > 0 else e.seconds for e in self._epochs]
+
     def snapshot(self) -> RunSnapshot:
         with self._lock:
             now = time.perf_counter()
@@ -322,10 +330,9 @@ class TrainingRun:
                 (t0, s0), (t1, s1) = self._rate_window[0], self._rate_window[-1]
                 if t1 > t0:
                     rate = (s1 - s0) / (t1 - t0) * self.config.batch_size
-            total_steps = self.config.epochs * self._bpe if self._bpe else 0
-            eta = float("nan")
-            if total_steps and np.isfinite(rate) and rate > 0:
-                eta = (total_steps - self._step) * self.config.batch_size / rate
+            eta = time_left([e.seconds for e in self._epochs], self._train_seconds(),
+                            epochs_planned=self.config.epochs, batch=self._batch, batches_per_epoch=self._bpe,
+                            seconds_per_batch=elapsed / self._step if self._step else float("nan"))
             return RunSnapshot(
                 run_id=self.run_id,
                 phase=self._phase,
