@@ -155,6 +155,6 @@ def require_model() -> ModelView:
 
 def no_model_notice() -> None:
     """The standard message for pages that need a model, with a link to where to get one."""
-    st.info("No model yet: train one on the Train page (the quick preset takes seconds) or upload a saved "
+    st.info("No model yet: train one on the Train page (the quick preset takes 5-10 seconds) or upload a saved "
             "`.npz` there.", icon=":material/model_training:")
     st.page_link(TRAIN_PAGE, label="Go to Train", icon=":material/arrow_forward:")

@@ -76,7 +76,7 @@ def _status(session: SessionData) -> list[str]:
             st.success(f"Using the uploaded model ({session.uploaded.meta.get('summary', 'loaded')}). "
                        "Evaluate and Inspect show it; Start trains a new one.", icon=":material/upload_file:")
         else:
-            st.info("Set the knobs (or pick a preset) and press **Start**. The quick preset trains in seconds.",
+            st.info("Set the knobs (or pick a preset) and press **Start**. The quick preset trains in 5-10 seconds.",
                     icon=":material/arrow_back:")
         return []
     run.heartbeat()
