@@ -17,7 +17,7 @@ from lab.format import fmt_bytes
 from lab.limiter import get_limiter
 from lab.memory import memory_budget_bytes, run_memory_bytes
 from lab.saved_model import accuracy_summary
-from lab.snapshot import FAILED, WAITING
+from lab.snapshot import FAILED, WAITING, progress_line
 from nn.config import TrainConfig
 from nn.events import RunState
 from nn.model import param_count
@@ -99,8 +99,7 @@ def _status(session: SessionData) -> list[str]:
     elif snap.phase == RunState.EARLY_STOPPED.value:
         st.success(f"Stopped early: {snap.reason or 'the validation loss stopped improving'}. The best weights "
                    "were kept.", icon=":material/check_circle:")
-    st.progress(snap.progress, text=f"epoch {snap.epoch or 0} of {snap.epochs_planned}, "
-                                    f"batch {snap.batch} of {snap.batches_per_epoch or '?'}")
+    st.progress(snap.progress, text=progress_line(snap))  # with the time left, from the mean epoch so far
     if not snap.is_active and snap.epochs_done:
         per_epoch = sum(e.seconds for e in snap.epochs) / snap.epochs_done
         st.caption(f"Trained {snap.epochs_done} epoch(s) in {snap.elapsed_seconds:.1f} s of training time "

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from lab.format import fmt_duration
 from nn.events import EpochEvent, RunState
 
 WAITING = "waiting"  # queued behind the server-wide limit
@@ -67,3 +69,15 @@ class RunSnapshot:
     @property
     def val_acc(self) -> float:
         return self.epochs[-1].val_acc if self.epochs else float("nan")
+
+
+def progress_line(snap: RunSnapshot) -> str:
+    """The line over a run's progress bar: "epoch 3 of 6, batch 100 of 313 · about 0:42 left"."""
+    where = f"epoch {snap.epoch or 0} of {snap.epochs_planned}, batch {snap.batch} of {snap.batches_per_epoch or '?'}"
+    if snap.phase in TERMINAL_PHASES:
+        return f"{where} · done"
+    if snap.phase == RunState.PAUSED.value:
+        return f"{where} · paused"
+    if math.isfinite(snap.eta_seconds):
+        return f"{where} · about {fmt_duration(snap.eta_seconds)} left"
+    return where

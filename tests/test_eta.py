@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from lab.eta import time_left
+from lab.snapshot import RunSnapshot, progress_line
 
 
 def test_before_the_first_epoch_ends_the_mean_time_per_batch_since_the_start_counts() -> None:
@@ -40,3 +41,22 @@ def test_the_estimate_falls_steadily_through_a_run_whose_epochs_vary() -> None:
     # Each step moves down by about the time it took; up at most by the change of the mean, a few seconds.
     assert jumps.max() < 0.06 * estimates[0], (jumps.max(), estimates[0])
     assert estimates[-1] < estimates[0] / 10
+
+
+# ----- where the time left is shown: on the progress bar's line ---------------------------------------------
+
+def snapshot(phase: str, eta: float) -> RunSnapshot:
+    return RunSnapshot(run_id="r1", phase=phase, reason="", error="", queue_position=None, epochs_planned=6,
+                       epoch=3, epochs_done=2, batch=100, batches_per_epoch=313, step=726,
+                       batch_losses=np.zeros(0, np.float32), batch_lrs=np.zeros(0, np.float32), lr_changes=(),
+                       epochs=(), samples_per_sec=float("nan"), eta_seconds=eta, elapsed_seconds=1.0,
+                       current_lr=0.001)
+
+
+def test_the_progress_line_says_the_time_left_while_running_and_done_at_the_end() -> None:
+    assert progress_line(snapshot("running", 42.4)) == "epoch 3 of 6, batch 100 of 313 · about 42 s left"
+    assert progress_line(snapshot("running", 191.0)) == "epoch 3 of 6, batch 100 of 313 · about 3:11 left"
+    assert progress_line(snapshot("running", float("nan"))) == "epoch 3 of 6, batch 100 of 313"
+    assert progress_line(snapshot("paused", float("nan"))).endswith("· paused")
+    for ended in ("finished", "stopped", "diverged", "failed"):
+        assert progress_line(snapshot(ended, float("nan"))).endswith("· done")
