@@ -52,12 +52,13 @@ def finish(fig: go.Figure, title: str, x_title: str | None = None, y_title: str 
 
 
 def tick_text(value: float) -> str:
-    """A tick as a learner reads it: "0.001", "0.5", "20", "400,000"; beyond that range "1e-5", "2e+07"."""
+    """A number as a learner reads it: "0.001", "0.5", "20", "400,000"; beyond that "1e-5", "1.01e6"."""
     if value == 0 or 1e-4 <= abs(value) < 1e6:
         text = f"{value:,.6f}".rstrip("0").rstrip(".")
         return text if text not in ("", "-0") else "0"
-    mantissa, exponent = f"{value:.0e}".split("e")
-    return f"{mantissa}e{int(exponent)}"  # "1e-5": no leading zero, a plain hyphen
+    mantissa, exponent = f"{value:.2e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"  # "1e-5", "1.01e6": no leading zero, a plain hyphen
 
 
 def log_axis(values: np.ndarray, *, max_ticks: int = 8) -> dict[str, Any]:

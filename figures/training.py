@@ -140,15 +140,17 @@ def epoch_metrics_figure(history: pd.DataFrame, epochs_planned: int | None = Non
             shape, note = diverged_line(dx, "diverged", xref=xref, yref=yref)
             shapes.append(shape)
             notes.append({**note, "xanchor": "left"})
-        if n == 0:
-            notes.append({"text": f"No epoch finished: the {diverged_label(diverged, batches_per_epoch)}.<br>"
-                                  "The loss chart above shows it.", "showarrow": False, "x": 0.5, "y": 0.5,
-                          "xref": "paper", "yref": "paper", "font": {"color": LINE_COLORS["neutral"], "size": 13}})
+        if n == 0:  # in the middle of the loss panel, where no line will come
+            what = diverged_label(diverged, batches_per_epoch).replace(" at epoch", "<br>at epoch")
+            notes.append({"text": f"No epoch finished:<br>the {what}.<br>The loss chart above shows it.",
+                          "showarrow": False, "x": 0.22, "y": 0.5, "xref": "paper", "yref": "paper",
+                          "font": {"color": LINE_COLORS["neutral"], "size": 13}})
+    empty = {"range": [0, 3]} if n == 0 else {}, {"range": [0, 100]} if n == 0 else {}  # not -1..4 on no data
     return go.Figure(data=data, layout=layout(
         "Loss and accuracy after each epoch", height=330, annotations=notes, shapes=shapes,
-        xaxis={**xaxis, "domain": [0.0, 0.44]}, yaxis={"title": {"text": "loss (lower is better)"}},
+        xaxis={**xaxis, "domain": [0.0, 0.44]}, yaxis={"title": {"text": "loss (lower is better)"}, **empty[0]},
         xaxis2={**xaxis, "domain": [0.56, 1.0], "anchor": "y2"},
-        yaxis2={"title": {"text": "accuracy % (higher is better)"}, "anchor": "x2"}))
+        yaxis2={"title": {"text": "accuracy % (higher is better)"}, "anchor": "x2", **empty[1]}))
 
 
 def lr_figure(lrs: np.ndarray, batches_per_epoch: int, *, lr_changes: Sequence[tuple[int, float]] = (),

@@ -153,8 +153,8 @@ def test_a_narrow_log_range_still_gets_labelled_ticks() -> None:
 
 
 def test_tick_text_reads_like_a_number_not_plotlys_shorthand() -> None:
-    assert [tick_text(v) for v in (0.001, 1e-4, 0.5, 1.0, 400000.0, 1e-5, 2e7)] == [
-        "0.001", "0.0001", "0.5", "1", "400,000", "1e-5", "2e7"]
+    assert [tick_text(v) for v in (0.001, 1e-4, 0.5, 1.0, 400000.0, 1e-5, 2e7, 1.01e6)] == [
+        "0.001", "0.0001", "0.5", "1", "400,000", "1e-5", "2e7", "1.01e6"]
 
 
 def _boxes(notes, span: float) -> list[tuple[float, float, float]]:
