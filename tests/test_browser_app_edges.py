@@ -109,7 +109,7 @@ def test_an_uploaded_model_is_the_whole_pages_model_at_once(server) -> None:
             click_button(page, "Download model (.npz)")
         saved = shot_path("edges-model.npz")
         download_info.value.save_as(saved)
-        click_button(page, "Reset")
+        button(page, "Reset").click()  # the run's Reset, not "Reset settings to the defaults"
         sidebar(page).get_by_text("no model yet").wait_for(timeout=10_000)
         wait_for_app_idle(page)
 
@@ -118,7 +118,7 @@ def test_an_uploaded_model_is_the_whole_pages_model_at_once(server) -> None:
         wait_for_app_idle(page)
         # No further interaction: everything on the page already agrees.
         assert page.get_by_text("Using the uploaded model").count() == 1
-        assert page.get_by_text("press Start", exact=False).count() == 0
+        assert page.get_by_text("Set the knobs (or pick a preset)", exact=False).count() == 0
         assert button(page, "Reset").is_enabled() and button(page, "Download model (.npz)").is_enabled()
         assert sidebar(page).get_by_text("uploaded model loaded").count() == 1
         assert "validation accuracy" in page.get_by_text("Loaded edges-model.npz").inner_text()
@@ -169,7 +169,7 @@ def test_a_burst_of_learning_rate_changes_is_one_mark(server) -> None:
         page.locator('[data-testid="stMetric"]').filter(has_text=re.compile(r"\d+\.\d\d%")).first.wait_for(
             timeout=60_000)
         thumb = page.locator('[data-testid="stSlider"]').filter(has_text="Learning rate now").locator(
-            '[role="slider"]').first
+            'input[type="range"]').first
         thumb.focus()
         for _ in range(3):  # three arrow-key presses, as a learner trying rates would
             page.keyboard.press("ArrowRight")

@@ -8,7 +8,7 @@ import numpy as np
 
 from lab import reaper
 from lab.limiter import RunLimiter
-from lab.lr_changes import coalesce
+from lab.lr_changes import COALESCE_S, coalesce
 from lab.training_run import TrainingRun
 from nn.config import ModelConfig, TrainConfig
 from nn.events import BatchEvent, RunState, StateEvent
@@ -19,10 +19,10 @@ from tests.test_app_pages import app, session, wait_until  # noqa: F401 (app is 
 def test_changes_within_the_window_are_one_mark_at_the_first_step_with_the_last_rate() -> None:
     presses = [(100, 0.003, 10.0), (104, 0.005, 10.4), (109, 0.01, 10.9)]  # three arrow-key presses
     assert coalesce(presses) == ((100, 0.01),)
-    later = presses + [(400, 0.001, 14.0)]
+    later = presses + [(400, 0.001, 10.9 + COALESCE_S + 0.1)]
     assert coalesce(later) == ((100, 0.01), (400, 0.001))
     # a slow, steady hand: each press within the window of the one before still makes one burst
-    assert coalesce([(10 * k, 0.1 / (k + 1), 1.2 * k) for k in range(5)]) == ((0, 0.02),)
+    assert coalesce([(10 * k, 0.1 / (k + 1), 0.8 * COALESCE_S * k) for k in range(5)]) == ((0, 0.02),)
     assert coalesce([]) == ()
 
 
@@ -35,7 +35,7 @@ def data(n: int = 400) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_a_burst_of_changes_on_a_running_run_is_one_mark() -> None:
-    config = TrainConfig(model=ModelConfig(hidden=(16,)), batch_size=10, epochs=200, val_size=100, lr=0.01)
+    config = TrainConfig(model=ModelConfig(hidden=(16,)), batch_size=10, epochs=10_000, val_size=100, lr=0.01)
     run = TrainingRun(config, *data(), limiter=RunLimiter(1)).start()
     try:
         wait_until(lambda: run.snapshot().step > 5, "the run to train")
@@ -47,7 +47,7 @@ def test_a_burst_of_changes_on_a_running_run_is_one_mark() -> None:
         marks = run.snapshot().lr_changes
         assert len(marks) == 1 and marks[0][1] == 0.02
         assert marks[0][0] == run.trainer.lr_changes[0].step  # where the burst began
-        time.sleep(1.7)  # a separate, later change
+        time.sleep(COALESCE_S + 0.3)  # a separate, later change
         run.set_lr(0.001)
         wait_until(lambda: len(run.snapshot().lr_changes) == 2, "the second mark")
         assert run.snapshot().lr_changes[1][1] == 0.001
