@@ -10,7 +10,7 @@ from figures.palette import DIGIT_COLORS, LINE_COLORS
 from figures.style import clear_of_toolbar, layout
 from lab.format import fmt_pct
 
-TRUE_MARK_GAP = 0.12  # the true digit's marker sits this far above its bar, clear of the bar's percentage
+TRUE_MARK_GAP = 0.2  # the true digit's marker sits this far above its bar, clear of the bar's percentage
 
 
 def probability_figure(proba: np.ndarray, true_label: int | None = None) -> go.Figure:
@@ -31,7 +31,7 @@ def probability_figure(proba: np.ndarray, true_label: int | None = None) -> go.F
     suffix = "" if true_label is None else f" (true: {true_label}, marked ▼)"
     return go.Figure(data=data, layout=clear_of_toolbar(layout(
         f"Output probabilities: predicts {int(proba.argmax())}{suffix}", "digit", "probability", height=340,
-        legend=False, xaxis={"type": "category"}, yaxis={"range": [0, 1.3], "tickvals": [0, 0.25, 0.5, 0.75, 1],
+        legend=False, xaxis={"type": "category"}, yaxis={"range": [0, 1.4], "tickvals": [0, 0.25, 0.5, 0.75, 1],
                                                          "tickformat": ".0%"})))
 
 
