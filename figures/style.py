@@ -109,10 +109,11 @@ def inner_ticks(low: float, high: float, *, most: int = 3, margin: float = 0.18)
         return [low] if np.isfinite(low) else []
     lo, hi = low + margin * span, high - margin * span
     top = int(np.floor(np.log10(hi - lo))) if hi > lo else int(np.floor(np.log10(span)))
-    for step in sorted(m * 10.0**e for e in range(top - 2, top + 2) for m in (1, 2, 5)):
-        ticks = [float(round(k * step, 12)) for k in range(int(np.ceil(lo / step)), int(np.floor(hi / step)) + 1)]
-        if 2 <= len(ticks) <= most:
-            return ticks
+    for mantissas in ((1, 2, 5), (1, 2, 2.5, 4, 5)):  # 1-2-5 steps; where they skip from 4 ticks to 1, more
+        for step in sorted(m * 10.0**e for e in range(top - 2, top + 2) for m in mantissas):
+            ticks = [float(round(k * step, 12)) for k in range(int(np.ceil(lo / step)), int(np.floor(hi / step)) + 1)]
+            if 2 <= len(ticks) <= most:
+                return ticks
     return [float(f"{(low + high) / 2:.2g}")]
 
 

@@ -73,3 +73,14 @@ def test_inner_ticks_are_round_and_at_most_three() -> None:
     assert inner_ticks(-0.081, 0.079) == [-0.05, 0.0, 0.05]
     assert inner_ticks(0.0, 0.0) == [0.0]
     assert inner_ticks(float("nan"), 1.0) == []
+
+
+def test_inner_ticks_find_two_or_three_for_any_range() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(5000):
+        low = rng.uniform(-1, 0.5)
+        high = low + 10 ** rng.uniform(-4, 1)
+        ticks = inner_ticks(low, high)
+        margin = 0.18 * (high - low)
+        assert 2 <= len(ticks) <= 3, (low, high, ticks)
+        assert all(low + margin - 1e-12 <= t <= high - margin + 1e-12 for t in ticks), (low, high, ticks)
