@@ -143,7 +143,7 @@ def epoch_metrics_figure(history: pd.DataFrame, epochs_planned: int | None = Non
         if n == 0:  # in the middle of the loss panel, where no line will come
             what = diverged_label(diverged, batches_per_epoch).replace(" at epoch", "<br>at epoch")
             notes.append({"text": f"No epoch finished:<br>the {what}.<br>The loss chart above shows it.",
-                          "showarrow": False, "x": 0.22, "y": 0.5, "xref": "paper", "yref": "paper",
+                          "showarrow": False, "x": 0.22, "y": 0.5, "xref": "paper", "yref": "paper", "xanchor": "center",
                           "font": {"color": LINE_COLORS["neutral"], "size": 13}})
     empty = {"range": [0, 3]} if n == 0 else {}, {"range": [0, 100]} if n == 0 else {}  # not -1..4 on no data
     return go.Figure(data=data, layout=layout(
