@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
+import tomllib
 from streamlit import config as st_config
 
 CONFIG = Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml"
