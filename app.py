@@ -32,6 +32,6 @@ navigation = st.navigation({
 session = get_session()
 read_query_once(session)
 use_dataset_labels()
-sidebar_status(page_shows_run=navigation.url_path == "train")
+sidebar_status()
 class_sidebar(session)
 navigation.run()

@@ -6,8 +6,10 @@ import streamlit as st
 
 from dashboard import explain, picks
 from dashboard.session import require_model
+from dashboard.weights_note import live_weights_note
 from figures import evaluate as fe
-from figures.inspect import digit_figure, probability_figure
+from figures.inspect import digit_figure
+from figures.output_layer import probability_figure
 from lab.evaluation import abstain_below, cell_members, filter_mistakes, page_count
 from lab.format import fmt_num, fmt_pct
 from lab.labels import label, labels, noun
@@ -26,6 +28,7 @@ data = explain.test_data()
 ev = explain.evaluation(view)
 st.caption(f"Showing {view.description}. Its predictions on the test set took {ev.seconds:.2f} s, computed once "
            "for this version of the weights.")
+live_weights_note(view)
 
 # ---------------------------------------------------------------------------------------- headline numbers
 n_test = len(data.labels)

@@ -4,7 +4,9 @@ import streamlit as st
 
 from dashboard import explain, picks
 from dashboard.session import require_model
+from dashboard.weights_note import live_weights_note
 from figures import inspect as fi
+from figures import output_layer as fo
 from lab.format import fmt_pct
 from lab.history import has_numbers, history_columns, layer_quantiles
 from lab.labels import label, noun
@@ -27,7 +29,8 @@ if n_layers < 2:
 data = explain.test_data()
 sample = explain.layer_sample(view)
 ev = explain.evaluation(view)
-st.caption(f"Showing {view.description}: layers {' → '.join(str(s) for s in model.config.layer_sizes)}.")
+st.caption(f"Showing {view.description}; layers {' → '.join(str(s) for s in model.config.layer_sizes)}.")
+live_weights_note(view)
 
 W1, b1 = model.weights[0], model.biases[0]
 n_units = W1.shape[1]
@@ -127,7 +130,7 @@ with left:
     st.plotly_chart(fi.digit_figure(data.images[index], f"Test {noun()} #{index} (true label {label(true_label)})"),
                     key="in_digit", width="stretch")
 with right:
-    st.plotly_chart(fi.probability_figure(trace[-1].post[0], true_label), key="in_digit_proba", width="stretch")
+    st.plotly_chart(fo.probability_figure(trace[-1].post[0], true_label), key="in_digit_proba", width="stretch")
     st.caption(f"The softmax turns the last layer's scores into probabilities; the model answers {label(predicted)} "
                f"({verdict}). A tall wrong bar is an overconfident mistake: probability is not certainty.")
 if n_layers >= 2:
@@ -139,10 +142,9 @@ if n_layers >= 2:
             st.caption("Top: each unit's weighted input z (blue above zero, red below). Bottom: what it passes "
                        f"on, {activations[j]}(z). Units with z ≤ 0 pass nothing on for this digit (ReLU).")
     with tabs[-1]:
-        logits = trace[-1].pre[0]
-        st.plotly_chart(fi.layer_activity_figure(logits, trace[-1].post[0], "output layer", "softmax"),
-                        key="in_layer_out", width="stretch")
-        st.caption("Top: the ten scores (logits). Bottom: the same after softmax, as probabilities.")
+        st.plotly_chart(fo.output_scores_figure(trace[-1].pre[0], trace[-1].post[0]), key="in_layer_out",
+                        width="stretch")
+        st.caption("Top: the ten digits' scores (logits). Bottom: the same after softmax, as probabilities.")
 
 # ---------------------------------------------------------------------------------------- training dynamics
 st.header("Weights and gradients, layer by layer")

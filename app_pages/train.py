@@ -6,8 +6,9 @@ from dashboard import knobs as kn
 from dashboard.data import get_dataset
 from dashboard.dataset_choice import dataset_selector
 from dashboard.params import write_query
+from dashboard.run_buttons import controls
 from dashboard.session import get_session
-from dashboard.train_view import controls, download_and_upload, live_panel, model_summary
+from dashboard.train_view import download_and_upload, live_panel, model_summary
 from lab.params import knobs_to_config, presets
 
 session = get_session()

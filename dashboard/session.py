@@ -37,15 +37,16 @@ class ModelView:
     history: pd.DataFrame | None = None  # one row per epoch
     snapshots: list = field(default_factory=list)  # [(epoch, W1 copy)]
     meta: dict = field(default_factory=dict)  # what the .npz said (uploaded) or the train config (trained)
+    weights_at: str = ""  # a run's: which weights these are ("weights at the end of epoch 2 of 40 (live…)")
 
     @property
     def description(self) -> str:
-        """Which model this is, as the pages say it ("the model you trained")."""
-        return _SOURCES.get(self.source, self.source)
+        """Which model this is, as the pages say it ("the run in progress: weights at the end of epoch 2 of 40")."""
+        source = _SOURCES.get(self.source, self.source)
+        return f"{source}: {self.weights_at}" if self.weights_at else source
 
 
-_SOURCES = {"training": "the run in progress (weights at its last completed epoch)",
-            "trained": "the model you trained", "uploaded": "the uploaded model"}
+_SOURCES = {"training": "the run in progress", "trained": "the model you trained", "uploaded": "the uploaded model"}
 
 
 @dataclass
@@ -63,6 +64,7 @@ class SessionData:
     figures: dict = field(default_factory=dict)  # live charts: name -> (key, figure JSON), rebuilt on change
     _npz: Any = None  # (version, bytes, file name) of the model download
     past_runs: list[RunSummary] = field(default_factory=list)  # runs this session replaced, oldest first
+    controls_drawn: Any = None  # (can_start, lab.run_controls.ControlState) the Train page last drew
 
 
 def get_session() -> SessionData:
@@ -120,11 +122,12 @@ def current_model() -> ModelView | None:
     run = data.run
     if run is None:
         return None
-    model, version = run.model_copy()
+    model, version, weights_at = run.described_model_copy()
     if model is None:
         return None
     source = "training" if run.is_active else "trained"
     if data._view is not None and data._view.version == version and data._view.source == source:
+        data._view.weights_at = weights_at  # the same weights; the run's phase may have moved on
         return data._view
     trainer = run.trainer
     history = None
@@ -136,7 +139,8 @@ def current_model() -> ModelView | None:
             history = None
         snapshots = list(getattr(trainer, "snapshots", []) or [])
     data._view = ModelView(model=model, version=version, source=source, trainer=trainer,
-                           history=history, snapshots=snapshots, meta={"train_config": run.config.to_dict()})
+                           history=history, snapshots=snapshots, meta={"train_config": run.config.to_dict()},
+                           weights_at=weights_at)
     return data._view
 
 
@@ -160,6 +164,6 @@ def require_model() -> ModelView:
 
 def no_model_notice() -> None:
     """The standard message for pages that need a model, with a link to where to get one."""
-    st.info("No model yet: train one on the Train page (the quick preset takes seconds) or upload a saved "
+    st.info("No model yet: train one on the Train page (the quick preset takes 5-10 seconds) or upload a saved "
             "`.npz` there.", icon=":material/model_training:")
     st.page_link(TRAIN_PAGE, label="Go to Train", icon=":material/arrow_forward:")

@@ -1,24 +1,23 @@
-"""The Train page's moving parts: model summary, run controls, live panel, model download and upload."""
+"""The Train page's moving parts: model summary, live panel, model download and upload (the run buttons:
+dashboard/run_buttons.py)."""
 
 from __future__ import annotations
 
 import io
-import math
 from typing import Any
 
-import numpy as np
 import streamlit as st
 
-from dashboard.classroom import claim_run
 from dashboard.live_charts import figure_json, live_charts
+from dashboard.run_buttons import controls_are_stale
 from dashboard.session import SessionData, current_model, set_run, uploaded_view
-from dashboard.widgets import LIVE_INTERVAL_S, metric_tiles, phase_label
+from dashboard.widgets import LIVE_INTERVAL_S, in_fragment_rerun, metric_tiles, phase_label
 from figures.training import batch_loss_figure, epoch_metrics_figure, epochs_frame, lr_figure
-from lab.format import fmt_bytes, fmt_pct
+from lab.format import fmt_bytes
 from lab.limiter import get_limiter
 from lab.memory import memory_budget_bytes, run_memory_bytes
-from lab.snapshot import FAILED, WAITING
-from lab.training_run import TrainingRun
+from lab.saved_model import accuracy_summary
+from lab.snapshot import FAILED, WAITING, progress_line
 from nn.config import TrainConfig
 from nn.events import RunState
 from nn.model import param_count
@@ -52,83 +51,6 @@ def model_summary(config: TrainConfig) -> bool:
     return True
 
 
-# ----- controls --------------------------------------------------------------------------------------
-def _new_run(session: SessionData, config: TrainConfig, images: np.ndarray, labels: np.ndarray,
-             *, paused: bool = False) -> TrainingRun:
-    run = TrainingRun(config, images, labels, start_paused=paused)
-    claim_run(run)  # a class on this server records it
-    set_run(session, run)
-    return run.start()
-
-
-def controls(session: SessionData, config: TrainConfig | None, images: np.ndarray, labels: np.ndarray) -> None:
-    """Start, pause/resume, +1 epoch, +1 batch, stop, reset; and the live learning-rate control."""
-    run = session.run
-    phase = run.phase if run is not None else None
-    active = run is not None and run.is_active
-    can_start = config is not None and not active
-    row = st.container(horizontal=True, gap="small")
-    cols = [row] * 6
-    if cols[0].button("Start", type="primary", disabled=not can_start, key="btn_start", icon=":material/play_arrow:",
-                      help="Build a fresh network with these settings and train it in the background.",
-                      width="content"):
-        _new_run(session, config, images, labels)
-        st.rerun()
-    if phase == RunState.PAUSED.value:
-        if cols[1].button("Resume", key="btn_resume", width="content",
-                          help="Continue training from where it paused."):
-            run.resume()
-            st.rerun()
-    elif cols[1].button("Pause", key="btn_pause", disabled=not active, width="content",
-                        help="Hold training after the current batch; nothing is lost."):
-        run.pause()
-        st.rerun()
-    step_ok = (active and phase == RunState.PAUSED.value) or (not active and config is not None)
-    if cols[2].button("+1 epoch", key="btn_epoch", disabled=not step_ok,
-                      width="content", help="Train exactly one more epoch, then pause (starts a paused run if none)."):
-        if not active:
-            run = _new_run(session, config, images, labels, paused=True)
-        run.step_epoch()
-        st.rerun()
-    if cols[3].button("+1 batch", key="btn_batch", disabled=not step_ok,
-                      width="content", help="Take exactly one optimizer step, then pause."):
-        if not active:
-            run = _new_run(session, config, images, labels, paused=True)
-        run.step_batch()
-        st.rerun()
-    if cols[4].button("Stop", key="btn_stop", disabled=not active, width="content",
-                      help="End the run now; the model trained so far is kept."):
-        run.stop()
-        run.join(timeout=2.0)
-        st.rerun()
-    if cols[5].button("Reset", key="btn_reset", disabled=run is None and session.uploaded is None, width="content",
-                      help="Stop any run and forget the model (the settings stay)."):
-        set_run(session, None)
-        session.uploaded = None
-        st.rerun()
-    if active:
-        _live_lr(run)
-
-
-def _live_lr(run: TrainingRun) -> None:
-    from dashboard.knobs import LRS
-
-    current = run.snapshot().current_lr
-    options = sorted(set(LRS) | {current})
-
-    def apply() -> None:
-        value = st.session_state["live_lr"]
-        if value != run.snapshot().current_lr:
-            run.set_lr(float(value))
-
-    if st.session_state.get("live_lr_run") != run.run_id:
-        st.session_state["live_lr_run"] = run.run_id
-        st.session_state["live_lr"] = current
-    st.select_slider("Learning rate now (applies from the next step; marked on the charts)", options,
-                     key="live_lr", format_func=lambda v: f"{v:g}", on_change=apply,
-                     help="Change the learning rate of the running training; the schedule continues from it.")
-
-
 # ----- the live panel --------------------------------------------------------------------------------
 def live_panel(session: SessionData) -> None:
     """Status, tiles, progress and charts; redraws itself twice a second while the run is active."""
@@ -154,11 +76,13 @@ def _status(session: SessionData) -> list[str]:
             st.success(f"Using the uploaded model ({session.uploaded.meta.get('summary', 'loaded')}). "
                        "Evaluate and Inspect show it; Start trains a new one.", icon=":material/upload_file:")
         else:
-            st.info("Set the knobs (or pick a preset) and press **Start**. The quick preset trains in seconds.",
+            st.info("Set the knobs (or pick a preset) and press **Start**. The quick preset trains in 5-10 seconds.",
                     icon=":material/arrow_back:")
         return []
     run.heartbeat()
     snap = run.snapshot()
+    if in_fragment_rerun() and controls_are_stale(session, snap):
+        st.rerun(scope="app")  # the phase moved on: redraw the buttons and the sidebar with it
     st.markdown(f"**Run {snap.run_id}** · {phase_label(snap)}")
     if snap.phase == WAITING:
         training, waiting = get_limiter().counts()
@@ -175,27 +99,29 @@ def _status(session: SessionData) -> list[str]:
     elif snap.phase == RunState.EARLY_STOPPED.value:
         st.success(f"Stopped early: {snap.reason or 'the validation loss stopped improving'}. The best weights "
                    "were kept.", icon=":material/check_circle:")
-    st.progress(snap.progress, text=f"epoch {snap.epoch or 0} of {snap.epochs_planned}, "
-                                    f"batch {snap.batch} of {snap.batches_per_epoch or '?'}")
+    st.progress(snap.progress, text=progress_line(snap))  # with the time left, from the mean epoch so far
     if not snap.is_active and snap.epochs_done:
         per_epoch = sum(e.seconds for e in snap.epochs) / snap.epochs_done
         st.caption(f"Trained {snap.epochs_done} epoch(s) in {snap.elapsed_seconds:.1f} s of training time "
                    f"({per_epoch:.2f} s per epoch, validation included).")
     metric_tiles(snap)
-    if snap.step == 0:
+    if snap.step == 0 and snap.diverged is None:
         st.caption("The charts appear with the first batch.")
         return []
     bpe = max(snap.batches_per_epoch, 1)
-    loss = _cached(session, "loss", (snap.run_id, snap.step, snap.lr_changes),
+    gone = snap.diverged
+    loss = _cached(session, "loss", (snap.run_id, snap.step, snap.lr_changes, gone),
                    lambda: batch_loss_figure(snap.batch_losses, bpe, lr_changes=snap.lr_changes,
-                                             max_points=LIVE_POINTS))
-    epochs = _cached(session, "epochs", (snap.run_id, snap.epochs_done, snap.epochs_planned),
-                     lambda: epoch_metrics_figure(epochs_frame(snap.epochs), snap.epochs_planned))
+                                             max_points=LIVE_POINTS, diverged=gone))
+    epochs = _cached(session, "epochs", (snap.run_id, snap.epochs_done, snap.epochs_planned, gone),
+                     lambda: epoch_metrics_figure(epochs_frame(snap.epochs), snap.epochs_planned, diverged=gone,
+                                                  batches_per_epoch=bpe))
     # The learning rate moves slowly (schedules) or jumps (your changes): a redraw per 1% of the run will do.
     lr_key = (snap.run_id, snap.step * 100 // max(bpe * snap.epochs_planned, 1), snap.lr_changes,
-              snap.is_active)
+              snap.is_active, gone)
     lr = _cached(session, "lr", lr_key,
-                 lambda: lr_figure(snap.batch_lrs, bpe, lr_changes=snap.lr_changes, max_points=LIVE_POINTS))
+                 lambda: lr_figure(snap.batch_lrs, bpe, lr_changes=snap.lr_changes, max_points=LIVE_POINTS,
+                                   diverged=gone))
     return [loss, epochs, lr]
 
 
@@ -235,8 +161,8 @@ def _model_bytes(session: SessionData) -> tuple[bytes, str] | None:
 def download_and_upload(session: SessionData) -> None:
     c1, c2 = st.columns(2)
     with c1:
-        run = session.run
-        ready = current_model() is not None and not (run is not None and run.phase == RunState.RUNNING.value)
+        drawn = session.controls_drawn  # with the buttons above: the same phase, the same answer
+        ready = drawn is not None and drawn[1].download and current_model() is not None
         if ready:
             data, name = _model_bytes(session)
             st.download_button("Download model (.npz)", data=data, file_name=name, mime="application/octet-stream",
@@ -247,12 +173,18 @@ def download_and_upload(session: SessionData) -> None:
                       help="Available once a model exists and training is paused or finished.")
     with c2:
         upload = st.file_uploader("Upload a saved model (.npz)", type=["npz"], key="upload_model",
+                                  on_change=_upload_changed, args=(session,),
                                   help="A file saved by this app or `python -m nn train`; it is checked first.")
         handle_upload(session, upload)
 
 
-def handle_upload(session: SessionData, upload: Any) -> None:
-    """Validate and load an uploaded model once per file; a bad file changes nothing."""
+def _upload_changed(session: SessionData) -> None:
+    """The uploader's callback: Streamlit runs it before the script, so the status, the buttons and the
+    sidebar are drawn with the new model in place, not one interaction late."""
+    _read_upload_once(session, st.session_state.get("upload_model"))
+
+
+def _read_upload_once(session: SessionData, upload: Any) -> None:
     if upload is None:
         session.upload_message = None
         return
@@ -260,6 +192,12 @@ def handle_upload(session: SessionData, upload: Any) -> None:
     if getattr(session, "last_upload_id", None) != file_id:
         session.last_upload_id = file_id
         session.upload_message = _load_upload(session, upload)
+
+
+def handle_upload(session: SessionData, upload: Any) -> None:
+    """Validate and load an uploaded model once per file (normally already done by the callback); show
+    the outcome. A bad file changes nothing."""
+    _read_upload_once(session, upload)
     kind, text = session.upload_message or ("info", "")
     if text:
         {"error": st.error, "success": st.success, "warning": st.warning}.get(kind, st.info)(text)
@@ -282,13 +220,9 @@ def _load_upload(session: SessionData, upload: Any) -> tuple[str, str]:
         return "error", (f"{upload.name} expects {config.input_size} inputs and {config.n_classes} classes; MNIST "
                          "needs 784 and 10. Nothing was changed.")
     view = uploaded_view(model, meta, raw)
-    accuracy = meta.get("accuracy", meta.get("val_accuracy"))
-    sizes = " → ".join(map(str, config.layer_sizes))
-    view.meta["summary"] = f"{sizes}" + (f", accuracy {fmt_pct(float(accuracy), 2)}" if _is_number(accuracy) else "")
+    accuracies = accuracy_summary(meta)
+    view.meta["summary"] = " → ".join(map(str, config.layer_sizes)) + (f", {accuracies}" if accuracies else "")
     set_run(session, None)
     session.uploaded = view
     return "success", f"Loaded {upload.name}: layers {view.meta['summary']}."
 
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)

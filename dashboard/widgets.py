@@ -7,12 +7,11 @@ import math
 import streamlit as st
 
 from dashboard.session import get_session
-from lab.format import fmt_duration, fmt_num, fmt_pct
-from lab.snapshot import FAILED, STARTING, TERMINAL_PHASES, WAITING, RunSnapshot
+from lab.format import fmt_num, fmt_pct
+from lab.snapshot import FAILED, STARTING, WAITING, RunSnapshot
 from nn.events import RunState
 
 LIVE_INTERVAL_S = 0.5  # the sidebar and the live charts redraw twice a second while a run is active
-SLOW_INTERVAL_S = 2.0  # the sidebar on a page that already shows the run live
 
 PHASE_LABELS = {
     WAITING: (":material/hourglass_top:", "waiting for a free training slot"),
@@ -36,44 +35,41 @@ def phase_label(snap: RunSnapshot) -> str:
 
 
 def metric_tiles(snap: RunSnapshot) -> None:
-    """The numbers a learner watches, always in this order: accuracy, loss, epoch, speed, time left."""
+    """The numbers a learner watches, always in this order: accuracy, loss, epoch, speed (the time left is on
+    the progress bar above: five tiles did not fit one row of the Train page at 1280-1440 px)."""
     last = snap.epochs[-1] if snap.epochs else None
     prev = snap.epochs[-2] if len(snap.epochs) > 1 else None
     row = st.container(horizontal=True, gap="small")
-    cols = [row] * 5
+    split = "Val"
     acc = last.val_acc if last else float("nan")
     loss = last.val_loss if last else float("nan")
-    if last is not None and not math.isfinite(acc):  # no validation set: show the training numbers
-        acc, loss = last.train_acc, last.train_loss
+    if last is not None and not math.isfinite(acc):  # no validation set: the training numbers, named so
+        split, acc, loss = "Train", last.train_acc, last.train_loss
     acc_delta = None
     loss_delta = None
     if last is not None and prev is not None:
-        pa = prev.val_acc if math.isfinite(prev.val_acc) else prev.train_acc
-        pl = prev.val_loss if math.isfinite(prev.val_loss) else prev.train_loss
+        pa = prev.val_acc if split == "Val" else prev.train_acc
+        pl = prev.val_loss if split == "Val" else prev.train_loss
         if math.isfinite(acc) and math.isfinite(pa):
             acc_delta = f"{100 * (acc - pa):+.2f} pts"
         if math.isfinite(loss) and math.isfinite(pl):
             loss_delta = f"{loss - pl:+.4f}"
-    cols[0].metric("Val accuracy", fmt_pct(acc, 2), acc_delta,
-                   help="Share of held-out validation digits the model gets right (after each epoch).",
-                   width="content", border=True)
-    cols[1].metric("Val loss", fmt_num(loss), loss_delta, delta_color="inverse",
-                   help="Mean cross-entropy on the validation digits; lower is better.", width="content",
-                   border=True)
-    cols[2].metric("Epoch", f"{snap.epochs_done} / {snap.epochs_planned}",
-                   help="Complete passes over the training images.", width="content", border=True)
+    digits = "held-out validation digits" if split == "Val" else "training digits (this run has no validation set)"
+    row.metric(f"{split} accuracy", fmt_pct(acc, 2), acc_delta,
+               help=f"Share of the {digits} the model gets right (after each epoch).", width="content", border=True)
+    row.metric(f"{split} loss", fmt_num(loss), loss_delta, delta_color="inverse",
+               help=f"Mean cross-entropy on the {digits}; lower is better.", width="content", border=True)
+    row.metric("Epoch", f"{snap.epochs_done} / {snap.epochs_planned}",
+               help="Complete passes over the training images.", width="content", border=True)
     speed = snap.samples_per_sec
     if not math.isfinite(speed) and last is not None:
         speed = last.samples_per_sec  # paused or ended: the last epoch's speed
-    cols[3].metric("Samples/s", "n/a" if not math.isfinite(speed) else f"{speed:,.0f}",
-                   help="Training images processed per second (recently while running, else the last epoch).",
-                   width="content", border=True)
-    left = "done" if snap.phase in TERMINAL_PHASES else fmt_duration(snap.eta_seconds)
-    cols[4].metric("Time left", left, help="Estimated from the recent speed; validation adds a little.",
-                   width="content", border=True)
+    row.metric("Samples/s", "n/a" if not math.isfinite(speed) else f"{speed:,.0f}",
+               help="Training images processed per second (recently while running, else the last epoch).",
+               width="content", border=True)
 
 
-def _in_fragment_rerun() -> bool:
+def in_fragment_rerun() -> bool:
     """True when only fragments are rerunning (a timer tick), False during a full script run."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -84,7 +80,7 @@ def _in_fragment_rerun() -> bool:
 def _status_body(was_live: bool = False) -> None:
     data = get_session()
     run = data.run
-    if was_live and (run is None or not run.is_active) and _in_fragment_rerun():
+    if was_live and (run is None or not run.is_active) and in_fragment_rerun():
         st.rerun(scope="app")  # the run just ended: redraw the whole page (buttons, final charts)
     if run is None:
         if data.uploaded is not None:
@@ -96,21 +92,22 @@ def _status_body(was_live: bool = False) -> None:
     snap = run.snapshot()
     st.markdown(f"**Run** {phase_label(snap)}")
     last = snap.epochs[-1] if snap.epochs else None
-    acc = fmt_pct(last.val_acc, 2) if last is not None else "n/a"
-    st.caption(f"epoch {snap.epochs_done}/{snap.epochs_planned} · val acc {acc}")
+    if last is not None and not math.isfinite(last.val_acc):  # no validation set
+        accuracy = f"train accuracy {fmt_pct(last.train_acc, 2)}"
+    else:
+        accuracy = f"validation accuracy {fmt_pct(last.val_acc, 2) if last is not None else 'n/a'}"
+    st.caption(f"epoch {snap.epochs_done}/{snap.epochs_planned} · {accuracy}")
     st.progress(snap.progress)
     if snap.phase == FAILED and snap.error:
         st.caption(snap.error)
 
 
-def sidebar_status(page_shows_run: bool = False) -> None:
+def sidebar_status() -> None:
     """Render the run status in the sidebar; it redraws itself while a run is active.
 
-    On a page that already draws the run live (``page_shows_run``, the Train page), the sidebar ticks
-    every 2 s instead: each redraw takes the GIL from the training thread for a moment.
+    It ticks as often as the Train page's live panel, so the two never disagree for longer than one tick.
     """
     data = get_session()
     live = data.run is not None and data.run.is_active
-    interval = (SLOW_INTERVAL_S if page_shows_run else LIVE_INTERVAL_S) if live else None
     with st.sidebar:
-        st.fragment(run_every=interval)(_status_body)(live)
+        st.fragment(run_every=LIVE_INTERVAL_S if live else None)(_status_body)(live)

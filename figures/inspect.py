@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from figures.palette import DIGIT_COLORS, DIVERGING_SCALE, LINE_COLORS, diverging_range, pixel_kwargs
-from figures.style import layout
+from figures.style import clear_of_toolbar, inner_ticks, layout, log_axis, tick_text
 from figures.tiles import click_targets, image_axes, tile_images
 from lab.format import fmt_pct
 from lab.histograms import histogram
@@ -140,8 +140,8 @@ def digit_figure(image: np.ndarray, title: str, *, height: int = 300) -> go.Figu
     image = np.asarray(image).reshape(IMAGE_SIDE, IMAGE_SIDE)
     heatmap = {"type": "heatmap", "z": image, "hovertemplate": "row %{y}, column %{x}: %{z}<extra></extra>",
                **pixel_kwargs()}
-    return go.Figure(data=[heatmap], layout=layout(
-        title, height=height, legend=False, margin={"l": 10, "r": 10, "t": 50, "b": 10}, **image_axes()))
+    spec = layout(title, height=height, legend=False, margin={"l": 10, "r": 10, "b": 10}, **image_axes())
+    return go.Figure(data=[heatmap], layout=clear_of_toolbar(spec))
 
 
 def layer_activity_figure(pre: np.ndarray, post: np.ndarray, name: str, activation: str) -> go.Figure:
@@ -166,20 +166,6 @@ def layer_activity_figure(pre: np.ndarray, post: np.ndarray, name: str, activati
         yaxis2={"title": {"text": f"{activation}(z)"}, "domain": [0.0, 0.45]}))
 
 
-def probability_figure(proba: np.ndarray, true_label: int | None = None) -> go.Figure:
-    """The output layer's softmax ``proba: (C,)`` as bars in each digit's colour; the true one outlined."""
-    proba = np.asarray(proba, dtype=np.float64).ravel()
-    outline = [3 if true_label is not None and c == true_label else 0 for c in range(proba.size)]
-    bar = {"type": "bar", "x": [label(c) for c in range(proba.size)], "y": proba,
-           "marker": {"color": list(DIGIT_COLORS[:proba.size]), "line": {"color": "black", "width": outline}},
-           "text": [fmt_pct(p) for p in proba], "textposition": "outside", "cliponaxis": False,
-           "hovertemplate": f"{noun()} %{{x}}: %{{y:.2%}}<extra></extra>"}
-    suffix = "" if true_label is None else f" (true: {label(true_label)}, outlined)"
-    return go.Figure(data=[bar], layout=layout(
-        f"Output probabilities: predicts {label(int(proba.argmax()))}{suffix}", noun(), "probability", height=340,
-        legend=False, xaxis={"type": "category"}, yaxis={"range": [0, 1.12], "tickformat": ".0%"}))
-
-
 # ---------------------------------------------------------------------------------------------- training dynamics
 
 def per_layer_lines_figure(epochs: Sequence[int], values: np.ndarray, *, title: str, y_title: str,
@@ -193,9 +179,7 @@ def per_layer_lines_figure(epochs: Sequence[int], values: np.ndarray, *, title: 
               "name": names[j] if names is not None else f"layer {j + 1}",
               "line": {"color": LAYER_COLORS[j % len(LAYER_COLORS)], "width": 2}}
              for j in range(values.shape[1])]
-    yaxis: dict = {}
-    if log_y:
-        yaxis["type"] = "log"
+    yaxis: dict = log_axis(values) if log_y else {}
     if percent:
         yaxis.update(tickformat=".0%", rangemode="tozero")
     return go.Figure(data=lines, layout=layout(title, "epoch", y_title, height=320, yaxis=yaxis,
@@ -239,7 +223,7 @@ def histograms_figure(arrays: Sequence[np.ndarray], names: Sequence[str], *, tit
     n = len(arrays)
     if n == 0:
         raise ValueError("no arrays to show")
-    gap = 0.06
+    gap = 0.08
     width = (1 - gap * (n - 1)) / n
     traces, axes, notes = [], {}, []
     for j, values in enumerate(arrays):
@@ -250,8 +234,9 @@ def histograms_figure(arrays: Sequence[np.ndarray], names: Sequence[str], *, tit
                                                      "line": {"width": 0}},
                        "hovertemplate": "%{x:.3g}: density %{y:.3g}<extra></extra>"})
         left = j * (width + gap)
-        axes[f"xaxis{sx}"] = {"domain": [left, left + width], "anchor": f"y{sx}", "tickformat": ".2g",
-                              "nticks": 4, "tickangle": 0, "title": {"text": x_title}}
+        ticks = inner_ticks(float(centres.min()), float(centres.max())) if centres.size else []
+        axes[f"xaxis{sx}"] = {"domain": [left, left + width], "anchor": f"y{sx}", "tickvals": ticks,
+                              "ticktext": [tick_text(t) for t in ticks], "tickangle": 0, "title": {"text": x_title}}
         axes[f"yaxis{sx}"] = {"anchor": f"x{sx}", **({"title": {"text": "density"}} if j == 0 else {})}
         notes.append({"text": names[j], "x": left + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
                       "xanchor": "center", "yanchor": "bottom", "showarrow": False})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from lab.format import fmt_duration
 from nn.events import EpochEvent, RunState
 
 WAITING = "waiting"  # queued behind the server-wide limit
@@ -17,6 +19,15 @@ TERMINAL_PHASES = {s.value for s in RunState if s.is_terminal} | {FAILED}
 def is_active_phase(phase: str) -> bool:
     """Waiting, starting, running or paused: holds (or waits for) a training slot."""
     return phase not in TERMINAL_PHASES and phase != RunState.IDLE.value
+
+
+@dataclass(frozen=True)
+class DivergedBatch:
+    """The batch whose loss exploded (or became NaN): not among a run's batch losses, but worth a look."""
+
+    step: int  # 1-based global step it would have been
+    loss: float  # the exploded value, or NaN / inf
+    lr: float  # the learning rate it used
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,7 @@ class RunSnapshot:
     eta_seconds: float  # NaN when unknown
     elapsed_seconds: float  # time spent training (pauses excluded)
     current_lr: float
+    diverged: DivergedBatch | None = None  # set when the run diverged at a batch
 
     @property
     def progress(self) -> float:
@@ -57,3 +69,15 @@ class RunSnapshot:
     @property
     def val_acc(self) -> float:
         return self.epochs[-1].val_acc if self.epochs else float("nan")
+
+
+def progress_line(snap: RunSnapshot) -> str:
+    """The line over a run's progress bar: "epoch 3 of 6, batch 100 of 313 · about 0:42 left"."""
+    where = f"epoch {snap.epoch or 0} of {snap.epochs_planned}, batch {snap.batch} of {snap.batches_per_epoch or '?'}"
+    if snap.phase in TERMINAL_PHASES:
+        return f"{where} · done"
+    if snap.phase == RunState.PAUSED.value:
+        return f"{where} · paused"
+    if math.isfinite(snap.eta_seconds):
+        return f"{where} · about {fmt_duration(snap.eta_seconds)} left"
+    return where

@@ -14,18 +14,22 @@ import itertools
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
 
 from lab import settings
 from lab.cores import share_cores
+from lab.eta import time_left
 from lab.limiter import RunLimiter, get_limiter
+from lab.lr_changes import coalesce
 from lab.reaper import register, unregister
 from lab.run_hooks import run_ended
-from lab.snapshot import FAILED, STARTING, TERMINAL_PHASES, WAITING, RunSnapshot, is_active_phase
+from lab.snapshot import FAILED, STARTING, TERMINAL_PHASES, WAITING, DivergedBatch, RunSnapshot
+from lab.snapshot import is_active_phase
 from lab.threads import limit_blas_threads
+from lab.weights_label import CopyPoint, weights_label
 from nn.config import TrainConfig
 from nn.events import BatchEvent, EpochEvent, RunState, StateEvent
 
@@ -63,15 +67,19 @@ class TrainingRun:
         self._step = 0
         self._losses: list[float] = []
         self._lrs: list[float] = []
-        self._lr_changes: list[tuple[int, float]] = []
+        self._lr_requests: list[tuple[int, float, float]] = []  # (step, lr, monotonic s) as asked
+        self._lr_applied: list[tuple[int, float, float]] = []  # as the trainer applied them, when it did
         self._epochs: list[EpochEvent] = []
         self._rate_window: collections.deque[tuple[float, int]] = collections.deque(maxlen=64)
         self._run_clock = 0.0  # seconds in RUNNING, accumulated
         self._running_since: float | None = None
         self._current_lr = config.lr
+        self._diverged: DivergedBatch | None = None
+        self._n_train = 0  # training images per epoch, once the trainer exists
         # The latest consistent copy of the model, taken in the training thread between steps.
         self._model_copy: Any = None
         self._model_copy_step = -1
+        self._model_copy_point = CopyPoint(0, 0, 0, config.epochs)
         # Orphan detection.
         self.last_heartbeat = time.monotonic()
         self.tab_gone_at: float | None = None
@@ -97,6 +105,7 @@ class TrainingRun:
                                     model=self._initial_model)
             with self._lock:
                 self.trainer = trainer
+                self._n_train = int(np.size(getattr(trainer, "train_idx", ())))
                 pending, self._pending = self._pending, []
                 if self._cancel.is_set():
                     pending.append(("stop", ()))
@@ -143,6 +152,16 @@ class TrainingRun:
         """Waiting, starting, running or paused."""
         return is_active_phase(self.phase)
 
+    def wait_for_phase(self, phases: Collection[str], timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the run to reach one of ``phases`` (a control takes effect between
+        batches); True if it did. Lets a page redraw once, after the change, instead of before it."""
+        deadline = time.monotonic() + timeout
+        while self.phase not in phases:
+            if time.monotonic() >= deadline or not self.alive:
+                return self.phase in phases
+            time.sleep(0.01)
+        return True
+
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -181,7 +200,7 @@ class TrainingRun:
         if not (isinstance(lr, (int, float)) and np.isfinite(lr) and 0 < lr <= 100):
             raise ValueError(f"learning rate must be in (0, 100], got {lr!r}")
         with self._lock:
-            self._lr_changes.append((self._step, float(lr)))
+            self._lr_requests.append((self._step, float(lr), time.monotonic()))
             self._current_lr = float(lr)
         self._control("set_lr", float(lr))
 
@@ -219,6 +238,7 @@ class TrainingRun:
                 self._losses.append(event.loss)
                 self._lrs.append(event.lr)
                 self._rate_window.append((now, event.step))
+                self._note_applied_lr_changes()
         elif isinstance(event, EpochEvent):
             with self._lock:
                 self._epochs.append(event)
@@ -228,6 +248,9 @@ class TrainingRun:
                 self._phase = _state_value(event.state)
                 if event.reason:
                     self._reason = event.reason
+                if getattr(event, "batch_loss", None) is not None:
+                    self._diverged = DivergedBatch(self._step + 1, float(event.batch_loss), float(event.batch_lr))
+                    self._bpe = self._bpe or int(getattr(self.trainer, "batches_per_epoch", 0) or 0)
                 if event.state == RunState.RUNNING:
                     self._running_since = time.perf_counter()
                     self._rate_window.clear()  # a pause must not dilute the speed
@@ -256,10 +279,12 @@ class TrainingRun:
             step = self._step
             if trainer is None or (step == self._model_copy_step and not force):
                 return
+            point = CopyPoint(len(self._epochs), self._batch, self._bpe, self.config.epochs)
         model = copy_model(trainer.model)
         with self._lock:
             self._model_copy = model
             self._model_copy_step = step
+            self._model_copy_point = point
 
     def model_copy(self) -> tuple[Any, str]:
         """(consistent copy of the weights, version string that changes whenever they do).
@@ -267,21 +292,37 @@ class TrainingRun:
         While running, the copy is the one taken at the last epoch end; while paused or finished the
         trainer is idle, so a fresher copy (e.g. after "+1 batch") is taken here.
         """
+        return self.described_model_copy()[:2]
+
+    def described_model_copy(self) -> tuple[Any, str, str]:
+        """:meth:`model_copy` and which weights it holds, in words ("weights at the end of epoch 2 of 40 (live…)")."""
         with self._lock:
             idle = self._phase == RunState.PAUSED.value or self._phase in TERMINAL_PHASES
             stale = self._model_copy_step != self._step
         if idle and stale:
             self._snapshot_model()
         with self._lock:
-            return self._model_copy, f"{self.run_id}:{self._model_copy_step}"
+            label = weights_label(self._model_copy_point, self._phase)
+            return self._model_copy, f"{self.run_id}:{self._model_copy_step}", label
 
-    def _applied_lr_changes(self) -> tuple[tuple[int, float], ...]:
-        """The user's learning-rate changes at the step they took effect (the trainer knows exactly)."""
-        trainer = self.trainer
-        changes = getattr(trainer, "lr_changes", None) if trainer is not None else None
-        if changes is None:
-            return tuple(self._lr_changes)
-        return tuple((int(c.step), float(c.lr)) for c in list(changes))
+    def _note_applied_lr_changes(self) -> None:
+        """Time-stamp the trainer's newly applied changes (under the lock; after each batch and when read)."""
+        changes = getattr(self.trainer, "lr_changes", None)
+        if changes is None or len(changes) <= len(self._lr_applied):
+            return
+        now = time.monotonic()
+        self._lr_applied.extend((int(c.step), float(c.lr), now) for c in list(changes)[len(self._lr_applied):])
+
+    def _lr_marks(self) -> tuple[tuple[int, float], ...]:
+        """The user's changes at the step they took effect (the trainer knows exactly), a burst as one."""
+        self._note_applied_lr_changes()
+        has_record = self._lr_applied or getattr(self.trainer, "lr_changes", None) is not None
+        return coalesce(self._lr_applied if has_record else self._lr_requests)
+
+    def _train_seconds(self) -> list[float]:
+        """Each finished epoch's time without its validation (its training images over its speed)."""
+        n = self._n_train
+        return [n / e.samples_per_sec if n and e.samples_per_sec > 0 else e.seconds for e in self._epochs]
 
     def snapshot(self) -> RunSnapshot:
         with self._lock:
@@ -292,10 +333,9 @@ class TrainingRun:
                 (t0, s0), (t1, s1) = self._rate_window[0], self._rate_window[-1]
                 if t1 > t0:
                     rate = (s1 - s0) / (t1 - t0) * self.config.batch_size
-            total_steps = self.config.epochs * self._bpe if self._bpe else 0
-            eta = float("nan")
-            if total_steps and np.isfinite(rate) and rate > 0:
-                eta = (total_steps - self._step) * self.config.batch_size / rate
+            eta = time_left([e.seconds for e in self._epochs], self._train_seconds(),
+                            epochs_planned=self.config.epochs, batch=self._batch, batches_per_epoch=self._bpe,
+                            seconds_per_batch=elapsed / self._step if self._step else float("nan"))
             return RunSnapshot(
                 run_id=self.run_id,
                 phase=self._phase,
@@ -310,12 +350,13 @@ class TrainingRun:
                 step=self._step,
                 batch_losses=np.asarray(self._losses, dtype=np.float32),
                 batch_lrs=np.asarray(self._lrs, dtype=np.float32),
-                lr_changes=self._applied_lr_changes(),
+                lr_changes=self._lr_marks(),
                 epochs=tuple(self._epochs),
                 samples_per_sec=rate if self._phase == RunState.RUNNING.value else float("nan"),
                 eta_seconds=eta if self._phase == RunState.RUNNING.value else float("nan"),
                 elapsed_seconds=elapsed,
                 current_lr=self._current_lr,
+                diverged=self._diverged,
             )
 
 

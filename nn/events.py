@@ -77,6 +77,10 @@ class StateEvent:
 
     state: RunState
     reason: str = ""  # plain language, e.g. why it diverged and what to try
+    # DIVERGED at a batch: that batch's loss (NaN, infinite or exploded) and learning rate. The batch is
+    # not in the run's record (its update was not kept), but a chart should show the explosion itself.
+    batch_loss: float | None = None
+    batch_lr: float | None = None
 
 
 Event = BatchEvent | EpochEvent | StateEvent

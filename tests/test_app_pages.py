@@ -167,7 +167,7 @@ def test_train_page_runs_a_tiny_training_and_shows_progress(app) -> None:
     assert snap.val_acc > 0.5  # the bars are easy: it must have learned
     tiles = {m.label: m.value for m in at.metric}
     assert tiles["Epoch"] == "2 / 2" and tiles["Val accuracy"].endswith("%")
-    assert [m.label for m in at.metric][-5:] == ["Val accuracy", "Val loss", "Epoch", "Samples/s", "Time left"]
+    assert [m.label for m in at.metric][-4:] == ["Val accuracy", "Val loss", "Epoch", "Samples/s"]
     titles = [json.loads(s)["layout"]["title"]["text"] for s in live_chart_specs(at)]
     assert titles == ["Training loss per batch", "Loss and accuracy after each epoch", "Learning rate at each step"]
     assert any("finished" in m.value for m in at.markdown)  # the status line above the tiles

@@ -110,7 +110,7 @@ def test_train_quick_preset_switch_pages_stop_and_download(server) -> None:
 
         page.get_by_role("button", name="Reset", exact=True).first.click()  # the model is forgotten: its charts leave the page too
         charts = page.frame_locator('iframe[title*="live_charts"]').locator(".js-plotly-plot")
-        page.get_by_text("The quick preset trains in seconds").first.wait_for(timeout=30_000)
+        page.get_by_text("The quick preset trains in 5-10 seconds").first.wait_for(timeout=30_000)
         deadline = time.monotonic() + 10
         while charts.count():
             assert time.monotonic() < deadline, "the live charts stayed after Reset"

@@ -13,6 +13,7 @@ import pytest
 
 import nn.cli.train as train_cli
 from nn.cli import main
+from nn.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,7 +85,7 @@ def test_json_summary_is_one_line_with_the_flags_applied(fake_data, capsys: pyte
     assert summary["state"] == "finished" and summary["epochs_done"] == 2 and summary["preset"] == "quick"
     assert summary["config"]["model"]["hidden"] == [32] and summary["config"]["lr"] == 0.005
     assert summary["config"]["augment"]["shift"] == 1 and summary["config"]["seed"] == 3
-    assert summary["config"]["train_subset"] == 5000  # from the preset, not overridden
+    assert summary["config"]["train_subset"] == PRESETS["quick"].train_subset  # from the preset, not overridden
     assert 0.5 < summary["test_accuracy"] <= 1.0 and summary["train_seconds"] > 0
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from figures import inspect as fi
+from figures import output_layer as fo
 from nn.config import ModelConfig
 from nn.model import MLP
 
@@ -79,7 +80,7 @@ def test_layer_activity_and_probabilities() -> None:
     assert "2 of 3" in fig.layout.title.text
 
     proba = np.array([0.1, 0.7, 0.2])
-    fig = fi.probability_figure(proba, true_label=2)
+    fig = fo.probability_figure(proba, true_label=2)
     assert list(fig.data[0].marker.line.width) == [0, 0, 3]  # the true class is outlined
     assert "predicts 1" in fig.layout.title.text
 
@@ -89,7 +90,7 @@ def test_probability_labels_read_as_on_the_draw_and_evaluate_pages() -> None:
     from figures import evaluate as fe
 
     proba = np.array([0.9996, 0.00004, 0.00036])
-    labels = list(fi.probability_figure(proba).data[0].text)
+    labels = list(fo.probability_figure(proba).data[0].text)
     assert labels == [">99.9%", "<0.1%", "<0.1%"]  # never a rounded 100% or 0%
     assert labels[0] == fd.percent(proba[0])
     assert fe.top_k_text(np.arange(3), proba) == " · ".join(f"{k} {text}" for k, text in enumerate(labels))

@@ -276,7 +276,7 @@ class Trainer:
                                       loss_limit=self.guard.limit)
             problem = self.guard.loss_problem(loss)
             if problem is not None:
-                yield from self._diverge(f"{problem} at epoch {epoch}, batch {b + 1}", lr)
+                yield from self._diverge(f"{problem} at epoch {epoch}, batch {b + 1}", lr, batch_loss=loss)
                 return None
             self._losses[self._step] = loss
             self._step += 1
@@ -338,11 +338,12 @@ class Trainer:
 
     # ------------------------------------------------------------------ endings
 
-    def _end(self, state: RunState, reason: str) -> Iterator[Event]:
+    def _end(self, state: RunState, reason: str, batch_loss: float | None = None,
+             batch_lr: float | None = None) -> Iterator[Event]:
         self._state = state
         self._reason = reason
         self._finish()
-        yield StateEvent(state, reason)
+        yield StateEvent(state, reason, batch_loss=batch_loss, batch_lr=batch_lr)
 
     def _finish(self) -> None:
         self._seconds = (time.perf_counter() - getattr(self, "_run_start", time.perf_counter())
@@ -355,10 +356,12 @@ class Trainer:
             best_epoch=self.early_stopping.best_epoch, shared_by=self._shared_by,
         )
 
-    def _diverge(self, what: str, lr: float) -> Iterator[Event]:
+    def _diverge(self, what: str, lr: float, batch_loss: float | None = None) -> Iterator[Event]:
         reason = self.guard.restore(what, lr)
         self.optimizer.reset_state()
-        return self._end(RunState.DIVERGED, reason)
+        # At a batch, that batch's loss and rate go with the event; at an epoch's end there is no such batch.
+        return self._end(RunState.DIVERGED, reason, batch_loss=batch_loss,
+                         batch_lr=None if batch_loss is None else lr)
 
     def _stopped_reason(self) -> str:
         if self._step == 0:
