@@ -1,0 +1,31 @@
+"""The "why did it answer that" results, cached per model version like dashboard/explain.py (the math: nn/explain/).
+
+Each cache holds one shared, read-only object per model version; ``max_entries`` bounds what many sessions
+and a live run (a new version every epoch) can pin in memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from dashboard.data import get_dataset
+from dashboard.explain import test_data
+from dashboard.session import ModelView
+from lab.calibration import CalibrationReport, calibrate, validation_indices
+
+
+@st.cache_resource(show_spinner="Fitting a temperature on the validation digits…", max_entries=8)
+def _calibration(version: str, _model: Any, _val: np.ndarray | None) -> CalibrationReport:
+    ds = get_dataset()
+    images = None if _val is None else ds.x_train[_val]
+    labels = None if _val is None else ds.y_train[_val]
+    return calibrate(_model, test_data(), images, labels)
+
+
+def calibration(view: ModelView) -> CalibrationReport:
+    """Reliability before and after temperature scaling for the current model (once per version)."""
+    val = validation_indices(view.trainer, view.meta, len(get_dataset().y_train))
+    return _calibration(view.version, view.model, val)

@@ -1,0 +1,41 @@
+"""The "why did it answer that" sections of Evaluate, Inspect and Draw through AppTest, on the synthetic bars.
+
+The fixtures (a bars dataset in the app's data slot, a small trained network) are test_pages_explain's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dashboard.session import ModelView
+from nn.data import to_float
+from nn.explain.calibration import expected_calibration_error, fit_temperature, tempered
+from tests.test_pages_explain import app, chart_titled, dataset, trained, trained_view, with_view  # noqa: F401
+
+
+def test_evaluate_shows_calibration_with_the_temperature_fitted_on_validation(app, trained, dataset) -> None:
+    at = with_view(app(), trained_view(trained, version="test:calibration"))
+    at.switch_page("app_pages/evaluate.py").run()
+    assert not at.exception, at.exception
+    val = trained.val_idx
+    t = fit_temperature(trained.model.forward(to_float(dataset.x_train[val])).astype(np.float64),
+                        dataset.y_train[val].astype(np.int64))
+    logits = trained.model.forward(to_float(dataset.x_test)).astype(np.float64)
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["Temperature T"] == f"{t:.3f}"
+    assert tiles["ECE before"] == f"{expected_calibration_error(tempered(logits, 1.0), dataset.y_test) * 100:.2f}%"
+    assert tiles["ECE after"] == f"{expected_calibration_error(tempered(logits, t), dataset.y_test) * 100:.2f}%"
+    counts = chart_titled(at, "Before temperature scaling")["data"][3]["y"]
+    assert np.nansum(np.asarray(counts, dtype=float)) == len(dataset.y_test)
+    assert chart_titled(at, f"After dividing the scores by T = {t:.2f}")
+
+
+def test_a_model_without_its_split_gets_the_raw_diagram_and_one_line(app, trained) -> None:
+    view = ModelView(model=trained.model, version="test:no-split", source="uploaded", meta={})
+    at = with_view(app(), view)
+    at.switch_page("app_pages/evaluate.py").run()
+    assert not at.exception, at.exception
+    assert any("No validation split is known" in i.value for i in at.info)
+    assert chart_titled(at, "Before temperature scaling")
+    assert "Temperature T" not in {m.label for m in at.metric}
