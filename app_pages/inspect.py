@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import explain, picks
+from dashboard.ablation_view import ablation_section
 from dashboard.session import require_model
 from figures import inspect as fi
 from lab.format import fmt_pct
@@ -239,3 +240,6 @@ if map_digit is not None:
                     + (" — a mistake." if t != p else "."))
         st.button("Follow this digit through the network (above)", key="in_follow", on_click=picks.open_in_inspect,
                   args=(map_digit,), icon=":material/arrow_upward:")
+
+# ---------------------------------------------------------------------------------------- ablation
+ablation_section(view, int(unit))

@@ -14,6 +14,7 @@ import streamlit as st
 from dashboard.data import get_dataset
 from dashboard.explain import test_data
 from dashboard.session import ModelView
+from lab.ablation import AblationBase, ablation_base, most_used_units
 from lab.calibration import CalibrationReport, calibrate, validation_indices
 
 
@@ -29,3 +30,23 @@ def calibration(view: ModelView) -> CalibrationReport:
     """Reliability before and after temperature scaling for the current model (once per version)."""
     val = validation_indices(view.trainer, view.meta, len(get_dataset().y_train))
     return _calibration(view.version, view.model, val)
+
+
+@st.cache_resource(show_spinner="Running the test digits through the hidden layers…", max_entries=4)
+def _ablation_base(version: str, _model: Any) -> AblationBase:
+    return ablation_base(_model, test_data())
+
+
+def ablation(view: ModelView) -> AblationBase:
+    """The intact network's hidden activations and answers on the test set (once per version)."""
+    return _ablation_base(view.version, view.model)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _most_used(version: str, layer: int, digit: int, k: int, _model: Any) -> np.ndarray:
+    return most_used_units(_model, test_data(), layer, digit, k)
+
+
+def most_used(view: ModelView, layer: int, digit: int, k: int) -> np.ndarray:
+    """The ``k`` units of hidden ``layer`` that give most to ``digit``'s score (per version)."""
+    return _most_used(view.version, layer, digit, k, view.model)

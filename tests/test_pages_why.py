@@ -10,6 +10,7 @@ import pytest
 
 from dashboard.session import ModelView
 from nn.data import to_float
+from nn.explain.ablation import forward_scaled
 from nn.explain.calibration import expected_calibration_error, fit_temperature, tempered
 from tests.test_pages_explain import app, chart_titled, dataset, trained, trained_view, with_view  # noqa: F401
 
@@ -39,3 +40,36 @@ def test_a_model_without_its_split_gets_the_raw_diagram_and_one_line(app, traine
     assert any("No validation split is known" in i.value for i in at.info)
     assert chart_titled(at, "Before temperature scaling")
     assert "Temperature T" not in {m.label for m in at.metric}
+
+
+def test_inspect_switches_units_off_and_reset_restores(app, trained, dataset) -> None:
+    at = with_view(app(), trained_view(trained, version="test:ablation"))
+    at.switch_page("app_pages/inspect.py").run()
+    assert not at.exception, at.exception
+    X = to_float(dataset.x_test)
+    intact = trained.model.predict(X)
+    assert {m.label: m.value for m in at.metric}["Answers changed"] == "0"
+
+    # The filter opened above (unit 5), switched off.
+    at.number_input(key="in_unit_box").set_value(5).run()
+    at.button(key="abl_add").click().run()
+    assert not at.exception, at.exception
+    scales = [np.where(np.arange(24) == 5, 0.0, 1.0), None]
+    ablated = forward_scaled(trained.model, X, scales).argmax(axis=1)
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["Answers changed"] == f"{int((ablated != intact).sum()):,}"
+    assert at.session_state["abl_off"] == {0: [5]}
+
+    # Every unit of hidden 2 off on top: one constant answer for every digit.
+    at.selectbox(key="abl_layer").set_value(1).run()
+    at.radio(key="abl_way").set_value("units by number").run()
+    at.multiselect(key="abl_units").set_value(list(range(16))).run()
+    at.button(key="abl_add").click().run()
+    per_class = chart_titled(at, "Accuracy on each digit")["data"][1]["y"]
+    assert sorted(np.round(per_class, 6).tolist()).count(0.0) == 9  # one digit always right, nine never
+    delta = np.asarray(chart_titled(at, "Change of the confusion matrix")["data"][0]["z"])
+    assert delta.sum() == 0 and (np.count_nonzero(delta.sum(axis=0) > 0) == 1)
+
+    at.button(key="abl_reset").click().run()
+    assert {m.label: m.value for m in at.metric}["Answers changed"] == "0"
+    assert not at.exception
