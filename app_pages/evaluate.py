@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import explain, picks
 from dashboard.calibration_view import calibration_section
+from dashboard.contrast_view import mistake_section
 from dashboard.session import require_model
 from figures import evaluate as fe
 from figures.inspect import digit_figure, probability_figure
@@ -151,6 +152,9 @@ with right:
     st.plotly_chart(fe.per_class_figure(ev.report), key="ev_per_class", width="stretch")
     st.caption("Bars per digit; note the axis starts near the lowest score, to make differences of a "
                "percent visible.")
+
+# ---------------------------------------------------------------------------------------- why this mistake
+mistake_section(view.model, picks.clicked_digit("ev_mis_gallery"))
 
 # ---------------------------------------------------------------------------------------- calibration
 calibration_section(view, threshold)

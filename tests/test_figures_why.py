@@ -6,7 +6,11 @@ import numpy as np
 
 from figures.ablation import confusion_change_figure, flipped_captions, per_class_change_figure
 from figures.calibration import reliability_figure, reliability_title
+from figures.contrast import attribution_figure, change_figure, new_image_figure
 from figures.palette import DIGIT_COLORS
+from lab.contrast import contrast
+from nn.config import ModelConfig
+from nn.model import MLP
 from nn.explain.calibration import reliability
 
 
@@ -37,3 +41,26 @@ def test_the_ablation_figures_show_the_changes_they_are_given() -> None:
     assert heat.text[7][7] == "-3" and heat.text[7][1] == "+3" and heat.text[0][0] == ""
     captions = flipped_captions(np.array([1]), np.array([3, 7]), np.array([0, 7]), np.array([0, 1]))
     assert captions == ["#1 · true 7<br>7 → 1"]
+
+
+def test_the_contrast_figures_draw_the_map_the_change_and_the_new_image() -> None:
+    model = MLP(ModelConfig(hidden=(32,), dtype="float64"), np.random.default_rng(0))
+    x = np.zeros(784)
+    x[300:320] = x[400:420] = 1.0
+    order = np.argsort(-model.forward(x[None])[0])
+    predicted, other = int(order[0]), int(order[1])
+    c = contrast(model, x, predicted, other)
+    assert c.success
+    image = (x * 255).reshape(28, 28)
+    fig = attribution_figure(c, image)
+    assert fig.layout.title.text.startswith(f"Why {predicted} and not {other}")
+    np.testing.assert_allclose(fig.data[0].z, c.attribution)
+    assert fig.data[0].zmid == 0
+    change = change_figure(c, image)
+    assert change.layout.title.text == f"The change that makes it a {other}:<br>L2 {c.l2:.2f}"
+    np.testing.assert_allclose(change.data[0].z, c.change)
+    assert change.data[0].zmid == 0
+    new = new_image_figure(c)
+    assert new.layout.title.text.startswith(f"The new picture:<br>the network says {other}")
+    np.testing.assert_allclose(new.data[0].z, np.round(c.new_image * 255))
+    assert new.data[0].zmin == 0 and new.data[0].zmax == 255

@@ -12,6 +12,8 @@ from dashboard.session import ModelView
 from nn.data import to_float
 from nn.explain.ablation import forward_scaled
 from nn.explain.calibration import expected_calibration_error, fit_temperature, tempered
+from nn.explain.flip import smallest_flip
+from nn.explain.saliency import integrated_gradients
 from tests.test_pages_explain import app, chart_titled, dataset, trained, trained_view, with_view  # noqa: F401
 
 
@@ -67,9 +69,28 @@ def test_inspect_switches_units_off_and_reset_restores(app, trained, dataset) ->
     at.button(key="abl_add").click().run()
     per_class = chart_titled(at, "Accuracy on each digit")["data"][1]["y"]
     assert sorted(np.round(per_class, 6).tolist()).count(0.0) == 9  # one digit always right, nine never
-    delta = np.asarray(chart_titled(at, "Change of the confusion matrix")["data"][0]["z"])
+    delta = np.asarray(chart_titled(at, "Confusion matrix change")["data"][0]["z"])
     assert delta.sum() == 0 and (np.count_nonzero(delta.sum(axis=0) > 0) == 1)
 
     at.button(key="abl_reset").click().run()
     assert {m.label: m.value for m in at.metric}["Answers changed"] == "0"
     assert not at.exception
+
+
+def test_evaluate_explains_an_opened_mistake_against_its_label(app, trained, dataset) -> None:
+    at = with_view(app(), trained_view(trained, version="test:mistake"))
+    at.switch_page("app_pages/evaluate.py").run()
+    assert any("Open a misclassified digit above" in c.value for c in at.caption)
+    X = to_float(dataset.x_test)
+    predicted = trained.model.predict(X)
+    wrong = int(np.flatnonzero(predicted != dataset.y_test)[0])
+    at.session_state["ev_mis_gallery"] = {"selection": {"points": [{"customdata": wrong}]}}  # a click on it
+    at.run()
+    assert not at.exception, at.exception
+    label, answer = int(dataset.y_test[wrong]), int(predicted[wrong])
+    assert at.selectbox(key=f"ev_why_{wrong}_other_{answer}").value == label  # its label, by default
+    spec = chart_titled(at, f"Why {answer} and not {label}")
+    ig = integrated_gradients(trained.model, X[wrong], answer, label)
+    np.testing.assert_allclose(np.asarray(spec["data"][0]["z"]).ravel(), ig.pixels, rtol=1e-5, atol=1e-6)
+    flip = smallest_flip(trained.model, X[wrong:wrong + 1], label)
+    assert f"L2 {flip.l2[0]:.2f}" in chart_titled(at, f"The change that makes it a {label}")["layout"]["title"]["text"]
