@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard import explain, picks
 from dashboard.ablation_view import ablation_section
+from dashboard.prototype_view import prototypes_section
 from dashboard.session import require_model
 from figures import inspect as fi
 from lab.format import fmt_pct
@@ -243,3 +244,6 @@ if map_digit is not None:
 
 # ---------------------------------------------------------------------------------------- ablation
 ablation_section(view, int(unit))
+
+# ---------------------------------------------------------------------------------------- prototypes
+prototypes_section(view, int(unit))

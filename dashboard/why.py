@@ -12,10 +12,13 @@ import numpy as np
 import streamlit as st
 
 from dashboard.data import get_dataset
+from dashboard.data_stats import data_stats
 from dashboard.explain import test_data
 from dashboard.session import ModelView
 from lab.ablation import AblationBase, ablation_base, most_used_units
 from lab.calibration import CalibrationReport, calibrate, validation_indices
+from lab.prototypes import digit_prototypes, unit_prototype
+from nn.explain.prototypes import PrototypeParams, Prototypes
 
 
 @st.cache_resource(show_spinner="Fitting a temperature on the validation digits…", max_entries=8)
@@ -50,3 +53,29 @@ def _most_used(version: str, layer: int, digit: int, k: int, _model: Any) -> np.
 def most_used(view: ModelView, layer: int, digit: int, k: int) -> np.ndarray:
     """The ``k`` units of hidden ``layer`` that give most to ``digit``'s score (per version)."""
     return _most_used(view.version, layer, digit, k, view.model)
+
+
+def class_means() -> np.ndarray:
+    """(10, 28, 28) the average training digit of each class, 0..255 (the Data page's, once per server)."""
+    ds = get_dataset()
+    return data_stats(ds, f"{ds.source}:{len(ds.x_train)}").means
+
+
+@st.cache_resource(show_spinner="Drawing the ten perfect digits (gradient ascent)…", max_entries=8)
+def _digit_prototypes(version: str, params: PrototypeParams, _model: Any) -> Prototypes:
+    return digit_prototypes(_model, class_means(), params)
+
+
+def prototypes(view: ModelView, params: PrototypeParams) -> Prototypes:
+    """The ten class prototypes for the current model and these settings (once per version and settings)."""
+    return _digit_prototypes(view.version, params, view.model)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _unit_prototype(version: str, unit: int, params: PrototypeParams, _model: Any) -> tuple[Prototypes, float]:
+    return unit_prototype(_model, class_means(), unit, params)
+
+
+def prototype_of_unit(view: ModelView, unit: int, params: PrototypeParams) -> tuple[Prototypes, float]:
+    """The input that most excites first-layer ``unit``, and the gain its penalties were divided by (per version)."""
+    return _unit_prototype(view.version, int(unit), params, view.model)

@@ -8,6 +8,7 @@ from figures.ablation import confusion_change_figure, flipped_captions, per_clas
 from figures.calibration import reliability_figure, reliability_title
 from figures.contrast import attribution_figure, change_figure, new_image_figure
 from figures.palette import DIGIT_COLORS
+from figures.prototypes import prototypes_figure, score_rise_figure, unit_prototype_figure
 from lab.contrast import contrast
 from nn.config import ModelConfig
 from nn.model import MLP
@@ -64,3 +65,18 @@ def test_the_contrast_figures_draw_the_map_the_change_and_the_new_image() -> Non
     assert new.layout.title.text.startswith(f"The new picture:<br>the network says {other}")
     np.testing.assert_allclose(new.data[0].z, np.round(c.new_image * 255))
     assert new.data[0].zmin == 0 and new.data[0].zmax == 255
+
+
+def test_the_prototype_figures_show_both_rows_and_one_line_per_digit() -> None:
+    images = np.linspace(0, 1, 10 * 784).reshape(10, 784)
+    means = np.full((10, 28, 28), 100.0)
+    fig = prototypes_figure(images, means)
+    z = np.asarray(fig.data[0].z, dtype=float)
+    np.testing.assert_allclose(z[0:28, 0:28], images[0].reshape(28, 28) * 255, rtol=1e-6)
+    assert np.nanmax(z[40:, :]) == 100.0  # the bottom row: the averages
+    assert list(fig.data[1].text[:2]) == ["perfect 0", "perfect 1"] and fig.data[1].text[10] == "average 0"
+    rise = score_rise_figure(np.cumsum(np.ones((5, 10)), axis=0))
+    assert len(rise.data) == 10 and [t.line.color for t in rise.data] == list(DIGIT_COLORS)
+    assert rise.layout.xaxis.title.text and rise.layout.yaxis.title.text
+    unit = unit_prototype_figure(images[3], 17)
+    assert unit.layout.title.text == "What excites unit 17 most" and unit.data[0].zmax == 255

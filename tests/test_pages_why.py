@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from dashboard.session import ModelView
+from lab.dataset_stats import class_means
 from nn.data import to_float
 from nn.explain.ablation import forward_scaled
 from nn.explain.calibration import expected_calibration_error, fit_temperature, tempered
 from nn.explain.flip import smallest_flip
+from nn.explain.prototypes import PrototypeParams, class_prototypes
 from nn.explain.saliency import integrated_gradients
 from tests.test_pages_explain import app, chart_titled, dataset, trained, trained_view, with_view  # noqa: F401
 
@@ -94,3 +96,20 @@ def test_evaluate_explains_an_opened_mistake_against_its_label(app, trained, dat
     np.testing.assert_allclose(np.asarray(spec["data"][0]["z"]).ravel(), ig.pixels, rtol=1e-5, atol=1e-6)
     flip = smallest_flip(trained.model, X[wrong:wrong + 1], label)
     assert f"L2 {flip.l2[0]:.2f}" in chart_titled(at, f"The change that makes it a {label}")["layout"]["title"]["text"]
+
+
+def test_inspect_draws_the_ten_prototypes_with_their_settings(app, trained, dataset) -> None:
+    at = with_view(app(), trained_view(trained, version="test:prototypes"))
+    at.switch_page("app_pages/inspect.py").run()
+    at.slider(key="proto_steps").set_value(30).run()
+    at.slider(key="proto_l2").set_value(1.0).run()
+    assert not at.exception, at.exception
+    means = class_means(dataset.x_train, dataset.y_train).reshape(10, -1) / 255.0
+    expected = class_prototypes(trained.model, means, PrototypeParams(steps=30, l2=1.0))
+    rise = chart_titled(at, "Each digit's score while its picture forms")
+    for d, line in enumerate(rise["data"]):
+        np.testing.assert_allclose(np.asarray(line["y"]), expected.values[:, d], rtol=1e-5, atol=1e-6)
+    grid = np.asarray(chart_titled(at, "as the network would draw it")["data"][0]["z"], dtype=float)
+    np.testing.assert_allclose(grid[0:28, 0:28], expected.images[0].reshape(28, 28) * 255, rtol=1e-4, atol=1e-3)
+    assert any("30 steps" in c.value and "L2 weight 1" in c.value for c in at.caption)
+    assert chart_titled(at, "What excites unit")
