@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard.contrast_view import contrast_block
+from dashboard.neighbours_view import neighbours_section
 from dashboard.data import get_dataset
 from dashboard.session import require_model
 from figures import draw as fd
@@ -202,3 +203,4 @@ if reading is not None and reading.hidden_pre is not None:
 if reading is not None:
     st.header("Why not another digit?")
     contrast_block(model, prep.x, prep.image, reading.proba, key="draw_why", label=true_label)
+    neighbours_section(view, prep.x, "your digit", key="draw_why")

@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard import explain, picks
 from dashboard.ablation_view import ablation_section
+from dashboard.neighbours_view import neighbours_section
 from dashboard.prototype_view import prototypes_section
 from dashboard.session import require_model
 from figures import inspect as fi
@@ -247,3 +248,6 @@ ablation_section(view, int(unit))
 
 # ---------------------------------------------------------------------------------------- prototypes
 prototypes_section(view, int(unit))
+
+# ---------------------------------------------------------------------------------------- nearest training digits
+neighbours_section(view, data.X[index], f"test digit #{index} (followed above)", key="in_why")

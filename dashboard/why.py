@@ -6,6 +6,7 @@ and a live run (a new version every epoch) can pin in memory.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,9 @@ from dashboard.explain import test_data
 from dashboard.session import ModelView
 from lab.ablation import AblationBase, ablation_base, most_used_units
 from lab.calibration import CalibrationReport, calibrate, validation_indices
+from lab.neighbours import Found, NeighbourIndex, look_up, neighbour_index, pixel_index
 from lab.prototypes import digit_prototypes, unit_prototype
+from nn.explain.neighbours import CosineIndex
 from nn.explain.prototypes import PrototypeParams, Prototypes
 
 
@@ -79,3 +82,32 @@ def _unit_prototype(version: str, unit: int, params: PrototypeParams, _model: An
 def prototype_of_unit(view: ModelView, unit: int, params: PrototypeParams) -> tuple[Prototypes, float]:
     """The input that most excites first-layer ``unit``, and the gain its penalties were divided by (per version)."""
     return _unit_prototype(view.version, int(unit), params, view.model)
+
+
+@st.cache_resource(show_spinner=False, max_entries=1)
+def _pixel_index(key: str) -> CosineIndex:
+    return pixel_index(get_dataset().x_train)
+
+
+@st.cache_resource(show_spinner="Indexing the 60,000 training digits in every layer (once per model version)…",
+                   max_entries=2)
+def _neighbour_index(version: str, _model: Any) -> NeighbourIndex:
+    ds = get_dataset()
+    return neighbour_index(_model, ds.x_train, ds.y_train, _pixel_index(f"{ds.source}:{id(ds.x_train)}"))
+
+
+def neighbour_index_of(view: ModelView) -> NeighbourIndex:
+    """The training set's index in pixels and every hidden layer for the current model (per version)."""
+    return _neighbour_index(view.version, view.model)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _neighbours(version: str, digest: str, k: int, _x: np.ndarray, _model: Any) -> list[Found]:
+    return look_up(_neighbour_index(version, _model), _model, _x, k)
+
+
+def neighbours(view: ModelView, x: np.ndarray, k: int) -> list[Found]:
+    """The ``k`` nearest training digits of ``x`` (784,) in every space; reruns with the same digit reuse them."""
+    x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    digest = hashlib.sha256(x.tobytes()).hexdigest()[:16]
+    return _neighbours(view.version, digest, int(k), x, view.model)

@@ -7,9 +7,11 @@ import numpy as np
 from figures.ablation import confusion_change_figure, flipped_captions, per_class_change_figure
 from figures.calibration import reliability_figure, reliability_title
 from figures.contrast import attribution_figure, change_figure, new_image_figure
+from figures.neighbours import neighbours_figure
 from figures.palette import DIGIT_COLORS
 from figures.prototypes import prototypes_figure, score_rise_figure, unit_prototype_figure
 from lab.contrast import contrast
+from lab.neighbours import Found
 from nn.config import ModelConfig
 from nn.model import MLP
 from nn.explain.calibration import reliability
@@ -80,3 +82,12 @@ def test_the_prototype_figures_show_both_rows_and_one_line_per_digit() -> None:
     assert rise.layout.xaxis.title.text and rise.layout.yaxis.title.text
     unit = unit_prototype_figure(images[3], 17)
     assert unit.layout.title.text == "What excites unit 17 most" and unit.data[0].zmax == 255
+
+
+def test_the_neighbours_figure_names_the_majority_and_captions_each_digit() -> None:
+    found = Found(space="hidden 2", indices=np.array([5, 9, 2]), similarity=np.array([0.99, 0.95, 0.9]),
+                  labels=np.array([4, 4, 9]))
+    fig = neighbours_figure(found, np.zeros((3, 28, 28), np.uint8))
+    assert fig.layout.title.text == "In hidden 2 it looks like these 4s: 2 of the 3 nearest training digits"
+    assert list(fig.data[1].text) == ["4 · 0.990", "4 · 0.950", "9 · 0.900"]
+    assert list(fig.data[2].customdata) == [5, 9, 2]

@@ -40,3 +40,19 @@ def test_draw_explains_the_answer_against_a_chosen_digit_and_flips_to_it(app) ->
     np.testing.assert_allclose(np.asarray(spec["data"][0]["z"]).ravel(), flip.delta[0], atol=1e-6)
     assert any("Integrated gradients, not SmoothGrad" in c.value for c in at.caption)
     assert any(f"Make it a {target}" in c.value for c in at.caption)
+
+
+def test_draw_shows_the_nearest_training_digits_in_every_space(app) -> None:
+    model = small_model()
+    at = app(model).run()
+    at.segmented_control(key="draw_source").set_value("example").run()
+    at.slider(key="draw_why_k").set_value(5).run()
+    assert not at.exception, at.exception
+    x = preprocess(tiny_dataset().x_test[0]).x
+    train = tiny_dataset().x_train.reshape(20, -1).astype(np.float64)
+    sims = train @ x[0] / (np.linalg.norm(train, axis=1) * np.linalg.norm(x[0]))
+    pixels = spec_titled(at, "In pixels it looks like")
+    shown = [int(i) for i in next(t for t in pixels["data"] if t.get("mode") == "markers")["customdata"]]
+    assert shown == np.argsort(-sims, kind="stable")[:5].tolist()
+    assert spec_titled(at, "In hidden 1 it looks like")
+    assert any("built once per model version" in c.value for c in at.caption)

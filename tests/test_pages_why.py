@@ -11,7 +11,7 @@ import pytest
 from dashboard.session import ModelView
 from lab.dataset_stats import class_means
 from nn.data import to_float
-from nn.explain.ablation import forward_scaled
+from nn.explain.ablation import forward_scaled, hidden_activations
 from nn.explain.calibration import expected_calibration_error, fit_temperature, tempered
 from nn.explain.flip import smallest_flip
 from nn.explain.prototypes import PrototypeParams, class_prototypes
@@ -113,3 +113,20 @@ def test_inspect_draws_the_ten_prototypes_with_their_settings(app, trained, data
     np.testing.assert_allclose(grid[0:28, 0:28], expected.images[0].reshape(28, 28) * 255, rtol=1e-4, atol=1e-3)
     assert any("30 steps" in c.value and "L2 weight 1" in c.value for c in at.caption)
     assert chart_titled(at, "What excites unit")
+
+
+def test_inspect_shows_the_followed_digits_nearest_training_digits(app, trained, dataset) -> None:
+    at = with_view(app(), trained_view(trained, version="test:neighbours"))
+    at.switch_page("app_pages/inspect.py").run()
+    at.number_input(key="in_digit_box").set_value(17).run()
+    assert not at.exception, at.exception
+    x = to_float(dataset.x_test[17:18])
+    rows = hidden_activations(trained.model, to_float(dataset.x_train))[1].astype(np.float16).astype(np.float64)
+    q = hidden_activations(trained.model, x)[1].astype(np.float16).astype(np.float64)[0]
+    sims = rows @ q / (np.linalg.norm(rows, axis=1) * np.linalg.norm(q))
+    spec = chart_titled(at, "In hidden 2 it looks like")
+    shown = [int(i) for i in next(t for t in spec["data"] if t.get("mode") == "markers")["customdata"]]
+    assert shown == np.argsort(-sims, kind="stable")[:8].tolist()
+    assert chart_titled(at, "In pixels it looks like") and chart_titled(at, "In hidden 1 it looks like")
+    cost = len(dataset.y_train) * (24 + 16) * 2 + len(dataset.y_train) * 3 * 4
+    assert any(f"{cost / 2**10:.1f} KB" in c.value for c in at.caption)

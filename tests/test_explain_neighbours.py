@@ -1,0 +1,75 @@
+"""Nearest training digits: the index finds exactly what a brute-force search over every row finds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lab.neighbours import STORE, look_up, neighbour_index
+from nn.config import ModelConfig
+from nn.explain.ablation import hidden_activations
+from nn.explain.neighbours import CHUNK, cosine_index, nearest
+from nn.model import MLP
+
+
+def brute_force(rows: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    rows = rows.astype(np.float64)
+    query = np.asarray(query, dtype=np.float64).ravel()
+    sims = rows @ query / (np.linalg.norm(rows, axis=1) * np.linalg.norm(query))
+    order = np.argsort(-sims, kind="stable")[:k]
+    return order, sims[order]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.uint8])
+def test_the_nearest_rows_equal_a_brute_force_search(dtype) -> None:
+    rng = np.random.default_rng(0)
+    n = 2 * CHUNK + 123  # across chunk boundaries
+    rows = (rng.random((n, 40)) * (255 if dtype == np.uint8 else 3)).astype(dtype)
+    index = cosine_index(rows)
+    queries = rng.random((4, 40)).astype(np.float32)
+    found = nearest(index, queries, 9)
+    for q, idx, sim in zip(queries, found.indices, found.similarity):
+        expected_idx, expected_sim = brute_force(rows, q, 9)
+        np.testing.assert_array_equal(idx, expected_idx)
+        np.testing.assert_allclose(sim, expected_sim, rtol=1e-5)
+
+
+def test_zero_rows_and_queries_have_no_similarity_and_k_is_bounded() -> None:
+    rows = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])
+    index = cosine_index(rows)
+    found = nearest(index, np.array([[1.0, 1.0]]), 10)
+    assert found.indices.shape == (1, 3) and found.indices[0, -1] == 0 and found.similarity[0, -1] == 0.0
+    np.testing.assert_allclose(found.similarity[0, :2], [np.sqrt(0.5)] * 2, rtol=1e-6)
+    assert found.indices[0, 0] == 1  # equal similarity: the lower row first
+    assert not nearest(index, np.zeros((1, 2)), 2).similarity.any()
+    with pytest.raises(ValueError, match="k must be"):
+        nearest(index, np.ones((1, 2)), 0)
+
+
+def test_an_index_keeps_the_rows_it_is_given_without_copying() -> None:
+    images = np.random.default_rng(1).integers(0, 256, (50, 784)).astype(np.uint8)
+    assert cosine_index(images).rows is images
+
+
+def test_every_space_of_a_models_index_equals_brute_force_and_its_memory_is_counted() -> None:
+    rng = np.random.default_rng(2)
+    model = MLP(ModelConfig(hidden=(20, 12)), rng)
+    images = rng.integers(0, 256, (CHUNK + 500, 28, 28)).astype(np.uint8)
+    labels = rng.integers(0, 10, len(images))
+    index = neighbour_index(model, images, labels)
+    assert index.spaces == ["pixels", "hidden 1", "hidden 2"]
+    x = rng.random(784).astype(np.float32)
+    found = look_up(index, model, x, 6)
+    X = images.reshape(len(images), -1).astype(np.float32) / 255
+    acts = hidden_activations(model, X)
+    spaces = [(images.reshape(len(images), -1), x)] + [(a.astype(STORE), q.astype(STORE))
+                                                      for a, q in zip(acts, hidden_activations(model, x[None]))]
+    for f, (rows, query) in zip(found, spaces):
+        expected_idx, expected_sim = brute_force(rows, query, 6)
+        np.testing.assert_array_equal(f.indices, expected_idx)
+        np.testing.assert_allclose(f.similarity, expected_sim, rtol=1e-5)
+        np.testing.assert_array_equal(f.labels, labels[expected_idx])
+    # Per model version: 2 bytes per hidden activation, and 4 per row per space for the norms.
+    assert index.model_bytes == len(images) * (20 + 12) * 2 + len(images) * 3 * 4
+    digit, count = found[0].majority()
+    assert count == int((found[0].labels == digit).sum()) == np.bincount(found[0].labels).max()
