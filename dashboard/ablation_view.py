@@ -71,6 +71,7 @@ def _chooser(view: ModelView, layer: int, unit_above: int) -> list[int] | None:
     return list(chosen) or None
 
 
+@st.fragment  # a click here reruns this section only, not the whole Inspect page
 def ablation_section(view: ModelView, unit_above: int = 0) -> None:
     """Controls, then the test set with the units off against the intact network: accuracy, per digit, confusion."""
     st.header("Switch units off")
@@ -106,17 +107,17 @@ def ablation_section(view: ModelView, unit_above: int = 0) -> None:
                   delta=f"{(result.accuracy - result.accuracy_intact) * 100:+.2f} points" if off else None,
                   help="On the 10,000 test digits, with these units off; the change is against the intact network.")
         c2.metric("Answers changed", f"{result.flipped.size:,}", help="Test digits the network now answers differently.")
-        c3.metric("Right → wrong / wrong → right", f"{result.broken:,} / {result.fixed:,}",
-                  help="Answers these units were needed for, and mistakes they were causing.")
+        c3.metric("Broken / fixed", f"{result.broken:,} / {result.fixed:,}",
+                  help="Right → wrong: answers these units were needed for. Wrong → right: mistakes they were causing.")
         st.plotly_chart(fa.per_class_change_figure(base.per_class, result.per_class), key="abl_per_class",
                         width="stretch")
     if not off:
         st.caption("Nothing is switched off yet: choose units on the left and press Switch off.")
         return
-    a, b = st.columns([2, 3], gap="large")
+    a, b = st.columns([1, 1], gap="large")
     a.plotly_chart(fa.confusion_change_figure(result.confusion_delta), key="abl_confusion", width="stretch")
-    a.caption("Red cells lost digits, blue cells gained them: a red diagonal cell is right answers lost, a blue "
-              "cell off the diagonal a new kind of mistake.")
+    a.caption("Red cells lost digits, blue cells gained them. On the diagonal red is right answers lost and blue "
+              "right answers gained; off it, blue is a new mistake and red a mistake fewer.")
     if result.flipped.size:
         shown = result.flipped[:SHOWN_FLIPS]
         data = test_data()

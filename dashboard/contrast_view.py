@@ -13,6 +13,7 @@ from lab.contrast import IG_STEPS, MAX_STEPS, contrast, default_other
 from lab.format import fmt_pct
 
 
+@st.fragment  # picking another digit reruns this block only
 def contrast_block(model: Any, x: np.ndarray, image: np.ndarray, proba: np.ndarray, *, key: str,
                    label: int | None = None) -> None:
     """Pick a digit; see why the network's answer beat it (integrated gradients) and the smallest change to it."""

@@ -9,9 +9,10 @@ from dashboard import why
 from dashboard.data import get_dataset
 from dashboard.session import ModelView
 from figures.neighbours import neighbours_figure
-from lab.format import fmt_bytes
+from lab.neighbours import index_cost
 
 
+@st.fragment  # the slider reruns this section only
 def neighbours_section(view: ModelView, x: np.ndarray, what: str, *, key: str) -> None:
     """The k nearest training digits of ``x`` (784,) in [0, 1] in every space; ``what`` names the digit."""
     st.header("Which training digits it looks like")
@@ -24,9 +25,6 @@ def neighbours_section(view: ModelView, x: np.ndarray, what: str, *, key: str) -
     images = get_dataset().x_train
     for j, found in enumerate(why.neighbours(view, x, int(k))):
         st.plotly_chart(neighbours_figure(found, images[found.indices]), key=f"{key}_nn_{j}", width="stretch")
-    hidden = sum(ix.rows.shape[1] for ix in index.indexes[1:])
     st.caption(f"Under each digit: its label and cosine similarity. Every search is exact: all {len(index.labels):,} "
-               f"training digits are compared. The index for this model keeps each hidden layer's activations of "
-               f"every training digit ({len(index.labels):,} × {hidden} numbers in float16) and one norm per digit "
-               f"and space: {fmt_bytes(index.model_bytes)}, built once per model version in "
-               f"{index.seconds:.1f} s. Pixel space reads the training images every session already shares.")
+               f"training digits are compared. {index_cost(index)} Pixel space reads the training images every "
+               "session already shares.")

@@ -27,6 +27,7 @@ def _params() -> PrototypeParams:
                            sigma=float(sigma))
 
 
+@st.fragment  # new settings rerun this section only
 def prototypes_section(view: ModelView, unit: int = 0) -> None:
     """Ten prototypes over the ten class means, the scores rising, and the opened filter's unit's prototype."""
     st.header("What a perfect digit looks like to it")

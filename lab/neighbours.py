@@ -4,8 +4,9 @@
     found = look_up(index, model, x, k=8)                  # one exact search per space, nearest first
 
 Pixel space uses the shared uint8 training images themselves (only their norms are new). Each hidden layer's
-activations for the 60,000 training digits are stored in float16: half of float32's memory, and a relative
-rounding of 1/2048, far below the differences between neighbours that matter on the page.
+activations for the 60,000 training digits are stored in float32 when they fit in ``INDEX_BUDGET`` (88 MB for
+784-256-128-10), else in float16 (half the memory, a relative rounding of 1/2048; a query then takes about
+ten times longer, since NumPy converts float16 one number at a time), else not at all.
 """
 
 from __future__ import annotations
@@ -17,11 +18,20 @@ from typing import Any
 import numpy as np
 
 from lab.evaluation import frozen
+from lab.format import fmt_bytes
 from nn.data import to_float
 from nn.explain.ablation import hidden_activations
 from nn.explain.neighbours import CHUNK, CosineIndex, cosine_index, nearest
 
-STORE = np.float16  # hidden activations of the training set, per model version
+INDEX_BUDGET = 256 * 2**20  # the most one model version's index may hold (a few sessions share a server)
+
+
+def store_dtype(n: int, widths: list[int]) -> type | None:
+    """float32 if ``n`` rows of ``sum(widths)`` activations fit in the budget, else float16, else None."""
+    for dtype in (np.float32, np.float16):
+        if n * sum(widths) * np.dtype(dtype).itemsize <= INDEX_BUDGET:
+            return dtype
+    return None
 
 
 @dataclass(frozen=True)
@@ -69,10 +79,13 @@ def neighbour_index(model: Any, images: np.ndarray, labels: np.ndarray, pixels: 
     n = len(images)
     pixels = pixel_index(images) if pixels is None else pixels
     widths = [W.shape[1] for W in model.weights[:-1]]
-    acts = [np.empty((n, w), STORE) for w in widths]
-    for start in range(0, n, CHUNK):  # never the whole training set as floats at once (188 MB)
-        for store, a in zip(acts, hidden_activations(model, to_float(images[start: start + CHUNK]))):
-            store[start: start + CHUNK] = a
+    store = store_dtype(n, widths)
+    if store is None:  # a network this wide gets the pixel space only
+        widths = []
+    acts = [np.empty((n, w), store) for w in widths]
+    for start in range(0, n if acts else 0, CHUNK):  # never the whole training set as floats at once (188 MB)
+        for kept, a in zip(acts, hidden_activations(model, to_float(images[start: start + CHUNK]))):
+            kept[start: start + CHUNK] = a
     hidden = [cosine_index(a) for a in acts]
     for ix in hidden:
         frozen(ix.rows, ix.inv_norms)
@@ -85,10 +98,24 @@ def neighbour_index(model: Any, images: np.ndarray, labels: np.ndarray, pixels: 
 def look_up(index: NeighbourIndex, model: Any, x: np.ndarray, k: int) -> list[Found]:
     """The ``k`` nearest training digits of one image ``x`` (784,) in [0, 1], in every space of ``index``."""
     x = np.asarray(x, dtype=np.float32).reshape(1, -1)
-    queries = [x] + [a.astype(STORE) for a in hidden_activations(model, x)]  # cosine ignores the pixels' 0-255 scale
+    hidden = hidden_activations(model, x)[: len(index.indexes) - 1]
+    queries = [x] + [a.astype(ix.rows.dtype) for a, ix in zip(hidden, index.indexes[1:])]  # rounded as the rows are
     found = []
     for space, ix, q in zip(index.spaces, index.indexes, queries):
         result = nearest(ix, q, k)
         found.append(Found(space=space, indices=result.indices[0], similarity=result.similarity[0],
                            labels=index.labels[result.indices[0]]))
     return found
+
+
+def index_cost(index: NeighbourIndex) -> str:
+    """What the index keeps for this model, in one sentence for the page."""
+    n = len(index.labels)
+    if len(index.indexes) == 1:
+        return (f"This network's hidden layers are too wide to index {n:,} training digits within "
+                f"{fmt_bytes(INDEX_BUDGET)}, so only pixel space is searched.")
+    width = sum(ix.rows.shape[1] for ix in index.indexes[1:])
+    dtype = index.indexes[1].rows.dtype
+    return (f"The index for this model keeps every hidden layer's activations of every training digit ({n:,} × "
+            f"{width} numbers in {dtype}) and one norm per digit and space: {fmt_bytes(index.model_bytes)}, built "
+            f"once per model version in {index.seconds:.1f} s.")

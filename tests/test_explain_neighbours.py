@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lab.neighbours import STORE, look_up, neighbour_index
+from lab import neighbours as lab_neighbours
+from lab.neighbours import look_up, neighbour_index, store_dtype
 from nn.config import ModelConfig
 from nn.explain.ablation import hidden_activations
 from nn.explain.neighbours import CHUNK, cosine_index, nearest
@@ -62,14 +63,35 @@ def test_every_space_of_a_models_index_equals_brute_force_and_its_memory_is_coun
     found = look_up(index, model, x, 6)
     X = images.reshape(len(images), -1).astype(np.float32) / 255
     acts = hidden_activations(model, X)
-    spaces = [(images.reshape(len(images), -1), x)] + [(a.astype(STORE), q.astype(STORE))
-                                                      for a, q in zip(acts, hidden_activations(model, x[None]))]
+    assert [ix.rows.dtype for ix in index.indexes[1:]] == [np.float32, np.float32]
+    spaces = [(images.reshape(len(images), -1), x)] + list(zip(acts, hidden_activations(model, x[None])))
     for f, (rows, query) in zip(found, spaces):
         expected_idx, expected_sim = brute_force(rows, query, 6)
         np.testing.assert_array_equal(f.indices, expected_idx)
         np.testing.assert_allclose(f.similarity, expected_sim, rtol=1e-5)
         np.testing.assert_array_equal(f.labels, labels[expected_idx])
-    # Per model version: 2 bytes per hidden activation, and 4 per row per space for the norms.
-    assert index.model_bytes == len(images) * (20 + 12) * 2 + len(images) * 3 * 4
+    # Per model version: 4 bytes per hidden activation, and 4 per row per space for the norms.
+    assert index.model_bytes == len(images) * (20 + 12) * 4 + len(images) * 3 * 4
     digit, count = found[0].majority()
     assert count == int((found[0].labels == digit).sum()) == np.bincount(found[0].labels).max()
+
+
+def test_a_network_too_wide_for_the_budget_is_stored_in_float16_or_gets_pixels_only(monkeypatch) -> None:
+    assert store_dtype(60_000, [256, 128]) == np.float32  # the default network: 88 MB
+    assert store_dtype(60_000, [1024, 1024]) == np.float16  # the best preset: 246 MB in float16
+    assert store_dtype(60_000, [4096, 4096]) is None
+    rng = np.random.default_rng(3)
+    model = MLP(ModelConfig(hidden=(20, 12)), rng)
+    images = rng.integers(0, 256, (300, 28, 28)).astype(np.uint8)
+    labels = rng.integers(0, 10, 300)
+    monkeypatch.setattr(lab_neighbours, "INDEX_BUDGET", 300 * 32 * 2)
+    half = neighbour_index(model, images, labels)
+    assert [ix.rows.dtype for ix in half.indexes[1:]] == [np.float16, np.float16]
+    x = rng.random(784).astype(np.float32)
+    for f, rows, q in zip(look_up(half, model, x, 5)[1:], hidden_activations(model, images.reshape(300, -1) / 255.0),
+                          hidden_activations(model, x[None])):
+        expected_idx, _ = brute_force(rows.astype(np.float32).astype(np.float16), q.astype(np.float16), 5)
+        np.testing.assert_array_equal(f.indices, expected_idx)
+    monkeypatch.setattr(lab_neighbours, "INDEX_BUDGET", 10)
+    pixels_only = neighbour_index(model, images, labels)
+    assert pixels_only.spaces == ["pixels"] and len(look_up(pixels_only, model, x, 5)) == 1

@@ -121,12 +121,12 @@ def test_inspect_shows_the_followed_digits_nearest_training_digits(app, trained,
     at.number_input(key="in_digit_box").set_value(17).run()
     assert not at.exception, at.exception
     x = to_float(dataset.x_test[17:18])
-    rows = hidden_activations(trained.model, to_float(dataset.x_train))[1].astype(np.float16).astype(np.float64)
-    q = hidden_activations(trained.model, x)[1].astype(np.float16).astype(np.float64)[0]
+    rows = hidden_activations(trained.model, to_float(dataset.x_train))[1].astype(np.float64)
+    q = hidden_activations(trained.model, x)[1].astype(np.float64)[0]
     sims = rows @ q / (np.linalg.norm(rows, axis=1) * np.linalg.norm(q))
     spec = chart_titled(at, "In hidden 2 it looks like")
     shown = [int(i) for i in next(t for t in spec["data"] if t.get("mode") == "markers")["customdata"]]
     assert shown == np.argsort(-sims, kind="stable")[:8].tolist()
     assert chart_titled(at, "In pixels it looks like") and chart_titled(at, "In hidden 1 it looks like")
-    cost = len(dataset.y_train) * (24 + 16) * 2 + len(dataset.y_train) * 3 * 4
+    cost = len(dataset.y_train) * (24 + 16) * 4 + len(dataset.y_train) * 3 * 4
     assert any(f"{cost / 2**10:.1f} KB" in c.value for c in at.caption)
