@@ -40,7 +40,7 @@ def confusion_change_figure(delta: np.ndarray) -> go.Figure:
                **diverging_kwargs(delta)}
     ticks = {"tickmode": "array", "tickvals": list(range(k)), "showgrid": False, "zeroline": False}
     return go.Figure(data=[heatmap], layout=layout(
-        "Change of the confusion matrix (units off minus intact)", "predicted digit", "true digit", height=420,
+        "Confusion matrix change (off − intact)", "predicted digit", "true digit", height=420,
         legend=False, xaxis={**ticks, "range": [-0.5, k - 0.5], "constrain": "domain"},
         yaxis={**ticks, "range": [k - 0.5, -0.5], "scaleanchor": "x"}))
 

@@ -48,13 +48,16 @@ def reliability_figure(r: Reliability, title: str, *, height: int = 460) -> go.F
          "textposition": "outside", "textfont": {"size": 9}, "cliponaxis": False, "hovertext": hover,
          "hovertemplate": "%{hovertext}<extra></extra>", "xaxis": "x", "yaxis": "y2", "showlegend": False},
     ]
-    return go.Figure(data=traces, layout=layout(
-        title, height=height, bargap=0.05,
+    spec = layout(
+        title, height=height, bargap=0.05, margin={"l": 60, "r": 20, "t": 50, "b": 90},
         xaxis={"title": {"text": "confidence (probability of the answer), in bins"}, "range": [0, 1],
                "tickformat": ".0%", "anchor": "y2"},
         yaxis={"title": {"text": "accuracy in the bin"}, "range": [0, 1.02], "tickformat": ".0%",
                "domain": [0.38, 1.0]},
-        yaxis2={"title": {"text": "digits (log)"}, "type": "log", "domain": [0.0, 0.26]}))
+        yaxis2={"title": {"text": "digits (log)"}, "type": "log", "domain": [0.0, 0.26]})
+    # Under the chart: above it, a legend would run into the title on a half-width column.
+    spec["legend"] = {"orientation": "h", "x": 0.0, "xanchor": "left", "y": -0.2, "yanchor": "top"}
+    return go.Figure(data=traces, layout=spec)
 
 
 def reliability_title(r: Reliability, temperature: float | None = None) -> str:
