@@ -42,6 +42,7 @@ class NeighbourIndex:
     indexes: list[CosineIndex]
     labels: np.ndarray
     seconds: float  # how long building the hidden layers' part took
+    too_wide: bool = False  # hidden layers left out: their activations would not fit in INDEX_BUDGET
 
     @property
     def model_bytes(self) -> int:
@@ -80,7 +81,8 @@ def neighbour_index(model: Any, images: np.ndarray, labels: np.ndarray, pixels: 
     pixels = pixel_index(images) if pixels is None else pixels
     widths = [W.shape[1] for W in model.weights[:-1]]
     store = store_dtype(n, widths)
-    if store is None:  # a network this wide gets the pixel space only
+    too_wide = store is None
+    if too_wide:  # a network this wide gets the pixel space only
         widths = []
     acts = [np.empty((n, w), store) for w in widths]
     for start in range(0, n if acts else 0, CHUNK):  # never the whole training set as floats at once (188 MB)
@@ -92,7 +94,8 @@ def neighbour_index(model: Any, images: np.ndarray, labels: np.ndarray, pixels: 
     labels = np.asarray(labels).astype(np.int64)
     frozen(labels)
     return NeighbourIndex(spaces=["pixels"] + [f"hidden {l + 1}" for l in range(len(widths))],
-                          indexes=[pixels] + hidden, labels=labels, seconds=time.perf_counter() - start_time)
+                          indexes=[pixels] + hidden, labels=labels, seconds=time.perf_counter() - start_time,
+                          too_wide=too_wide)
 
 
 def look_up(index: NeighbourIndex, model: Any, x: np.ndarray, k: int) -> list[Found]:
@@ -111,9 +114,11 @@ def look_up(index: NeighbourIndex, model: Any, x: np.ndarray, k: int) -> list[Fo
 def index_cost(index: NeighbourIndex) -> str:
     """What the index keeps for this model, in one sentence for the page."""
     n = len(index.labels)
-    if len(index.indexes) == 1:
+    if index.too_wide:
         return (f"This network's hidden layers are too wide to index {n:,} training digits within "
                 f"{fmt_bytes(INDEX_BUDGET)}, so only pixel space is searched.")
+    if len(index.indexes) == 1:
+        return "This model has no hidden layer, so only pixel space is searched."
     width = sum(ix.rows.shape[1] for ix in index.indexes[1:])
     dtype = index.indexes[1].rows.dtype
     return (f"The index for this model keeps every hidden layer's activations of every training digit ({n:,} × "

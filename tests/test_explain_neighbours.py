@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lab import neighbours as lab_neighbours
-from lab.neighbours import look_up, neighbour_index, store_dtype
+from lab.neighbours import index_cost, look_up, neighbour_index, store_dtype
 from nn.config import ModelConfig
 from nn.explain.ablation import hidden_activations
 from nn.explain.neighbours import CHUNK, cosine_index, nearest
@@ -95,3 +95,6 @@ def test_a_network_too_wide_for_the_budget_is_stored_in_float16_or_gets_pixels_o
     monkeypatch.setattr(lab_neighbours, "INDEX_BUDGET", 10)
     pixels_only = neighbour_index(model, images, labels)
     assert pixels_only.spaces == ["pixels"] and len(look_up(pixels_only, model, x, 5)) == 1
+    assert "too wide" in index_cost(pixels_only)
+    flat = MLP(ModelConfig(hidden=()), rng)
+    assert "no hidden layer" in index_cost(neighbour_index(flat, images, labels))
