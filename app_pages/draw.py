@@ -3,6 +3,8 @@
 import numpy as np
 import streamlit as st
 
+from dashboard.contrast_view import contrast_block
+from dashboard.neighbours_view import neighbours_section
 from dashboard.data import get_dataset
 from dashboard.session import require_model
 from figures import draw as fd
@@ -198,3 +200,8 @@ if reading is not None and reading.hidden_pre is not None:
     st.caption(f"Each bar is one unit of the first hidden layer. Top: its input z (weighted sum of your 784 "
                f"pixels plus bias); bottom: what it passes on, {act}(z). The units that light up are the "
                "patterns the network found in your drawing; the Inspect page shows what each unit looks for.")
+
+if reading is not None:
+    st.header("Why not another digit?")
+    contrast_block(model, prep.x, prep.image, reading.proba, key="draw_why", label=true_label)
+    neighbours_section(view, prep.x, "your digit", key="draw_why")

@@ -5,6 +5,8 @@ from functools import partial
 import streamlit as st
 
 from dashboard import explain, picks
+from dashboard.calibration_view import calibration_section
+from dashboard.contrast_view import mistake_section
 from dashboard.session import require_model
 from dashboard.weights_note import live_weights_note
 from figures import evaluate as fe
@@ -155,3 +157,9 @@ with right:
     st.plotly_chart(fe.per_class_figure(ev.report), key="ev_per_class", width="stretch")
     st.caption("Bars per digit; note the axis starts near the lowest score, to make differences of a "
                "percent visible.")
+
+# ---------------------------------------------------------------------------------------- why this mistake
+mistake_section(view.model, picks.clicked_digit("ev_mis_gallery"))
+
+# ---------------------------------------------------------------------------------------- calibration
+calibration_section(view, threshold)

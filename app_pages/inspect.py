@@ -3,6 +3,9 @@
 import streamlit as st
 
 from dashboard import explain, picks
+from dashboard.ablation_view import ablation_section
+from dashboard.neighbours_view import neighbours_section
+from dashboard.prototype_view import prototypes_section
 from dashboard.session import require_model
 from dashboard.weights_note import live_weights_note
 from figures import inspect as fi
@@ -242,3 +245,12 @@ if map_digit is not None:
                     + (" — a mistake." if t != p else "."))
         st.button("Follow this digit through the network (above)", key="in_follow", on_click=picks.open_in_inspect,
                   args=(map_digit,), icon=":material/arrow_upward:")
+
+# ---------------------------------------------------------------------------------------- ablation
+ablation_section(view, int(unit))
+
+# ---------------------------------------------------------------------------------------- prototypes
+prototypes_section(view, int(unit))
+
+# ---------------------------------------------------------------------------------------- nearest training digits
+neighbours_section(view, data.X[index], f"test digit #{index} (followed above)", key="in_why")

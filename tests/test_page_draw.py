@@ -91,7 +91,8 @@ def test_an_mnist_example_gets_the_models_answer_and_every_figure(app) -> None:
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Answer"] == str(int(proba.argmax()))
     assert metrics["Confidence"] == fd.percent(proba.max())
-    assert len(at.get("plotly_chart")) == 4  # probabilities, input, saliency, hidden layer
+    # probabilities, input, saliency, hidden layer; why not another, change, new; nearest in pixels and hidden 1
+    assert len(at.get("plotly_chart")) == 9
     assert len(at.get("image")) >= 6  # the example itself, then the pipeline step by step
     # An untrained network is unsure, and the page says so plainly.
     assert proba.max() < 0.5
@@ -259,8 +260,9 @@ def test_drawing_with_the_mouse_gets_an_answer_that_survives_a_page_switch(serve
         settle(page)
         assert answer.inner_text().split()[-1] in "0123456789"
         page.get_by_text("How your picture became 784 numbers").wait_for()
-        # probabilities, input, saliency, hidden layer; plotly mounts lazily, so wait rather than count once
-        expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(4, timeout=30_000)
+        # probabilities, input, saliency, hidden layer; why not another, the change, the new picture; nearest
+        # training digits in pixels and hidden 1 (plotly mounts lazily, so wait rather than count once)
+        expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(9, timeout=30_000)
         screenshot_all(page, "draw-1-answer.png")
         shown = answer.inner_text()
 

@@ -1,0 +1,113 @@
+"""The "why did it answer that" results, cached per model version like dashboard/explain.py (the math: nn/explain/).
+
+Each cache holds one shared, read-only object per model version; ``max_entries`` bounds what many sessions
+and a live run (a new version every epoch) can pin in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from dashboard.data import get_dataset
+from dashboard.data_stats import data_stats
+from dashboard.explain import test_data
+from dashboard.session import ModelView
+from lab.ablation import AblationBase, ablation_base, most_used_units
+from lab.calibration import CalibrationReport, calibrate, validation_indices
+from lab.neighbours import Found, NeighbourIndex, look_up, neighbour_index, pixel_index
+from lab.prototypes import digit_prototypes, unit_prototype
+from nn.explain.neighbours import CosineIndex
+from nn.explain.prototypes import PrototypeParams, Prototypes
+
+
+@st.cache_resource(show_spinner="Fitting a temperature on the validation digits…", max_entries=8)
+def _calibration(version: str, _model: Any, _val: np.ndarray | None) -> CalibrationReport:
+    ds = get_dataset()
+    images = None if _val is None else ds.x_train[_val]
+    labels = None if _val is None else ds.y_train[_val]
+    return calibrate(_model, test_data(), images, labels)
+
+
+def calibration(view: ModelView) -> CalibrationReport:
+    """Reliability before and after temperature scaling for the current model (once per version)."""
+    val = validation_indices(view.trainer, view.meta, len(get_dataset().y_train))
+    return _calibration(view.version, view.model, val)
+
+
+@st.cache_resource(show_spinner="Running the test digits through the hidden layers…", max_entries=4)
+def _ablation_base(version: str, _model: Any) -> AblationBase:
+    return ablation_base(_model, test_data())
+
+
+def ablation(view: ModelView) -> AblationBase:
+    """The intact network's hidden activations and answers on the test set (once per version)."""
+    return _ablation_base(view.version, view.model)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _most_used(version: str, layer: int, digit: int, k: int, _model: Any) -> np.ndarray:
+    return most_used_units(_model, test_data(), layer, digit, k)
+
+
+def most_used(view: ModelView, layer: int, digit: int, k: int) -> np.ndarray:
+    """The ``k`` units of hidden ``layer`` that give most to ``digit``'s score (per version)."""
+    return _most_used(view.version, layer, digit, k, view.model)
+
+
+def class_means() -> np.ndarray:
+    """(10, 28, 28) the average training digit of each class, 0..255 (the Data page's, once per server)."""
+    ds = get_dataset()
+    return data_stats(ds, f"{ds.source}:{len(ds.x_train)}").means
+
+
+@st.cache_resource(show_spinner="Drawing the ten perfect digits (gradient ascent)…", max_entries=8)
+def _digit_prototypes(version: str, params: PrototypeParams, _model: Any) -> Prototypes:
+    return digit_prototypes(_model, class_means(), params)
+
+
+def prototypes(view: ModelView, params: PrototypeParams) -> Prototypes:
+    """The ten class prototypes for the current model and these settings (once per version and settings)."""
+    return _digit_prototypes(view.version, params, view.model)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _unit_prototype(version: str, unit: int, params: PrototypeParams, _model: Any) -> tuple[Prototypes, float]:
+    return unit_prototype(_model, class_means(), unit, params)
+
+
+def prototype_of_unit(view: ModelView, unit: int, params: PrototypeParams) -> tuple[Prototypes, float]:
+    """The input that most excites first-layer ``unit``, and the gain its penalties were divided by (per version)."""
+    return _unit_prototype(view.version, int(unit), params, view.model)
+
+
+@st.cache_resource(show_spinner=False, max_entries=1)
+def _pixel_index(key: str) -> CosineIndex:
+    return pixel_index(get_dataset().x_train)
+
+
+@st.cache_resource(show_spinner="Indexing the 60,000 training digits in every layer (once per model version)…",
+                   max_entries=2)
+def _neighbour_index(version: str, _model: Any) -> NeighbourIndex:
+    ds = get_dataset()
+    return neighbour_index(_model, ds.x_train, ds.y_train, _pixel_index(f"{ds.source}:{id(ds.x_train)}"))
+
+
+def neighbour_index_of(view: ModelView) -> NeighbourIndex:
+    """The training set's index in pixels and every hidden layer for the current model (per version)."""
+    return _neighbour_index(view.version, view.model)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _neighbours(version: str, digest: str, k: int, _x: np.ndarray, _model: Any) -> list[Found]:
+    return look_up(_neighbour_index(version, _model), _model, _x, k)
+
+
+def neighbours(view: ModelView, x: np.ndarray, k: int) -> list[Found]:
+    """The ``k`` nearest training digits of ``x`` (784,) in every space; reruns with the same digit reuse them."""
+    x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    digest = hashlib.sha256(x.tobytes()).hexdigest()[:16]
+    return _neighbours(view.version, digest, int(k), x, view.model)

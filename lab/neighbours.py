@@ -1,0 +1,126 @@
+"""The nearest training digits of a test or drawn digit: in pixels, and in each hidden layer's activations.
+
+    index = neighbour_index(model, x_train, y_train)     # once per model version: ~46 MB for 784-256-128-10
+    found = look_up(index, model, x, k=8)                  # one exact search per space, nearest first
+
+Pixel space uses the shared uint8 training images themselves (only their norms are new). Each hidden layer's
+activations for the 60,000 training digits are stored in float32 when they fit in ``INDEX_BUDGET`` (88 MB for
+784-256-128-10), else in float16 (half the memory, a relative rounding of 1/2048; a query then takes about
+ten times longer, since NumPy converts float16 one number at a time), else not at all.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lab.evaluation import frozen
+from lab.format import fmt_bytes
+from nn.data import to_float
+from nn.explain.ablation import hidden_activations
+from nn.explain.neighbours import CHUNK, CosineIndex, cosine_index, nearest
+
+INDEX_BUDGET = 256 * 2**20  # the most one model version's index may hold (a few sessions share a server)
+
+
+def store_dtype(n: int, widths: list[int]) -> type | None:
+    """float32 if ``n`` rows of ``sum(widths)`` activations fit in the budget, else float16, else None."""
+    for dtype in (np.float32, np.float16):
+        if n * sum(widths) * np.dtype(dtype).itemsize <= INDEX_BUDGET:
+            return dtype
+    return None
+
+
+@dataclass(frozen=True)
+class NeighbourIndex:
+    """One cosine index per space: ``spaces[0]`` is "pixels", then "hidden 1", ...; ``labels`` (N,) of the rows."""
+
+    spaces: list[str]
+    indexes: list[CosineIndex]
+    labels: np.ndarray
+    seconds: float  # how long building the hidden layers' part took
+    too_wide: bool = False  # hidden layers left out: their activations would not fit in INDEX_BUDGET
+
+    @property
+    def model_bytes(self) -> int:
+        """Memory this model version's index adds: the hidden layers' activations and every space's norms."""
+        pixel_rows = self.indexes[0].rows.nbytes  # the shared training images: not a copy
+        return sum(ix.nbytes for ix in self.indexes) - pixel_rows
+
+
+@dataclass(frozen=True)
+class Found:
+    """The ``k`` nearest training digits in one space: positions in the training set, cosine, labels."""
+
+    space: str
+    indices: np.ndarray
+    similarity: np.ndarray
+    labels: np.ndarray
+
+    def majority(self) -> tuple[int, int]:
+        """(digit, count): the label most of the neighbours have (the lower digit on a tie)."""
+        counts = np.bincount(self.labels, minlength=10)
+        return int(np.argmax(counts)), int(counts.max())
+
+
+def pixel_index(images: np.ndarray) -> CosineIndex:
+    """Pixel space over the training images ``(N, 28, 28)`` uint8, without copying them (once per server)."""
+    index = cosine_index(np.asarray(images).reshape(len(images), -1))
+    frozen(index.inv_norms)
+    return index
+
+
+def neighbour_index(model: Any, images: np.ndarray, labels: np.ndarray, pixels: CosineIndex | None = None
+                    ) -> NeighbourIndex:
+    """Every space's index for ``model`` over the training ``images`` (uint8), built chunk by chunk."""
+    start_time = time.perf_counter()
+    n = len(images)
+    pixels = pixel_index(images) if pixels is None else pixels
+    widths = [W.shape[1] for W in model.weights[:-1]]
+    store = store_dtype(n, widths)
+    too_wide = store is None
+    if too_wide:  # a network this wide gets the pixel space only
+        widths = []
+    acts = [np.empty((n, w), store) for w in widths]
+    for start in range(0, n if acts else 0, CHUNK):  # never the whole training set as floats at once (188 MB)
+        for kept, a in zip(acts, hidden_activations(model, to_float(images[start: start + CHUNK]))):
+            kept[start: start + CHUNK] = a
+    hidden = [cosine_index(a) for a in acts]
+    for ix in hidden:
+        frozen(ix.rows, ix.inv_norms)
+    labels = np.asarray(labels).astype(np.int64)
+    frozen(labels)
+    return NeighbourIndex(spaces=["pixels"] + [f"hidden {l + 1}" for l in range(len(widths))],
+                          indexes=[pixels] + hidden, labels=labels, seconds=time.perf_counter() - start_time,
+                          too_wide=too_wide)
+
+
+def look_up(index: NeighbourIndex, model: Any, x: np.ndarray, k: int) -> list[Found]:
+    """The ``k`` nearest training digits of one image ``x`` (784,) in [0, 1], in every space of ``index``."""
+    x = np.asarray(x, dtype=np.float32).reshape(1, -1)
+    hidden = hidden_activations(model, x)[: len(index.indexes) - 1]
+    queries = [x] + [a.astype(ix.rows.dtype) for a, ix in zip(hidden, index.indexes[1:])]  # rounded as the rows are
+    found = []
+    for space, ix, q in zip(index.spaces, index.indexes, queries):
+        result = nearest(ix, q, k)
+        found.append(Found(space=space, indices=result.indices[0], similarity=result.similarity[0],
+                           labels=index.labels[result.indices[0]]))
+    return found
+
+
+def index_cost(index: NeighbourIndex) -> str:
+    """What the index keeps for this model, in one sentence for the page."""
+    n = len(index.labels)
+    if index.too_wide:
+        return (f"This network's hidden layers are too wide to index {n:,} training digits within "
+                f"{fmt_bytes(INDEX_BUDGET)}, so only pixel space is searched.")
+    if len(index.indexes) == 1:
+        return "This model has no hidden layer, so only pixel space is searched."
+    width = sum(ix.rows.shape[1] for ix in index.indexes[1:])
+    dtype = index.indexes[1].rows.dtype
+    return (f"The index for this model keeps every hidden layer's activations of every training digit ({n:,} × "
+            f"{width} numbers in {dtype}) and one norm per digit and space: {fmt_bytes(index.model_bytes)}, built "
+            f"once per model version in {index.seconds:.1f} s.")
