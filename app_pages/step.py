@@ -29,8 +29,13 @@ if view is None:
             "weights: the most instructive case, where every step changes a lot.")
 else:
     model, origin, config = view.model, view.version, train_config_for(view.meta, settings)
-    st.caption(f"Working on {view.description}.")
-walk = sv.step_session(origin, model, config)
+run = session.run if view is not None and view.source in ("training", "trained") else None
+walk = sv.step_session(origin, model, config, run)
+if view is not None:
+    how = (f"its optimizer continues the run's own ({walk.config.optimizer}, after {walk.optimizer.t:,} steps)"
+           if sv.idle(run) else f"a fresh {walk.config.optimizer} optimizer (the run's own state is read only "
+                                "while it is paused or over)")
+    st.caption(f"Working on {view.description}; {how}.")
 
 get_dataset()
 data = test_data()
@@ -62,6 +67,6 @@ st.header("2. Backward: where the error comes from")
 i = sv.backward_block(walk.model, p, batch, row, layer, unit)
 st.header(f"3. The update of W[{i}, {unit}]")
 sv.update_block(walk, p, batch, layer, i, unit)
-sv.take_steps_block(walk, batch, row, layer, i, unit)
+sv.take_steps_block(walk, batch, row, layer, i, unit, run)
 st.header("4. Is backprop right? A gradient check")
 sv.gradient_check_block(walk.model, batch, layer, i, unit)

@@ -12,23 +12,37 @@ from figures import step_through as fs
 from lab.code import listing
 from lab.format import fmt_pct
 from lab.step_session import StepSession, parse_digits, strongest_input
+from lab.training_run import TrainingRun
 from lab.step_through import Batch, Pass, output_step, unit_backward, unit_forward
+from lab.snapshot import TERMINAL_PHASES
 from lab.step_update import GradientCheck, error_by_eps, gradient_check, preview_update, random_checks
 from nn.config import TrainConfig
 from nn.losses import softmax_cross_entropy
+from nn.events import RunState
 from nn.model import MLP
 
 _KEY = "step_session"
 EPS_CHOICES = [10.0**-k for k in range(1, 13)]
 
 
-def step_session(origin: str, model: MLP, config: TrainConfig) -> StepSession:
-    """This browser's step session; a new float64 copy when the model it came from changed."""
+def step_session(origin: str, model: MLP, config: TrainConfig, run: TrainingRun | None = None) -> StepSession:
+    """This browser's step session; a new float64 copy when the model it came from changed.
+
+    With a ``run`` that is paused or over, the copy's optimizer continues the run's own (its step count and
+    state); otherwise it starts afresh, and the page says which.
+    """
     session = st.session_state.get(_KEY)
     if session is None or session.origin != origin:
-        session = StepSession.start(origin, model, config)
+        state = run.trainer.optimizer_state() if idle(run) else None
+        session = StepSession.start(origin, model, config, state)
         st.session_state[_KEY] = session
     return session
+
+
+def idle(run: TrainingRun | None) -> bool:
+    """A run whose trainer is between batches for good or until resumed: paused, or over."""
+    return (run is not None and run.trainer is not None
+            and (run.phase == RunState.PAUSED.value or run.phase in TERMINAL_PHASES))
 
 
 def reset_session() -> None:
@@ -148,14 +162,24 @@ def update_block(session: StepSession, p: Pass, batch: Batch, layer: int, i: int
     code_expander(rule, f"the {u.rule} rule", marker=marker)
 
 
-def take_steps_block(session: StepSession, batch: Batch, row: int, layer: int, i: int, unit: int) -> None:
+def take_steps_block(session: StepSession, batch: Batch, row: int, layer: int, i: int, unit: int,
+                     run: TrainingRun | None = None) -> None:
+    paused = run is not None and run.trainer is not None and run.phase == RunState.PAUSED.value
+    to_run = paused and st.checkbox(
+        "Also take it in the paused run", key="step_to_run",
+        help="The same step of the run's own optimizer on these digits, in the run itself (float32): when you "
+             "resume, it carries on from there. Without this, only the copy here changes.")
     c1, c2 = st.columns(2)
     if c1.button("Take this step", icon=":material/footprint:", key="step_take", type="primary",
                  help="Exactly one step of the run's optimizer on these digits, on a float64 copy of the model "
-                      "(your model and its run are not changed). Press again to walk on."):
+                      "(your model and its run are not changed, unless you ask). Press again to walk on."):
         before = float(session.model.weights[layer - 1][i, unit])
         session.step(batch)
         st.session_state["step_last"] = (before, float(session.model.weights[layer - 1][i, unit]))
+        if to_run:
+            run.train_on(batch.X.astype(np.float32), batch.y)
+            session.origin = run.model_copy()[1]  # the run's new weights are this walk's, not a new start
+            st.success("The paused run took the same step; Resume on the Train page carries on from it.")
     c2.button("Back to the model", icon=":material/restart_alt:", key="step_reset", on_click=reset_session,
               help="Forget the steps taken and start again from the model's weights.")
     if session.steps:

@@ -31,9 +31,19 @@ class StepSession:
     steps: list[StepResult] = field(default_factory=list)
 
     @classmethod
-    def start(cls, origin: str, model: MLP, config: TrainConfig) -> StepSession:
+    def start(cls, origin: str, model: MLP, config: TrainConfig,
+              state: tuple[int, list[dict[str, np.ndarray]]] | None = None) -> StepSession:
+        """A float64 copy of ``model`` and the run's optimizer; ``state`` = (t, per-array state) continues
+        the run's own optimizer (e.g. Adam's moments after its t steps) instead of starting it afresh."""
         copy = float64_copy(model)
-        return cls(origin, config, copy, make_optimizer(config, copy.parameters()))
+        optimizer = make_optimizer(config, copy.parameters())
+        if state is not None:
+            t, per_array = state
+            if len(per_array) != len(optimizer.params):
+                raise ValueError(f"the optimizer state has {len(per_array)} arrays, the network {len(optimizer.params)}")
+            optimizer.t = int(t)
+            optimizer.state = [{k: np.array(v, dtype=np.float64) for k, v in s.items()} for s in per_array]
+        return cls(origin, config, copy, optimizer)
 
     def step(self, batch: Batch) -> StepResult:
         """Exactly one step of the optimizer on ``batch``; the learner's own model is not touched."""

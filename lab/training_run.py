@@ -79,6 +79,7 @@ class TrainingRun:
         # The latest consistent copy of the model, taken in the training thread between steps.
         self._model_copy: Any = None
         self._model_copy_step = -1
+        self._own_steps = 0  # steps a learner took on their own digits while paused (see train_on)
         self._model_copy_point = CopyPoint(0, 0, 0, config.epochs)
         # Orphan detection.
         self.last_heartbeat = time.monotonic()
@@ -177,6 +178,18 @@ class TrainingRun:
 
     def pause(self) -> None:
         self._control("pause")
+
+    def train_on(self, X: Any, y: Any) -> float:
+        """While paused: one step of the run's optimizer on the digits (X, y) given (Step through's option)."""
+        with self._lock:
+            trainer = self.trainer
+        if trainer is None:
+            raise ValueError("the run has not started yet")
+        loss = trainer.train_on(X, y)
+        with self._lock:
+            self._own_steps += 1
+        self._snapshot_model(force=True)
+        return loss
 
     def resume(self) -> None:
         self._control("resume")
@@ -303,7 +316,7 @@ class TrainingRun:
             self._snapshot_model()
         with self._lock:
             label = weights_label(self._model_copy_point, self._phase)
-            return self._model_copy, f"{self.run_id}:{self._model_copy_step}", label
+            return self._model_copy, f"{self.run_id}:{self._model_copy_step}+{self._own_steps}", label
 
     def _note_applied_lr_changes(self) -> None:
         """Time-stamp the trainer's newly applied changes (under the lock; after each batch and when read)."""

@@ -223,3 +223,22 @@ def test_a_short_trainer_run_equals_the_plain_loop(variant: str) -> None:
         assert row["val_acc"] == epoch.val_acc
     for a, b in zip(trainer.model.parameters(), plain.model.parameters()):
         assert_close(a, b, rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_the_fused_state_read_back_is_the_textbook_state(name: str) -> None:
+    config = TrainConfig(optimizer=name, lr=0.01, weight_decay=0.01)
+    textbook_model, engine_model = model64((20, 10)), model64((20, 10))
+    textbook = make_optimizer(config, textbook_model.parameters())
+    fused = FlatOptimizer(make_optimizer(config, engine_model.parameters()))
+    engine = Engine(engine_model)
+    for grads in _gradient_stream(textbook_model, 4):
+        textbook.step([g.copy() for g in grads])
+        for live, g in zip(engine.gradients(), grads):
+            live[...] = g
+        fused.step(engine.gradients())
+    state = fused.textbook_state()
+    assert [sorted(s) for s in state] == [sorted(s) for s in textbook.state]
+    for read, kept in zip(state, textbook.state):
+        for key in kept:
+            assert_close(read[key], kept[key])

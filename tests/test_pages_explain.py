@@ -323,3 +323,37 @@ def test_step_through_shows_each_optimizers_rule_and_its_code(app, optimizer) ->
     at.button(key="step_take").click().run()
     assert not at.exception, at.exception
     assert at.session_state["step_session"].optimizer.t == 1
+
+
+def test_step_through_on_a_paused_run_continues_its_optimizer_and_can_step_the_run(app, dataset) -> None:
+    import time
+
+    from lab.limiter import RunLimiter
+    from lab.training_run import TrainingRun
+
+    config = TrainConfig(model=ModelConfig(hidden=(24, 16)), epochs=2, batch_size=64, lr=3e-3, val_size=300, seed=1)
+    run = TrainingRun(config, dataset.x_train, dataset.y_train, limiter=RunLimiter(1), start_paused=True).start()
+    deadline = time.monotonic() + 30
+    while not (run.trainer is not None and run.phase == "paused"):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    run.step_batch()
+    while run.snapshot().step < 1 or run.phase != "paused":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    at = app()
+    at.session_state["_mnist_session"] = SessionData(run=run)
+    at.switch_page(STEP).run()
+    assert not at.exception, at.exception
+    assert any("continues the run's own (adam, after 1 steps)" in c.value for c in at.caption)
+    walk = at.session_state["step_session"]
+    assert walk.optimizer.t == 1 and walk.optimizer.state[0]["m"].any()  # the run's moments, not zeros
+    at.checkbox(key="step_to_run").check().run()
+    at.button(key="step_take").click().run()
+    assert not at.exception, at.exception
+    assert any("The paused run took the same step" in s.value for s in at.success)
+    assert run.trainer.optimizer_state()[0] == 2 and at.session_state["step_session"].optimizer.t == 2
+    at.run()  # the run's new weights are this walk's: it goes on, not afresh
+    assert len(at.session_state["step_session"].steps) == 1
+    run.resume()
+    assert run.join(timeout=30)

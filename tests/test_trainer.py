@@ -326,3 +326,35 @@ def test_bad_inputs_raise_clear_errors(images, labels, kwargs, match) -> None:
 def test_early_stopping_needs_validation() -> None:
     with pytest.raises(ValueError, match="validation"):
         Trainer(SMALL.replace(early_stopping_patience=2), IMAGES, LABELS, train_idx=np.arange(100))
+
+
+def test_a_paused_run_takes_a_step_on_a_learners_digits_with_its_own_optimizer() -> None:
+    from nn.data import to_float
+    from nn.optim import make_optimizer
+
+    config = SMALL.replace(model=ModelConfig(hidden=(16,), dtype="float64"), optimizer="adam")
+    trainer = Trainer(config, IMAGES, LABELS, threads=1)
+    X, y = to_float(IMAGES[:4]).astype(np.float64), LABELS[:4].astype(np.int64)
+    with pytest.raises(ValueError, match="paused run"):
+        trainer.train_on(X, y)  # not paused (not even started)
+    trainer.pause()
+    thread = _start(trainer)
+    trainer.step_batch()
+    _wait_for(lambda: trainer.step == 1 and trainer.state == RunState.PAUSED)
+    # What the step should be: the textbook optimizer continuing the run's own state, on these digits.
+    twin = MLP(config.model, np.random.default_rng(0))
+    twin.set_params(trainer.model.get_params())
+    t, state = trainer.optimizer_state()
+    assert t == 1 and set(state[0]) == {"m", "v"}
+    rule = make_optimizer(config, twin.parameters())
+    rule.t, rule.state = t, state
+    expected_loss, dW, db = twin.loss_and_gradients(X, y)
+    rule.step([g for pair in zip(dW, db) for g in pair])
+    loss = trainer.train_on(X, y)
+    assert loss == pytest.approx(expected_loss, rel=1e-12)
+    for a, b in zip(trainer.model.parameters(), twin.parameters()):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-15)
+    assert trainer.optimizer_state()[0] == 2
+    trainer.resume()
+    thread.join(timeout=30)
+    assert trainer.result.state == RunState.FINISHED  # the run carried on from the learner's step

@@ -205,6 +205,25 @@ class FlatOptimizer:
             self._slice_views[(start, stop)] = views
         self._rule(self.opt, *views[1:])
 
+    def textbook_state(self) -> list[dict[str, np.ndarray]]:
+        """The rule's state per parameter array, as nn/optim.py keeps it (copies): Adam's m and v with their
+        (1 - b) factors put back, a momentum's velocity v; nothing for SGD."""
+        names = {_adam: ("m", "v"), _momentum: ("v",), _nesterov: ("v",), _sgd: ()}[self._rule]
+        scale = {"m": 1.0 - getattr(self.opt, "beta1", 0.0), "v": 1.0 - getattr(self.opt, "beta2", 0.0)}
+        if self._rule is not _adam:
+            scale = {"v": 1.0}
+        per_param: list[dict[str, np.ndarray]] = []
+        at = 0
+        for k, p in enumerate(self.params):
+            if self._flat is not None:
+                buffers, part = self._state[0], slice(at, at + p.size)
+            else:
+                buffers, part = self._state[k], slice(None)
+            per_param.append({name: (b.reshape(-1)[part] * scale[name]).reshape(p.shape)
+                              for name, b in zip(names, buffers)})
+            at += p.size
+        return per_param
+
     def _decay(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         """Weight decay of ``params[i]`` (or rows of it): shrink p (decoupled) or add wd p to g (L2)."""
         opt = self.opt

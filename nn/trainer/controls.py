@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 
 
@@ -95,6 +97,12 @@ class Controls:
             waited = time.perf_counter()
             self._cond.wait()
             self.paused_seconds += time.perf_counter() - waited
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """While held, the loop cannot pass its gate: work done here happens between two batches."""
+        with self._cond:
+            yield
 
     def epoch_done(self) -> None:
         """At an epoch's end: a step_epoch grant is used up, so the next decision pauses."""

@@ -146,6 +146,27 @@ class Trainer:
         """Use learning rate ``lr`` from the next batch on; the schedule continues from this value."""
         self.controls.set_lr(lr)
 
+    def train_on(self, X: np.ndarray, y: np.ndarray) -> float:
+        """While the run is paused: one step of its optimizer on a batch given here (a learner's digits).
+
+        X: (n, 784) floats in [0, 1]; y: (n,) labels; no dropout. The run carries on from the new weights
+        when resumed. Returns the batch's loss before the step.
+        """
+        X = self.model.check_X(X)
+        y = self.model.check_y(y, X.shape[0])
+        with self.controls.held():  # the loop is waiting in its gate and stays there meanwhile
+            if self._state != RunState.PAUSED:
+                raise ValueError(f"a step on your own digits needs a paused run; this one is {self._state.value}")
+            return self.engine.train_batch(y, None, X=X)
+
+    def optimizer_state(self) -> tuple[int, list[dict[str, np.ndarray]]]:
+        """The optimizer's step count and its state per parameter array in nn/optim.py's form (copies).
+
+        Consistent only between batches: read it while the run is paused or over.
+        """
+        with self.controls.held():
+            return self.optimizer.t, self.optimizer.textbook_state()
+
     def allow_team(self, allowed: bool) -> None:
         """Let the run's team share batches (True, the default) or keep to one thread from the next batch.
 
