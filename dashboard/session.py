@@ -35,15 +35,21 @@ class ModelView:
     history: pd.DataFrame | None = None  # one row per epoch
     snapshots: list = field(default_factory=list)  # [(epoch, W1 copy)]
     meta: dict = field(default_factory=dict)  # what the .npz said (uploaded) or the train config (trained)
+    timeline: list = field(default_factory=list)  # [nn.trainer.telemetry.Checkpoint], the run's whole-network copies
+    epochs_planned: int = 0
+    point: str = ""  # where on the timeline these weights are ("epoch 3 of 8 (live)"); empty: not said
 
     @property
     def description(self) -> str:
-        """Which model this is, as the pages say it ("the model you trained")."""
+        """Which model this is, as the pages say it ("the model you trained, at epoch 3 of 8")."""
+        if self.point:
+            return f"{_SHORT.get(self.source, self.source)}, at {self.point}"
         return _SOURCES.get(self.source, self.source)
 
 
 _SOURCES = {"training": "the run in progress (weights at its last completed epoch)",
             "trained": "the model you trained", "uploaded": "the uploaded model"}
+_SHORT = {**_SOURCES, "training": "the run in progress"}
 
 
 @dataclass
@@ -116,6 +122,8 @@ def current_model() -> ModelView | None:
         return None
     source = "training" if run.is_active else "trained"
     if data._view is not None and data._view.version == version and data._view.source == source:
+        if run.trainer is not None:  # checkpoints inside epoch 1 arrive before the next model copy
+            data._view.timeline = list(getattr(run.trainer, "timeline", []) or [])
         return data._view
     trainer = run.trainer
     history = None
@@ -126,8 +134,10 @@ def current_model() -> ModelView | None:
         except Exception:  # history is a nicety; a view without it still works  # noqa: BLE001
             history = None
         snapshots = list(getattr(trainer, "snapshots", []) or [])
+    timeline = list(getattr(trainer, "timeline", []) or []) if trainer is not None else []
     data._view = ModelView(model=model, version=version, source=source, trainer=trainer,
-                           history=history, snapshots=snapshots, meta={"train_config": run.config.to_dict()})
+                           history=history, snapshots=snapshots, meta={"train_config": run.config.to_dict()},
+                           timeline=timeline, epochs_planned=run.config.epochs)
     return data._view
 
 
