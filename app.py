@@ -18,6 +18,7 @@ navigation = st.navigation({
     "Start": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
               st.Page("app_pages/data.py", title="Data", icon=":material/grid_view:")],
     "Learn": [st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+              st.Page("app_pages/runs.py", title="Runs", icon=":material/stacked_line_chart:"),
               st.Page("app_pages/step.py", title="Step through", icon=":material/footprint:")],
     "Look inside": [st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
                     st.Page("app_pages/inspect.py", title="Inspect", icon=":material/biotech:"),

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from lab.runs import RunBook, RunRecord
 from lab.training_run import TrainingRun
 
 _KEY = "_mnist_session"
@@ -66,6 +67,10 @@ class SessionData:
     _view: ModelView | None = None  # cached per version
     figures: dict = field(default_factory=dict)  # live charts: name -> (key, figure JSON), rebuilt on change
     _npz: Any = None  # (version, bytes, file name) of the model download
+    book: RunBook = field(default_factory=RunBook)  # every run of the session (the Runs page)
+    current: str | None = None  # the kept run made current on the Runs page (None: the latest run or upload)
+    book_notice: str = ""  # e.g. which old runs made room for a new one
+    _record_view: ModelView | None = None
 
 
 def get_session() -> SessionData:
@@ -96,22 +101,52 @@ def _tab_guard(_data: SessionData) -> _TabGuard:
     return _TabGuard(_data)
 
 
-def set_run(data: SessionData, run: TrainingRun | None) -> None:
-    """Make ``run`` this session's run, stopping and releasing any previous one."""
+def set_run(data: SessionData, run: TrainingRun | None, *, parent: str | None = None, change: str = "") -> None:
+    """Make ``run`` this session's run (and its current model), stopping any previous one and keeping its record.
+
+    ``parent`` and ``change``: the run ``run`` repeats with one change (paired A/B runs).
+    """
     old = data.run
     if old is not None and old is not run:
         old.stop()
         old.join(timeout=2.0)
+        data.book.refresh()  # its record is taken before its trainer goes
         old.release()
     data.run = run
     data._view = None
+    data.current = None
     if run is not None:
         data.uploaded = None
+        dropped = data.book.add_run(run, parent=parent, change=change)
+        if dropped:
+            data.book_notice = (f"{', '.join(dropped)} made room for the new run: a session keeps "
+                                f"{data.book.limit} runs.")
+
+
+def record_view(data: SessionData, record: RunRecord) -> ModelView:
+    """The view of a kept run (cached while it stays the one shown)."""
+    cached = data._record_view
+    if cached is not None and cached.version == record.version:
+        return cached
+    meta = {"train_config": record.config.to_dict()} if record.config is not None else {}
+    data._record_view = ModelView(
+        model=record.model, version=record.version, source=record.source, history=record.history,
+        snapshots=list(record.snapshots), meta=meta, timeline=list(record.timeline),
+        epochs_planned=record.config.epochs if record.config is not None else 0)
+    return data._record_view
 
 
 def current_model() -> ModelView | None:
-    """The model pages should show: the run's (live, a copy per epoch) or an uploaded one; None if neither."""
+    """The model pages should show: a kept run made current, else the run's (live, a copy per epoch) or an
+    uploaded one; None if none."""
     data = get_session()
+    if data.current is not None:
+        data.book.refresh()
+        entry = data.book.get(data.current)
+        if entry is not None and entry.record is not None:
+            return record_view(data, entry.record)
+        if entry is None:
+            data.current = None  # deleted
     if data.uploaded is not None:
         return data.uploaded
     run = data.run

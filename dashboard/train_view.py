@@ -264,6 +264,7 @@ def handle_upload(session: SessionData, upload: Any) -> None:
 
 
 def _load_upload(session: SessionData, upload: Any) -> tuple[str, str]:
+    from dashboard.runs import add_upload
     from nn.serialize import ModelFileError, load_model
 
     if session.run is not None and session.run.is_active:
@@ -285,6 +286,7 @@ def _load_upload(session: SessionData, upload: Any) -> tuple[str, str]:
     view.meta["summary"] = f"{sizes}" + (f", accuracy {fmt_pct(float(accuracy), 2)}" if _is_number(accuracy) else "")
     set_run(session, None)
     session.uploaded = view
+    add_upload(session, model, meta, view.version, upload.name)  # the Runs page keeps it beside the trained runs
     return "success", f"Loaded {upload.name}: layers {view.meta['summary']}."
 
 

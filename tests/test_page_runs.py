@@ -1,0 +1,101 @@
+"""The Runs page through AppTest: two runs trained on the Train page are kept, tabled, overlaid, made current."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lab.format import fmt_pct
+from tests.test_app_pages import app, run_until_done, session  # noqa: F401
+
+RUNS = "app_pages/runs.py"
+
+
+def train(at: AppTest, lr: float) -> None:
+    at.switch_page("app_pages/train.py").run()
+    at.select_slider(key="k_subset").set_value(500)
+    at.select_slider(key="k_val_size").set_value(1000)
+    at.slider(key="k_epochs").set_value(2)
+    at.select_slider(key="k_lr").set_value(lr)
+    at.run()
+    at.button(key="btn_start").click().run()
+    assert not at.exception, at.exception
+    run_until_done(at)
+
+
+@pytest.fixture
+def served(monkeypatch) -> dict[str, bytes]:
+    """What the page's download buttons serve, by label (AppTest keeps no media after a run)."""
+    import streamlit as st
+    from streamlit.delta_generator import DeltaGenerator
+
+    found: dict[str, bytes] = {}
+    original = DeltaGenerator.download_button
+
+    def spy(self, label, data, *args, **kwargs):
+        found[label] = data
+        return original(self, label, data, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", spy)
+    monkeypatch.setattr(st, "download_button", lambda *a, **k: spy(st._main, *a, **k))
+    return found
+
+
+@pytest.fixture
+def two_runs(app):  # noqa: F811
+    at = app().run()
+    train(at, 2e-3)
+    train(at, 0.1)
+    at.switch_page(RUNS).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_every_run_is_kept_in_a_table_with_what_differs(two_runs, served) -> None:
+    at = two_runs
+    table = at.dataframe[0].value
+    assert table["run"].tolist() == ["Run 1", "Run 2"] and table["lr"].tolist() == [2e-3, 0.1]
+    assert set(table["status"]) == {"finished"}
+    records = session(at).book.records()
+    assert table["test acc"].tolist() == [r.test_accuracy for r in records]
+    assert all(0.0 < a <= 1.0 for a in table["test acc"])
+    assert any("2 of 8 runs kept" in c.value for c in at.caption)
+    at.run()
+    csv = pd.read_csv(io.BytesIO(served["Download the table (CSV)"]))
+    assert csv["run"].tolist() == ["Run 1", "Run 2"] and csv["lr"].tolist() == [2e-3, 0.1]
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert len(titles) == 3 and titles[-1] == "Learning rate at each step"
+
+
+def test_a_kept_run_can_be_made_current_downloaded_and_deleted(two_runs, served) -> None:
+    at = two_runs
+    first, second = session(at).book.records()
+    at.selectbox(key="runs_pick").set_value(first.run_id).run()
+    at.button(key="runs_current").click().run()
+    assert session(at).current == first.run_id
+    at.switch_page("app_pages/evaluate.py").run()
+    assert not at.exception, at.exception
+    assert {m.label: m.value for m in at.metric}["Test accuracy"] == fmt_pct(first.test_accuracy, 2)
+
+    at.switch_page(RUNS).run()
+    from nn.serialize import load_model
+
+    model, meta = load_model(served["Download .npz"])
+    assert meta["train_config"]["lr"] == first.config.lr and len(meta["history"]) == 2
+    assert (model.weights[0] == first.model.weights[0]).all()
+
+    at.button(key="runs_delete").click().run()
+    assert [r.name for r in session(at).book.records()] == ["Run 2"] and session(at).current is None
+    at.switch_page("app_pages/evaluate.py").run()
+    assert {m.label: m.value for m in at.metric}["Test accuracy"] == fmt_pct(second.test_accuracy, 2)
+
+
+def test_without_runs_the_page_points_to_train(app) -> None:  # noqa: F811
+    at = app().run()
+    at.switch_page(RUNS).run()
+    assert not at.exception, at.exception
+    assert any("No finished run yet" in i.value for i in at.info)
