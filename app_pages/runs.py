@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import runs
+from dashboard import compare_view, runs
 from dashboard.session import TRAIN_PAGE, get_session
 
 st.title("Runs")
@@ -29,3 +29,11 @@ runs.run_actions(session, records)
 
 st.header("Curves side by side")
 runs.overlay_panel(records)
+
+st.header("Run again with one change")
+st.caption("A paired run: the same seed, split, batch order and augmentation as the run it repeats, one setting "
+           "changed, so the difference between the two is that setting's doing.")
+compare_view.again_panel(session, records)
+
+st.header("Compare two runs")
+compare_view.compare_panel(records)

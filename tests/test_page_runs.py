@@ -99,3 +99,32 @@ def test_without_runs_the_page_points_to_train(app) -> None:  # noqa: F811
     at.switch_page(RUNS).run()
     assert not at.exception, at.exception
     assert any("No finished run yet" in i.value for i in at.info)
+
+
+def test_run_again_with_one_change_then_compare_the_pair(app) -> None:  # noqa: F811
+    at = app().run()
+    train(at, 2e-3)
+    at.switch_page(RUNS).run()
+    at.selectbox(key="ab_knob").set_value("lr").run()
+    at.selectbox(key="ab_value_lr").set_value(0.1).run()
+    assert any("learning rate 0.002 → 0.1" in m.value and "same seed" in m.value for m in at.markdown)
+    at.button(key="ab_start").click().run()
+    assert not at.exception, at.exception
+    run_until_done(at)
+    at.switch_page(RUNS).run()
+    assert not at.exception, at.exception
+    a, b = session(at).book.records()
+    assert b.parent == a.run_id and b.change == "learning rate 0.002 → 0.1"
+    assert b.config == a.config.replace(lr=0.1)
+    assert b.batch_losses[0] == a.batch_losses[0]  # the same first batch: a pair
+    assert at.dataframe[0].value["change"].tolist() == ["", "learning rate 0.002 → 0.1"]
+    assert at.selectbox(key="cmp_a").value == a.run_id and at.selectbox(key="cmp_b").value == b.run_id
+    assert any("Run 2 repeats Run 1 with **learning rate 0.002 → 0.1**" in m.value for m in at.markdown)
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert "Confusion matrix of Run 2 minus Run 1" in titles
+    assert "Accuracy per true digit: Run 2 minus Run 1" in titles
+    assert "Unit 0 of the first layer in both runs (one colour scale)" in titles
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["Test accuracy Run 1"] == fmt_pct(a.test_accuracy, 2)
+    flipped = int(tiles["Wrong → right"].replace(",", "")) - int(tiles["Right → wrong"].replace(",", ""))
+    assert flipped == round((b.test_accuracy - a.test_accuracy) * 1000)  # the synthetic test set has 1,000 digits
