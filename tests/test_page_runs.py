@@ -68,7 +68,9 @@ def test_every_run_is_kept_in_a_table_with_what_differs(two_runs, served) -> Non
     csv = pd.read_csv(io.BytesIO(served["Download the table (CSV)"]))
     assert csv["run"].tolist() == ["Run 1", "Run 2"] and csv["lr"].tolist() == [2e-3, 0.1]
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
-    assert len(titles) == 3 and titles[-1] == "Learning rate at each step"
+    assert titles[:3] == ["Training loss (smoothed, solid) and validation loss (dotted)",
+                          "Training (solid) and validation (dotted) accuracy after each epoch",
+                          "Learning rate at each step"]
 
 
 def test_a_kept_run_can_be_made_current_downloaded_and_deleted(two_runs, served) -> None:
