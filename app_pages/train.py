@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import knobs as kn
+from dashboard import lr_range_view
 from dashboard.data import get_dataset
 from dashboard.params import write_query
 from dashboard.session import get_session
@@ -34,6 +35,7 @@ with left:
         fits = config is not None and model_summary(config)
     st.button("Reset settings to the defaults", key="btn_reset_knobs", on_click=kn.reset_knobs,
               icon=":material/settings_backup_restore:", help="Back to the default preset's settings.")
+    lr_range_view.panel(config if fits else None, dataset.x_train, dataset.y_train)
 
 with right:
     controls(session, config if fits else None, dataset.x_train, dataset.y_train)
