@@ -10,6 +10,7 @@ import io
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -121,10 +122,37 @@ def run_actions(session: SessionData, records: list[RunRecord]) -> None:
     row.download_button("Download .npz", record_bytes(record), file_name=f"{file_stem(record)}.npz",
                         mime="application/octet-stream", key="runs_download", icon=":material/download:",
                         help="Weights, settings, history and filter snapshots; upload it on the Train page later.")
+    if record.config is not None:
+        row.download_button("Export as a script (.py)", _script(record), file_name=f"{file_stem(record)}.py",
+                            mime="text/x-python", key="runs_script", icon=":material/code:",
+                            help="A standalone NumPy script written from the textbook code and this run's settings: "
+                                 "it trains the same network from scratch on your MNIST files and evaluates it.")
     row.button("Delete", key="runs_delete", on_click=delete, args=(chosen,), icon=":material/delete:",
                help="Forget this run and free its memory.")
     if shown_now:
         st.caption(f":material/visibility: {record.name} is the current model of Evaluate, Inspect and Draw.")
+    if record.config is not None:
+        st.caption(f"To check the script against this run: `python {file_stem(record)}.py MNIST_DIR --compare "
+                   f"{file_stem(record)}.npz` (the same seed gives the same network, up to float rounding"
+                   + ("; the learning rates you changed by hand are not replayed" if _changed_by_hand(record) else "")
+                   + ").")
+
+
+def _script(record: RunRecord) -> bytes:
+    from nn.export import export_script
+
+    return export_script(record.config, title=f"{record.name} of the MNIST-from-scratch app").encode("utf-8")
+
+
+def _changed_by_hand(record: RunRecord) -> bool:
+    """Whether the run's learning rates depart from its schedule (a live change)."""
+    from nn.schedules import Schedule
+
+    if record.config is None or not record.batch_lrs.size or not record.batches_per_epoch:
+        return False
+    schedule = Schedule(record.config, record.batches_per_epoch)
+    planned = np.array([schedule.lr(s) for s in range(record.batch_lrs.size)], np.float32)
+    return not np.allclose(planned, record.batch_lrs, rtol=1e-5)
 
 
 def _is_latest(session: SessionData, run_id: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 
@@ -10,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lab.format import fmt_pct
+from nn.config import TrainConfig
 from tests.test_app_pages import app, run_until_done, session  # noqa: F401
 
 RUNS = "app_pages/runs.py"
@@ -89,6 +91,13 @@ def test_a_kept_run_can_be_made_current_downloaded_and_deleted(two_runs, served)
     model, meta = load_model(served["Download .npz"])
     assert meta["train_config"]["lr"] == first.config.lr and len(meta["history"]) == 2
     assert (model.weights[0] == first.model.weights[0]).all()
+
+    script = served["Export as a script (.py)"].decode()
+    settings = next(node.value for node in ast.parse(script).body
+                    if isinstance(node, ast.Assign) and node.targets[0].id == "SETTINGS")
+    assert TrainConfig.from_dict(ast.literal_eval(settings)) == first.config
+    assert "def softmax_cross_entropy" in script
+    assert any("--compare" in c.value for c in at.caption)
 
     at.button(key="runs_delete").click().run()
     assert [r.name for r in session(at).book.records()] == ["Run 2"] and session(at).current is None
