@@ -116,6 +116,10 @@ def set_run(data: SessionData, run: TrainingRun | None, *, parent: str | None = 
     data._view = None
     data.current = None
     if run is not None:
+        from dashboard.live_watch_view import attach  # lazy: it reads the test set through dashboard.explain
+
+        if getattr(run, "watch", False) is None:
+            attach(run)  # live filters, digits and slow motion, from its first batch
         data.uploaded = None
         dropped = data.book.add_run(run, parent=parent, change=change)
         if dropped:

@@ -71,6 +71,7 @@ class TrainingRun:
         # The latest consistent copy of the model, taken in the training thread between steps.
         self._model_copy: Any = None
         self._model_copy_step = -1
+        self.watch: Any = None  # lab.live_watch.Watch: live filters and digits, slow motion
         # Orphan detection.
         self.last_heartbeat = time.monotonic()
         self.tab_gone_at: float | None = None
@@ -233,6 +234,10 @@ class TrainingRun:
             if event.state != RunState.RUNNING:
                 self._snapshot_model()
             share_cores()
+        watch = self.watch
+        if watch is not None:  # between two steps: the weights hold still
+            watch.on_event(getattr(self.trainer, "model", None), event, step=self._step, epoch=self._epoch,
+                           cancel=self._cancel)
 
     def _set_phase(self, phase: str, reason: str = "") -> None:
         with self._lock:

@@ -1,0 +1,59 @@
+"""The Train page's live views of the network itself: first-layer filters and a strip of test digits with answers.
+
+Redrawn about once a second while a run trains (in place, by the live-chart component), so both are
+one heatmap plus one scatter, built from dicts in one ``go.Figure`` call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from figures.palette import DIVERGING_SCALE, PIXEL_RANGE, PIXEL_SCALE, VERDICT_COLORS, diverging_range
+from figures.style import layout
+from figures.tiles import FRAME_VALUE, image_axes, tile_images
+from lab.format import fmt_pct
+
+IMAGE_SIDE = 28
+
+
+def live_filters_figure(filters: np.ndarray, where: str, *, cols: int = 12) -> go.Figure:
+    """``filters: (784, k)`` (units 0..k-1 of W_1) as a grid on one diverging scale; ``where``: "epoch 2, step 311"."""
+    filters = np.asarray(filters, dtype=np.float32)
+    if filters.ndim != 2 or filters.shape[0] != IMAGE_SIDE * IMAGE_SIDE:
+        raise ValueError(f"filters must be (784, k), got shape {filters.shape}")
+    images = filters.T.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+    mosaic = tile_images(images, cols, gap=3)
+    zmin, zmax = diverging_range(images, quantile=0.999)
+    rows, width = mosaic.z.shape
+    heatmap = {"type": "heatmap", "z": mosaic.z, "colorscale": DIVERGING_SCALE, "zmin": zmin, "zmax": zmax,
+               "zmid": 0.0, "hoverinfo": "skip", "colorbar": {"title": {"text": "weight"}, "thickness": 12}}
+    return go.Figure(data=[heatmap], layout=layout(
+        f"First-layer filters of units 0-{images.shape[0] - 1}, {where}", height=40 + int(2.3 * rows),
+        legend=False, margin={"l": 10, "r": 10, "t": 40, "b": 5}, dragmode=False, plot_bgcolor="white",
+        **image_axes(x_range=(-1.5, width + 0.5), y_range=(rows + 0.5, -1.5))))
+
+
+def digit_strip_figure(images: np.ndarray, labels: np.ndarray, proba: np.ndarray, where: str) -> go.Figure:
+    """Fixed test digits in a row, each with the network's answer and confidence, green when right, red when wrong."""
+    images, labels, proba = np.asarray(images), np.asarray(labels), np.asarray(proba)
+    if not (images.shape[0] == labels.shape[0] == proba.shape[0]):
+        raise ValueError(f"need one label and one row of probabilities per image, got {images.shape[0]}, "
+                         f"{labels.shape[0]} and {proba.shape[0]}")
+    answers = proba.argmax(axis=1)
+    right = answers == labels
+    mosaic = tile_images(images.astype(np.float32), images.shape[0], gap=6, caption_rows=9, frame=FRAME_VALUE)
+    h, _ = mosaic.tile
+    pixels = {"type": "heatmap", "z": mosaic.z, "colorscale": PIXEL_SCALE, "zmin": PIXEL_RANGE[0],
+              "zmax": PIXEL_RANGE[1], "showscale": False, "hoverinfo": "skip"}
+    colors = [VERDICT_COLORS["right" if ok else "wrong"] for ok in right]
+    captions = [f"<b>{a}</b> {fmt_pct(p[a])}" for a, p in zip(answers, proba)]
+    text = {"type": "scatter", "mode": "text", "x": mosaic.centers[:, 0], "y": mosaic.centers[:, 1] + h / 2 + 1,
+            "text": captions, "textposition": "bottom center", "textfont": {"size": 12, "color": colors},
+            "hovertext": [f"labelled {t}: answers {a} ({'right' if ok else 'wrong'})"
+                          for t, a, ok in zip(labels, answers, right)], "hoverinfo": "text", "showlegend": False}
+    rows, width = mosaic.z.shape
+    return go.Figure(data=[pixels, text], layout=layout(
+        f"The network's answers for {len(labels)} test digits, {where}: {int(right.sum())} right",
+        height=60 + int(2.6 * rows), legend=False, margin={"l": 10, "r": 10, "t": 40, "b": 5}, dragmode=False,
+        plot_bgcolor="white", **image_axes(x_range=(-1, width), y_range=(rows, -1))))
