@@ -101,7 +101,7 @@ def browser_rows(trainer) -> None:
         page.get_by_role("link", name="Evaluate").first.click()
         page.wait_for_url("**/evaluate*")
         wait_for_app_idle(page, 120)
-        thumb = page.locator('[data-testid="stSlider"] [role="slider"]').first
+        thumb = page.locator('[data-testid="stSlider"]').filter(has_text="Epoch shown").locator('input[type="range"]').first
         thumb.focus()
         page.keyboard.press("Home")
         wait_for_app_idle(page, 120)
