@@ -123,9 +123,13 @@ def test_the_live_figures() -> None:
     text = strip_fig.data[1]
     assert list(text.textfont.color) == [VERDICT_COLORS["right"]] * 7 + [VERDICT_COLORS["wrong"]] * 5
     assert text.text[0] == f"<b>{y[0]}</b> 91%" and strip_fig.layout.title.text.endswith("7 right")
-    filters = live_filters_figure(np.random.default_rng(0).normal(size=(784, 24)), "epoch 1, step 3")
-    assert filters.data[0].zmid == 0 and filters.layout.title.text == (
-        "First-layer filters of units 0-23, epoch 1, step 3")
+    weights = np.random.default_rng(0).normal(size=(784, 24))
+    filters = live_filters_figure(weights, "epoch 1, step 3")
+    heat = filters.data[0]
+    assert heat.zmid == 0 and filters.layout.title.text == "First-layer filters of units 0-23, epoch 1, step 3"
+    # one byte per pixel: unit 0's first weight, on the shared scale labelled in weights
+    bound = float(heat.colorbar.ticktext[-1])
+    assert heat.z.dtype == np.int8 and heat.z[0, 0] == round(np.clip(weights[0, 0] / bound, -1, 1) * 127)
     with pytest.raises(ValueError):
         live_filters_figure(np.zeros((100, 3)), "x")
 
