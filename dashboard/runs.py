@@ -27,7 +27,10 @@ MAX_OVERLAY = 6
 
 def kept_records(session: SessionData) -> list[RunRecord]:
     """The session's ended runs, oldest first, each with its test accuracy filled in."""
-    session.book.refresh()
+    dropped = session.book.refresh(keep=session.current)
+    if dropped:
+        session.book_notice = (f"{', '.join(dropped)} made room: a session keeps runs holding up to "
+                               f"{fmt_bytes(session.book.memory_limit)}.")
     records = session.book.records()
     for record in records:
         if not math.isfinite(record.test_accuracy):
@@ -90,9 +93,9 @@ def runs_table_panel(session: SessionData, records: list[RunRecord]) -> pd.DataF
     """The table (sortable by any column), its CSV, and what the book holds."""
     table = runs_table(records)
     book = session.book
-    st.caption(f"{len(book.entries)} of {book.limit} runs kept, holding {fmt_bytes(book.memory_bytes())} "
-               "(final weights, the timeline and filter snapshots, the curves). The oldest run makes room "
-               "for a new one when the session is full; delete runs you no longer need.")
+    st.caption(f"{len(book.entries)} of {book.limit} runs kept, holding {fmt_bytes(book.memory_bytes())} of "
+               f"{fmt_bytes(book.memory_limit)} (final weights, the timeline and filter snapshots, the curves). "
+               "The oldest run makes room for a new one when the session is full; delete runs you no longer need.")
     shown = table.drop(columns=["id"])
     pct = {c: st.column_config.NumberColumn(c, format="percent") for c in ("final val acc", "best val acc",
                                                                           "test acc")}

@@ -39,13 +39,13 @@ class ModelView:
     timeline: list = field(default_factory=list)  # [nn.trainer.telemetry.Checkpoint], the run's whole-network copies
     epochs_planned: int = 0
     point: str = ""  # where on the timeline these weights are ("epoch 3 of 8 (live)"); empty: not said
+    label: str = ""  # names a kept run made current ("Run 2 (made current on the Runs page)")
 
     @property
     def description(self) -> str:
         """Which model this is, as the pages say it ("the model you trained, at epoch 3 of 8")."""
-        if self.point:
-            return f"{_SHORT.get(self.source, self.source)}, at {self.point}"
-        return _SOURCES.get(self.source, self.source)
+        what = self.label or (_SHORT if self.point else _SOURCES).get(self.source, self.source)
+        return f"{what}, at {self.point}" if self.point else what
 
 
 _SOURCES = {"training": "the run in progress (weights at its last completed epoch)",
@@ -107,10 +107,11 @@ def set_run(data: SessionData, run: TrainingRun | None, *, parent: str | None = 
     ``parent`` and ``change``: the run ``run`` repeats with one change (paired A/B runs).
     """
     old = data.run
+    dropped: list[str] = []
     if old is not None and old is not run:
         old.stop()
         old.join(timeout=2.0)
-        data.book.refresh()  # its record is taken before its trainer goes
+        dropped = data.book.refresh()  # its record is taken before its trainer goes
         old.release()
     data.run = run
     data._view = None
@@ -121,10 +122,10 @@ def set_run(data: SessionData, run: TrainingRun | None, *, parent: str | None = 
         if getattr(run, "watch", False) is None:
             attach(run)  # live filters, digits and slow motion, from its first batch
         data.uploaded = None
-        dropped = data.book.add_run(run, parent=parent, change=change)
-        if dropped:
-            data.book_notice = (f"{', '.join(dropped)} made room for the new run: a session keeps "
-                                f"{data.book.limit} runs.")
+        dropped += data.book.add_run(run, parent=parent, change=change)
+    if dropped:
+        data.book_notice = (f"{', '.join(dropped)} made room for the new run: a session keeps "
+                            f"{data.book.limit} runs within {data.book.memory_limit // 2**20} MB.")
 
 
 def record_view(data: SessionData, record: RunRecord) -> ModelView:
@@ -135,6 +136,7 @@ def record_view(data: SessionData, record: RunRecord) -> ModelView:
     meta = {"train_config": record.config.to_dict()} if record.config is not None else {}
     data._record_view = ModelView(
         model=record.model, version=record.version, source=record.source, history=record.history,
+        label=f"{record.name} (made current on the Runs page)",
         snapshots=list(record.snapshots), meta=meta, timeline=list(record.timeline),
         epochs_planned=record.config.epochs if record.config is not None else 0)
     return data._record_view
@@ -145,7 +147,7 @@ def current_model() -> ModelView | None:
     uploaded one; None if none."""
     data = get_session()
     if data.current is not None:
-        data.book.refresh()
+        data.book.refresh(keep=data.current)
         entry = data.book.get(data.current)
         if entry is not None and entry.record is not None:
             return record_view(data, entry.record)

@@ -2,8 +2,8 @@
 
 A ``TrainingRun`` holds a trainer with its engine buffers and optimizer state; once it has ended, the
 book keeps only a ``RunRecord`` (what the pages show: history, batch losses and learning rates, the
-whole-network timeline, W_1 snapshots, the final model). The book holds at most ``limit`` runs; the
-oldest ended run that is not the current one makes room for a new one.
+whole-network timeline, W_1 snapshots, the final model). The book holds at most ``limit`` runs and
+``memory_limit`` bytes of ended runs; the oldest ended run that is not the current one makes room.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from lab.snapshot import TERMINAL_PHASES
 from nn.config import TrainConfig
 from nn.model import param_count
 
-MAX_RUNS = 8  # runs one session keeps; with the default network a run takes about 13 MB
+MAX_RUNS = 8  # runs one session keeps; with the default network a run takes about 20 MB
+MAX_RUNS_BYTES = 512 * 2**20  # and the memory they may hold (a run of the "best" preset takes about 135 MB)
 
 
 @dataclass
@@ -102,10 +103,11 @@ class Entry:
 class RunBook:
     """The runs of one session, oldest first, at most ``limit`` of them."""
 
-    def __init__(self, limit: int = MAX_RUNS) -> None:
+    def __init__(self, limit: int = MAX_RUNS, memory_limit: int = MAX_RUNS_BYTES) -> None:
         if limit < 2:
             raise ValueError(f"a run book keeps at least 2 runs (to compare), got {limit!r}")
         self.limit = limit
+        self.memory_limit = memory_limit
         self.entries: list[Entry] = []
         self._count = 0
 
@@ -124,8 +126,11 @@ class RunBook:
                                   change=record.change))
         return self._trim(keep)
 
-    def refresh(self) -> None:
-        """Freeze every run whose thread has ended into its record (a run that left no model is dropped)."""
+    def refresh(self, keep: str | None = None) -> list[str]:
+        """Freeze every run whose thread has ended into its record (a run that left no model is dropped).
+
+        Returns the names of older runs dropped to stay within the memory limit (never ``keep``).
+        """
         for entry in list(self.entries):
             run = entry.live
             if run is None or run.phase not in TERMINAL_PHASES or run.alive:
@@ -134,6 +139,7 @@ class RunBook:
             entry.live = None
             if entry.record is None:
                 self.entries.remove(entry)
+        return self._trim(keep)
 
     def get(self, run_id: str | None) -> Entry | None:
         return next((e for e in self.entries if e.run_id == run_id), None)
@@ -154,11 +160,13 @@ class RunBook:
         return sum(r.nbytes for r in self.records())
 
     def _trim(self, keep: str | None) -> list[str]:
+        """Drop the oldest ended runs (never ``keep``, never the newest ended one) while over either limit."""
         dropped = []
-        while len(self.entries) > self.limit:
-            victim = next((e for e in self.entries if e.ended and e.run_id != keep), None)
+        while len(self.entries) > self.limit or (self.memory_bytes() > self.memory_limit and len(self.records()) > 1):
+            ended = [e for e in self.entries if e.ended]
+            victim = next((e for e in ended[:-1] if e.run_id != keep), None)
             if victim is None:
-                break  # everything left is live or kept: the limit waits for them to end
+                break  # everything left is live, kept or the newest: the limit waits for them to end
             self.entries.remove(victim)
             dropped.append(victim.name)
         return dropped

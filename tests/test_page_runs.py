@@ -84,6 +84,7 @@ def test_a_kept_run_can_be_made_current_downloaded_and_deleted(two_runs, served)
     at.switch_page("app_pages/evaluate.py").run()
     assert not at.exception, at.exception
     assert {m.label: m.value for m in at.metric}["Test accuracy"] == fmt_pct(first.test_accuracy, 2)
+    assert any("Showing Run 1 (made current on the Runs page), at epoch 2 of 2" in c.value for c in at.caption)
 
     at.switch_page(RUNS).run()
     from nn.serialize import load_model
@@ -139,3 +140,19 @@ def test_run_again_with_one_change_then_compare_the_pair(app) -> None:  # noqa: 
     assert tiles["Test accuracy Run 1"] == fmt_pct(a.test_accuracy, 2)
     flipped = int(tiles["Wrong → right"].replace(",", "")) - int(tiles["Right → wrong"].replace(",", ""))
     assert flipped == round((b.test_accuracy - a.test_accuracy) * 1000)  # the synthetic test set has 1,000 digits
+
+
+def test_an_uploaded_model_is_kept_beside_the_trained_runs(app) -> None:  # noqa: F811
+    at = app().run()
+    train(at, 2e-3)
+    data = session(at)._npz[1] if session(at)._npz else None
+    if data is None:  # the Train page makes the download's bytes when it shows the button
+        at.switch_page("app_pages/train.py").run()
+        data = session(at)._npz[1]
+    at.file_uploader(key="upload_model").set_value(("mine.npz", data, "application/octet-stream"))
+    at.run()
+    at.switch_page(RUNS).run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert table["run"].tolist() == ["Run 1", "mine.npz"] and table["status"].tolist() == ["finished", "uploaded"]
+    assert table["test acc"].iloc[0] == table["test acc"].iloc[1]  # the same weights

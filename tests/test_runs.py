@@ -64,6 +64,24 @@ def test_the_book_keeps_at_most_its_limit_dropping_the_oldest_ended_run_but_neve
         RunBook(limit=1)
 
 
+def test_the_book_also_stays_within_its_memory_limit() -> None:
+    runs = [finished(BASE.replace(seed=s)) for s in range(3)]
+    probe = RunBook()
+    probe.add_run(runs[0])
+    probe.refresh()
+    size = probe.memory_bytes()
+    book = RunBook(memory_limit=int(2.5 * size))
+    dropped = []
+    for run in runs:
+        book.add_run(run)
+        dropped += book.refresh(keep=runs[1].run_id)
+    assert dropped == ["Run 1"] and [e.name for e in book.entries] == ["Run 2", "Run 3"]
+    assert book.memory_bytes() <= book.memory_limit
+    tiny = RunBook(memory_limit=1)  # the newest run stays even when it alone is over the limit
+    tiny.add_run(runs[2])
+    assert tiny.refresh() == [] and len(tiny.records()) == 1
+
+
 def test_a_live_run_is_never_dropped_nor_deleted() -> None:
     book = RunBook(limit=2)
     slow = TrainingRun(BASE.replace(epochs=50), IMAGES, LABELS, limiter=RunLimiter(4), start_paused=True).start()
