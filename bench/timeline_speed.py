@@ -88,9 +88,10 @@ def main() -> None:
 def browser_rows(trainer) -> None:
     """The same run uploaded into a real server's session would need the app's upload; instead the browser
     trains the same preset through the Train page, then steps the Evaluate slider."""
+    import urllib.parse
+
     from lab.params import config_to_knobs, knobs_to_query
     from tests.browser import browser_page, click_button, streamlit_server, wait_for_app_idle
-    import urllib.parse
 
     query = urllib.parse.urlencode(knobs_to_query(config_to_knobs(trainer.config)))
     with streamlit_server() as url, browser_page() as page:

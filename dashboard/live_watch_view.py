@@ -21,10 +21,10 @@ SHOW = "live_watch_on"  # durable: sample and show the filters and digits
 SLOW = "live_slow"  # durable: batches per second, 0 = full speed
 INTERVAL_S = 1.0
 CAPTIONS = (
-    "The same units' weights from each pixel, on one colour scale (blue raises the unit's input, red lowers it): "
-    "watch random noise turn into strokes, mostly within the first epoch.",
-    "Fixed test digits the network never trains on; under each, its answer and confidence, green when right, "
-    "red when wrong.",
+    ("The same units' weights from each pixel, on one colour scale (blue raises the unit's input, red lowers "
+     "it): watch random noise turn into strokes, mostly within the first epoch."),
+    ("Fixed test digits the network never trains on; under each, its answer and confidence, green when right, "
+     "red when wrong."),
 )
 
 

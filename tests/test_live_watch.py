@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -73,7 +74,7 @@ def test_samples_are_the_network_between_two_steps_at_most_twice_a_second() -> N
     trainer = Trainer(CONFIG, IMAGES, LABELS, callback=callback)
     trainer.run()
     assert len(checked) == pytest.approx(2 * 16 / 3, abs=2)
-    assert all(b - a >= 2 for a, b in zip(checked, checked[1:]))  # never two samples within 0.5 s
+    assert all(b - a >= 2 for a, b in itertools.pairwise(checked))  # never two samples within 0.5 s
     final = watch.latest()
     assert final.step == 32 and final.epoch == 2  # the end of the run is sampled too
     np.testing.assert_array_equal(final.filters, trainer.model.weights[0][:, :8])
@@ -116,7 +117,7 @@ def test_a_training_run_feeds_its_watch_from_the_training_thread() -> None:
 
 
 def test_the_live_figures() -> None:
-    X, y = strip()
+    _, y = strip()
     proba = np.full((12, 10), 0.01, np.float32)
     proba[np.arange(12), np.where(np.arange(12) < 7, y, (y + 1) % 10)] = 0.91  # 7 right, 5 wrong
     strip_fig = digit_strip_figure(TEST_IMAGES[strip_indices(TEST_LABELS)], y, proba, "epoch 1, step 3")

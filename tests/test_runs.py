@@ -89,7 +89,7 @@ def test_a_live_run_is_never_dropped_nor_deleted() -> None:
     for seed in (5, 6):
         book.add_run(finished(BASE.replace(seed=seed)))
         book.refresh()
-    assert [e.name for e in book.entries][0] == "Run 1" and len(book.entries) == 2
+    assert book.entries[0].name == "Run 1" and len(book.entries) == 2
     assert not book.delete(slow.run_id)
     slow.stop()
     assert slow.join(10)
