@@ -93,6 +93,33 @@ def through_app(url: str, config: TrainConfig, timeout: float = 900.0, *, watch:
     return [seconds]
 
 
+def watch_costs(config: TrainConfig, repeats: int = 200) -> tuple[float, float]:
+    """(ms per sample taken in the training thread, ms to build and serialise the two live figures on the server)."""
+    import numpy as np
+
+    from dashboard.live_charts import figure_json
+    from figures.live import digit_strip_figure, live_filters_figure
+    from lab.live_watch import Watch, strip_indices
+    from nn.data import to_float
+    from nn.model import MLP
+
+    ds = load_mnist()
+    idx = strip_indices(ds.y_test)
+    watch = Watch(to_float(ds.x_test[idx]), ds.y_test[idx])
+    model = MLP(config.model, np.random.default_rng(0))
+    samples, figures = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        sample = watch.sample(model, 1, 1)
+        samples.append(time.perf_counter() - start)
+    for _ in range(repeats // 10):
+        start = time.perf_counter()
+        figure_json(live_filters_figure(sample.filters, "epoch 1, step 1"))
+        figure_json(digit_strip_figure(ds.x_test[idx], ds.y_test[idx], sample.proba, "epoch 1, step 1"))
+        figures.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(samples), 1e3 * statistics.median(figures)
+
+
 def wait_until_rendered(page, charts: int = 0) -> None:
     """The page's title is there, its script run has finished and its ``charts`` plotly charts (at least) are drawn."""
     page.locator('[data-testid="stMainBlockContainer"] h1').first.wait_for(timeout=60_000)
@@ -194,6 +221,9 @@ def main() -> None:
                                  ("  of which the UI (app / capped)", paired(app, alone_capped)),
                                  ("  filters and digits (with / without)", paired(app, unwatched))):
         print(f"{label:44s} {value:10.3f} {'':15s}   rounds {each}")
+    sample_ms, figures_ms = watch_costs(config)
+    print(f"{'filters and digits: one sample (training thr.)':44s} {sample_ms:9.3f} ms  (taken twice a second)")
+    print(f"{'filters and digits: two figures (server)':44s} {figures_ms:9.3f} ms  (built once a second)")
     for name in fresh:
         print(f"{'first render, fresh server: ' + name:44s} {fresh[name]:9.2f}s")
     for name in warm:
