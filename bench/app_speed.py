@@ -83,9 +83,9 @@ def through_app(url: str, config: TrainConfig, timeout: float = 900.0, *, watch:
         if not watch:
             page.get_by_text("Watch the filters and digits").first.click()
             wait_for_app_idle(page, 60)
-        # As a user reads the page before pressing Start, the live-chart component loads its plotly.
-        page.wait_for_function("() => [...document.querySelectorAll('iframe')].some("
-                               "f => f.contentWindow && f.contentWindow.Plotly)", timeout=60_000)
+        # As a user reads the page before pressing Start, the live-chart components load their plotly.
+        page.wait_for_function("() => { const f = [...document.querySelectorAll('iframe')]; return f.length && "
+                               "f.every(f => f.contentWindow && f.contentWindow.Plotly); }", timeout=60_000)
         click_button(page, "Start")
         caption = page.get_by_text(re.compile(r"s per epoch, validation included"))
         caption.first.wait_for(timeout=timeout * 1000)

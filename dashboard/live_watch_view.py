@@ -64,12 +64,17 @@ def panel(session: SessionData) -> None:
 
 
 def _body(session: SessionData) -> None:
+    # The component is drawn from the page's first render on, empty until the first sample, after one
+    # container for the note above it: so its page loads plotly while the user sets the knobs, not
+    # during the first epoch, and later ticks only update it.
     run = session.run
     watch = getattr(run, "watch", None) if run is not None else None
     sample = watch.latest() if watch is not None else None
-    if sample is None:
-        if run is not None and run.is_active:
+    with st.container():
+        if sample is None and run is not None and run.is_active:
             st.caption("The filters and digits appear with the first batch.")
+    if sample is None:
+        live_charts([], [], key="live_watch")
         return
     where = f"epoch {sample.epoch}, step {sample.step}" if sample.epoch else "at the start"
     cache = session.figures

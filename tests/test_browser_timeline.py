@@ -6,7 +6,6 @@ Screenshots go to /tmp/shots/ (outside the repository) for a human to look at.
 from __future__ import annotations
 
 import re
-import time
 import urllib.parse
 
 import pytest
@@ -36,6 +35,20 @@ def train_to_the_end(page) -> None:
     wait_for_app_idle(page, 60)
 
 
+def press(page, thumb, key: str, until: str, arg=None) -> None:
+    """Press ``key`` on a slider until the JS predicate ``until`` holds (a key pressed during a rerun can be lost)."""
+    for attempt in range(3):
+        thumb.focus()
+        page.keyboard.press(key)
+        try:
+            page.wait_for_function(until, arg=arg, timeout=15_000)
+            return
+        except Exception:  # noqa: BLE001 - retried; the last attempt raises
+            if attempt == 2:
+                raise
+            wait_for_app_idle(page, 60)
+
+
 def slider_thumb(page, label: str):
     return page.locator('[data-testid="stSlider"]').filter(has_text=label).locator('input[type="range"]').first
 
@@ -53,10 +66,7 @@ def test_train_twice_compare_and_scrub_the_timeline(server) -> None:
         screenshot_all(page, "timeline-1-first-run.png")
 
         # the second run: the learning-rate knob one notch up (0.002 -> 0.003), then Start again
-        thumb = slider_thumb(page, "Learning rate")
-        thumb.focus()
-        page.keyboard.press("ArrowRight")
-        page.wait_for_function("() => location.search.includes('lr=0.003')", timeout=30_000)
+        press(page, slider_thumb(page, "Learning rate"), "ArrowRight", "() => location.search.includes('lr=0.003')")
         wait_for_app_idle(page, 60)
         train_to_the_end(page)
 
@@ -67,7 +77,7 @@ def test_train_twice_compare_and_scrub_the_timeline(server) -> None:
         table.wait_for()
         text = main_text(page)
         assert "2 of 8 runs kept" in text
-        assert page.get_by_text("Confusion matrix of Run 2 minus Run 1").count() >= 1
+        page.get_by_text("Confusion matrix of Run 2 minus Run 1").first.wait_for(timeout=30_000)  # drawn by plotly
         screenshot_all(page, "timeline-2-runs-compared.png")
 
         goto_page(page, "Evaluate")
@@ -76,23 +86,16 @@ def test_train_twice_compare_and_scrub_the_timeline(server) -> None:
         assert "at epoch 3 of 3" in main_text(page) and "epoch=3" in page.url
         accuracy_at_end = tile_value(page, "Test accuracy")
         thumb = slider_thumb(page, "Epoch shown")
-        thumb.focus()
-        page.keyboard.press("Home")  # the random start
-        page.wait_for_function("() => location.search.includes('epoch=0')", timeout=30_000)
+        press(page, thumb, "Home", "() => location.search.includes('epoch=0')")  # the random start
         wait_for_app_idle(page, 60)
         assert "the random start (epoch 0 of 3)" in main_text(page)
         assert tile_value(page, "Test accuracy") < 40 < accuracy_at_end
         screenshot_all(page, "timeline-3-evaluate-at-start.png")
         seen = []
         for _ in range(5):  # through the points inside epoch 1, then its end
-            thumb.focus()
-            started = time.perf_counter()
-            page.keyboard.press("ArrowRight")
-            page.wait_for_function("(before) => location.search !== before", arg=page.evaluate("location.search"),
-                                   timeout=30_000)
+            press(page, thumb, "ArrowRight", "(before) => location.search !== before", page.evaluate("location.search"))
             wait_for_app_idle(page, 60)
-            seen.append((re.search(r"epoch=([\d.]+)", page.url).group(1), tile_value(page, "Test accuracy"),
-                         time.perf_counter() - started))
+            seen.append((re.search(r"epoch=([\d.]+)", page.url).group(1), tile_value(page, "Test accuracy")))
         assert [s[0] for s in seen][-1] == "1"
         assert seen[-1][1] > seen[0][1]  # the model at epoch 1 beats the one 1/16 into it
         screenshot_all(page, "timeline-4-evaluate-at-epoch-1.png")
