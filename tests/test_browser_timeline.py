@@ -43,7 +43,7 @@ def press(page, thumb, key: str, until: str, arg=None) -> None:
         try:
             page.wait_for_function(until, arg=arg, timeout=15_000)
             return
-        except Exception:  # noqa: BLE001 - retried; the last attempt raises
+        except Exception:  # retried; the last attempt raises
             if attempt == 2:
                 raise
             wait_for_app_idle(page, 60)
