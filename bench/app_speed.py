@@ -114,8 +114,8 @@ def watch_costs(config: TrainConfig, repeats: int = 200) -> tuple[float, float]:
         samples.append(time.perf_counter() - start)
     for _ in range(repeats // 10):
         start = time.perf_counter()
-        figure_json(live_filters_figure(sample.filters, "epoch 1, step 1"))
-        figure_json(digit_strip_figure(ds.x_test[idx], ds.y_test[idx], sample.proba, "epoch 1, step 1"))
+        figure_json(live_filters_figure(sample.filters))
+        figure_json(digit_strip_figure(ds.x_test[idx], ds.y_test[idx], sample.proba))
         figures.append(time.perf_counter() - start)
     return 1e3 * statistics.median(samples), 1e3 * statistics.median(figures)
 

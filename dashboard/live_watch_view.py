@@ -14,18 +14,17 @@ import streamlit as st
 from dashboard import explain
 from dashboard.live_charts import figure_json, live_charts
 from dashboard.session import SessionData
-from figures.live import digit_strip_figure, live_filters_figure
+from figures.live import digit_strip_figure, filter_scale, live_filters_figure
 from lab.live_watch import SLOW_RATES, Watch, strip_indices
 
 SHOW = "live_watch_on"  # durable: sample and show the filters and digits
 SLOW = "live_slow"  # durable: batches per second, 0 = full speed
 INTERVAL_S = 1.0
-CAPTIONS = (
-    ("The same units' weights from each pixel, on one colour scale (blue raises the unit's input, red lowers "
-     "it): watch random noise turn into strokes, mostly within the first epoch."),
-    ("Fixed test digits the network never trains on; under each, its answer and confidence, green when right, "
-     "red when wrong."),
-)
+FILTERS_CAPTION = ("{where}. The same units' weights from each pixel, on one colour scale (blue raises the "
+                   "unit's input, red lowers it; ±max is ±{scale:.2g}): watch random noise turn into strokes, "
+                   "mostly within the first epoch.")
+DIGITS_CAPTION = ("{where}: {right} of {n} right. Fixed test digits the network never trains on; under each, "
+                  "its answer and confidence, green when right, red when wrong.")
 
 
 def attach(run: Any) -> None:
@@ -76,13 +75,18 @@ def _body(session: SessionData) -> None:
     if sample is None:
         live_charts([], [], key="live_watch")
         return
-    where = f"epoch {sample.epoch}, step {sample.step}" if sample.epoch else "at the start"
+    where = f"Epoch {sample.epoch}, step {sample.step}" if sample.epoch else "At the start"
     cache = session.figures
     key = (run.run_id, sample.step)
     if cache.get("watch", (None,))[0] != key:
         data = explain.test_data()
         idx = strip_indices(data.labels)
-        figures = [figure_json(live_filters_figure(sample.filters, where)),
-                   figure_json(digit_strip_figure(data.images[idx], data.labels[idx], sample.proba, where))]
-        cache["watch"] = (key, figures)
-    live_charts(cache["watch"][1], CAPTIONS, key="live_watch")
+        labels = data.labels[idx]
+        right = int((sample.proba.argmax(axis=1) == labels).sum())
+        figures = [figure_json(live_filters_figure(sample.filters)),
+                   figure_json(digit_strip_figure(data.images[idx], labels, sample.proba))]
+        captions = [FILTERS_CAPTION.format(where=where, scale=filter_scale(sample.filters)),
+                    DIGITS_CAPTION.format(where=where, right=right, n=len(labels))]
+        cache["watch"] = (key, figures, captions)
+    _, figures, captions = cache["watch"]
+    live_charts(figures, captions, key="live_watch")

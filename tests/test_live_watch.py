@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from figures.live import digit_strip_figure, live_filters_figure
+from figures.live import digit_strip_figure, filter_scale, live_filters_figure
 from figures.palette import VERDICT_COLORS
 from lab import reaper
 from lab.limiter import RunLimiter
@@ -120,19 +120,23 @@ def test_the_live_figures() -> None:
     _, y = strip()
     proba = np.full((12, 10), 0.01, np.float32)
     proba[np.arange(12), np.where(np.arange(12) < 7, y, (y + 1) % 10)] = 0.91  # 7 right, 5 wrong
-    strip_fig = digit_strip_figure(TEST_IMAGES[strip_indices(TEST_LABELS)], y, proba, "epoch 1, step 3")
+    strip_fig = digit_strip_figure(TEST_IMAGES[strip_indices(TEST_LABELS)], y, proba)
     text = strip_fig.data[1]
     assert list(text.textfont.color) == [VERDICT_COLORS["right"]] * 7 + [VERDICT_COLORS["wrong"]] * 5
-    assert text.text[0] == f"<b>{y[0]}</b> 91%" and strip_fig.layout.title.text.endswith("7 right")
+    assert text.text[0] == f"<b>{y[0]}</b> 91%" and text.hovertext[7].endswith("(wrong)")
+    assert strip_fig.data[0].z.dtype == np.uint8  # one byte per pixel
     weights = np.random.default_rng(0).normal(size=(784, 24))
-    filters = live_filters_figure(weights, "epoch 1, step 3")
+    filters = live_filters_figure(weights)
     heat = filters.data[0]
-    assert heat.zmid == 0 and filters.layout.title.text == "First-layer filters of units 0-23, epoch 1, step 3"
-    # one byte per pixel: unit 0's first weight, on the shared scale labelled in weights
-    bound = float(heat.colorbar.ticktext[-1])
+    assert heat.zmid == 0 and filters.layout.title.text == "First-layer filters of units 0-23"
+    # one byte per pixel: unit 0's first weight, on the shared scale
+    bound = filter_scale(weights)
+    assert bound == pytest.approx(np.quantile(np.abs(weights), 0.999), rel=1e-3)
     assert heat.z.dtype == np.int8 and heat.z[0, 0] == round(np.clip(weights[0, 0] / bound, -1, 1) * 127)
+    # nothing in the layout depends on the weights: an update redraws the data only
+    assert live_filters_figure(2 * weights).layout == filters.layout
     with pytest.raises(ValueError):
-        live_filters_figure(np.zeros((100, 3)), "x")
+        live_filters_figure(np.zeros((100, 3)))
 
 
 def test_the_train_page_shows_them_live_and_sets_slow_motion(app) -> None:  # noqa: F811
@@ -143,8 +147,10 @@ def test_the_train_page_shows_them_live_and_sets_slow_motion(app) -> None:  # no
     run_until_done(at)
     watch = [e for e in at.get("component_instance") if e.key == "live_watch"]
     assert len(watch) == 1
-    titles = [json.loads(f)["layout"]["title"]["text"] for f in json.loads(watch[0].proto.json_args)["figures"]]
-    assert titles[0].startswith("First-layer filters of units 0-23, epoch 1") and "test digits" in titles[1]
+    args = json.loads(watch[0].proto.json_args)
+    titles = [json.loads(f)["layout"]["title"]["text"] for f in args["figures"]]
+    assert titles == ["First-layer filters of units 0-23", "The network's answers for 12 test digits"]
+    assert args["captions"][0].startswith("Epoch 1, step ") and " of 12 right." in args["captions"][1]
     at.select_slider(key="live_slow").set_value(2.0).run()
     assert run.watch.rate == 2.0
     at.toggle(key="live_watch_on").set_value(False).run()
