@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
 from dashboard import explain
 from dashboard.live_charts import figure_json, live_charts
 from dashboard.session import SessionData
 from figures.live import digit_strip_figure, filter_scale, live_filters_figure
-from lab.live_watch import SLOW_RATES, Watch, strip_indices
+from lab.live_watch import SLOW_RATES, UNITS, Watch, strip_indices
 
 SHOW = "live_watch_on"  # durable: sample and show the filters and digits
 SLOW = "live_slow"  # durable: batches per second, 0 = full speed
@@ -62,21 +63,35 @@ def panel(session: SessionData) -> None:
     st.fragment(run_every=interval)(_body)(session)
 
 
+def _placeholders() -> tuple[list[str], list[str]]:
+    """Before a run: blank filters and the strip's digits without answers, in the layouts the run will update.
+
+    The browser draws them while the user sets the knobs, so the first update during training is a
+    cheap redraw of data, not the first drawing of two charts.
+    """
+    data = explain.test_data()
+    idx = strip_indices(data.labels)
+    figures = [figure_json(live_filters_figure(np.zeros((data.X.shape[1], UNITS), np.float32))),
+               figure_json(digit_strip_figure(data.images[idx], data.labels[idx], None))]
+    return figures, ["The first layer's filters appear here when a run starts.",
+                     "The network's answers for these digits appear here when a run starts."]
+
+
 def _body(session: SessionData) -> None:
-    # The component is drawn from the page's first render on, empty until the first sample, after one
-    # container for the note above it: so its page loads plotly while the user sets the knobs, not
-    # during the first epoch, and later ticks only update it.
+    # The component is on the page from its first render on, after one container for the note above it.
     run = session.run
     watch = getattr(run, "watch", None) if run is not None else None
     sample = watch.latest() if watch is not None else None
     with st.container():
         if sample is None and run is not None and run.is_active:
-            st.caption("The filters and digits appear with the first batch.")
+            st.caption("The filters and digits move with the first batch.")
+    cache = session.figures
     if sample is None:
-        live_charts([], [], key="live_watch")
+        if "watch_empty" not in cache:
+            cache["watch_empty"] = _placeholders()
+        live_charts(*cache["watch_empty"], key="live_watch")
         return
     where = f"Epoch {sample.epoch}, step {sample.step}" if sample.epoch else "At the start"
-    cache = session.figures
     key = (run.run_id, sample.step)
     if cache.get("watch", (None,))[0] != key:
         data = explain.test_data()

@@ -47,24 +47,30 @@ def live_filters_figure(filters: np.ndarray, *, cols: int = 12) -> go.Figure:
         **image_axes(x_range=(-1.5, width + 0.5), y_range=(rows + 0.5, -1.5))))
 
 
-def digit_strip_figure(images: np.ndarray, labels: np.ndarray, proba: np.ndarray) -> go.Figure:
-    """Fixed test digits in a row, each with the network's answer and confidence, green when right, red when wrong."""
-    images, labels, proba = np.asarray(images), np.asarray(labels), np.asarray(proba)
+def digit_strip_figure(images: np.ndarray, labels: np.ndarray, proba: np.ndarray | None) -> go.Figure:
+    """Fixed test digits in a row, each with the network's answer and confidence, green when right, red when wrong.
+
+    Without ``proba`` (no network yet) the digits stand alone, in the same layout the answers will use.
+    """
+    images, labels = np.asarray(images), np.asarray(labels)
+    proba = np.full((len(labels), 10), np.nan, np.float32) if proba is None else np.asarray(proba)
     if not (images.shape[0] == labels.shape[0] == proba.shape[0]):
         raise ValueError(f"need one label and one row of probabilities per image, got {images.shape[0]}, "
                          f"{labels.shape[0]} and {proba.shape[0]}")
-    answers = proba.argmax(axis=1)
+    known = np.isfinite(proba).all(axis=1)
+    answers = np.where(known, np.nan_to_num(proba).argmax(axis=1), -1)
     right = answers == labels
     mosaic = tile_images(images.astype(np.float32), images.shape[0], gap=6, caption_rows=9, frame=FRAME_VALUE)
     h, _ = mosaic.tile
-    pixels = {"type": "heatmap", "z": np.nan_to_num(mosaic.z).astype(np.uint8), "colorscale": PIXEL_SCALE, "zmin": PIXEL_RANGE[0],
-              "zmax": PIXEL_RANGE[1], "showscale": False, "hoverinfo": "skip"}
+    pixels = {"type": "heatmap", "z": np.nan_to_num(mosaic.z).astype(np.uint8), "colorscale": PIXEL_SCALE,
+              "zmin": PIXEL_RANGE[0], "zmax": PIXEL_RANGE[1], "showscale": False, "hoverinfo": "skip"}
     colors = [VERDICT_COLORS["right" if ok else "wrong"] for ok in right]
-    captions = [f"<b>{a}</b> {fmt_pct(p[a])}" for a, p in zip(answers, proba)]
+    captions = [f"<b>{a}</b> {fmt_pct(p[a])}" if a >= 0 else " " for a, p in zip(answers, proba)]
+    hover = [f"labelled {t}: answers {a} ({'right' if ok else 'wrong'})" if a >= 0 else f"labelled {t}"
+             for t, a, ok in zip(labels, answers, right)]
     text = {"type": "scatter", "mode": "text", "x": mosaic.centers[:, 0], "y": mosaic.centers[:, 1] + h / 2 + 1,
             "text": captions, "textposition": "bottom center", "textfont": {"size": 12, "color": colors},
-            "hovertext": [f"labelled {t}: answers {a} ({'right' if ok else 'wrong'})"
-                          for t, a, ok in zip(labels, answers, right)], "hoverinfo": "text", "showlegend": False}
+            "hovertext": hover, "hoverinfo": "text", "showlegend": False}
     rows, width = mosaic.z.shape
     return go.Figure(data=[pixels, text], layout=layout(
         f"The network's answers for {len(labels)} test digits",

@@ -125,6 +125,8 @@ def test_the_live_figures() -> None:
     assert list(text.textfont.color) == [VERDICT_COLORS["right"]] * 7 + [VERDICT_COLORS["wrong"]] * 5
     assert text.text[0] == f"<b>{y[0]}</b> 91%" and text.hovertext[7].endswith("(wrong)")
     assert strip_fig.data[0].z.dtype == np.uint8  # one byte per pixel
+    blank = digit_strip_figure(TEST_IMAGES[strip_indices(TEST_LABELS)], y, None)  # before a run: no answers yet
+    assert blank.layout == strip_fig.layout and set(blank.data[1].text) == {" "}
     weights = np.random.default_rng(0).normal(size=(784, 24))
     filters = live_filters_figure(weights)
     heat = filters.data[0]
@@ -141,6 +143,9 @@ def test_the_live_figures() -> None:
 
 def test_the_train_page_shows_them_live_and_sets_slow_motion(app) -> None:  # noqa: F811
     at = app().run()
+    at.switch_page("app_pages/train.py").run()
+    [before] = [e for e in at.get("component_instance") if e.key == "live_watch"]  # drawn before any run
+    assert "appear here when a run starts" in json.loads(before.proto.json_args)["captions"][0]
     start_tiny_run(at, epochs=1)
     run = session(at).run
     assert run.watch is not None and run.watch.rate is None and run.watch.sampling
