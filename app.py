@@ -22,6 +22,7 @@ navigation = st.navigation({
               st.Page("app_pages/data.py", title="Data", icon=":material/grid_view:")],
     "Learn": [st.Page("app_pages/lessons.py", title="Lessons", icon=":material/school:"),
               st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+              st.Page("app_pages/runs.py", title="Runs", icon=":material/stacked_line_chart:"),
               st.Page("app_pages/step.py", title="Step through", icon=":material/footprint:"),
               *([st.Page("app_pages/classroom.py", title="Class", icon=":material/groups:")] if class_enabled() else [])],
     "Look inside": [st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),

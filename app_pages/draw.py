@@ -7,6 +7,7 @@ from dashboard.contrast_view import contrast_block
 from dashboard.neighbours_view import neighbours_section
 from dashboard.data import get_dataset
 from dashboard.session import require_model
+from dashboard.timeline import at, rewind
 from figures import draw as fd
 from figures.inspect import layer_activity_figure
 from lab.drawing import (NEAR_INK, ImageError, prepare_canvas, prepare_example, prepare_upload,
@@ -27,7 +28,7 @@ st.title("Draw a digit")
 st.caption("Draw a digit and see what the network sees and answers: the 28×28 picture it actually gets, "
            "how sure it is of each digit, and which pixels drove its answer.")
 
-view = require_model()
+view = rewind(require_model())
 model = view.model
 
 
@@ -144,7 +145,7 @@ with right:
                    "means confident, not correct: on drawings unlike MNIST it can be confidently wrong.")
 
 if reading is not None:
-    st.header("What the network sees, and why it answers " + label(reading.predicted))
+    st.header("What the network sees, and why it answers " + label(reading.predicted) + at(view))
     a, b = st.columns(2, gap="large")
     with a:
         st.plotly_chart(fd.input_figure(prep.image, prep.centre_of_mass), key="draw_input",

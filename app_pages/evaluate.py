@@ -9,6 +9,7 @@ from dashboard.calibration_view import calibration_section
 from dashboard.contrast_view import mistake_section
 from dashboard.session import require_model
 from dashboard.weights_note import live_weights_note
+from dashboard.timeline import at, rewind
 from figures import evaluate as fe
 from figures.inspect import digit_figure
 from figures.output_layer import probability_figure
@@ -24,7 +25,7 @@ _pct2 = partial(fmt_pct, digits=2)  # the report's shares, as the accuracy tiles
 st.title("Evaluate")
 st.caption("How good the model is on the 10,000 test digits it never trained on, and where it fails.")
 
-view = require_model()
+view = rewind(require_model())
 
 data = explain.test_data()
 ev = explain.evaluation(view)
@@ -43,7 +44,7 @@ cols[2].metric("Mistakes", f"{n_wrong:,}", help="Test digits whose most probable
 cols[3].metric("Test digits", f"{n_test:,}")
 
 # ---------------------------------------------------------------------------------------- confusion matrix
-st.header("Confusion matrix")
+st.header(f"Confusion matrix{at(view)}")
 pairs = most_confused_pairs(ev.confusion, k=5)
 cell = picks.confusion_cell(pairs)
 
@@ -85,7 +86,7 @@ else:
                "confidence in its answer.")
 
 # ---------------------------------------------------------------------------------------- misclassified
-st.header("Misclassified digits")
+st.header(f"Misclassified digits{at(view)}")
 st.caption("Sorted by how sure the model was. The first ones are confident mistakes: the model gives almost all "
            "its probability to a wrong digit. Some are genuinely ambiguous or mislabelled; others show a blind "
            "spot. A high confidence is not a guarantee.")
@@ -128,7 +129,7 @@ else:
                      "backprop change?", icon=":material/footprint:", query_params={"digits": str(index)})
 
 # ---------------------------------------------------------------------------------------- abstention
-st.header("Answer only when sure")
+st.header(f"Answer only when sure{at(view)}")
 threshold = st.slider("Confidence threshold", 0.10, 1.0, 0.90, 0.01, key="ev_threshold",
                       help="The model answers only when its top probability reaches this value and abstains "
                            "otherwise (a human would check those digits).")
@@ -146,7 +147,7 @@ st.caption("Move right along the threshold: the model answers fewer digits (bott
            "nothing about correctness.")
 
 # ---------------------------------------------------------------------------------------- per class
-st.header(f"Per {noun()}")
+st.header(f"Per {noun()}{at(view)}")
 left, right = st.columns([2, 3], gap="large")
 with left:
     st.dataframe(ev.report.style.format({"precision": _pct2, "recall": _pct2, "f1": _pct2, "support": "{:,}"}),

@@ -8,6 +8,7 @@ from dashboard.neighbours_view import neighbours_section
 from dashboard.prototype_view import prototypes_section
 from dashboard.session import require_model
 from dashboard.weights_note import live_weights_note
+from dashboard.timeline import at, rewind
 from figures import inspect as fi
 from figures import output_layer as fo
 from lab.format import fmt_pct
@@ -21,7 +22,7 @@ st.title("Inspect")
 st.caption("What the network learned: the patterns its first layer looks for, how one digit flows through it, "
            "how its weights changed while it learned, and how each layer arranges the digits.")
 
-view = require_model()
+view = rewind(require_model())
 
 model = view.model
 n_layers = model.n_layers
@@ -40,7 +41,7 @@ n_units = W1.shape[1]
 active = first_layer_active(sample)
 
 # ---------------------------------------------------------------------------------------- filters
-st.header("First-layer filters")
+st.header(f"First-layer filters{at(view)}")
 st.caption("Each first-layer unit computes a weighted sum of the 784 pixels. Drawing its 784 weights as a 28×28 "
            "image shows what it looks for: ink on blue pixels raises its input, ink on red pixels lowers it, "
            "white pixels do not matter.")
@@ -111,7 +112,7 @@ else:
                    "weights with that value): watch it widen as the network learns.")
 
 # ---------------------------------------------------------------------------------------- one digit
-st.header("One digit through the network")
+st.header(f"One digit through the network{at(view)}")
 n_test = len(data.labels)
 # First visit (or another test set): the most confident mistake.
 index = picks.digit(n_test, default=int(ev.mistakes["index"].iloc[0]) if len(ev.mistakes) else 0)
@@ -150,7 +151,7 @@ if n_layers >= 2:
         st.caption("Top: the ten digits' scores (logits). Bottom: the same after softmax, as probabilities.")
 
 # ---------------------------------------------------------------------------------------- training dynamics
-st.header("Weights and gradients, layer by layer")
+st.header(f"Weights and gradients, layer by layer{at(view)}")
 names = [fi.layer_name(j, n_layers) for j in range(n_layers)]
 hidden_names = names[:-1]
 history = view.history
@@ -217,7 +218,7 @@ if n_layers >= 2:
                "is harmless (they still pass gradients), so the trainer does not count them.")
 
 # ---------------------------------------------------------------------------------------- layer map
-st.header("A map of each layer")
+st.header(f"A map of each layer{at(view)}")
 st.caption("Each layer turns a digit into a list of numbers. PCA finds the two directions in which those lists "
            "differ most and places each digit by them: digits the layer treats alike land close together.")
 layer_options = {f"{name} ({'activations' if j < n_layers - 1 else 'scores before softmax'})": j

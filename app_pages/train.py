@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import knobs as kn
+from dashboard import live_watch_view, lr_range_view
 from dashboard.data import get_dataset
 from dashboard.dataset_choice import dataset_selector
 from dashboard.params import write_query
@@ -37,11 +38,13 @@ with left:
         fits = config is not None and model_summary(config)
     st.button("Reset settings to the defaults", key="btn_reset_knobs", on_click=kn.reset_knobs,
               icon=":material/settings_backup_restore:", help="Back to the default preset's settings.")
+    lr_range_view.panel(config if fits else None, dataset.x_train, dataset.y_train)
 
 with right:
     controls(session, config if fits else None, dataset.x_train, dataset.y_train)
     if session.run is not None and session.run.is_active and config is not None and config != session.run.config:
         st.caption(":material/info: Changed settings apply to the next run (press Start after this one ends).")
     live_panel(session)
+    live_watch_view.panel(session)
     st.divider()
     download_and_upload(session)

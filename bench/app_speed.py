@@ -8,7 +8,10 @@
    - "trainer alone, 1 BLAS thread": the same with the BLAS cap the app's server sets (see
      lab/threads.py), to split the app's overhead into "the cap" and "the UI";
    - "app, live charts": the same config started from the Train page of a real server, with a real browser
-     (Debian's chromium) showing the live charts (redrawn twice a second) and the sidebar status.
+     (Debian's chromium) showing the live charts (redrawn twice a second), the live filters and digits
+     (sampled in the training thread, redrawn once a second) and the sidebar status;
+   - "app, no filters or digits": the same with the Train page's "Watch the filters and digits" toggle off,
+     so "with / without" is what the live filters and digits cost the epoch.
    Rounds alternate (alone, capped, app, alone, ...) so that load from other processes hits all alike;
    each ratio divides two runs of the same round, and the median over rounds is reported with every
    round's value. Target: app / alone <= 1.15.
@@ -71,20 +74,50 @@ def trainer_alone(config: TrainConfig, blas_threads: int | None = None) -> list[
     return [statistics.mean(row["seconds"] for row in result.history)]  # as the app reports it
 
 
-def through_app(url: str, config: TrainConfig, timeout: float = 900.0) -> list[float]:
+def through_app(url: str, config: TrainConfig, timeout: float = 900.0, *, watch: bool = True) -> list[float]:
     """Start the run from the Train page, keep the page (live charts) open to the end; per-epoch seconds."""
     query = urllib.parse.urlencode(knobs_to_query(config_to_knobs(config)))
     with browser_page() as page:
         page.goto(f"{url}/train?{query}")
         wait_for_app_idle(page, 120)
-        # As a user reads the page before pressing Start, the live-chart component loads its plotly.
-        page.wait_for_function("() => [...document.querySelectorAll('iframe')].some("
-                               "f => f.contentWindow && f.contentWindow.Plotly)", timeout=60_000)
+        if not watch:
+            page.get_by_text("Watch the filters and digits").first.click()
+            wait_for_app_idle(page, 60)
+        # As a user reads the page before pressing Start, the live-chart components load their plotly.
+        page.wait_for_function("() => { const f = [...document.querySelectorAll('iframe')]; return f.length && "
+                               "f.every(f => f.contentWindow && f.contentWindow.Plotly); }", timeout=60_000)
         click_button(page, "Start")
         caption = page.get_by_text(re.compile(r"s per epoch, validation included"))
         caption.first.wait_for(timeout=timeout * 1000)
         seconds = float(re.search(r"\(([\d.]+) s per epoch", caption.first.inner_text()).group(1))
     return [seconds]
+
+
+def watch_costs(config: TrainConfig, repeats: int = 200) -> tuple[float, float]:
+    """(ms per sample taken in the training thread, ms to build and serialise the two live figures on the server)."""
+    import numpy as np
+
+    from dashboard.live_charts import figure_json
+    from figures.live import digit_strip_figure, live_filters_figure
+    from lab.live_watch import Watch, strip_indices
+    from nn.data import to_float
+    from nn.model import MLP
+
+    ds = load_mnist()
+    idx = strip_indices(ds.y_test)
+    watch = Watch(to_float(ds.x_test[idx]), ds.y_test[idx])
+    model = MLP(config.model, np.random.default_rng(0))
+    samples, figures = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        sample = watch.sample(model, 1, 1)
+        samples.append(time.perf_counter() - start)
+    for _ in range(repeats // 10):
+        start = time.perf_counter()
+        figure_json(live_filters_figure(sample.filters))
+        figure_json(digit_strip_figure(ds.x_test[idx], ds.y_test[idx], sample.proba))
+        figures.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(samples), 1e3 * statistics.median(figures)
 
 
 def wait_until_rendered(page, charts: int = 0) -> None:
@@ -147,6 +180,7 @@ def main() -> None:
     alone: list[float] = []
     alone_capped: list[float] = []
     app: list[float] = []
+    unwatched: list[float] = []
     with streamlit_server() as url:
         fresh = first_renders(url)  # the first visitor of this server process loads the dataset from disk
         print(f"first renders, fresh server: {fresh}", file=sys.stderr, flush=True)
@@ -162,6 +196,9 @@ def main() -> None:
                   file=sys.stderr, flush=True)
             app += through_app(url, config)
             print(f"round {i + 1}: through the app {app[-1]:.2f} s/epoch", file=sys.stderr, flush=True)
+            unwatched += through_app(url, config, watch=False)
+            print(f"round {i + 1}: through the app, no filters or digits {unwatched[-1]:.2f} s/epoch",
+                  file=sys.stderr, flush=True)
     alone_s, app_s, capped_s = (statistics.median(x) for x in (alone, app, alone_capped))
     print(f"\nConfig: preset {args.preset}, {config.epochs} epochs, hidden {config.model.hidden}, "
           f"batch {config.batch_size}, train_subset {config.train_subset or 'all'}; {args.rounds} round(s)\n")
@@ -170,6 +207,7 @@ def main() -> None:
     capped_name = f"seconds/epoch, trainer alone, {blas_threads_setting()} BLAS thread(s)"
     print(f"{capped_name:44s} {capped_s:10.2f}")
     print(f"{'seconds/epoch, app with live charts (median)':44s} {app_s:10.2f}")
+    print(f"{'seconds/epoch, app without filters, digits':44s} {statistics.median(unwatched):10.2f}")
     # Ratios pair the three runs of one round (minutes apart), then take the median over rounds: the
     # machine's speed drifts, and a ratio of medians could pair one round's alone with another's app.
     def paired(top: list[float], bottom: list[float]) -> tuple[float, str]:
@@ -180,8 +218,12 @@ def main() -> None:
     print(f"{'ratio app / alone (median of rounds)':44s} {ratio:10.3f} {'<= 1.15':>10s} "
           f"{'yes' if ratio <= 1.15 else 'NO':>4s}   rounds {each}")
     for label, (value, each) in (("  of which the BLAS cap (capped / alone)", paired(alone_capped, alone)),
-                                 ("  of which the UI (app / capped)", paired(app, alone_capped))):
+                                 ("  of which the UI (app / capped)", paired(app, alone_capped)),
+                                 ("  filters and digits (with / without)", paired(app, unwatched))):
         print(f"{label:44s} {value:10.3f} {'':15s}   rounds {each}")
+    sample_ms, figures_ms = watch_costs(config)
+    print(f"{'filters and digits: one sample (training thr.)':44s} {sample_ms:9.3f} ms  (taken twice a second)")
+    print(f"{'filters and digits: two figures (server)':44s} {figures_ms:9.3f} ms  (built once a second)")
     for name in fresh:
         print(f"{'first render, fresh server: ' + name:44s} {fresh[name]:9.2f}s")
     for name in warm:

@@ -45,6 +45,11 @@ def evaluation(view: ModelView) -> Evaluation:
     return _evaluate(view.version, view.model, test_data())
 
 
+def evaluation_of(version: str, model: Any) -> Evaluation:
+    """Any model's test-set results, shared with the Evaluate page's cache (e.g. a kept run's)."""
+    return _evaluate(version, model, test_data())
+
+
 @st.cache_resource(show_spinner="Running the sample digits through every layer…", max_entries=6)
 def _layer_sample(version: str, _model: Any, _data: TestData) -> LayerSample:
     return compute_layer_sample(_model, _data)

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from lab.run_summary import RunSummary, summarize_run
+from lab.runs import RunBook, RunRecord
 from lab.training_run import TrainingRun
 
 _KEY = "_mnist_session"
@@ -38,12 +39,20 @@ class ModelView:
     snapshots: list = field(default_factory=list)  # [(epoch, W1 copy)]
     meta: dict = field(default_factory=dict)  # what the .npz said (uploaded) or the train config (trained)
     weights_at: str = ""  # a run's: which weights these are ("weights at the end of epoch 2 of 40 (live…)")
+    timeline: list = field(default_factory=list)  # [nn.trainer.telemetry.Checkpoint], the run's whole-network copies
+    epochs_planned: int = 0
+    point: str = ""  # where on the timeline these weights are ("epoch 3 of 8 (live)"); empty: not said
+    label: str = ""  # names a kept run made current ("Run 2 (made current on the Runs page)")
 
     @property
     def description(self) -> str:
-        """Which model this is, as the pages say it ("the run in progress: weights at the end of epoch 2 of 40")."""
-        source = _SOURCES.get(self.source, self.source)
-        return f"{source}: {self.weights_at}" if self.weights_at else source
+        """Which model this is, as the pages say it ("the run in progress: weights at the end of epoch 2 of 40",
+        "the model you trained, at epoch 3 of 8")."""
+        what = self.label or _SOURCES.get(self.source, self.source)
+        rewound = self.point and not self.point.endswith("(live)")  # the slider moved back in time
+        if self.weights_at and not rewound:
+            return f"{what}: {self.weights_at}"
+        return f"{what}, at {self.point}" if self.point else what
 
 
 _SOURCES = {"training": "the run in progress", "trained": "the model you trained", "uploaded": "the uploaded model"}
@@ -65,6 +74,10 @@ class SessionData:
     _npz: Any = None  # (version, bytes, file name) of the model download
     past_runs: list[RunSummary] = field(default_factory=list)  # runs this session replaced, oldest first
     controls_drawn: Any = None  # (can_start, lab.run_controls.ControlState) the Train page last drew
+    book: RunBook = field(default_factory=RunBook)  # every run of the session (the Runs page)
+    current: str | None = None  # the kept run made current on the Runs page (None: the latest run or upload)
+    book_notice: str = ""  # e.g. which old runs made room for a new one
+    _record_view: ModelView | None = None
 
 
 def get_session() -> SessionData:
@@ -95,18 +108,46 @@ def _tab_guard(_data: SessionData) -> _TabGuard:
     return _TabGuard(_data)
 
 
-def set_run(data: SessionData, run: TrainingRun | None) -> None:
-    """Make ``run`` this session's run, stopping and releasing any previous one."""
+def set_run(data: SessionData, run: TrainingRun | None, *, parent: str | None = None, change: str = "") -> None:
+    """Make ``run`` this session's run (and its current model), stopping any previous one and keeping its record.
+
+    ``parent`` and ``change``: the run ``run`` repeats with one change (paired A/B runs).
+    """
     old = data.run
+    dropped: list[str] = []
     if old is not None and old is not run:
         old.stop()
         old.join(timeout=2.0)
         data.past_runs = [*data.past_runs, summarize_run(old)][-MAX_PAST_RUNS:]
+        dropped = data.book.refresh()  # its record is taken before its trainer goes
         old.release()
     data.run = run
     data._view = None
+    data.current = None
     if run is not None:
+        from dashboard.live_watch_view import attach  # lazy: it reads the test set through dashboard.explain
+
+        if getattr(run, "watch", False) is None:
+            attach(run)  # live filters, digits and slow motion, from its first batch
         data.uploaded = None
+        dropped += data.book.add_run(run, parent=parent, change=change)
+    if dropped:
+        data.book_notice = (f"{', '.join(dropped)} made room for the new run: a session keeps "
+                            f"{data.book.limit} runs within {data.book.memory_limit // 2**20} MB.")
+
+
+def record_view(data: SessionData, record: RunRecord) -> ModelView:
+    """The view of a kept run (cached while it stays the one shown)."""
+    cached = data._record_view
+    if cached is not None and cached.version == record.version:
+        return cached
+    meta = {"train_config": record.config.to_dict()} if record.config is not None else {}
+    data._record_view = ModelView(
+        model=record.model, version=record.version, source=record.source, history=record.history,
+        label=f"{record.name} (made current on the Runs page)",
+        snapshots=list(record.snapshots), meta=meta, timeline=list(record.timeline),
+        epochs_planned=record.config.epochs if record.config is not None else 0)
+    return data._record_view
 
 
 def run_history(data: SessionData) -> list[RunSummary]:
@@ -115,8 +156,16 @@ def run_history(data: SessionData) -> list[RunSummary]:
 
 
 def current_model() -> ModelView | None:
-    """The model pages should show: the run's (live, a copy per epoch) or an uploaded one; None if neither."""
+    """The model pages should show: a kept run made current, else the run's (live, a copy per epoch) or an
+    uploaded one; None if none."""
     data = get_session()
+    if data.current is not None:
+        data.book.refresh(keep=data.current)
+        entry = data.book.get(data.current)
+        if entry is not None and entry.record is not None:
+            return record_view(data, entry.record)
+        if entry is None:
+            data.current = None  # deleted
     if data.uploaded is not None:
         return data.uploaded
     run = data.run
@@ -128,6 +177,8 @@ def current_model() -> ModelView | None:
     source = "training" if run.is_active else "trained"
     if data._view is not None and data._view.version == version and data._view.source == source:
         data._view.weights_at = weights_at  # the same weights; the run's phase may have moved on
+        if run.trainer is not None:  # checkpoints inside epoch 1 arrive before the next model copy
+            data._view.timeline = list(getattr(run.trainer, "timeline", []) or [])
         return data._view
     trainer = run.trainer
     history = None
@@ -138,9 +189,10 @@ def current_model() -> ModelView | None:
         except Exception:  # history is a nicety; a view without it still works  # noqa: BLE001
             history = None
         snapshots = list(getattr(trainer, "snapshots", []) or [])
+    timeline = list(getattr(trainer, "timeline", []) or []) if trainer is not None else []
     data._view = ModelView(model=model, version=version, source=source, trainer=trainer,
                            history=history, snapshots=snapshots, meta={"train_config": run.config.to_dict()},
-                           weights_at=weights_at)
+                           weights_at=weights_at, timeline=timeline, epochs_planned=run.config.epochs)
     return data._view
 
 

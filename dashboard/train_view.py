@@ -204,6 +204,7 @@ def handle_upload(session: SessionData, upload: Any) -> None:
 
 
 def _load_upload(session: SessionData, upload: Any) -> tuple[str, str]:
+    from dashboard.runs import add_upload
     from nn.serialize import ModelFileError, load_model
 
     if session.run is not None and session.run.is_active:
@@ -224,5 +225,6 @@ def _load_upload(session: SessionData, upload: Any) -> tuple[str, str]:
     view.meta["summary"] = " → ".join(map(str, config.layer_sizes)) + (f", {accuracies}" if accuracies else "")
     set_run(session, None)
     session.uploaded = view
+    add_upload(session, model, meta, view.version, upload.name)  # the Runs page keeps it beside the trained runs
     return "success", f"Loaded {upload.name}: layers {view.meta['summary']}."
 

@@ -44,6 +44,13 @@ LINE_COLORS = {
 }
 
 
+# An answer judged against its label (the live digit strip): green right, red wrong.
+VERDICT_COLORS = {"right": "#2e7d32", "wrong": "#c62828"}
+
+# Runs overlaid on one chart (Runs page): six colours apart from the digits' (ColorBrewer Dark2).
+RUN_COLORS: tuple[str, ...] = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#a6761d")
+
+
 def diverging_kwargs(values: np.ndarray, *, quantile: float | None = None) -> dict:
     """Keyword arguments for ``go.Heatmap``/``px.imshow`` showing signed ``values`` centred on zero."""
     zmin, zmax = diverging_range(values, quantile=quantile)

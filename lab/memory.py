@@ -9,7 +9,9 @@ import numpy as np
 from lab.settings import max_trainings_setting
 from nn.config import TrainConfig
 from nn.memory import memory_headroom
+from nn.model import param_count
 from nn.trainer import memory_estimate
+from nn.trainer.telemetry import INNER_FRACTIONS
 
 
 def memory_budget_bytes() -> int:
@@ -35,10 +37,17 @@ def _available_memory_bytes() -> int:
 
 
 def run_memory_bytes(config: TrainConfig) -> int:
-    """What a run will allocate: the engine's estimate plus evaluation blocks and filter snapshots."""
+    """What a run will allocate: the engine's estimate plus evaluation blocks, filter snapshots and the timeline."""
     eval_rows = 4096  # the model evaluates in blocks of this many rows
     itemsize = np.dtype(config.model.dtype).itemsize
     evaluation = eval_rows * (sum(config.model.hidden) * 2 + config.model.n_classes * 2) * itemsize
     w1 = config.model.layer_sizes[0] * config.model.layer_sizes[1] * itemsize
     snapshots = min(config.snapshot_budget_bytes, w1 * (config.epochs + 1))
-    return memory_estimate(config.model, config.batch_size, config.optimizer) + evaluation + snapshots
+    timeline = min(config.snapshot_budget_bytes, timeline_need_bytes(config))
+    return memory_estimate(config.model, config.batch_size, config.optimizer) + evaluation + snapshots + timeline
+
+
+def timeline_need_bytes(config: TrainConfig) -> int:
+    """The whole network's copies a run would keep with no budget: start, inside epoch 1, epoch ends, end."""
+    copies = 1 + len(INNER_FRACTIONS) + config.epochs + 1
+    return param_count(config.model) * np.dtype(config.model.dtype).itemsize * copies

@@ -81,6 +81,7 @@ class TrainingRun:
         self._model_copy_step = -1
         self._own_steps = 0  # steps a learner took on their own digits while paused (see train_on)
         self._model_copy_point = CopyPoint(0, 0, 0, config.epochs)
+        self.watch: Any = None  # lab.live_watch.Watch: live filters and digits, slow motion
         # Orphan detection.
         self.last_heartbeat = time.monotonic()
         self.tab_gone_at: float | None = None
@@ -272,6 +273,10 @@ class TrainingRun:
             if event.state != RunState.RUNNING:
                 self._snapshot_model()
             share_cores()
+        watch = self.watch
+        if watch is not None:  # between two steps: the weights hold still
+            watch.on_event(getattr(self.trainer, "model", None), event, step=self._step, epoch=self._epoch,
+                           cancel=self._cancel)
 
     def _set_phase(self, phase: str, reason: str = "") -> None:
         with self._lock:

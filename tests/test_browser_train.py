@@ -46,7 +46,7 @@ def epochs_done(page) -> int:
 
 def assert_live_charts_update_in_place(page) -> None:
     """Three charts in the live-chart component; the loss chart gets new batches without being remounted."""
-    charts = page.frame_locator('iframe[title*="live_charts"]').locator(".js-plotly-plot")
+    charts = page.frame_locator('iframe[title*="live_charts"] >> nth=0').locator(".js-plotly-plot")
     charts.nth(2).wait_for(timeout=30_000)
     assert charts.count() == 3
     loss = charts.first
@@ -109,7 +109,7 @@ def test_train_quick_preset_switch_pages_stop_and_download(server) -> None:
         download_info.value.save_as(target)
 
         page.get_by_role("button", name="Reset", exact=True).first.click()  # the model is forgotten: its charts leave the page too
-        charts = page.frame_locator('iframe[title*="live_charts"]').locator(".js-plotly-plot")
+        charts = page.frame_locator('iframe[title*="live_charts"] >> nth=0').locator(".js-plotly-plot")
         page.get_by_text("The quick preset trains in 5-10 seconds").first.wait_for(timeout=30_000)
         deadline = time.monotonic() + 10
         while charts.count():

@@ -45,7 +45,7 @@ from nn.trainer.controls import Controls, Decision
 from nn.trainer.data import check_data, check_model, split
 from nn.trainer.guard import CHECKPOINT_EVERY, DivergenceGuard, EarlyStopping, word
 from nn.trainer.results import LrChange, TrainResult
-from nn.trainer.telemetry import Telemetry
+from nn.trainer.telemetry import Checkpoint, Telemetry
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,7 +104,8 @@ class Trainer:
         self._augmenter = Augmenter(config.augment, self.batch_size, model.dtype) if config.augment.enabled else None
         sample = self.val_idx if self.val_idx.size else self.train_idx
         self.telemetry = Telemetry(model, self.engine.grad_W, self._images[sample[:DEAD_SAMPLE]],
-                                   config.snapshot_budget_bytes, layer_statistics)
+                                   config.snapshot_budget_bytes, layer_statistics,
+                                   batches_per_epoch=self.batches_per_epoch)
         self.epoch_events = self.telemetry.epoch_events
         self.guard = DivergenceGuard(model, config.optimizer)
         self.early_stopping = EarlyStopping(model, config.early_stopping_patience)
@@ -208,6 +209,11 @@ class Trainer:
         """[(epoch, copy of W_1)], epoch 0 being the initial weights; thinned to fit the memory budget."""
         return list(self.telemetry.snapshots)
 
+    @property
+    def timeline(self) -> list[Checkpoint]:
+        """Copies of the whole network (start, inside epoch 1, epoch ends, the end); see telemetry.py."""
+        return list(self.telemetry.timeline)
+
     def history(self) -> pd.DataFrame:
         """One row per completed epoch: losses, accuracies, lr, timing and per-layer health columns."""
         return self.telemetry.history()
@@ -264,7 +270,7 @@ class Trainer:
 
     def _loop(self) -> Iterator[Event]:
         self._run_start = time.perf_counter()
-        self.telemetry.add_snapshot(0)
+        self.telemetry.start()
         for epoch in range(1, self.config.epochs + 1):
             self._epoch = epoch
             started, paused_before = time.perf_counter(), self.controls.paused_seconds
@@ -301,6 +307,7 @@ class Trainer:
                 return None
             self._losses[self._step] = loss
             self._step += 1
+            self.telemetry.after_batch(epoch, b + 1)
             loss_sum, correct, seen = loss_sum + loss * idx.size, correct + engine.last_batch_correct, seen + idx.size
             if self._step % CHECKPOINT_EVERY == 0:
                 self.guard.keep(epoch, b + 1)
@@ -369,8 +376,7 @@ class Trainer:
     def _finish(self) -> None:
         self._seconds = (time.perf_counter() - getattr(self, "_run_start", time.perf_counter())
                          - self.controls.paused_seconds)
-        if self._epochs_done:
-            self.telemetry.add_snapshot(self._epochs_done, final=True)
+        self.telemetry.finish(self._epochs_done)
         self.result = TrainResult(
             state=self._state, reason=self._reason, epochs_done=self._epochs_done,
             history=[dict(r) for r in self.telemetry.rows], seconds=self._seconds, steps=self._step,

@@ -1,0 +1,120 @@
+"""The one epoch slider through AppTest: Evaluate, Inspect and Draw rewind to the same point, named and in the URL."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lab.evaluation import evaluate, to_test_data
+from lab.format import fmt_pct
+from lab.timeline import model_at
+from nn.config import ModelConfig, TrainConfig
+from nn.trainer import Trainer
+from tests.test_pages_explain import app, bars_dataset, dataset, trained_view, with_view  # noqa: F401
+
+CONFIG = TrainConfig(model=ModelConfig(hidden=(24, 16)), epochs=3, batch_size=64, lr=3e-3, val_size=300, seed=1)
+
+
+@pytest.fixture(scope="module")
+def run(dataset):  # noqa: F811
+    trainer = Trainer(CONFIG, dataset.x_train, dataset.y_train)
+    trainer.run()
+    return trainer
+
+
+def timeline_view(trainer: Trainer):
+    view = trained_view(trainer, version="r9-test:141")
+    view.timeline, view.epochs_planned = trainer.timeline, trainer.config.epochs
+    view.meta = {"train_config": trainer.config.to_dict()}
+    return view
+
+
+def tiles(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def accuracy_at(trainer: Trainer, dataset, index: int) -> str:  # noqa: F811
+    model = model_at(trainer.config.model, trainer.timeline[index])
+    return fmt_pct(evaluate(model, to_test_data(dataset.x_test, dataset.y_test)).accuracy, 2)
+
+
+def query(at: AppTest, name: str):
+    value = at.query_params.get(name)
+    return value[-1] if isinstance(value, list) else value
+
+
+def test_the_slider_rewinds_evaluate_and_every_page_keeps_the_point(app, run, dataset) -> None:  # noqa: F811
+    at = with_view(app(), timeline_view(run))
+    at.switch_page("app_pages/evaluate.py").run()
+    assert not at.exception, at.exception
+    slider = at.select_slider(key="timeline_slider")
+    assert list(slider.options) == ["start", "epoch 1 · batch 3/43", "epoch 1 · batch 5/43", "epoch 1 · batch 11/43",
+                      "epoch 1 · batch 22/43", "epoch 1", "epoch 2", "epoch 3"]
+    assert slider.value == 7
+    assert tiles(at)["Test accuracy"] == accuracy_at(run, dataset, 7)
+    assert any("budget" in c.value and "8 copies of the whole network" in c.value for c in at.caption)
+
+    slider.set_value(5).run()  # epoch 1
+    assert not at.exception, at.exception
+    assert tiles(at)["Test accuracy"] == accuracy_at(run, dataset, 5)
+    assert any("at epoch 1 of 3" in c.value for c in at.caption)
+    assert any("Confusion matrix · epoch 1 of 3" in h.value for h in at.header)
+    assert query(at, "epoch") == "1"
+
+    at.switch_page("app_pages/inspect.py").run()
+    assert not at.exception, at.exception
+    assert at.select_slider(key="timeline_slider").value == 5
+    assert any("First-layer filters · epoch 1 of 3" in h.value for h in at.header)
+    at.switch_page("app_pages/draw.py").run()
+    assert not at.exception, at.exception
+    assert at.select_slider(key="timeline_slider").value == 5
+
+    at.select_slider(key="timeline_slider").set_value(0).run()  # the random start: about chance
+    at.switch_page("app_pages/evaluate.py").run()
+    assert tiles(at)["Test accuracy"] == accuracy_at(run, dataset, 0)
+    assert any("the random start (epoch 0 of 3)" in c.value for c in at.caption)
+
+
+def test_a_position_in_the_url_is_adopted_and_a_bad_one_refused_in_one_line(app, run, dataset) -> None:  # noqa: F811
+    at = with_view(app(), timeline_view(run))
+    at.query_params["epoch"] = "0.12"  # nearest: batch 5 of 43 (0.116)
+    at.switch_page("app_pages/evaluate.py").run()
+    assert not at.exception, at.exception
+    assert tiles(at)["Test accuracy"] == accuracy_at(run, dataset, 2)
+    assert any("epoch 1 of 3, after batch 5 of 43" in c.value for c in at.caption)
+
+    at.query_params["epoch"] = "1e999; drop"
+    at.run()
+    assert not at.exception, at.exception
+    warnings = [w.value for w in at.warning if "epoch=" in w.value]
+    assert len(warnings) == 1 and "newest weights" in warnings[0]
+    assert tiles(at)["Test accuracy"] == accuracy_at(run, dataset, 7)
+
+
+def test_a_model_without_a_timeline_says_so_and_shows_its_weights(app, run) -> None:  # noqa: F811
+    at = with_view(app(), trained_view(run, version="upload:x"))
+    at.switch_page("app_pages/evaluate.py").run()
+    assert not at.exception, at.exception
+    assert not [s for s in at.get("select_slider") if s.key == "timeline_slider"]
+    assert any("no timeline" in c.value for c in at.caption)
+
+
+def test_a_run_trained_on_the_train_page_has_its_timeline_on_evaluate(app) -> None:  # noqa: F811
+    from tests.test_app_pages import run_until_done, session, start_tiny_run
+
+    at = app().run()
+    start_tiny_run(at, epochs=2)
+    run_until_done(at)
+    at.switch_page("app_pages/evaluate.py").run()
+    assert not at.exception, at.exception
+    slider = at.select_slider(key="timeline_slider")
+    assert slider.options[0] == "start" and slider.options[-1] == "epoch 2" and slider.value == len(slider.options) - 1
+    assert any("the model you trained, at epoch 2 of 2" in c.value for c in at.caption)
+    slider.set_value(0).run()
+    assert query(at, "epoch") == "0"
+    view = session(at)._view
+    start = model_at(view.model.config, view.timeline[0])
+    X = bars_dataset().x_test.reshape(-1, 784).astype(np.float32) / 255
+    wrong = int((start.predict(X) != bars_dataset().y_test).sum())
+    assert tiles(at)["Mistakes"] == f"{wrong:,}"
