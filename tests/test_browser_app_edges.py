@@ -55,7 +55,7 @@ def tile(page, label: str) -> str:
 
 
 def live_chart(page, n: int):
-    return page.frame_locator('iframe[title*="live_charts"]').locator(".js-plotly-plot").nth(n)
+    return page.frame_locator('iframe[title*="live_charts"] >> nth=0').locator(".js-plotly-plot").nth(n)
 
 
 def test_step_look_step_keeps_the_buttons_and_the_sidebar_right(server) -> None:
