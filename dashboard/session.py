@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from dashboard.departure import tab_guard
 from lab.training_run import TrainingRun
 
 _KEY = "_mnist_session"
@@ -31,7 +32,6 @@ class ModelView:
     model: Any  # nn.model.MLP
     version: str
     source: str  # "training", "trained" or "uploaded"
-    trainer: Any = None  # nn.trainer.Trainer, or None for an uploaded model
     history: pd.DataFrame | None = None  # one row per epoch
     snapshots: list = field(default_factory=list)  # [(epoch, W1 copy)]
     meta: dict = field(default_factory=dict)  # what the .npz said (uploaded) or the train config (trained)
@@ -60,6 +60,13 @@ class SessionData:
     _view: ModelView | None = None  # cached per version
     figures: dict = field(default_factory=dict)  # live charts: name -> (key, figure JSON), rebuilt on change
     _npz: Any = None  # (version, bytes, file name) of the model download
+    left_at: float | None = None  # time.monotonic() when the tab disconnected; None while it is here
+
+    def drop_caches(self) -> None:
+        """Forget what is rebuilt on demand: the model view (weights copy, history), live figures, the .npz."""
+        self._view = None
+        self.figures = {}
+        self._npz = None
 
 
 def get_session() -> SessionData:
@@ -68,26 +75,8 @@ def get_session() -> SessionData:
     if data is None:
         data = SessionData()
         st.session_state[_KEY] = data
-    _tab_guard(data)
+    tab_guard(data)
     return data
-
-
-class _TabGuard:
-    """Lives in a session-scoped cache: when the session disconnects, Streamlit releases it."""
-
-    def __init__(self, data: SessionData) -> None:
-        self.data = data
-
-
-def _on_tab_gone(guard: _TabGuard) -> None:
-    run = guard.data.run
-    if run is not None:
-        run.tab_gone()  # the reaper stops it unless the tab reconnects within the grace period
-
-
-@st.cache_resource(scope="session", on_release=_on_tab_gone, show_spinner=False)
-def _tab_guard(_data: SessionData) -> _TabGuard:
-    return _TabGuard(_data)
 
 
 def set_run(data: SessionData, run: TrainingRun | None) -> None:
@@ -126,7 +115,7 @@ def current_model() -> ModelView | None:
         except Exception:  # history is a nicety; a view without it still works  # noqa: BLE001
             history = None
         snapshots = list(getattr(trainer, "snapshots", []) or [])
-    data._view = ModelView(model=model, version=version, source=source, trainer=trainer,
+    data._view = ModelView(model=model, version=version, source=source,
                            history=history, snapshots=snapshots, meta={"train_config": run.config.to_dict()})
     return data._view
 

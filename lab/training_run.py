@@ -199,12 +199,18 @@ class TrainingRun:
         return now - self.last_heartbeat > settings.HEARTBEAT_TIMEOUT_S
 
     def release(self) -> None:
-        """Drop the big objects (trainer, model copies) once the run has ended and nobody will look."""
+        """Drop the big objects (trainer, engine, model copies) once nobody will train or look at them.
+
+        What is left is the run's record (losses, epochs): a page that still holds the run shows it,
+        without a model (``model_copy()`` returns None).
+        """
         with self._lock:
             self.trainer = None
             self._model_copy = None
+            self._model_copy_step = -1
             self._initial_model = None
             self._images = self._labels = None
+            self._pending = []
 
     # ----- events (training thread) ------------------------------------------------------------
     def _on_event(self, event: Any) -> None:
