@@ -9,12 +9,12 @@ import streamlit as st
 from dashboard.params import read_query_once
 from dashboard.session import get_session
 from dashboard.widgets import sidebar_status
-from lab.reclaim import release_big_blocks_at_free
+from lab.reclaim import fix_malloc_thresholds
 from lab.threads import limit_blas_threads
 
 st.set_page_config(page_title="MNIST from scratch", page_icon=":material/draw:", layout="wide")
 limit_blas_threads()
-release_big_blocks_at_free()  # a finished run's arrays go back to the OS (lab/reclaim.py)
+fix_malloc_thresholds()  # a finished run's freed arrays go back to the OS (lab/reclaim.py)
 
 navigation = st.navigation({
     "Start": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),

@@ -9,6 +9,7 @@ so twenty of them cost the machine little besides the server's own work. Used by
 
 from __future__ import annotations
 
+import re
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ class Session:
     fragments: dict[str, float] = field(default_factory=dict)  # fragment id -> seconds between reruns
     texts: list[str] = field(default_factory=list)  # markdown bodies of the current run, in arrival order
     exceptions: list[str] = field(default_factory=list)
+    pages: dict[str, str] = field(default_factory=dict)  # URL path -> page script hash (from the navigation)
+    page: str | None = None  # URL path of the page the last full run drew
 
 
 class AppClient:
@@ -54,7 +57,7 @@ class AppClient:
     # ----- connection ---------------------------------------------------------------------------
     def open(self) -> AppClient:
         self._ws = connect(self._ws_url, subprotocols=["streamlit"], origin=self._origin,
-                           max_size=None, open_timeout=self.timeout)
+                           max_size=None, open_timeout=self.timeout, legacy=True)
         self._request(f"page:{self.page or 'home'}")
         return self
 
@@ -97,6 +100,7 @@ class AppClient:
         state = msg.rerun_script
         state.query_string = ""
         state.page_name = self.page
+        state.page_script_hash = self.state.pages.get(self.page, "")  # as the browser sends it, once known
         if fragment_id:
             state.fragment_id = fragment_id
             state.is_auto_rerun = True
@@ -106,12 +110,12 @@ class AppClient:
             w.trigger_value = True
         started = time.perf_counter()
         self._ws.send(msg.SerializeToString())
-        status = self._read_until_finished()
+        status = self._read_until_finished(full_run=not fragment_id)
         exchange = Exchange(what, time.perf_counter() - started, status)
         self.exchanges.append(exchange)
         return exchange
 
-    def _read_until_finished(self) -> int:
+    def _read_until_finished(self, full_run: bool) -> int:
         deadline = time.monotonic() + self.timeout
         while True:
             left = deadline - time.monotonic()
@@ -121,20 +125,27 @@ class AppClient:
             fwd = ForwardMsg()
             fwd.ParseFromString(raw)
             kind = fwd.WhichOneof("type")
-            if kind == "new_session":  # a full run: the page is drawn afresh and registers its timers again
+            if kind == "new_session" and full_run:  # the page is drawn afresh and registers its timers again
                 self.state.texts = []
                 self.state.fragments.clear()
                 self._next_tick.clear()
             elif kind == "delta":
                 self._on_delta(fwd.delta)
+            elif kind == "navigation":
+                nav = fwd.navigation
+                self.state.pages = {p.url_pathname: p.page_script_hash for p in nav.app_pages}
+                self.state.page = next((p.url_pathname for p in nav.app_pages
+                                        if p.page_script_hash == nav.page_script_hash), None)
             elif kind == "auto_rerun":
                 self.state.fragments[fwd.auto_rerun.fragment_id] = fwd.auto_rerun.interval
             elif kind == "stop_auto_rerun":
                 for fragment_id in fwd.stop_auto_rerun.fragment_ids:
                     self.state.fragments.pop(fragment_id, None)
                     self._next_tick.pop(fragment_id, None)
-            elif kind == "script_finished" and fwd.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
-                return fwd.script_finished  # (a run that ended early for a rerun is followed by that rerun)
+            elif kind == "script_finished":
+                if fwd.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                    return fwd.script_finished
+                full_run = True  # a fragment asked for a rerun of the whole app: it follows
 
     def _on_delta(self, delta) -> None:
         if delta.WhichOneof("type") != "new_element":
@@ -181,3 +192,45 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise LookupError(f"no VmRSS for pid {pid}")
+
+
+def student(base_url: str, *, timeout: float = 120.0, leave: bool = True) -> AppClient:
+    """One student of a class: opens the app, goes to Train, presses Quick then Start, watches the live
+    page (its timed fragments) until the run has finished, and leaves (closes the tab) unless ``leave``.
+
+    Raises when the run does not finish within ``timeout`` or the page showed an exception.
+    """
+    client = AppClient(base_url, "").open()
+    try:
+        client.goto("train")
+        if client.state.page != "train":
+            raise RuntimeError(f"asked for the Train page, the server drew {client.state.page!r}")
+        client.click("preset_quick")
+        client.click("btn_start")
+        deadline = time.monotonic() + timeout
+        while not _finished(client.text()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the run did not finish within {timeout} s; the page says: {client.text()[-300:]}")
+            if client.state.exceptions:
+                break
+            client.tick()
+            time.sleep(0.05)
+        if client.state.exceptions:
+            raise RuntimeError(f"the page showed an exception: {client.state.exceptions[0]}")
+    finally:
+        if leave:
+            client.close()
+    return client
+
+
+def run_phase(text: str) -> str | None:
+    """The phase the Train page's status line names ("**Run r1-abc** · <icon> finished"), or None."""
+    found = re.findall(r"\*\*Run r[0-9a-f-]+\*\* · (?::material/[a-z_]+: )?([a-z ]+)", text)
+    return found[-1].strip() if found else None
+
+
+def _finished(text: str) -> bool:
+    return run_phase(text) in TERMINAL
+
+
+TERMINAL = {"finished", "stopped", "diverged", "failed", "stopped early"}
