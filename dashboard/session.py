@@ -55,8 +55,7 @@ class SessionData:
     knobs: dict | None = None  # the Train page's values (durable across page switches)
     notices: list[str] = field(default_factory=list)  # e.g. query values that were ignored
     params_read: bool = False
-    last_upload_id: str | None = None  # the uploaded file already handled (uploads are read once)
-    upload_message: tuple[str, str] | None = None  # (kind, text) shown while the file stays selected
+    upload_message: tuple[str, str] | None = None  # (kind, text): the last upload's result, kept on the page
     _view: ModelView | None = None  # cached per version
     figures: dict = field(default_factory=dict)  # live charts: name -> (key, figure JSON), rebuilt on change
     _npz: Any = None  # (version, bytes, file name) of the model download

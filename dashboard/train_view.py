@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard.live_charts import figure_json, live_charts
 from dashboard.session import SessionData, current_model, set_run, uploaded_view
+from dashboard.uploads import drop_upload, uploader_key
 from dashboard.widgets import LIVE_INTERVAL_S, metric_tiles, phase_label
 from figures.training import batch_loss_figure, epoch_metrics_figure, epochs_frame, lr_figure
 from lab.format import fmt_bytes, fmt_pct
@@ -244,21 +245,24 @@ def download_and_upload(session: SessionData) -> None:
             st.button("Download model (.npz)", disabled=True, key="btn_download_off", icon=":material/download:",
                       help="Available once a model exists and training is paused or finished.")
     with c2:
-        upload = st.file_uploader("Upload a saved model (.npz)", type=["npz"], key="upload_model",
+        upload = st.file_uploader("Upload a saved model (.npz)", type=["npz"], key=uploader_key("upload_model"),
                                   help="A file saved by this app or `python -m nn train`; it is checked first.")
         handle_upload(session, upload)
 
 
 def handle_upload(session: SessionData, upload: Any) -> None:
-    """Validate and load an uploaded model once per file; a bad file changes nothing."""
-    if upload is None:
-        session.upload_message = None
-        return
-    file_id = getattr(upload, "file_id", None) or upload.name
-    if getattr(session, "last_upload_id", None) != file_id:
-        session.last_upload_id = file_id
+    """Validate and load an uploaded model, then drop the file (dashboard/uploads.py); a bad file changes nothing.
+
+    The result stays on the page as one line: a refusal until the next upload, a success while the
+    uploaded model is the current one.
+    """
+    if upload is not None:
         session.upload_message = _load_upload(session, upload)
+        drop_upload("upload_model", upload)
+        st.rerun()
     kind, text = session.upload_message or ("info", "")
+    if kind == "success" and session.uploaded is None:
+        return
     if text:
         {"error": st.error, "success": st.success, "warning": st.warning}.get(kind, st.info)(text)
 
