@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import knobs as kn
+from dashboard.budget_view import budget_note
 from dashboard.data import get_dataset
 from dashboard.params import write_query
 from dashboard.session import get_session
@@ -37,6 +38,7 @@ with left:
 
 with right:
     controls(session, config if fits else None, dataset.x_train, dataset.y_train)
+    budget_note()
     if session.run is not None and session.run.is_active and config is not None and config != session.run.config:
         st.caption(":material/info: Changed settings apply to the next run (press Start after this one ends).")
     live_panel(session)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from dashboard.budget_view import visitor_budget
 from dashboard.live_charts import figure_json, live_charts
 from dashboard.session import SessionData, current_model, set_run, uploaded_view
 from dashboard.uploads import drop_upload, uploader_key
@@ -55,7 +56,7 @@ def model_summary(config: TrainConfig) -> bool:
 # ----- controls --------------------------------------------------------------------------------------
 def _new_run(session: SessionData, config: TrainConfig, images: np.ndarray, labels: np.ndarray,
              *, paused: bool = False) -> TrainingRun:
-    run = TrainingRun(config, images, labels, start_paused=paused)
+    run = TrainingRun(config, images, labels, start_paused=paused, budget=visitor_budget())
     set_run(session, run)
     return run.start()
 
@@ -171,6 +172,8 @@ def _status(session: SessionData) -> list[str]:
         st.caption("The last good weights are kept: you can still evaluate, inspect and download them.")
     elif snap.phase == FAILED:
         st.error(f"The run failed: {snap.error}", icon=":material/error:")
+    elif snap.over_budget:
+        st.warning(snap.reason[:1].upper() + snap.reason[1:], icon=":material/timer_off:")
     elif snap.phase == RunState.EARLY_STOPPED.value:
         st.success(f"Stopped early: {snap.reason or 'the validation loss stopped improving'}. The best weights "
                    "were kept.", icon=":material/check_circle:")

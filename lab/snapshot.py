@@ -42,6 +42,7 @@ class RunSnapshot:
     eta_seconds: float  # NaN when unknown
     elapsed_seconds: float  # time spent training (pauses excluded)
     current_lr: float
+    over_budget: bool = False  # stopped because its training time reached the server's budget
 
     @property
     def progress(self) -> float:

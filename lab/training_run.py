@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from lab import settings
+from lab.budget import RunBudget
 from lab.cores import share_cores
 from lab.limiter import RunLimiter, get_limiter
 from lab.reaper import register, unregister
@@ -37,8 +38,9 @@ class TrainingRun:
 
     def __init__(self, config: TrainConfig, images: np.ndarray, labels: np.ndarray, *,
                  limiter: RunLimiter | None = None, trainer_factory: Callable[..., Any] | None = None,
-                 model: Any = None, start_paused: bool = False) -> None:
+                 model: Any = None, start_paused: bool = False, budget: RunBudget | None = None) -> None:
         self.config = config
+        self.budget = budget or RunBudget(None)  # training seconds this run may use (lab/budget.py)
         self.run_id = f"r{next(_run_numbers)}-{uuid.uuid4().hex[:6]}"
         self._images = images
         self._labels = labels
@@ -68,6 +70,7 @@ class TrainingRun:
         self._run_clock = 0.0  # seconds in RUNNING, accumulated
         self._running_since: float | None = None
         self._current_lr = config.lr
+        self._over_budget = False
         # The latest consistent copy of the model, taken in the training thread between steps.
         self._model_copy: Any = None
         self._model_copy_step = -1
@@ -104,7 +107,7 @@ class TrainingRun:
             result = trainer.run()
             with self._lock:
                 self._phase = _state_value(result.state)
-                self._reason = result.reason or self._reason
+                self._reason = self._budget_reason(self._phase, result.reason or self._reason)
                 self._close_clock()
             self._snapshot_model(force=True)
         except MemoryError:
@@ -222,6 +225,8 @@ class TrainingRun:
                 self._losses.append(event.loss)
                 self._lrs.append(event.lr)
                 self._rate_window.append((now, event.step))
+                spent = self._run_clock + (now - self._running_since if self._running_since else 0.0)
+            self._check_budget(spent)
         elif isinstance(event, EpochEvent):
             with self._lock:
                 self._epochs.append(event)
@@ -230,7 +235,7 @@ class TrainingRun:
             with self._lock:
                 self._phase = _state_value(event.state)
                 if event.reason:
-                    self._reason = event.reason
+                    self._reason = self._budget_reason(self._phase, event.reason)
                 if event.state == RunState.RUNNING:
                     self._running_since = time.perf_counter()
                     self._rate_window.clear()  # a pause must not dilute the speed
@@ -239,6 +244,19 @@ class TrainingRun:
             if event.state != RunState.RUNNING:
                 self._snapshot_model()
             share_cores()
+
+    def _check_budget(self, spent: float) -> None:
+        """Stop the run once its training time (pauses excluded) reaches the server's budget."""
+        limit = self.budget.max_seconds
+        if limit is not None and spent >= limit and not self._over_budget:
+            self._over_budget = True
+            trainer = self.trainer
+            if trainer is not None:
+                trainer.stop()
+
+    def _budget_reason(self, phase: str, reason: str) -> str:
+        """The budget's reason for a run it stopped (one that finished meanwhile keeps its own)."""
+        return self.budget.stop_reason() if self._over_budget and phase == RunState.STOPPED.value else reason
 
     def _set_phase(self, phase: str, reason: str = "") -> None:
         with self._lock:
@@ -319,6 +337,7 @@ class TrainingRun:
                 eta_seconds=eta if self._phase == RunState.RUNNING.value else float("nan"),
                 elapsed_seconds=elapsed,
                 current_lr=self._current_lr,
+                over_budget=self._over_budget and self._phase == RunState.STOPPED.value,
             )
 
 
