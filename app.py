@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard.params import read_query_once
 from dashboard.session import get_session
+from dashboard.timing import timed_run
 from dashboard.widgets import sidebar_status
 from lab.reclaim import fix_malloc_thresholds
 from lab.threads import limit_blas_threads
@@ -29,4 +30,5 @@ navigation = st.navigation({
 session = get_session()
 read_query_once(session)
 sidebar_status(page_shows_run=navigation.url_path == "train")
-navigation.run()
+with timed_run(navigation.url_path or "home"):  # only when MNIST_TIMING_LOG is set (bench/class_load.py)
+    navigation.run()

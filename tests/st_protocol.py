@@ -26,6 +26,7 @@ class Exchange:
     what: str  # "page:<path>", "click:<key>" or "fragment"
     seconds: float
     status: int  # ForwardMsg.ScriptFinishedStatus
+    started: float = 0.0  # time.monotonic() when the request was sent
 
 
 @dataclass
@@ -108,10 +109,10 @@ class AppClient:
             w = state.widget_states.widgets.add()
             w.id = element_id
             w.trigger_value = True
-        started = time.perf_counter()
+        sent, started = time.monotonic(), time.perf_counter()
         self._ws.send(msg.SerializeToString())
         status = self._read_until_finished(full_run=not fragment_id)
-        exchange = Exchange(what, time.perf_counter() - started, status)
+        exchange = Exchange(what, time.perf_counter() - started, status, sent)
         self.exchanges.append(exchange)
         return exchange
 
