@@ -10,12 +10,15 @@ from dashboard.classroom import class_sidebar
 from dashboard.data import use_dataset_labels
 from dashboard.params import read_query_once
 from dashboard.session import get_session
+from dashboard.timing import timed_run
 from dashboard.widgets import sidebar_status
 from lab.class_settings import class_enabled
+from lab.reclaim import fix_malloc_thresholds
 from lab.threads import limit_blas_threads
 
 st.set_page_config(page_title="MNIST from scratch", page_icon=":material/draw:", layout="wide")
 limit_blas_threads()
+fix_malloc_thresholds()  # a finished run's freed arrays go back to the OS (lab/reclaim.py)
 
 navigation = st.navigation({
     "Start": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -35,4 +38,5 @@ read_query_once(session)
 use_dataset_labels()
 sidebar_status()
 class_sidebar(session)
-navigation.run()
+with timed_run(navigation.url_path or "home"):  # only when MNIST_TIMING_LOG is set (bench/class_load.py)
+    navigation.run()

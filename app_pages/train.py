@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard import knobs as kn
 from dashboard import live_watch_view, lr_range_view
+from dashboard.budget_view import budget_note
 from dashboard.data import get_dataset
 from dashboard.dataset_choice import dataset_selector
 from dashboard.params import write_query
@@ -42,6 +43,7 @@ with left:
 
 with right:
     controls(session, config if fits else None, dataset.x_train, dataset.y_train)
+    budget_note()
     if session.run is not None and session.run.is_active and config is not None and config != session.run.config:
         st.caption(":material/info: Changed settings apply to the next run (press Start after this one ends).")
     live_panel(session)

@@ -46,7 +46,7 @@ def main() -> None:
     history = trainer.history()
     print(f"trained default preset {config.model.layer_sizes}, {result.epochs_done} epochs in {train_s:.1f} s; "
           f"val acc {history['val_acc'].iloc[-1]:.4f}")
-    view = ModelView(model=trainer.model, version="bench:default", source="trained", trainer=trainer,
+    view = ModelView(model=trainer.model, version="bench:default", source="trained",
                      history=history, snapshots=trainer.snapshots)
 
     from dashboard import explain, why

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from dashboard.budget_view import visitor_budget
 from dashboard.classroom import claim_run
 from dashboard.session import SessionData, set_run
 from lab.run_controls import control_state
@@ -21,7 +22,7 @@ RESUMED = {RunState.RUNNING.value} | TERMINAL_PHASES
 
 def _new_run(session: SessionData, config: TrainConfig, images: np.ndarray, labels: np.ndarray,
              *, paused: bool = False) -> TrainingRun:
-    run = TrainingRun(config, images, labels, start_paused=paused)
+    run = TrainingRun(config, images, labels, start_paused=paused, budget=visitor_budget())
     claim_run(run)  # a class on this server records it
     set_run(session, run)
     return run.start()

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from dashboard.departure import tab_guard
 from lab.run_summary import RunSummary, summarize_run
 from lab.runs import RunBook, RunRecord
 from lab.training_run import TrainingRun
@@ -34,7 +35,6 @@ class ModelView:
     model: Any  # nn.model.MLP
     version: str
     source: str  # "training", "trained" or "uploaded"
-    trainer: Any = None  # nn.trainer.Trainer, or None for an uploaded model
     history: pd.DataFrame | None = None  # one row per epoch
     snapshots: list = field(default_factory=list)  # [(epoch, W1 copy)]
     meta: dict = field(default_factory=dict)  # what the .npz said (uploaded) or the train config (trained)
@@ -43,6 +43,7 @@ class ModelView:
     epochs_planned: int = 0
     point: str = ""  # where on the timeline these weights are ("epoch 3 of 8 (live)"); empty: not said
     label: str = ""  # names a kept run made current ("Run 2 (made current on the Runs page)")
+    val_idx: Any = None  # a run's validation images (positions in the training file); None: from meta's config
 
     @property
     def description(self) -> str:
@@ -67,8 +68,7 @@ class SessionData:
     knobs: dict | None = None  # the Train page's values (durable across page switches)
     notices: list[str] = field(default_factory=list)  # e.g. query values that were ignored
     params_read: bool = False
-    last_upload_id: str | None = None  # the uploaded file already handled (uploads are read once)
-    upload_message: tuple[str, str] | None = None  # (kind, text) shown while the file stays selected
+    upload_message: tuple[str, str] | None = None  # (kind, text): the last upload's result, kept on the page
     _view: ModelView | None = None  # cached per version
     figures: dict = field(default_factory=dict)  # live charts: name -> (key, figure JSON), rebuilt on change
     _npz: Any = None  # (version, bytes, file name) of the model download
@@ -78,6 +78,14 @@ class SessionData:
     current: str | None = None  # the kept run made current on the Runs page (None: the latest run or upload)
     book_notice: str = ""  # e.g. which old runs made room for a new one
     _record_view: ModelView | None = None
+    left_at: float | None = None  # time.monotonic() when the tab disconnected; None while it is here
+
+    def drop_caches(self) -> None:
+        """Forget what is rebuilt on demand: the model view (weights copy, history), live figures, the .npz."""
+        self._view = None
+        self._record_view = None
+        self.figures = {}
+        self._npz = None
 
 
 def get_session() -> SessionData:
@@ -86,26 +94,8 @@ def get_session() -> SessionData:
     if data is None:
         data = SessionData()
         st.session_state[_KEY] = data
-    _tab_guard(data)
+    tab_guard(data)
     return data
-
-
-class _TabGuard:
-    """Lives in a session-scoped cache: when the session disconnects, Streamlit releases it."""
-
-    def __init__(self, data: SessionData) -> None:
-        self.data = data
-
-
-def _on_tab_gone(guard: _TabGuard) -> None:
-    run = guard.data.run
-    if run is not None:
-        run.tab_gone()  # the reaper stops it unless the tab reconnects within the grace period
-
-
-@st.cache_resource(scope="session", on_release=_on_tab_gone, show_spinner=False)
-def _tab_guard(_data: SessionData) -> _TabGuard:
-    return _TabGuard(_data)
 
 
 def set_run(data: SessionData, run: TrainingRun | None, *, parent: str | None = None, change: str = "") -> None:
@@ -190,9 +180,11 @@ def current_model() -> ModelView | None:
             history = None
         snapshots = list(getattr(trainer, "snapshots", []) or [])
     timeline = list(getattr(trainer, "timeline", []) or []) if trainer is not None else []
-    data._view = ModelView(model=model, version=version, source=source, trainer=trainer,
+    val_idx = getattr(trainer, "val_idx", None)  # a copy: the view must not keep the trainer alive
+    data._view = ModelView(model=model, version=version, source=source,
                            history=history, snapshots=snapshots, meta={"train_config": run.config.to_dict()},
-                           weights_at=weights_at, timeline=timeline, epochs_planned=run.config.epochs)
+                           weights_at=weights_at, timeline=timeline, epochs_planned=run.config.epochs,
+                           val_idx=None if val_idx is None else val_idx.copy())
     return data._view
 
 

@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard.live_charts import figure_json, live_charts
 from dashboard.run_buttons import controls_are_stale
 from dashboard.session import SessionData, current_model, set_run, uploaded_view
+from dashboard.uploads import drop_upload, uploader_key
 from dashboard.widgets import LIVE_INTERVAL_S, in_fragment_rerun, metric_tiles, phase_label
 from figures.training import batch_loss_figure, epoch_metrics_figure, epochs_frame, lr_figure
 from lab.format import fmt_bytes
@@ -96,6 +97,8 @@ def _status(session: SessionData) -> list[str]:
         st.caption("The last good weights are kept: you can still evaluate, inspect and download them.")
     elif snap.phase == FAILED:
         st.error(f"The run failed: {snap.error}", icon=":material/error:")
+    elif snap.over_budget:
+        st.warning(snap.reason[:1].upper() + snap.reason[1:], icon=":material/timer_off:")
     elif snap.phase == RunState.EARLY_STOPPED.value:
         st.success(f"Stopped early: {snap.reason or 'the validation loss stopped improving'}. The best weights "
                    "were kept.", icon=":material/check_circle:")
@@ -172,7 +175,7 @@ def download_and_upload(session: SessionData) -> None:
             st.button("Download model (.npz)", disabled=True, key="btn_download_off", icon=":material/download:",
                       help="Available once a model exists and training is paused or finished.")
     with c2:
-        upload = st.file_uploader("Upload a saved model (.npz)", type=["npz"], key="upload_model",
+        upload = st.file_uploader("Upload a saved model (.npz)", type=["npz"], key=uploader_key("upload_model"),
                                   on_change=_upload_changed, args=(session,),
                                   help="A file saved by this app or `python -m nn train`; it is checked first.")
         handle_upload(session, upload)
@@ -181,24 +184,28 @@ def download_and_upload(session: SessionData) -> None:
 def _upload_changed(session: SessionData) -> None:
     """The uploader's callback: Streamlit runs it before the script, so the status, the buttons and the
     sidebar are drawn with the new model in place, not one interaction late."""
-    _read_upload_once(session, st.session_state.get("upload_model"))
+    _read_upload_once(session, st.session_state.get(uploader_key("upload_model")))
 
 
-def _read_upload_once(session: SessionData, upload: Any) -> None:
+def _read_upload_once(session: SessionData, upload: Any) -> bool:
+    """Load ``upload`` and drop it (dashboard/uploads.py: its bytes leave the server, the widget comes
+    back empty); the one-line result stays. True when a file was read."""
     if upload is None:
-        session.upload_message = None
-        return
-    file_id = getattr(upload, "file_id", None) or upload.name
-    if getattr(session, "last_upload_id", None) != file_id:
-        session.last_upload_id = file_id
-        session.upload_message = _load_upload(session, upload)
+        return False
+    session.upload_message = _load_upload(session, upload)
+    drop_upload("upload_model", upload)
+    return True
 
 
 def handle_upload(session: SessionData, upload: Any) -> None:
-    """Validate and load an uploaded model once per file (normally already done by the callback); show
-    the outcome. A bad file changes nothing."""
-    _read_upload_once(session, upload)
+    """Validate and load an uploaded model once (normally the callback already did), then drop the file;
+    a bad file changes nothing. The result stays on the page as one line: a refusal until the next
+    upload, a success while the uploaded model is the current one."""
+    if _read_upload_once(session, upload):
+        st.rerun()
     kind, text = session.upload_message or ("info", "")
+    if kind == "success" and session.uploaded is None:
+        return
     if text:
         {"error": st.error, "success": st.success, "warning": st.warning}.get(kind, st.info)(text)
 

@@ -34,7 +34,7 @@ def _calibration(version: str, _model: Any, _val: np.ndarray | None) -> Calibrat
 
 def calibration(view: ModelView) -> CalibrationReport:
     """Reliability before and after temperature scaling for the current model (once per version)."""
-    val = validation_indices(view.trainer, view.meta, len(get_dataset().y_train))
+    val = validation_indices(view.val_idx, view.meta, len(get_dataset().y_train))
     return _calibration(view.version, view.model, val)
 
 

@@ -36,14 +36,13 @@ class CalibrationReport:
     val_nll: tuple[float, float] | None
 
 
-def validation_indices(trainer: Any, meta: dict, n_train: int) -> np.ndarray | None:
+def validation_indices(val_idx: np.ndarray | None, meta: dict, n_train: int) -> np.ndarray | None:
     """The positions in the training file of the run's validation digits; None when they cannot be known.
 
-    A live or finished run has them (``trainer.val_idx``). A model file with its ``train_config`` gets the
+    A live or finished run has them (its trainer's ``val_idx``, passed in). A model file with its ``train_config`` gets the
     same split again from its seed and ``val_size`` (tests/test_explain_calibration_lab.py checks it
     against the trainer). Anything else, or a config that does not parse, is None.
     """
-    val_idx = getattr(trainer, "val_idx", None)
     if val_idx is not None:
         return np.asarray(val_idx) if len(val_idx) else None
     try:

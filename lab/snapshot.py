@@ -54,6 +54,7 @@ class RunSnapshot:
     elapsed_seconds: float  # time spent training (pauses excluded)
     current_lr: float
     diverged: DivergedBatch | None = None  # set when the run diverged at a batch
+    over_budget: bool = False  # stopped because its training time reached the server's budget
 
     @property
     def progress(self) -> float:

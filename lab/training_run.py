@@ -20,19 +20,26 @@ from typing import Any
 import numpy as np
 
 from lab import settings
+from lab.budget import RunBudget
 from lab.cores import share_cores
 from lab.eta import time_left
 from lab.limiter import RunLimiter, get_limiter
 from lab.lr_changes import coalesce
 from lab.reaper import register, unregister
 from lab.run_hooks import run_ended
-from lab.snapshot import FAILED, STARTING, TERMINAL_PHASES, WAITING, DivergedBatch, RunSnapshot
-from lab.snapshot import is_active_phase
+from lab.snapshot import (
+    FAILED,
+    STARTING,
+    TERMINAL_PHASES,
+    WAITING,
+    DivergedBatch,
+    RunSnapshot,
+    is_active_phase,
+)
 from lab.threads import limit_blas_threads
 from lab.weights_label import CopyPoint, weights_label
 from nn.config import TrainConfig
 from nn.events import BatchEvent, EpochEvent, RunState, StateEvent
-
 
 _run_numbers = itertools.count(1)
 
@@ -42,8 +49,9 @@ class TrainingRun:
 
     def __init__(self, config: TrainConfig, images: np.ndarray, labels: np.ndarray, *,
                  limiter: RunLimiter | None = None, trainer_factory: Callable[..., Any] | None = None,
-                 model: Any = None, start_paused: bool = False) -> None:
+                 model: Any = None, start_paused: bool = False, budget: RunBudget | None = None) -> None:
         self.config = config
+        self.budget = budget or RunBudget(None)  # training seconds this run may use (lab/budget.py)
         self.run_id = f"r{next(_run_numbers)}-{uuid.uuid4().hex[:6]}"
         self._images = images
         self._labels = labels
@@ -76,6 +84,7 @@ class TrainingRun:
         self._current_lr = config.lr
         self._diverged: DivergedBatch | None = None
         self._n_train = 0  # training images per epoch, once the trainer exists
+        self._over_budget = False
         # The latest consistent copy of the model, taken in the training thread between steps.
         self._model_copy: Any = None
         self._model_copy_step = -1
@@ -117,7 +126,7 @@ class TrainingRun:
             result = trainer.run()
             with self._lock:
                 self._phase = _state_value(result.state)
-                self._reason = result.reason or self._reason
+                self._reason = self._budget_reason(self._phase, result.reason or self._reason)
                 self._close_clock()
             self._snapshot_model(force=True)
         except MemoryError:
@@ -235,12 +244,18 @@ class TrainingRun:
         return now - self.last_heartbeat > settings.HEARTBEAT_TIMEOUT_S
 
     def release(self) -> None:
-        """Drop the big objects (trainer, model copies) once the run has ended and nobody will look."""
+        """Drop the big objects (trainer, engine, model copies) once nobody will train or look at them.
+
+        What is left is the run's record (losses, epochs): a page that still holds the run shows it,
+        without a model (``model_copy()`` returns None).
+        """
         with self._lock:
             self.trainer = None
             self._model_copy = None
+            self._model_copy_step = -1
             self._initial_model = None
             self._images = self._labels = None
+            self._pending = []
 
     # ----- events (training thread) ------------------------------------------------------------
     def _on_event(self, event: Any) -> None:
@@ -253,6 +268,8 @@ class TrainingRun:
                 self._lrs.append(event.lr)
                 self._rate_window.append((now, event.step))
                 self._note_applied_lr_changes()
+                spent = self._run_clock + (now - self._running_since if self._running_since else 0.0)
+            self._check_budget(spent)
         elif isinstance(event, EpochEvent):
             with self._lock:
                 self._epochs.append(event)
@@ -261,7 +278,7 @@ class TrainingRun:
             with self._lock:
                 self._phase = _state_value(event.state)
                 if event.reason:
-                    self._reason = event.reason
+                    self._reason = self._budget_reason(self._phase, event.reason)
                 if getattr(event, "batch_loss", None) is not None:
                     self._diverged = DivergedBatch(self._step + 1, float(event.batch_loss), float(event.batch_lr))
                     self._bpe = self._bpe or int(getattr(self.trainer, "batches_per_epoch", 0) or 0)
@@ -277,6 +294,19 @@ class TrainingRun:
         if watch is not None:  # between two steps: the weights hold still
             watch.on_event(getattr(self.trainer, "model", None), event, step=self._step, epoch=self._epoch,
                            cancel=self._cancel)
+
+    def _check_budget(self, spent: float) -> None:
+        """Stop the run once its training time (pauses excluded) reaches the server's budget."""
+        limit = self.budget.max_seconds
+        if limit is not None and spent >= limit and not self._over_budget:
+            self._over_budget = True
+            trainer = self.trainer
+            if trainer is not None:
+                trainer.stop()
+
+    def _budget_reason(self, phase: str, reason: str) -> str:
+        """The budget's reason for a run it stopped (one that finished meanwhile keeps its own)."""
+        return self.budget.stop_reason() if self._over_budget and phase == RunState.STOPPED.value else reason
 
     def _set_phase(self, phase: str, reason: str = "") -> None:
         with self._lock:
@@ -375,6 +405,7 @@ class TrainingRun:
                 elapsed_seconds=elapsed,
                 current_lr=self._current_lr,
                 diverged=self._diverged,
+                over_budget=self._over_budget and self._phase == RunState.STOPPED.value,
             )
 
 

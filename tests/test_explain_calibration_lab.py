@@ -29,7 +29,7 @@ def trainer(dataset):
 
 def test_a_model_files_settings_give_the_trainers_validation_split(trainer, dataset) -> None:
     n = len(dataset.y_train)
-    np.testing.assert_array_equal(validation_indices(trainer, {}, n), trainer.val_idx)
+    np.testing.assert_array_equal(validation_indices(trainer.val_idx, {}, n), trainer.val_idx)
     meta = {"train_config": trainer.config.to_dict()}
     np.testing.assert_array_equal(validation_indices(None, meta, n), trainer.val_idx)
     other_seed = {"train_config": trainer.config.replace(seed=8).to_dict()}

@@ -75,7 +75,7 @@ def with_view(at: AppTest, view: ModelView) -> AppTest:
 
 
 def trained_view(trainer: Trainer, version: str = "test:trained") -> ModelView:
-    return ModelView(model=trainer.model, version=version, source="trained", trainer=trainer,
+    return ModelView(model=trainer.model, version=version, source="trained",
                      history=trainer.history(), snapshots=trainer.snapshots)
 
 
