@@ -43,9 +43,10 @@ def reclaim_memory() -> bool:
         return True
 
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (glibc's malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # mallopt's parameter numbers (glibc's malloc.h)
 TRIM_THRESHOLD_BYTES = 16 * 2**20
 MMAP_THRESHOLD_BYTES = 32 * 2**20
+ARENA_MAX = 2  # heaps shared by all threads: each training thread otherwise gets its own, fragmented apart
 
 
 def fix_malloc_thresholds() -> bool:
@@ -58,6 +59,10 @@ def fix_malloc_thresholds() -> bool:
     page faults), and a heap gives back its free top beyond 16 MiB. Measured (docs/PERFORMANCE.md):
     the same epoch time, 12% more page faults. Idempotent; leaves alone thresholds a host set with
     ``MALLOC_TRIM_THRESHOLD_`` or ``MALLOC_MMAP_THRESHOLD_``; True when fixed thresholds are in force.
+
+    It also caps glibc's heaps (arenas) at ``ARENA_MAX`` unless the host set ``MALLOC_ARENA_MAX``: with
+    one heap per training thread, a class's short-lived arrays were spread over up to 16 heaps whose
+    free pages stayed resident between the few live blocks left in each (docs/PERFORMANCE.md).
     """
     global _THRESHOLDS_SET
     if any(os.environ.get(name) for name in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")):
@@ -69,6 +74,8 @@ def fix_malloc_thresholds() -> bool:
                 libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
                 _THRESHOLDS_SET = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(
                     libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+                if not os.environ.get("MALLOC_ARENA_MAX"):
+                    libc.mallopt(M_ARENA_MAX, ARENA_MAX)
             except (OSError, AttributeError):  # not glibc
                 pass
         return _THRESHOLDS_SET
