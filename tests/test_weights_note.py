@@ -53,7 +53,8 @@ def test_evaluate_during_a_run_says_which_weights_it_shows(app) -> None:  # noqa
     at = app().run()
     start_tiny_run(at, epochs=100)
     run = session(at).run
-    wait_until(lambda: run.snapshot().epochs_done >= 1, "an epoch")
+    # the epoch's model copy is taken just after the epoch counts as done: wait for the copy itself
+    wait_until(lambda: "end of epoch" in run.described_model_copy()[2], "the first epoch's weights")
     at.switch_page("app_pages/evaluate.py").run()
     assert not at.exception, at.exception
     captions = " ".join(c.value for c in at.caption)
