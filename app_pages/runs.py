@@ -14,9 +14,7 @@ records = runs.kept_records(session)
 if session.book_notice:
     st.info(session.book_notice, icon=":material/inventory_2:")
     session.book_notice = ""
-live = [e for e in session.book.entries if e.live is not None]
-if live:
-    st.caption(f":material/model_training: {live[0].name} is training; it joins the table when it ends.")
+runs.live_runs_notice(session)
 if not records:
     st.info("No finished run yet: train one on the Train page (the quick preset takes seconds).",
             icon=":material/model_training:")

@@ -19,6 +19,7 @@ from dashboard.session import SessionData, get_session
 from figures.runs import METRICS, X_AXES, overlay_figure
 from lab.format import fmt_bytes, fmt_pct
 from lab.runs import RunRecord, runs_table, table_csv
+from lab.snapshot import TERMINAL_PHASES, progress_line
 from lab.step_session import train_config_for
 from nn.config import TrainConfig
 
@@ -36,6 +37,26 @@ def kept_records(session: SessionData) -> list[RunRecord]:
         if not math.isfinite(record.test_accuracy):
             record.test_accuracy = explain.evaluation_of(record.version, record.model).accuracy
     return records
+
+
+REFRESH_S = 1.0  # while a run trains, how often the Runs page looks whether it ended
+
+
+def live_runs_notice(session: SessionData) -> None:
+    """Say which run is training and how far it is; when it ends, redraw the page so it joins the table."""
+    live = [e for e in session.book.entries if e.live is not None]
+    if not live:
+        return
+    st.fragment(run_every=REFRESH_S)(_live_notice_body)(session, [e.run_id for e in live])
+
+
+def _live_notice_body(session: SessionData, run_ids: list[str]) -> None:
+    entries = [session.book.get(run_id) for run_id in run_ids]
+    if any(e is None or e.live is None or (e.live.phase in TERMINAL_PHASES and not e.live.alive) for e in entries):
+        st.rerun()  # the whole page: the ended run joins the table, the curves and the pickers
+    for entry in entries:
+        st.caption(f":material/model_training: {entry.name} is training ({progress_line(entry.live.snapshot())}); "
+                   "it joins the table when it ends.")
 
 
 def add_upload(session: SessionData, model: Any, meta: dict, version: str, name: str) -> None:

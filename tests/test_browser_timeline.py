@@ -107,3 +107,19 @@ def test_train_twice_compare_and_scrub_the_timeline(server) -> None:
 def tile_value(page, label: str) -> float:
     tile = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
     return float(re.search(r"([\d.]+)%", tile.inner_text()).group(1))
+
+
+def test_the_runs_page_adds_a_run_when_it_ends_without_a_click(server) -> None:
+    config = PRESETS["quick"].replace(epochs=6, train_subset=20_000)  # a few seconds: long enough to switch pages
+    query = urllib.parse.urlencode(knobs_to_query(config_to_knobs(config)))
+    with browser_page(height=1000) as page:
+        page.goto(f"{server}/train?{query}")
+        wait_for_app_idle(page, 90)
+        click_button(page, "Start")
+        goto_page(page, "Runs")
+        page.get_by_text(re.compile(r"Run 1 is training \(epoch")).wait_for(timeout=60_000)
+        # nothing pressed from here: the page redraws itself once the run has ended
+        page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=180_000)
+        assert "is training" not in main_text(page)
+        assert "1 of 8 runs kept" in main_text(page)
+        screenshot_all(page, "timeline-runs-auto-refresh.png")
