@@ -7,6 +7,8 @@ changes, the digits that flipped and one first-layer unit in both runs.
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from dashboard import explain
@@ -35,6 +37,12 @@ OPTIONS = {
 }
 
 
+def _next_index(ladder: tuple, current: Any) -> int:
+    """Where run A's value's neighbour (the next notch up, else the one below) sits once A's value is left out."""
+    position = ladder.index(current) if current in ladder else len(ladder)
+    return min(position, len(ladder) - 2) if current in ladder else 0
+
+
 def _name(record: RunRecord) -> str:
     return record.name if not record.change else f"{record.name} ({record.change})"
 
@@ -57,7 +65,8 @@ def again_panel(session: SessionData, records: list[RunRecord]) -> None:
     base = by_id[base_id]
     current = config_to_knobs(base.config)[knob]
     options = [o for o in OPTIONS[knob] if o != current]
-    value = c3.selectbox("New value", options, format_func=SPECS[knob].render, key=f"ab_value_{knob}",
+    value = c3.selectbox("New value", options, index=_next_index(OPTIONS[knob], current),
+                         format_func=SPECS[knob].render, key=f"ab_value_{knob}",
                          help=f"Run A has {SPECS[knob].render(current)}.")
     try:
         config = one_change(base.config, knob, value)

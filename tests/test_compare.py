@@ -88,3 +88,15 @@ def test_the_comparison_figures() -> None:
     assert pair.data[0].zmin == pair.data[1].zmin and pair.data[0].zmax == -pair.data[0].zmin
     with pytest.raises(ValueError):
         confusion_diff_figure(np.zeros((3, 4)))
+
+
+def test_run_b_proposes_the_next_notch_of_the_changed_setting() -> None:
+    from dashboard.compare_view import OPTIONS, _next_index
+
+    lrs = OPTIONS["lr"]
+    for current in lrs:
+        options = [o for o in lrs if o != current]
+        proposed = options[_next_index(lrs, current)]
+        position = lrs.index(current)
+        assert proposed == (lrs[position + 1] if position + 1 < len(lrs) else lrs[position - 1])
+    assert _next_index(lrs, 0.123) == 0  # a value off the ladder: the first option
