@@ -2,18 +2,22 @@
 
     python bench/class_load.py                      # 20 students on a fresh local server
     python bench/class_load.py --students 10 --settle 60
+    python bench/class_load.py --class --students 30   # a class: every student opens the leaderboard too
     python bench/class_load.py --url http://host:8501 --pid 1234   # a server already running on this machine
 
 Each student is a protocol-level client over Streamlit's websocket (tests/st_protocol.py), not a
 browser: it asks for Home, then Train, presses Quick and Start, and reruns the page's timed fragments
 at their intervals (the live charts twice a second, the sidebar every 2 s) as a browser tab does,
-until its run has finished; then it closes the connection as a closed tab does. A browser's own
+until its run has finished; with ``--class`` (the server started with MNIST_CLASS=1, a random teacher
+key and a fresh class store) it then opens the Class page and checks the leaderboard is there. Then it
+closes the connection as a closed tab does. A browser's own
 rendering cost is not part of this: it measures the server.
 
 Printed:
 - latency as the students saw it: request to ``script_finished`` for page loads, clicks and fragment
   reruns (p50 / p95 / max), and each student's time from Start to a finished run (waiting for a
-  training slot included);
+  training slot included), and the wait for a slot alone (Start until the page no longer says
+  "waiting", seen by the client at its fragments' 0.5 s ticks);
 - server-side page runs (p50 / p95 / max) from the app's timing log (``MNIST_TIMING_LOG``, set on the
   server this script starts; with ``--url`` only if that server was started with it: ``--timing-log``);
 - the server process's resident memory (/proc/<pid>/status): idle (after one student's walk, once it
@@ -51,13 +55,14 @@ BOUND = 1.15  # "back to idle" means within idle + 15%
 class ClassResult:
     clients: list[AppClient] = field(default_factory=list)
     train_seconds: list[float] = field(default_factory=list)  # Start clicked -> run finished, per student
+    queue_seconds: list[float] = field(default_factory=list)  # Start clicked -> no longer waiting for a slot
     errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def one_student(url: str, index: int, result: ClassResult) -> None:
+def one_student(url: str, index: int, result: ClassResult, class_page: bool) -> None:
     try:
-        client = student(url, timeout=600.0)
+        client = student(url, class_page=class_page, timeout=600.0)
     except Exception as exc:  # noqa: BLE001 (counted and printed, the class goes on)
         with result.lock:
             result.errors.append(f"student {index}: {type(exc).__name__}: {str(exc)[:200]}")
@@ -65,6 +70,8 @@ def one_student(url: str, index: int, result: ClassResult) -> None:
     start_click = next((e for e in client.exchanges if e.what == "click:btn_start"), None)
     with result.lock:
         result.clients.append(client)
+        if client.queue_seconds is not None:
+            result.queue_seconds.append(client.queue_seconds)
         if "finished" not in client.text():
             result.errors.append(f"student {index}: the run ended without finishing")
         if start_click is not None:  # to the end of the exchange that saw the run finished
@@ -118,9 +125,9 @@ def server_runs(log: Path | None, since: float) -> list[float]:
     return runs
 
 
-def idle_rss(url: str, pid: int, grace: float) -> int:
+def idle_rss(url: str, pid: int, grace: float, class_page: bool) -> int:
     """RSS after one student's walk, once the reaper released it: what any used server keeps counts as idle."""
-    student(url)
+    student(url, class_page=class_page)
     time.sleep(grace + 4)
     samples = []
     for _ in range(5):
@@ -129,12 +136,12 @@ def idle_rss(url: str, pid: int, grace: float) -> int:
     return min(samples)
 
 
-def run_students(url: str, pid: int, students: int, stagger: float) -> tuple[ClassResult, int]:
+def run_students(url: str, pid: int, students: int, stagger: float, class_page: bool) -> tuple[ClassResult, int]:
     """The class, students arriving ``stagger`` seconds apart; returns what they saw and the peak RSS."""
     result = ClassResult()
     sampler = Sampler(pid)
     sampler.start()
-    threads = [threading.Thread(target=one_student, args=(url, i, result)) for i in range(students)]
+    threads = [threading.Thread(target=one_student, args=(url, i, result, class_page)) for i in range(students)]
     for t in threads:
         t.start()
         time.sleep(stagger)
@@ -167,6 +174,7 @@ def print_latency(result: ClassResult, log: Path | None, since: float) -> None:
     for kind, values in by_kind.items():
         print(f"  {kind:16s} {quantiles(values)}")
     print(f"  {'Start -> done':16s} {quantiles(result.train_seconds)}   (waiting for a slot included)")
+    print(f"  {'queue wait':16s} {quantiles(result.queue_seconds)}   (Start -> no longer waiting for a slot)")
     runs = server_runs(log, since)
     print("server-side page runs (MNIST_TIMING_LOG):")
     print(f"  {'full page runs':16s} {quantiles(runs)}" if runs else "  not measured (no timing log)")
@@ -189,10 +197,10 @@ def print_memory(idle: int, peak: int, trace: list[tuple[float, int]], back_at: 
 def run_class(url: str, pid: int, args: argparse.Namespace, log: Path | None) -> None:
     print(f"server {url} (pid {pid}); {args.students} students, one every {args.stagger} s, protocol-level "
           f"clients over the websocket; load average at start {os.getloadavg()[0]:.2f}")
-    idle = idle_rss(url, pid, args.grace)
+    idle = idle_rss(url, pid, args.grace, args.with_class)
     print(f"idle RSS after one student's walk: {idle / MB:.0f} MB")
     since = time.time()
-    result, peak = run_students(url, pid, args.students, args.stagger)
+    result, peak = run_students(url, pid, args.students, args.stagger, args.with_class)
     trace, back_at = settle(pid, idle, args.settle)
     print()
     print_latency(result, log, since)
@@ -214,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="seconds to watch the memory after the class left (default 150)")
     p.add_argument("--grace", type=float, default=20.0,
                    help="MNIST_TAB_GONE_GRACE of the server this script starts (default 20, the app's)")
+    p.add_argument("--class", dest="with_class", action="store_true",
+                   help="a class: the server has MNIST_CLASS=1 and every student opens the leaderboard after training")
     p.add_argument("--url", help="an app already running on this machine, instead of starting one")
     p.add_argument("--pid", type=int, help="with --url: the server's process id (default: found from the port)")
     p.add_argument("--timing-log", type=Path, help="with --url: the MNIST_TIMING_LOG that server writes")
@@ -232,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "timing.jsonl"
         env = {"MNIST_TIMING_LOG": str(log), "MNIST_TAB_GONE_GRACE": str(args.grace)}
+        if args.with_class:  # a fresh class store in the temporary directory, a key nobody needs
+            env |= {"MNIST_CLASS": "1", "MNIST_CLASS_KEY": os.urandom(16).hex(), "MNIST_DATA_DIR": tmp}
         with streamlit_server(env=env) as url:
             pid = server_pid(urllib.parse.urlsplit(url).port)
             if pid is None:

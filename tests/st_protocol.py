@@ -4,11 +4,12 @@ It speaks what Streamlit's frontend speaks (``BackMsg`` protobufs up, ``ForwardM
 ``/_stcore/stream``): it asks for a page, clicks buttons found by their key, and reruns the page's timed
 fragments (``st.fragment(run_every=...)``) at their interval as a browser tab does. It renders nothing,
 so twenty of them cost the machine little besides the server's own work. Used by the server memory test
-(tests/test_server_memory.py) and by bench/class_load.py.
+(tests/test_server_memory.py), the two-servers class test and bench/class_load.py.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import time
 import urllib.parse
@@ -37,6 +38,7 @@ class Session:
     fragments: dict[str, float] = field(default_factory=dict)  # fragment id -> seconds between reruns
     texts: list[str] = field(default_factory=list)  # markdown bodies of the current run, in arrival order
     exceptions: list[str] = field(default_factory=list)
+    tables: list[bytes] = field(default_factory=list)  # st.dataframe's Arrow data, in arrival order
     pages: dict[str, str] = field(default_factory=dict)  # URL path -> page script hash (from the navigation)
     page: str | None = None  # URL path of the page the last full run drew
 
@@ -44,11 +46,12 @@ class Session:
 class AppClient:
     """One visitor: ``open()`` a page, ``click(key)``, ``tick()`` its live fragments, ``close()``."""
 
-    def __init__(self, base_url: str, page: str = "", *, timeout: float = 60.0) -> None:
+    def __init__(self, base_url: str, page: str = "", *, query: str = "", timeout: float = 60.0) -> None:
         parts = urllib.parse.urlsplit(base_url)
         self._ws_url = f"ws://{parts.netloc}/_stcore/stream"
         self._origin = f"{parts.scheme}://{parts.netloc}"
         self.page = page
+        self.query = query  # the URL's query string, as a link with settings carries it
         self.timeout = timeout
         self.state = Session()
         self.exchanges: list[Exchange] = []
@@ -95,11 +98,17 @@ class AppClient:
     def text(self) -> str:
         return "\n".join(self.state.texts)
 
+    def table_rows(self, index: int = 0) -> list[dict]:
+        """The rows of the page's ``index``-th table (st.dataframe), decoded from its Arrow data."""
+        import pyarrow as pa
+
+        return pa.ipc.open_stream(io.BytesIO(self.state.tables[index])).read_all().to_pylist()
+
     # ----- protocol -----------------------------------------------------------------------------
     def _request(self, what: str, *, triggers: list[str] = (), fragment_id: str = "") -> Exchange:
         msg = BackMsg()
         state = msg.rerun_script
-        state.query_string = ""
+        state.query_string = self.query
         state.page_name = self.page
         state.page_script_hash = self.state.pages.get(self.page, "")  # as the browser sends it, once known
         if fragment_id:
@@ -128,6 +137,7 @@ class AppClient:
             kind = fwd.WhichOneof("type")
             if kind == "new_session" and full_run:  # the page is drawn afresh and registers its timers again
                 self.state.texts = []
+                self.state.tables = []
                 self.state.fragments.clear()
                 self._next_tick.clear()
             elif kind == "delta":
@@ -158,6 +168,8 @@ class AppClient:
         body = getattr(element, kind)
         if kind == "markdown":
             self.state.texts.append(body.body)
+        elif kind == "dataframe":
+            self.state.tables.append(body.arrow_data.data)
         elif kind in ("alert", "exception"):
             text = getattr(body, "body", "") or getattr(body, "message", "")
             self.state.texts.append(text)
@@ -195,27 +207,39 @@ def rss_bytes(pid: int) -> int:
     raise LookupError(f"no VmRSS for pid {pid}")
 
 
-def student(base_url: str, *, timeout: float = 120.0, leave: bool = True) -> AppClient:
-    """One student of a class: opens the app, goes to Train, presses Quick then Start, watches the live
-    page (its timed fragments) until the run has finished, and leaves (closes the tab) unless ``leave``.
+def student(base_url: str, *, query: str = "", class_page: bool = False, timeout: float = 120.0,
+            leave: bool = True) -> AppClient:
+    """One student of a class: opens the Train page (with ``query``'s settings, else presses Quick), presses
+    Start, watches the live page (its timed fragments) until the run has finished, opens the Class page's
+    leaderboard when ``class_page``, and leaves (closes the tab) unless ``leave``.
 
-    Raises when the run does not finish within ``timeout`` or the page showed an exception.
+    ``client.queue_seconds``: from Start until the page no longer said the run waits for a training slot.
+    Raises when the run does not finish within ``timeout`` or a page showed an exception.
     """
-    client = AppClient(base_url, "").open()
+    client = AppClient(base_url, "train", query=query).open()
     try:
-        client.goto("train")
         if client.state.page != "train":
             raise RuntimeError(f"asked for the Train page, the server drew {client.state.page!r}")
-        client.click("preset_quick")
+        if not query:
+            client.click("preset_quick")
+        started = time.monotonic()
         client.click("btn_start")
-        deadline = time.monotonic() + timeout
-        while not _finished(client.text()):
+        client.queue_seconds = None
+        deadline = started + timeout
+        while True:
+            phase = run_phase(client.text())
+            if client.queue_seconds is None and phase is not None and not phase.startswith(("waiting", "starting")):
+                client.queue_seconds = time.monotonic() - started
+            if phase in TERMINAL or client.state.exceptions:
+                break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the run did not finish within {timeout} s; the page says: {client.text()[-300:]}")
-            if client.state.exceptions:
-                break
             client.tick()
             time.sleep(0.05)
+        if not client.state.exceptions and class_page:
+            client.goto("classroom")
+            if not client.state.tables:
+                raise RuntimeError(f"no leaderboard on the Class page; it says: {client.text()[-300:]}")
         if client.state.exceptions:
             raise RuntimeError(f"the page showed an exception: {client.state.exceptions[0]}")
     finally:
@@ -228,10 +252,6 @@ def run_phase(text: str) -> str | None:
     """The phase the Train page's status line names ("**Run r1-abc** · <icon> finished"), or None."""
     found = re.findall(r"\*\*Run r[0-9a-f-]+\*\* · (?::material/[a-z_]+: )?([a-z ]+)", text)
     return found[-1].strip() if found else None
-
-
-def _finished(text: str) -> bool:
-    return run_phase(text) in TERMINAL
 
 
 TERMINAL = {"finished", "stopped", "diverged", "failed", "stopped early"}
