@@ -12,6 +12,7 @@ seed: same split, weights, batches, dropout masks and augmentation) and the app'
 from __future__ import annotations
 
 import re
+import textwrap
 from string import Template
 
 from nn import activations, init, losses, optim, schedules
@@ -39,7 +40,7 @@ def export_script(config: TrainConfig, *, title: str = "A network trained in the
     mixed = len(set(config.model.activations)) > 1
     first = config.model.activations[0] if config.model.hidden else ""
     values = {
-        "title": title, "same": _same(config), "settings": _settings(config),
+        "title": title, "about": _about(config), "settings": _settings(config),
         "activations": _activations(config), "losses": textbook.inline(losses.softmax_cross_entropy, losses.log_softmax),
         "init": textbook.branch(init.init_weight, config.model.init, {"scale": "INIT_SCALE"}),
         "f": "F[l]" if mixed else first, "df": "DF[l - 1]" if mixed else f"{first}_derivative",
@@ -47,7 +48,7 @@ def export_script(config: TrainConfig, *, title: str = "A network trained in the
         "cache_tuple": "inputs, acts, masks" if flags["dropout"] else "inputs,",
         "cache_args": "inputs, acts, masks" if flags["dropout"] else "inputs",
         "a": "acts[l - 1]" if flags["dropout"] else "inputs[l]",
-        "mask": " * masks[l - 1]" if flags["dropout"] else "", "mask_math": " * M_{l-1}" if flags["dropout"] else "",
+        "mask": " * masks[l - 1]" if flags["dropout"] else "", "mask_math": " M_{l-1}" if flags["dropout"] else "",
         "update_args": ", ".join(update_args), "update": update,
         "schedule_file": "; the learning rate: nn/schedules.py" if flags["schedule"] else "",
         "schedule": _schedule(config) if flags["schedule"] else "",
@@ -95,30 +96,56 @@ def _fill(template: str, flags: dict[str, bool], values: dict[str, str]) -> str:
             continue
         lines.append(Template(line).substitute(values) if "$" in line else line)
     text = "\n".join(line for line in lines if line is not None)
-    return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+    return _align(re.sub(r"\n{3,}", "\n\n", text).strip("\n")) + "\n"
 
 
-def _same(config: TrainConfig) -> str:
+def _align(text: str, width: int = 110) -> str:
+    """Trailing comments lined up within each run of commented lines, all within ``width`` columns.
+
+    A run that does not fit at one column keeps each comment two spaces after its code; a comment
+    that does not fit there either goes on its own line above.
+    """
+    split = [re.fullmatch(r"(.*?\S)\s+(# .*)", line) if not line.lstrip().startswith(("#", '"')) else None
+             for line in text.splitlines()]
+    out, run = [], []
+    for line, found in zip([*text.splitlines(), ""], [*split, None]):
+        if found:
+            run.append(found.groups())
+            continue
+        column = max((len(code) + 2 for code, _ in run), default=0)
+        aligned = all(column + len(comment) <= width for _, comment in run)
+        for code, comment in run:
+            at = column if aligned else len(code) + 2
+            indent = code[: len(code) - len(code.lstrip())]
+            out += [f"{code:<{at}}{comment}"] if at + len(comment) <= width else [indent + comment, code]
+        run = []
+        out.append(line)
+    return "\n".join(out[:-1])
+
+
+def _about(config: TrainConfig) -> str:
+    """The docstring's paragraph: where the script comes from, and what the seed fixes."""
     same = ["split", "initial weights", "batches"]
     same += ["dropout masks"] * any(p > 0 for p in config.model.dropouts) + ["augmentation"] * config.augment.enabled
-    return ", ".join(same[:-1]) + " and " + same[-1]
+    return textwrap.fill(f"Written by the app from its textbook code (nn/*.py) and this run's settings: the "
+                         f"same seed gives the same {', '.join(same[:-1])} and {same[-1]} as the app's run, so "
+                         "the same network, up to float rounding.", 108)
 
 
 def _settings(config: TrainConfig) -> str:
     """The run's settings that the script uses, as constants, a line per topic with a comment."""
     m, aug = config.model, config.augment
     rows: list[tuple[str, dict[str, object]]] = []
-    units = " and ".join(dict.fromkeys(m.activations)) + " units" if m.hidden else "softmax regression"
-    rows.append((f"layer widths; {units}, {m.init} init",
+    rows.append((f"layer widths; {m.init} init",
                  {"SIZES": m.layer_sizes, "DTYPE": _Code(f"np.{m.dtype}")}))
     rows.append(("the seed fixes every random draw", {"SEED": config.seed, "EPOCHS": config.epochs,
                  "BATCH_SIZE": config.batch_size, **({"VAL_SIZE": config.val_size} if config.val_size else {})}))
     if config.train_subset is not None:
-        rows.append(("train on this many of the training images", {"TRAIN_SUBSET": config.train_subset}))
+        rows.append(("train on this many images", {"TRAIN_SUBSET": config.train_subset}))
     if "leaky_relu" in m.activations:
-        rows.append(("leaky_relu: f(z) = slope * z for z < 0", {"LEAKY_SLOPE": m.leaky_slope}))
+        rows.append(("leaky_relu: f(z) = slope z, z < 0", {"LEAKY_SLOPE": m.leaky_slope}))
     if m.init == "normal":
-        rows.append(("normal init: the weights' standard deviation", {"INIT_SCALE": m.init_scale}))
+        rows.append(("normal init: the weights' std", {"INIT_SCALE": m.init_scale}))
     rule = {"momentum": {"MOMENTUM": config.momentum}, "nesterov": {"MOMENTUM": config.momentum}}.get(
         config.optimizer, {"BETA1": config.beta1, "BETA2": config.beta2, "EPS": config.eps}
         if config.optimizer in ("adam", "adamw") else {})
@@ -131,12 +158,12 @@ def _settings(config: TrainConfig) -> str:
     if schedule:
         rows.append((f"{config.schedule} schedule", schedule))
     if any(p > 0 for p in m.dropouts):
-        rows.append(("dropout: the chance a hidden unit stays", {"KEEP": tuple(1.0 - p for p in m.dropouts)}))
+        rows.append(("dropout: the chance a unit stays", {"KEEP": tuple(1.0 - p for p in m.dropouts)}))
     if aug.enabled:
         moves = {"SHIFT": aug.shift, "ROTATE": aug.rotate} if aug.shift > 0 or aug.rotate > 0 else {}
-        rows.append(("augmentation: pixels, degrees, noise", {**moves, **({"NOISE": aug.noise} if aug.noise else {})}))
+        rows.append(("augmentation: pixels, degrees, std", {**moves, **({"NOISE": aug.noise} if aug.noise else {})}))
     if config.early_stopping_patience is not None:
-        rows.append(("early stopping: epochs without progress", {"PATIENCE": config.early_stopping_patience}))
+        rows.append(("early stopping: epochs to wait", {"PATIENCE": config.early_stopping_patience}))
     lines = [", ".join(values) + " = " + ", ".join(map(repr, values.values())) for _, values in rows]
     width = max(map(len, lines)) + 2
     return "\n".join(f"{line:<{width}}# {comment}" for line, (comment, _) in zip(lines, rows))

@@ -7,10 +7,11 @@ the textbook's, operation for operation, so tests/test_export.py can ask for the
 """
 
 SCRIPT = '''#!/usr/bin/env python3
-"""$title, trained again from scratch with NumPy alone, then tested: python this.py --data MNIST_DIR
+"""$title, trained again from scratch with NumPy alone, then tested.
 
-Written by the app from its textbook code (nn/*.py) and this run's settings: the same seed gives the same
-$same as the app's run, so the same network, up to float rounding."""
+$about
+Usage: python this_script.py --data MNIST_DIR [--save weights.npz] [--compare the_apps_run.npz]
+"""
 
 import argparse
 import gzip
@@ -67,9 +68,8 @@ def backward(weights, dZ, $cache_args):
     grads = []
     for l in reversed(range(len(weights))):
         grads = [inputs[l].T @ dZ, dZ.sum(axis=0)] + grads  # dW_l = H_{l-1}^T dZ_l, db_l = sum_i dZ_l[i]
-        if l > 0:  #?hidden
-            dH = dZ @ weights[l].T$mask  # dH_{l-1} = dZ_l W_l^T$mask_math  #?hidden
-            dZ = dH * $df($a, np.empty_like(dH))  # dZ_{l-1} = dH_{l-1} * f'(Z_{l-1})  #?hidden
+        if l > 0:  # dZ_{l-1} = dZ_l W_l^T$mask_math * f'(Z_{l-1})  #?hidden
+            dZ = dZ @ weights[l].T$mask * $df($a, np.empty_like($a))  #?hidden
     return grads
 
 def evaluate(weights, biases, images, labels):  # mean loss and accuracy, no dropout
@@ -140,12 +140,13 @@ if __name__ == "__main__":
         raise SystemExit(f"cannot read MNIST in {args.data}: {error}") from None
     weights, biases = train(x_train, y_train)
     print("test loss {:.4f}, test accuracy {:.4f}".format(*evaluate(weights, biases, x_test, y_test)))
-    arrays = {f"{k}{l}": a for l, (W, b) in enumerate(zip(weights, biases), 1) for k, a in (("W", W), ("b", b))}
+    arrays = {f"W{l}": W for l, W in enumerate(weights, 1)} | {f"b{l}": b for l, b in enumerate(biases, 1)}
     if args.save:
         np.savez(args.save, **arrays)
     if args.compare:
         with np.load(args.compare) as app:
-            print("largest difference from the app's weights:", max(np.max(np.abs(app[k] - a)) for k, a in arrays.items()))
+            gap = max(float(np.max(np.abs(app[k] - a))) for k, a in arrays.items())
+        print(f"largest difference from the app's weights: {gap:.3g}")
 '''
 
 AUGMENT = '''def augment(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -160,17 +161,16 @@ AUGMENT = '''def augment(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     X = img[np.arange(m)[:, None, None], rows, cols].reshape(m, 784)  #?shift
     angles = np.deg2rad(rng.uniform(-ROTATE, ROTATE, size=m))[:, None]  #?rotate
     cos, sin = np.cos(angles).astype(DTYPE), np.sin(angles).astype(DTYPE)  #?rotate
-    x, y = np.arange(784) % 28 - 13.5, np.arange(784) // 28 - 13.5  # each output pixel p from the centre  #?rotate
-    px, py = (x - dx[:, None]).astype(DTYPE), (y - dy[:, None]).astype(DTYPE)  # p - shift  #?rotate
-    sx = np.clip(cos * px - sin * py + 14.5, 0, 29)  # its source q = R^-1 (p - shift), in a frame  #?rotate
-    sy = np.clip(sin * px + cos * py + 14.5, 0, 29)  # with a blank border one pixel wide  #?rotate
-    x0, y0 = np.minimum(np.floor(sx), 28), np.minimum(np.floor(sy), 28)  #?rotate
-    fx, fy = sx - x0, sy - y0  #?rotate
+    px = (np.arange(784) % 28 - 13.5 - dx[:, None]).astype(DTYPE)  # output pixel p - shift  #?rotate
+    py = (np.arange(784) // 28 - 13.5 - dy[:, None]).astype(DTYPE)  # (from the centre)  #?rotate
+    sx = np.clip(cos * px - sin * py + 14.5, 0, 29)  # its source R^-1 (p - shift) in the image  #?rotate
+    sy = np.clip(sin * px + cos * py + 14.5, 0, 29)  # padded with blank paper one pixel wide  #?rotate
+    x0, y0 = np.minimum(np.floor(sx), 28), np.minimum(np.floor(sy), 28)  # its top-left neighbour  #?rotate
     img = np.pad(X.reshape(m, 28, 28), ((0, 0), (1, 1), (1, 1)))  #?rotate
     i, r, c = np.arange(m)[:, None], y0.astype(int), x0.astype(int)  #?rotate
-    top = img[i, r, c] + (img[i, r, c + 1] - img[i, r, c]) * fx  # bilinear: between the 4 nearest  #?rotate
-    bottom = img[i, r + 1, c] + (img[i, r + 1, c + 1] - img[i, r + 1, c]) * fx  #?rotate
-    X = top + (bottom - top) * fy  #?rotate
+    top = img[i, r, c] + (img[i, r, c + 1] - img[i, r, c]) * (sx - x0)  # bilinear: along x,  #?rotate
+    bottom = img[i, r + 1, c] + (img[i, r + 1, c + 1] - img[i, r + 1, c]) * (sx - x0)  #?rotate
+    X = top + (bottom - top) * (sy - y0)  # then along y  #?rotate
     return np.clip(X + rng.standard_normal(X.shape, dtype=DTYPE) * NOISE, 0.0, 1.0)  #?noise
     return X  #?!noise
 '''
