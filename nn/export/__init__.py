@@ -112,8 +112,9 @@ def _align(text: str, width: int = 110) -> str:
         if found:
             run.append(found.groups())
             continue
-        column = max((len(code) + 2 for code, _ in run), default=0)
-        aligned = all(column + len(comment) <= width for _, comment in run)
+        fits = [len(code) + 2 + len(comment) <= width for code, comment in run]
+        column = max((len(code) + 2 for (code, _), ok in zip(run, fits) if ok), default=0)
+        aligned = all(column + len(comment) <= width for (_, comment), ok in zip(run, fits) if ok)
         for code, comment in run:
             at = column if aligned else len(code) + 2
             indent = code[: len(code) - len(code.lstrip())]
@@ -129,7 +130,8 @@ def _about(config: TrainConfig) -> str:
     same += ["dropout masks"] * any(p > 0 for p in config.model.dropouts) + ["augmentation"] * config.augment.enabled
     return textwrap.fill(f"Written by the app from its textbook code (nn/*.py) and this run's settings: the "
                          f"same seed gives the same {', '.join(same[:-1])} and {same[-1]} as the app's run, so "
-                         "the same network, up to float rounding.", 108)
+                         "the same network up to float rounding (the app sums in another order; over a long run "
+                         "the weights drift apart a little, the accuracy hardly).", 108)
 
 
 def _settings(config: TrainConfig) -> str:

@@ -101,13 +101,17 @@ def nested(obj: object, name: str, names: dict[str, str] | None = None, *, false
 
 
 def inline(obj: object, callee: object) -> str:
-    """Function ``obj`` with its one call ``x = callee(arg)`` replaced by ``callee``'s body (arg: same name)."""
+    """Function ``obj`` with its one call ``x = callee(arg)`` replaced by ``callee``'s body (arg: same name).
+
+    The body's last line ``return y`` becomes ``x = y`` and carries the call's comment.
+    """
     lines = function(obj).splitlines()
     (at,) = [i for i, line in enumerate(lines) if f"= {callee.__name__}(" in line.partition("#")[0]]
-    target = lines[at].split("=")[0].strip()
-    indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
-    code = returned_as(body(callee), target)
-    return "\n".join([*lines[:at], *(indent + row for row in code.splitlines()), *lines[at + 1:]])
+    call, _, comment = lines[at].partition("#")
+    target, indent = call.split("=")[0].strip(), call[: len(call) - len(call.lstrip())]
+    *code, last = returned_as(body(callee), target).splitlines()
+    code.append(last.partition("#")[0].rstrip() + ("  #" + comment if comment else ""))  # the call's comment
+    return "\n".join([*lines[:at], *(indent + row for row in code), *lines[at + 1:]])
 
 
 def returned_as(code: str, name: str) -> str:
