@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import re
 import textwrap
-from string import Template
 
 from nn import activations, init, losses, optim, schedules
 from nn.config import TrainConfig
 from nn.export import textbook
-from nn.export.template import AUGMENT, SCRIPT
+from nn.export.template import AUGMENT, SCRIPT, fill
 from nn.export.textbook import strip
 
 __all__ = ["export_script", "strip"]
@@ -52,14 +51,14 @@ def export_script(config: TrainConfig, *, title: str = "A network trained in the
         "update_args": ", ".join(update_args), "update": update,
         "schedule_file": "; the learning rate: nn/schedules.py" if flags["schedule"] else "",
         "schedule": _schedule(config) if flags["schedule"] else "",
-        "augment": _fill(AUGMENT, flags, {}) if flags["augment"] else "",
+        "augment": fill(AUGMENT, flags, {}) if flags["augment"] else "",
         "more_rngs": ", ".join(("dropout_rng" if flags["dropout"] else "_", "augment_rng" if flags["augment"] else "_")),
         "batch": "X" if flags["augment"] else "to_float(images[idx])",
         "dropout_rng": ", dropout_rng" if flags["dropout"] else "",
         "lr": "learning_rate(step, batches)" if flags["schedule"] else "LR",
         "loop_vars": "p, g, state" if flags["state"] else "p, g", "loop_states": ", states" if flags["state"] else "",
     }
-    return _fill(SCRIPT, flags, values)
+    return fill(SCRIPT, flags, values)
 
 
 def _flags(config: TrainConfig) -> dict[str, bool]:
@@ -69,7 +68,8 @@ def _flags(config: TrainConfig) -> dict[str, bool]:
     decays = config.weight_decay > 0
     decoupled = optim.RULES[config.optimizer].decoupled_decay
     return {
-        "float64": config.model.dtype == "float64", "hidden": bool(config.model.hidden), "dropout": any(keep), "partial": any(keep) and not all(keep),
+        "float64": config.model.dtype == "float64", "hidden": bool(config.model.hidden),
+        "dropout": any(keep), "partial": any(keep) and not all(keep),
         "augment": aug.enabled, "moves": aug.shift > 0 or aug.rotate > 0, "rotate": aug.rotate > 0,
         "shift": aug.shift > 0 and aug.rotate == 0, "noise": aug.noise > 0,
         "schedule": config.schedule != "constant" or config.warmup_epochs > 0,
@@ -77,51 +77,6 @@ def _flags(config: TrainConfig) -> dict[str, bool]:
         "val": config.val_size > 0, "subset": config.train_subset is not None,
         "stop": config.early_stopping_patience is not None,
     }
-
-
-def _fill(template: str, flags: dict[str, bool], values: dict[str, str]) -> str:
-    """``template`` with the lines ``flags`` keep, its ``$piece`` lines indented, its ``$names`` replaced."""
-    lines = []
-    for line in template.splitlines():
-        keep = True
-        while tagged := re.fullmatch(r"(.*?)\s+#\?(!?)(\w+)", line):
-            line, negated, flag = tagged.groups()
-            keep = keep and flags[flag] != bool(negated)
-        if not keep:
-            continue
-        piece = re.fullmatch(r"( *)\$(\w+)", line)
-        if piece:
-            indent, name = piece.groups()
-            lines += [indent + row if row else "" for row in values[name].splitlines()] or [None]
-            continue
-        lines.append(Template(line).substitute(values) if "$" in line else line)
-    text = "\n".join(line for line in lines if line is not None)
-    return _align(re.sub(r"\n{3,}", "\n\n", text).strip("\n")) + "\n"
-
-
-def _align(text: str, width: int = 110) -> str:
-    """Trailing comments lined up within each run of commented lines, all within ``width`` columns.
-
-    A run that does not fit at one column keeps each comment two spaces after its code; a comment
-    that does not fit there either goes on its own line above.
-    """
-    split = [re.fullmatch(r"(.*?\S)\s+(# .*)", line) if not line.lstrip().startswith(("#", '"')) else None
-             for line in text.splitlines()]
-    out, run = [], []
-    for line, found in zip([*text.splitlines(), ""], [*split, None]):
-        if found:
-            run.append(found.groups())
-            continue
-        fits = [len(code) + 2 + len(comment) <= width for code, comment in run]
-        column = max((len(code) + 2 for (code, _), ok in zip(run, fits) if ok), default=0)
-        aligned = all(column + len(comment) <= width for (_, comment), ok in zip(run, fits) if ok)
-        for code, comment in run:
-            at = column if aligned else len(code) + 2
-            indent = code[: len(code) - len(code.lstrip())]
-            out += [f"{code:<{at}}{comment}"] if at + len(comment) <= width else [indent + comment, code]
-        run = []
-        out.append(line)
-    return "\n".join(out[:-1])
 
 
 def _about(config: TrainConfig) -> str:
@@ -139,7 +94,7 @@ def _settings(config: TrainConfig) -> str:
     m, aug = config.model, config.augment
     rows: list[tuple[str, dict[str, object]]] = []
     rows.append((f"layer widths; {m.init} init",
-                 {"SIZES": m.layer_sizes, "DTYPE": _Code(f"np.{m.dtype}")}))
+                 {"SIZES": m.layer_sizes, "DTYPE": f"np.{m.dtype}"}))
     rows.append(("the seed fixes every random draw", {"SEED": config.seed, "EPOCHS": config.epochs,
                  "BATCH_SIZE": config.batch_size, **({"VAL_SIZE": config.val_size} if config.val_size else {})}))
     if config.train_subset is not None:
@@ -166,16 +121,10 @@ def _settings(config: TrainConfig) -> str:
         rows.append(("augmentation: pixels, degrees, std", {**moves, **({"NOISE": aug.noise} if aug.noise else {})}))
     if config.early_stopping_patience is not None:
         rows.append(("early stopping: epochs to wait", {"PATIENCE": config.early_stopping_patience}))
-    lines = [", ".join(values) + " = " + ", ".join(map(repr, values.values())) for _, values in rows]
+    lines = [", ".join(values) + " = " + ", ".join(v if k == "DTYPE" else repr(v) for k, v in values.items())
+             for _, values in rows]
     width = max(map(len, lines)) + 2
     return "\n".join(f"{line:<{width}}# {comment}" for line, (comment, _) in zip(lines, rows))
-
-
-class _Code(str):
-    """A setting written as code (``np.float32``), not as a value."""
-
-    def __repr__(self) -> str:
-        return str(self)
 
 
 def _activations(config: TrainConfig) -> str:

@@ -6,6 +6,11 @@ indented like the line, or nothing; ``$name`` elsewhere is a name or an expressi
 the textbook's, operation for operation, so tests/test_export.py can ask for the same numbers.
 """
 
+from __future__ import annotations
+
+import re
+from string import Template
+
 SCRIPT = '''#!/usr/bin/env python3
 """$title, trained again from scratch with NumPy alone, then tested.
 
@@ -174,3 +179,48 @@ AUGMENT = '''def augment(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(X + rng.standard_normal(X.shape, dtype=DTYPE) * NOISE, 0.0, 1.0)  #?noise
     return X  #?!noise
 '''
+
+
+def fill(template: str, flags: dict[str, bool], values: dict[str, str]) -> str:
+    """``template`` with the lines ``flags`` keep, its ``$piece`` lines indented, its ``$names`` replaced."""
+    lines = []
+    for line in template.splitlines():
+        keep = True
+        while tagged := re.fullmatch(r"(.*?)\s+#\?(!?)(\w+)", line):
+            line, negated, flag = tagged.groups()
+            keep = keep and flags[flag] != bool(negated)
+        if not keep:
+            continue
+        piece = re.fullmatch(r"( *)\$(\w+)", line)
+        if piece:
+            indent, name = piece.groups()
+            lines += [indent + row if row else "" for row in values[name].splitlines()] or [None]
+            continue
+        lines.append(Template(line).substitute(values) if "$" in line else line)
+    text = "\n".join(line for line in lines if line is not None)
+    return align(re.sub(r"\n{3,}", "\n\n", text).strip("\n")) + "\n"
+
+
+def align(text: str, width: int = 110) -> str:
+    """Trailing comments lined up within each run of commented lines, all within ``width`` columns.
+
+    A run that does not fit at one column keeps each comment two spaces after its code; a comment
+    that does not fit there either goes on its own line above.
+    """
+    split = [re.fullmatch(r"(.*?\S)\s+(# .*)", line) if not line.lstrip().startswith(("#", '"')) else None
+             for line in text.splitlines()]
+    out, run = [], []
+    for line, found in zip([*text.splitlines(), ""], [*split, None]):
+        if found:
+            run.append(found.groups())
+            continue
+        fits = [len(code) + 2 + len(comment) <= width for code, comment in run]
+        column = max((len(code) + 2 for (code, _), ok in zip(run, fits) if ok), default=0)
+        aligned = all(column + len(comment) <= width for (_, comment), ok in zip(run, fits) if ok)
+        for code, comment in run:
+            at = column if aligned else len(code) + 2
+            indent = code[: len(code) - len(code.lstrip())]
+            out += [f"{code:<{at}}{comment}"] if at + len(comment) <= width else [indent + comment, code]
+        run = []
+        out.append(line)
+    return "\n".join(out[:-1])
