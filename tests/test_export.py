@@ -164,7 +164,7 @@ EVERYTHING = TrainConfig(
     augment=AugmentConfig(shift=2, rotate=10, noise=0.1), early_stopping_patience=2)
 # The most lines each run's script may take, in all and as code (not blank, not a comment, not a docstring):
 # the bound grows only with the features a run turns on. Today's lengths are 140/109, 146/114, 130/99,
-# 175/140 and 205/166: a change that makes the script longer has to raise a bound here, on purpose.
+# 174/139 and 205/166: a change that makes the script longer has to raise a bound here, on purpose.
 LENGTHS = {
     "quick": (PRESETS["quick"], 145, 110),
     "default": (PRESETS["default"], 150, 115),

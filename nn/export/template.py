@@ -82,10 +82,10 @@ def evaluate(weights, biases, images, labels):  # mean loss and accuracy, no dro
     return softmax_cross_entropy(logits, labels)[0], float(np.mean(np.argmax(logits, axis=1) == labels))
 
 # ----- the optimizer (nn/optim.py$schedule_file)
-def update($update_args):
+def update($update_args):  # $optimizer: one array p, in place, from its gradient g
     $update
 
-def learning_rate(step: int, steps_per_epoch: int) -> float:  #?schedule
+def learning_rate(step: int, steps_per_epoch: int) -> float:  # $factors at step 0, 1, ...  #?schedule
     $schedule
 
 $augment
@@ -163,7 +163,8 @@ AUGMENT = '''def augment(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     img = np.pad(X.reshape(m, 28, 28), ((0, 0), (SHIFT, SHIFT), (SHIFT, SHIFT)))  # blank paper around  #?shift
     rows = np.arange(28)[:, None] + SHIFT - dy[:, None, None]  # out[r, c] = image[r - dy, c - dx]  #?shift
     cols = np.arange(28) + SHIFT - dx[:, None, None]  #?shift
-    X = img[np.arange(m)[:, None, None], rows, cols].reshape(m, 784)  #?shift
+    X = img[np.arange(m)[:, None, None], rows, cols].reshape(m, 784)  #?shift  #?noise
+    return img[np.arange(m)[:, None, None], rows, cols].reshape(m, 784)  #?shift  #?!noise
     angles = np.deg2rad(rng.uniform(-ROTATE, ROTATE, size=m))[:, None]  #?rotate
     cos, sin = np.cos(angles).astype(DTYPE), np.sin(angles).astype(DTYPE)  #?rotate
     px = (np.arange(784) % 28 - 13.5 - dx[:, None]).astype(DTYPE)  # output pixel p - shift  #?rotate
@@ -175,9 +176,9 @@ AUGMENT = '''def augment(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     i, r, c = np.arange(m)[:, None], y0.astype(int), x0.astype(int)  #?rotate
     top = img[i, r, c] + (img[i, r, c + 1] - img[i, r, c]) * (sx - x0)  # bilinear: along x,  #?rotate
     bottom = img[i, r + 1, c] + (img[i, r + 1, c + 1] - img[i, r + 1, c]) * (sx - x0)  #?rotate
-    X = top + (bottom - top) * (sy - y0)  # then along y  #?rotate
+    X = top + (bottom - top) * (sy - y0)  # then along y  #?rotate  #?noise
+    return top + (bottom - top) * (sy - y0)  # then along y  #?rotate  #?!noise
     return np.clip(X + rng.standard_normal(X.shape, dtype=DTYPE) * NOISE, 0.0, 1.0)  #?noise
-    return X  #?!noise
 '''
 
 
