@@ -266,6 +266,17 @@ def test_the_activation_loss_and_init_are_the_textbooks_own_lines() -> None:
     assert "# dL/dz = (p - Y) / n" in source and '"""Mean cross-entropy' not in source
 
 
+def test_a_hostile_title_stays_inside_the_docstring() -> None:
+    title = 'run.npz"""\nimport os; os.system("echo owned")  # \\ \'\'\'' + "x" * 200
+    tree = ast.parse(export_script(TrainConfig(), title=title))
+    doc = ast.get_docstring(tree)
+    first = doc.splitlines()[0]
+    assert first.startswith("run.npz___ import os; os.system(_echo owned_)") and not re.search(r"[\"'\\\\]", first)
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "system"]
+    assert [a.name for n in tree.body if isinstance(n, ast.Import) for a in n.names] == ["argparse", "gzip", "math", "numpy"]
+    assert len(first) < 140
+
+
 def test_strip_drops_docstrings_and_checks_but_never_empties_a_block() -> None:
     source = '''
     def f(x, items):

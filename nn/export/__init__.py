@@ -32,6 +32,7 @@ _UPDATE_ARGS = ("p", "g", "state", "lr", "step")
 
 def export_script(config: TrainConfig, *, title: str = "A network trained in the MNIST-from-scratch app") -> str:
     """The standalone script (Python source) that trains ``config``'s run from scratch and tests it."""
+    title = re.sub(r"[^\w .,:;()+=-]", "_", " ".join(title.split()))[:80]  # an upload's file name: no quotes
     flags = _flags(config)
     update = textbook.body(optim.RULES[config.optimizer].update, _RULE_NAMES)
     update_args = [a for a in _UPDATE_ARGS if re.search(rf"\b{a}\b", update)]
