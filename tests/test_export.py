@@ -138,6 +138,7 @@ TEXTBOOK_RUNS = {
     "float32-dropout-augmented": BASE.replace(schedule="cosine", augment=AugmentConfig(shift=2, rotate=10, noise=0.05),
                                               model=_model(dropout=0.2, dtype="float32")),
     "tiny-batch-larger-than-subset": BASE.replace(batch_size=512, train_subset=90, epochs=3),
+    "subset-larger-than-the-data": BASE.replace(train_subset=10_000, schedule="step", step_size=1),
 }
 
 

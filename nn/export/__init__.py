@@ -30,37 +30,53 @@ _SCHEDULE_NAMES = {"self.total_steps": "total_steps", "self.warmup_steps": "warm
 _UPDATE_ARGS = ("p", "g", "state", "lr", "step")
 
 
-def export_script(config: TrainConfig, *, title: str = "A network trained in the MNIST-from-scratch app") -> str:
+def export_script(config: TrainConfig, *, title: str = "A network trained in the MNIST-from-scratch app"
+                  ) -> str:
     """The standalone script (Python source) that trains ``config``'s run from scratch and tests it."""
     title = re.sub(r"[^\w .,:;()+=-]", "_", " ".join(title.split()))[:80]  # an upload's file name: no quotes
     flags = _flags(config)
     update = textbook.body(optim.RULES[config.optimizer].update, _RULE_NAMES)
     update_args = [a for a in _UPDATE_ARGS if re.search(rf"\b{a}\b", update)]
     flags["state"] = "state" in update_args
-    mixed = len(set(config.model.activations)) > 1
-    first = config.model.activations[0] if config.model.hidden else ""
     values = {
         "title": title, "about": _about(config), "settings": _settings(config),
-        "activations": _activations(config), "losses": textbook.inline(losses.softmax_cross_entropy, losses.log_softmax),
+        "activations": _activations(config),
+        "losses": textbook.inline(losses.softmax_cross_entropy, losses.log_softmax),
         "init": textbook.branch(init.init_weight, config.model.init, {"scale": "INIT_SCALE"}),
-        "f": "F[l]" if mixed else first, "df": "DF[l - 1]" if mixed else f"{first}_derivative",
-        "partial": " and KEEP[l] < 1" if flags["partial"] else "",
-        "cache_tuple": "inputs, acts, masks" if flags["dropout"] else "inputs,",
-        "cache_args": "inputs, acts, masks" if flags["dropout"] else "inputs",
-        "a": "acts[l - 1]" if flags["dropout"] else "inputs[l]",
-        "mask": " * masks[l - 1]" if flags["dropout"] else "", "mask_math": " M_{l-1}" if flags["dropout"] else "",
-        "update_args": ", ".join(update_args), "update": update, "optimizer": config.optimizer,
-        "factors": " * ".join(["LR", *["warmup"] * (config.warmup_epochs > 0), *["decay"] * (config.schedule != "constant")]),
-        "schedule_file": "; the learning rate: nn/schedules.py" if flags["schedule"] else "",
-        "schedule": _schedule(config) if flags["schedule"] else "",
-        "augment": fill(AUGMENT, flags, {}) if flags["augment"] else "",
-        "more_rngs": ", ".join(("dropout_rng" if flags["dropout"] else "_", "augment_rng" if flags["augment"] else "_")),
-        "batch": "X" if flags["augment"] else "to_float(images[idx])",
-        "dropout_rng": ", dropout_rng" if flags["dropout"] else "",
-        "lr": "learning_rate(step, batches)" if flags["schedule"] else "LR",
-        "loop_vars": "p, g, state" if flags["state"] else "p, g", "loop_states": ", states" if flags["state"] else "",
+        "update": update, "update_args": ", ".join(update_args), "optimizer": config.optimizer,
+        **_network(config, flags), **_loop(config, flags),
     }
     return fill(SCRIPT, flags, values)
+
+
+def _network(config: TrainConfig, flags: dict[str, bool]) -> dict[str, str]:
+    """The names and expressions the network's lines take: this run's f and f', with or without dropout."""
+    f = "".join(config.model.activations[:1])  # none in softmax regression
+    mixed, dropout = len(set(config.model.activations)) > 1, flags["dropout"]
+    return {
+        "f": "F[l]" if mixed else f, "df": "DF[l - 1]" if mixed else f"{f}_derivative",
+        "partial": " and KEEP[l] < 1" if flags["partial"] else "",
+        "cache_tuple": "inputs, acts, masks" if dropout else "inputs,",
+        "cache_args": "inputs, acts, masks" if dropout else "inputs",
+        "a": "acts[l - 1]" if dropout else "inputs[l]",
+        "mask": " * masks[l - 1]" if dropout else "", "mask_math": " M_{l-1}" if dropout else "",
+    }
+
+
+def _loop(config: TrainConfig, flags: dict[str, bool]) -> dict[str, str]:
+    """The loop's pieces: the learning rate, augmentation, the random streams it uses, the optimizer's state."""
+    factors = ["LR"] + ["warmup"] * (config.warmup_epochs > 0) + ["decay"] * (config.schedule != "constant")
+    return {
+        "schedule_file": "; the learning rate: nn/schedules.py" if flags["schedule"] else "",
+        "schedule": _schedule(config) if flags["schedule"] else "", "factors": " * ".join(factors),
+        "lr": "learning_rate(step, batches)" if flags["schedule"] else "LR",
+        "augment": fill(AUGMENT, flags, {}) if flags["augment"] else "",
+        "batch": "X" if flags["augment"] else "to_float(images[idx])",
+        "more_rngs": ", ".join([("_", "dropout_rng")[flags["dropout"]], ("_", "augment_rng")[flags["augment"]]]),
+        "dropout_rng": ", dropout_rng" if flags["dropout"] else "",
+        "loop_vars": "p, g, state" if flags["state"] else "p, g",
+        "loop_states": ", states" if flags["state"] else "",
+    }
 
 
 def _flags(config: TrainConfig) -> dict[str, bool]:
@@ -84,11 +100,14 @@ def _flags(config: TrainConfig) -> dict[str, bool]:
 def _about(config: TrainConfig) -> str:
     """The docstring's paragraph: where the script comes from, and what the seed fixes."""
     same = ["split", "initial weights", "batches"]
-    same += ["dropout masks"] * any(p > 0 for p in config.model.dropouts) + ["augmentation"] * config.augment.enabled
-    return textwrap.fill(f"Written by the app from its textbook code (nn/*.py) and this run's settings: the "
-                         f"same seed gives the same {', '.join(same[:-1])} and {same[-1]} as the app's run, so "
-                         "the same network up to float rounding (the app sums in another order; over a long run "
-                         "the weights drift apart a little, the accuracy hardly).", 108)
+    same += ["dropout masks"] * any(p > 0 for p in config.model.dropouts)
+    same += ["augmentation"] * config.augment.enabled
+    return textwrap.fill(
+        f"Written by the app from its textbook code (nn/*.py) and this run's settings: the same seed gives "
+        f"the same {', '.join(same[:-1])} and {same[-1]} as the app's run, so the same network up to float "
+        "rounding (the app sums in another order; over a long run the weights drift apart a little, the "
+        "accuracy hardly).",
+        108)
 
 
 def _settings(config: TrainConfig) -> str:
@@ -97,8 +116,9 @@ def _settings(config: TrainConfig) -> str:
     rows: list[tuple[str, dict[str, object]]] = []
     rows.append((f"layer widths; {m.init} init",
                  {"SIZES": m.layer_sizes, "DTYPE": f"np.{m.dtype}"}))
-    rows.append(("the seed fixes every random draw", {"SEED": config.seed, "EPOCHS": config.epochs,
-                 "BATCH_SIZE": config.batch_size, **({"VAL_SIZE": config.val_size} if config.val_size else {})}))
+    val = {"VAL_SIZE": config.val_size} if config.val_size else {}
+    rows.append(("the seed fixes every random draw",
+                 {"SEED": config.seed, "EPOCHS": config.epochs, "BATCH_SIZE": config.batch_size, **val}))
     if config.train_subset is not None:
         rows.append(("train on this many images", {"TRAIN_SUBSET": config.train_subset}))
     if "leaky_relu" in m.activations:
@@ -120,7 +140,8 @@ def _settings(config: TrainConfig) -> str:
         rows.append(("dropout: the chance a unit stays", {"KEEP": tuple(1.0 - p for p in m.dropouts)}))
     if aug.enabled:
         moves = {"SHIFT": aug.shift, "ROTATE": aug.rotate} if aug.shift > 0 or aug.rotate > 0 else {}
-        rows.append(("augmentation: pixels, degrees, std", {**moves, **({"NOISE": aug.noise} if aug.noise else {})}))
+        noise = {"NOISE": aug.noise} if aug.noise else {}
+        rows.append(("augmentation: pixels, degrees, std", {**moves, **noise}))
     if config.early_stopping_patience is not None:
         rows.append(("early stopping: epochs to wait", {"PATIENCE": config.early_stopping_patience}))
     lines = [", ".join(values) + " = " + ", ".join(v if k == "DTYPE" else repr(v) for k, v in values.items())

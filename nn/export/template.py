@@ -1,8 +1,9 @@
 """The exported script, top to bottom: settings, data, network, optimizer, loop, test.
 
 A line ending in ``#?flag`` is kept only when the run uses ``flag`` (``#?!flag``: only when it does
-not; several tags: all must hold); a line that is only ``$piece`` becomes that piece of the textbook (nn/export/textbook.py),
-indented like the line, or nothing; ``$name`` elsewhere is a name or an expression. The arithmetic is
+not; several tags: all must hold). A line that is only ``$piece`` becomes that piece (from the
+textbook, nn/export/textbook.py), indented like the line, or nothing; ``$name`` elsewhere is a name
+or an expression. The arithmetic is
 the textbook's, operation for operation, so tests/test_export.py can ask for the same numbers.
 """
 
@@ -50,10 +51,10 @@ def init_weight(fan_in: int, fan_out: int, rng: np.random.Generator) -> np.ndarr
     return w.astype(DTYPE, copy=False)
 
 def forward(weights, biases, X, rng=None):  #?dropout
-    \"\"\"Logits Z_L (n, 10) for images X (n, 784), and what backward needs; with rng, dropout is on.\"\"\"  #?dropout
+    \"\"\"Logits Z_L (n, 10) for images X (n, 784), and what backward needs; dropout with rng.\"\"\"  #?dropout
     H, inputs, acts, masks = X, [X], [], []  #?dropout
 def forward(weights, biases, X):  #?!dropout
-    \"\"\"Logits Z_L (n, 10) for images X (n, 784), and each layer's input H, which backward needs.\"\"\"  #?!dropout
+    \"\"\"Logits Z_L (n, 10) for images X (n, 784), and each layer's input H for backward.\"\"\"  #?!dropout
     H, inputs = X, [X]  #?!dropout
     for l in range(len(weights) - 1):  #?hidden
         Z = H @ weights[l] + biases[l]  # Z_l = H_{l-1} W_l + b_l  #?hidden

@@ -16,9 +16,10 @@ import textwrap
 
 
 def strip(source: str, *, false: tuple[str, ...] = ()) -> str:
-    """``source`` dedented, without docstrings, ``if ...: raise`` checks and ``if`` blocks whose test is in ``false``.
+    """``source`` dedented, without docstrings and ``if ...: raise`` checks; comments stay.
 
-    A check that is all its block holds stays (the block would be empty without it). Comments stay.
+    ``false`` lists ``if`` tests known to be false here: their blocks go too. A check that is all its
+    block holds stays (the block would be empty without it).
     """
     source = textwrap.dedent(source)
     tree = ast.parse(source)
@@ -29,7 +30,7 @@ def strip(source: str, *, false: tuple[str, ...] = ()) -> str:
             if not isinstance(block, list) or not block:
                 continue
             gone = [s for s in block if _is_check(s) or _is_false(s, false)]
-            if field == "body" and isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and _is_doc(block[0]):
+            if field == "body" and isinstance(node, (ast.Module, ast.FunctionDef)) and _is_doc(block[0]):
                 gone.append(block[0])
             if len(gone) < len(block):
                 for statement in gone:
@@ -54,7 +55,8 @@ def _is_false(statement: ast.stmt, false: tuple[str, ...]) -> bool:
 
 def rename(source: str, names: dict[str, str]) -> str:
     """``source`` with each name of ``names`` (``self.lr``, ``slope``) replaced, in code but not in comments."""
-    pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True))) + r")\b")
+    longest_first = sorted(names, key=len, reverse=True)
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, longest_first)) + r")\b")
     lines = []
     for line in source.splitlines():
         code, hash_, comment = line.partition("#")
@@ -79,11 +81,13 @@ def body(obj: object, names: dict[str, str] | None = None, *, false: tuple[str, 
 
 
 def branch(obj: object, value: str, names: dict[str, str] | None = None) -> str:
-    """The body of the ``if`` branch of function ``obj`` whose test names ``value`` (``scheme == "he"``), renamed."""
+    """The body of the ``if`` branch of function ``obj`` whose test names ``value`` (``scheme == "he"``)."""
     source = strip(inspect.getsource(obj))
     lines = source.splitlines()
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.If) and value in {c.value for c in ast.walk(node.test) if isinstance(c, ast.Constant)}:
+        names_value = isinstance(node, ast.If) and any(
+            isinstance(c, ast.Constant) and c.value == value for c in ast.walk(node.test))
+        if names_value:
             picked = "\n".join(lines[node.body[0].lineno - 1: node.body[-1].end_lineno])
             return rename(textwrap.dedent(picked), names or {})
     raise ValueError(f"{obj!r} has no branch for {value!r}")
