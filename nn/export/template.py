@@ -3,8 +3,8 @@
 A line ending in ``#?flag`` is kept only when the run uses ``flag`` (``#?!flag``: only when it does
 not; several tags: all must hold). A line that is only ``$piece`` becomes that piece (from the
 textbook, nn/export/textbook.py), indented like the line, or nothing; ``$name`` elsewhere is a name
-or an expression. The arithmetic is
-the textbook's, operation for operation, so tests/test_export.py can ask for the same numbers.
+or an expression. The arithmetic is the textbook's, operation for operation (to_float is
+nn/data/split.py's, augment is nn/augment.py's), so tests/test_export.py can ask for the same numbers.
 """
 
 from __future__ import annotations
