@@ -156,7 +156,7 @@ def run_actions(session: SessionData, records: list[RunRecord]) -> None:
     if shown_now:
         st.caption(f":material/visibility: {record.name} is the current model of Evaluate, Inspect and Draw.")
     if record.config is not None:
-        st.caption(f"To check the script against this run: `python {file_stem(record)}.py MNIST_DIR --compare "
+        st.caption(f"To check the script against this run: `python {file_stem(record)}.py --data MNIST_DIR --compare "
                    f"{file_stem(record)}.npz` (the same seed gives the same network, up to float rounding"
                    + ("; the learning rates you changed by hand are not replayed" if _changed_by_hand(record) else "")
                    + ").")

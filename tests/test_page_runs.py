@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import json
 
@@ -11,7 +12,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lab.format import fmt_pct
-from nn.config import TrainConfig
 from tests.test_app_pages import app, run_until_done, session  # noqa: F401
 
 RUNS = "app_pages/runs.py"
@@ -94,11 +94,24 @@ def test_a_kept_run_can_be_made_current_downloaded_and_deleted(two_runs, served)
     assert (model.weights[0] == first.model.weights[0]).all()
 
     script = served["Export as a script (.py)"].decode()
-    settings = next(node.value for node in ast.parse(script).body
-                    if isinstance(node, ast.Assign) and node.targets[0].id == "SETTINGS")
-    assert TrainConfig.from_dict(ast.literal_eval(settings)) == first.config
+    settings = {}  # the script's settings block: NAME, NAME = value, value
+    for node in ast.parse(script).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple):
+            pairs = zip(node.targets[0].elts, node.value.elts)
+        elif isinstance(node, ast.Assign):
+            pairs = zip(node.targets, [node.value])
+        else:
+            continue
+        for name, value in pairs:
+            with contextlib.suppress(ValueError):
+                settings[name.id] = ast.literal_eval(value)
+    config = first.config
+    assert settings["SIZES"] == config.model.layer_sizes and settings["LR"] == config.lr
+    assert (settings["SEED"], settings["EPOCHS"], settings["VAL_SIZE"]) == (config.seed, config.epochs, config.val_size)
+    assert settings["TRAIN_SUBSET"] == config.train_subset == 500
+    assert script.startswith(f"#!/usr/bin/env python3\n\"\"\"{first.name} of the MNIST-from-scratch app")
     assert "def softmax_cross_entropy" in script
-    assert any("--compare" in c.value for c in at.caption)
+    assert any("--data MNIST_DIR --compare" in c.value for c in at.caption)
 
     at.button(key="runs_delete").click().run()
     assert [r.name for r in session(at).book.records()] == ["Run 2"] and session(at).current is None
