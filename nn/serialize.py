@@ -113,7 +113,8 @@ def load_model(
     Returns ``(model, meta)``: ``meta`` is the dict given to ``save_model``, with ``accuracy``
     filled in from ``test_accuracy`` when only that is known, and, when the file holds them,
     ``history`` (a list of dicts of floats, one per epoch), ``snapshots`` (a list of
-    ``(epoch, W1)``) and ``timeline`` (a list of ``Checkpoint``, read-only, in the network's dtype). Raises :class:`ModelFileError` for anything that is not a valid model.
+    ``(epoch, W1)``) and ``timeline`` (a list of ``Checkpoint``, read-only, in the network's dtype).
+    Raises :class:`ModelFileError` for anything that is not a valid model.
     """
     archive = _open_zip(_read_source(source))
     infos = _members(archive)
