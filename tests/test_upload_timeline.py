@@ -105,3 +105,18 @@ def test_two_uploaded_files_rewind_each_to_its_own_weights(bars_app, dataset) ->
         upload(at, name, file_of(trainer))
         shown, _ = evaluate_at(at, point)
         assert (shown["Test accuracy"], shown["Mistakes"]) == (accuracy, mistakes), name
+
+
+def test_the_epochs_planned_come_from_the_files_settings_else_from_how_far_its_timeline_reaches() -> None:
+    import numpy as np
+
+    from lab.saved_model import epochs_planned
+    from nn.trainer.telemetry import Checkpoint
+
+    reach = [Checkpoint(0, 4, "start", np.zeros(1)), Checkpoint(10, 4, "end", np.zeros(1))]  # 2.5 epochs
+    assert epochs_planned({"train_config": {"epochs": 8}}, reach) == 8
+    assert epochs_planned({"train_config": {"epochs": 2}}, reach) == 3  # never "epoch 3 of 2"
+    for junk in ({}, {"train_config": "8"}, {"train_config": {"epochs": "8"}}, {"train_config": {"epochs": True}},
+                 {"train_config": {"epochs": -1}}):
+        assert epochs_planned(junk, reach) == 3
+    assert epochs_planned({}, []) == 0
