@@ -47,8 +47,9 @@ def encode(timeline: Sequence[Checkpoint] | None, n_params: int) -> tuple[dict[s
     kept = _thin([c for c in checkpoints if np.isfinite(c.params).all()])
     if not kept:
         return {}, {}
-    entry = {"batches_per_epoch": kept[0].batches_per_epoch, "steps": [int(c.step) for c in kept],
-             "kinds": [c.kind for c in kept]}
+    entry = {"batches_per_epoch": int(kept[0].batches_per_epoch), "steps": [int(c.step) for c in kept],
+             "kinds": [str(c.kind) for c in kept]}
+    # a description this module would refuse to read is refused on saving (a caller's mistake, not a run's)
     check_points(entry["batches_per_epoch"], entry["steps"], entry["kinds"])
     return {TIMELINE: entry}, {TIMELINE: np.stack([c.params for c in kept])}
 
