@@ -60,7 +60,7 @@ def _live_notice_body(session: SessionData, run_ids: list[str]) -> None:
 
 
 def add_upload(session: SessionData, model: Any, meta: dict, version: str, name: str) -> None:
-    """Keep an uploaded model in the book beside the trained runs (its curves when the file had them)."""
+    """Keep an uploaded model in the book beside the trained runs (its curves and timeline when the file had them)."""
     from lab.runs import RunRecord
 
     history = meta.get("history")
@@ -68,7 +68,7 @@ def add_upload(session: SessionData, model: Any, meta: dict, version: str, name:
     record = RunRecord(run_id=version, name=name, source="uploaded", status="uploaded",
                        config=config if isinstance(config, TrainConfig) else None, model=model, version=version,
                        history=pd.DataFrame(history) if history else None,
-                       snapshots=list(meta.get("snapshots") or []))
+                       snapshots=list(meta.get("snapshots") or []), timeline=list(meta.get("timeline") or []))
     if session.book.get(version) is None:
         dropped = session.book.add_record(record)
         if dropped:
@@ -91,7 +91,7 @@ def delete(run_id: str) -> None:
 
 
 def record_bytes(record: RunRecord) -> bytes:
-    """The run as a model file (.npz, no pickle), with its history and W_1 snapshots."""
+    """The run as a model file (.npz, no pickle), with its history, W_1 snapshots and timeline."""
     from nn.serialize import save_model
 
     meta: dict[str, Any] = {"train_config": record.config.to_dict()} if record.config is not None else {}
@@ -101,7 +101,8 @@ def record_bytes(record: RunRecord) -> bytes:
         if "val_acc" in record.history and math.isfinite(float(record.history["val_acc"].iloc[-1])):
             meta["val_accuracy"] = float(record.history["val_acc"].iloc[-1])
     buffer = io.BytesIO()
-    save_model(buffer, record.model, meta, history=history, snapshots=list(record.snapshots))
+    save_model(buffer, record.model, meta, history=history, snapshots=list(record.snapshots),
+               timeline=list(record.timeline))
     return buffer.getvalue()
 
 
@@ -143,9 +144,11 @@ def run_actions(session: SessionData, records: list[RunRecord]) -> None:
     shown_now = session.current == chosen or (session.current is None and _is_latest(session, chosen))
     row.button("Make current", key="runs_current", on_click=make_current, args=(chosen,), disabled=shown_now,
                icon=":material/visibility:", help="Evaluate, Inspect and Draw show this run from now on.")
-    row.download_button("Download .npz", record_bytes(record), file_name=f"{file_stem(record)}.npz",
+    # The file is made when clicked (not on every rerun): with the timeline it holds tens of MB.
+    row.download_button("Download .npz", lambda: record_bytes(record), file_name=f"{file_stem(record)}.npz",
                         mime="application/octet-stream", key="runs_download", icon=":material/download:",
-                        help="Weights, settings, history and filter snapshots; upload it on the Train page later.")
+                        help="Weights, settings, history, filter snapshots and the timeline (the epoch slider); "
+                             "upload it on the Train page later.")
     if record.config is not None:
         row.download_button("Export as a script (.py)", _script(record), file_name=f"{file_stem(record)}.py",
                             mime="text/x-python", key="runs_script", icon=":material/code:",

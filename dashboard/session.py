@@ -17,6 +17,7 @@ import streamlit as st
 from dashboard.departure import tab_guard
 from lab.run_summary import RunSummary, summarize_run
 from lab.runs import RunBook, RunRecord
+from lab.saved_model import epochs_planned
 from lab.training_run import TrainingRun
 
 _KEY = "_mnist_session"
@@ -136,7 +137,7 @@ def record_view(data: SessionData, record: RunRecord) -> ModelView:
         model=record.model, version=record.version, source=record.source, history=record.history,
         label=f"{record.name} (made current on the Runs page)",
         snapshots=list(record.snapshots), meta=meta, timeline=list(record.timeline),
-        epochs_planned=record.config.epochs if record.config is not None else 0)
+        epochs_planned=epochs_planned(meta, record.timeline))
     return data._record_view
 
 
@@ -189,12 +190,15 @@ def current_model() -> ModelView | None:
 
 
 def uploaded_view(model: Any, meta: dict, raw: bytes) -> ModelView:
-    """The view of an uploaded model; the run record the file kept (history, snapshots) leaves meta for the view."""
+    """The view of an uploaded model; the run record the file kept (history, snapshots, timeline) leaves meta
+    for the view."""
     digest = hashlib.sha256(raw).hexdigest()[:12]
     meta = dict(meta)
     history, snapshots = meta.pop("history", None), meta.pop("snapshots", None)
+    timeline = list(meta.pop("timeline", None) or [])
     return ModelView(model=model, version=f"upload:{digest}", source="uploaded", meta=meta,
-                     history=pd.DataFrame(history) if history else None, snapshots=list(snapshots or []))
+                     history=pd.DataFrame(history) if history else None, snapshots=list(snapshots or []),
+                     timeline=timeline, epochs_planned=epochs_planned(meta, timeline))
 
 
 def require_model() -> ModelView:

@@ -36,7 +36,8 @@ def _model_at(version: str, _config, _checkpoint: Checkpoint):
 
 
 def _run_key(view: ModelView) -> str:
-    return view.version.split(":", 1)[0]
+    """The run a view's weights belong to: a run's id, or an uploaded file's whole version (one per file)."""
+    return view.version if view.version.startswith("upload:") else view.version.split(":", 1)[0]
 
 
 def _points(view: ModelView) -> list[Checkpoint | None]:
@@ -145,11 +146,11 @@ def _budget_caption(view: ModelView, budget: int | None) -> str:
 def rewind(view: ModelView) -> ModelView:
     """Draw the epoch slider (with play) and return ``view`` at the chosen point; panels then say which.
 
-    A model without a timeline (uploaded) is returned as it is, with a one-line note.
+    A model without a timeline (a file saved without one) is returned as it is, with a one-line note.
     """
     if not view.timeline:
-        st.caption(":material/timeline: This model has no timeline (only a training run keeps one): the "
-                   "pages show its final weights.")
+        st.caption(":material/timeline: This model has no timeline (a training run keeps one, and so does the "
+                   "file saved from it by this version): the pages show its final weights.")
         return view
     if st.session_state.get(RUN) != _run_key(view):
         st.session_state[RUN] = _run_key(view)

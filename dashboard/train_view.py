@@ -155,7 +155,8 @@ def _model_bytes(session: SessionData) -> tuple[bytes, str] | None:
         meta["val_accuracy"] = float(view.history["val_acc"].iloc[-1])
     history = view.history.to_dict("records") if view.history is not None and len(view.history) else None
     buffer = io.BytesIO()
-    save_model(buffer, view.model, meta, history=history, snapshots=view.snapshots)  # so Inspect has them back
+    save_model(buffer, view.model, meta, history=history, snapshots=view.snapshots,  # so Inspect has them back
+               timeline=view.timeline)  # and the epoch slider
     name = f"mnist-mlp-{'-'.join(map(str, view.model.config.hidden)) or 'softmax'}-{view.version.replace(':', '-')}.npz"
     session._npz = (view.version, buffer.getvalue(), name)
     return session._npz[1], name

@@ -8,9 +8,11 @@ an older or foreign file may hold a bare ``accuracy`` whose split nobody wrote d
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from lab.format import fmt_pct
+from nn.trainer.telemetry import Checkpoint
 
 SPLITS = (("test_accuracy", "test accuracy"), ("val_accuracy", "validation accuracy"))
 
@@ -27,3 +29,11 @@ def accuracy_summary(meta: dict[str, Any]) -> str:
     if not parts and bare is not None:
         parts.append(f"accuracy {fmt_pct(bare, 2)} (the file does not say on which digits)")
     return ", ".join(parts)
+
+
+def epochs_planned(meta: dict[str, Any], timeline: Sequence[Checkpoint]) -> int:
+    """The epochs the file's run was set to train (its train config), at least as many as its timeline reaches."""
+    config = meta.get("train_config")
+    epochs = config.get("epochs") if isinstance(config, dict) else None
+    planned = epochs if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > 0 else 0
+    return max([planned, *(math.ceil(c.position) for c in timeline)])

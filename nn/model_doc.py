@@ -6,6 +6,7 @@
      "model": {...ModelConfig fields...},
      "accuracy": 0.981, "dataset_sha256": {...}, "train_config": {...},   # when known
      "history": {...}, "snapshots": {...},                              # when stored (nn/run_record.py)
+     "timeline": {...},                                                 # when stored (nn/run_timeline.py)
      "meta": {...whatever the caller passed...}}
 
 Reading bounds the document before trusting any of it: nesting at most

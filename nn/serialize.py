@@ -3,7 +3,8 @@
 The file holds ``W1, b1, ..., WL, bL`` (``W`` as (fan_in, fan_out), layer 1
 first), ``config`` (a JSON string, described in nn/model_doc.py) and,
 when known, the run's per-epoch ``history`` and first-layer ``snapshots``
-(nn/run_record.py). Anyone with NumPy alone can run the network::
+(nn/run_record.py) and its ``timeline`` of whole-network checkpoints
+(nn/run_timeline.py). Anyone with NumPy alone can run the network::
 
     f = np.load("model.npz"); h = x.reshape(-1, 784) / 255
     for l in range(1, L): h = np.maximum(h @ f[f"W{l}"] + f[f"b{l}"], 0)
@@ -31,22 +32,23 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from nn import run_record
+from nn import run_record, run_timeline
 from nn.bounded_zip import ArchiveError, check_claim, open_archive, read_member
 from nn.config import ModelConfig
-from nn.model import MLP
+from nn.model import MLP, param_count
 from nn.model_doc import FORMAT, INPUT_SCALING, VERSION, ModelFileError, config_json, model_config, parse
+from nn.trainer.telemetry import Checkpoint
 
 __all__ = ["FORMAT", "INPUT_SCALING", "VERSION", "ModelFileError", "load_model", "model_config_json", "save_model"]
 
 MAX_FILE_BYTES = 1 << 30  # refuse to even read more than 1 GiB
 MAX_CONFIG_BYTES = 1 << 20  # the JSON config: 1 MiB is plenty
-MAX_MEMBERS = 64  # a model file has at most 17: config, W and b of 7 layers, history, snapshots
+MAX_MEMBERS = 64  # a model file has at most 18: config, W and b of 7 layers, history, snapshots, timeline
 MAX_DIRECTORY_BYTES = 256 * 2**10  # the zip directory of 64 members with long names
 NPY_HEADER_BYTES = 4096  # numpy writes headers of 128 bytes; this is generous
 DEFAULT_MAX_PARAMS = 120_000_000  # above the largest network ModelConfig allows (6 x 4096 wide: ~87 M)
 _SHOWN = 3  # names listed in a message before "and N more"
-_RECORD = (run_record.HISTORY, run_record.SNAPSHOTS)
+_RECORD = (run_record.HISTORY, run_record.SNAPSHOTS, run_timeline.TIMELINE)
 
 
 # ------------------------------------------------------------------------------------------ saving
@@ -60,20 +62,27 @@ def model_config_json(model: MLP, meta: dict[str, Any] | None = None) -> str:
 def save_model(
     target: str | os.PathLike | BinaryIO, model: MLP, meta: dict[str, Any] | None = None, *,
     history: Sequence[Mapping[str, Any]] | None = None, snapshots: Sequence[tuple[int, np.ndarray]] | None = None,
+    timeline: Sequence[Checkpoint] | None = None,
 ) -> None:
     """Write ``model`` (and JSON-safe ``meta``) to a path or a binary file object as ``.npz``.
 
-    ``history`` is the trainer's rows (``TrainResult.history``: one dict of numbers per epoch) and
-    ``snapshots`` its ``[(epoch, W1 copy)]``; both optional. :func:`load_model` returns them in
-    ``meta["history"]`` and ``meta["snapshots"]``, and they are taken from there when not passed, so
+    ``history`` is the trainer's rows (``TrainResult.history``: one dict of numbers per epoch),
+    ``snapshots`` its ``[(epoch, W1 copy)]`` and ``timeline`` its ``[Checkpoint]``; all optional.
+    :func:`load_model` returns them in ``meta["history"]``, ``meta["snapshots"]`` and
+    ``meta["timeline"]``, and they are taken from there when not passed, so
     ``save_model(path, *load_model(path))`` keeps everything. A path is written atomically (a
     temporary file renamed into place), so a crash never leaves half a model behind.
     """
     meta = dict(meta or {})
     kept_history, kept_snapshots = meta.pop("history", None), meta.pop("snapshots", None)
+    kept_timeline = meta.pop("timeline", None)
     record, record_arrays = run_record.encode(kept_history if history is None else history,
                                               kept_snapshots if snapshots is None else snapshots,
                                               model.weights[0].shape)
+    points, point_arrays = run_timeline.encode(kept_timeline if timeline is None else timeline,
+                                               param_count(model.config))
+    record.update(points)
+    record_arrays.update(point_arrays)
     arrays = {"config": np.array(config_json(model.config, meta, record))}
     for l, (W, b) in enumerate(zip(model.weights, model.biases), start=1):
         arrays[f"W{l}"] = W
@@ -103,8 +112,9 @@ def load_model(
 
     Returns ``(model, meta)``: ``meta`` is the dict given to ``save_model``, with ``accuracy``
     filled in from ``test_accuracy`` when only that is known, and, when the file holds them,
-    ``history`` (a list of dicts of floats, one per epoch) and ``snapshots`` (a list of
-    ``(epoch, W1)``). Raises :class:`ModelFileError` for anything that is not a valid model.
+    ``history`` (a list of dicts of floats, one per epoch), ``snapshots`` (a list of
+    ``(epoch, W1)``) and ``timeline`` (a list of ``Checkpoint``, read-only, in the network's dtype).
+    Raises :class:`ModelFileError` for anything that is not a valid model.
     """
     archive = _open_zip(_read_source(source))
     infos = _members(archive)
@@ -124,6 +134,7 @@ def load_model(
         except FloatingPointError:
             raise ModelFileError(f"the weights do not fit in {config.dtype}") from None
     history, snapshots = _bounded(run_record.decode, doc, arrays)
+    timeline = _bounded(run_timeline.decode, doc, arrays, config.dtype)
 
     meta = doc.get("meta", {})
     meta = dict(meta) if isinstance(meta, dict) else {}
@@ -133,6 +144,8 @@ def load_model(
         meta["history"] = history
     if snapshots is not None:
         meta["snapshots"] = snapshots
+    if timeline is not None:
+        meta["timeline"] = timeline
     return model, meta
 
 
@@ -222,6 +235,7 @@ def _expected_arrays(doc: dict[str, Any], config: ModelConfig) -> dict[str, tupl
         for name, shape in ((f"W{l}", (sizes[l - 1], sizes[l])), (f"b{l}", (sizes[l],))):
             expected[name] = (shape, math.prod(shape) * 8)
     expected.update(_bounded(run_record.expected_arrays, doc, (sizes[0], sizes[1])))
+    expected.update(_bounded(run_timeline.expected_arrays, doc, param_count(config)))
     return expected
 
 

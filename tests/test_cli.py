@@ -244,12 +244,21 @@ def test_a_subset_larger_than_what_is_left_trains_on_all_with_a_note(fake_data, 
                                     "out for validation; training on all 1,000")
 
 
-def test_a_saved_model_keeps_the_runs_history_and_filter_snapshots(fake_data, tmp_path: Path, capsys) -> None:
+def test_a_saved_model_keeps_the_runs_history_filter_snapshots_and_timeline(fake_data, tmp_path: Path,
+                                                                            capsys) -> None:
     from nn.serialize import load_model
 
     path = tmp_path / "model.npz"
     assert main(["train", *SMALL, "--save", str(path)]) == 0
-    _, meta = load_model(path)
+    model, meta = load_model(path)
     assert [row["epoch"] for row in meta["history"]] == [1, 2]
     assert 0 < meta["history"][-1]["val_acc"] <= 1
     assert [epoch for epoch, _ in meta["snapshots"]] == [0, 1, 2] and meta["snapshots"][0][1].shape == (784, 32)
+    timeline = meta["timeline"]
+    kinds = [c.kind for c in timeline]
+    assert kinds[0] == "start" and kinds.count("inside") >= 1 and kinds[-2:] == ["epoch", "epoch"]
+    assert [c.position for c in timeline if c.kind == "epoch"] == [1, 2]
+    final = np.concatenate([p.reshape(-1) for p in model.parameters()])
+    assert np.array_equal(timeline[-1].params, final) and not np.array_equal(timeline[0].params, final)
+    # the start is the network as initialised: W1 there is the snapshot of epoch 0
+    np.testing.assert_array_equal(timeline[0].params[:784 * 32], meta["snapshots"][0][1].reshape(-1))

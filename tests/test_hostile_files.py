@@ -286,12 +286,25 @@ def test_saving_refuses_meta_that_could_not_be_read_back() -> None:
 # ---------------------------------------------------------------- every way in: API, command line, app
 
 
+def with_timeline(steps: list[int], values: float) -> bytes:
+    """A valid model with a two-checkpoint timeline of 4 batches an epoch at ``steps``, every number ``values``."""
+    files = members(config_with(timeline={"batches_per_epoch": 4, "steps": steps, "kinds": ["start", "epoch"]}))
+    files["timeline.npy"] = npy(np.full((2, 784 * 4 + 4 + 4 * 10 + 10), values, np.float32))
+    return zip_of(files)
+
+
 HOSTILE = {  # case -> (how to build the file, what its refusal says)
+    "timeline steps": (lambda: with_timeline([0, 6], 0.0), "an epoch's end must be a multiple of the 4 batches"),
+    "timeline nan": (lambda: with_timeline([0, 4], np.nan), "timeline contains NaN"),
     "deep": (lambda: zip_of(members(with_meta("[" * 100_000 + "]" * 100_000))), "nested more than 32"),
     "digits": (lambda: zip_of(members(with_meta("[" + "9" * 5000 + "]"))), "5,000 characters"),
     "members": (lambda: many_members(20_000), "20,005 members"),
     "bomb": (lambda: bomb("W1.npy", 12_672, inflated=64 * 2**20), "W1.npy"),
 }
+
+
+def test_the_timeline_cases_differ_from_a_valid_file_only_by_their_flaw() -> None:
+    assert [c.kind for c in load_model(with_timeline([0, 4], 0.0))[1]["timeline"]] == ["start", "epoch"]
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))

@@ -89,9 +89,12 @@ def test_a_kept_run_can_be_made_current_downloaded_and_deleted(two_runs, served)
     at.switch_page(RUNS).run()
     from nn.serialize import load_model
 
-    model, meta = load_model(served["Download .npz"])
+    assert callable(served["Download .npz"])  # made when clicked, not on every rerun
+    model, meta = load_model(served["Download .npz"]())
     assert meta["train_config"]["lr"] == first.config.lr and len(meta["history"]) == 2
     assert (model.weights[0] == first.model.weights[0]).all()
+    assert [(c.step, c.kind) for c in meta["timeline"]] == [(c.step, c.kind) for c in first.timeline]
+    assert all((a.params == b.params).all() for a, b in zip(meta["timeline"], first.timeline))
 
     script = served["Export as a script (.py)"].decode()
     settings = {}  # the script's settings block: NAME, NAME = value, value

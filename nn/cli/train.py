@@ -331,7 +331,8 @@ def _save(path: str, trainer: Any, config: TrainConfig, ds: Any, test_acc: float
         "dataset": {"source": ds.source, "sha256": _dataset_hashes()},
     }
     try:
-        save_model(path, trainer.model, meta, history=result.history, snapshots=trainer.snapshots)
+        save_model(path, trainer.model, meta, history=result.history, snapshots=trainer.snapshots,
+                   timeline=trainer.timeline)
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot save the model to {path}: {exc}") from None
     return str(path)
