@@ -72,7 +72,6 @@ class SessionData:
     upload_message: tuple[str, str] | None = None  # (kind, text): the last upload's result, kept on the page
     _view: ModelView | None = None  # cached per version
     figures: dict = field(default_factory=dict)  # live charts: name -> (key, figure JSON), rebuilt on change
-    _npz: Any = None  # (version, bytes, file name) of the model download
     past_runs: list[RunSummary] = field(default_factory=list)  # runs this session replaced, oldest first
     controls_drawn: Any = None  # (can_start, lab.run_controls.ControlState) the Train page last drew
     book: RunBook = field(default_factory=RunBook)  # every run of the session (the Runs page)
@@ -86,7 +85,6 @@ class SessionData:
         self._view = None
         self._record_view = None
         self.figures = {}
-        self._npz = None
 
 
 def get_session() -> SessionData:

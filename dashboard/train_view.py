@@ -141,35 +141,32 @@ def _cached(session: SessionData, name: str, key: Any, build: Any) -> str:
 
 
 # ----- files ------------------------------------------------------------------------------------------
-def _model_bytes(session: SessionData) -> tuple[bytes, str] | None:
+def model_file(view: ModelView) -> bytes:
+    """The model as a .npz file (no pickle) with its history, W_1 snapshots (for Inspect) and timeline."""
     from nn.serialize import save_model
 
-    view = current_model()
-    if view is None:
-        return None
-    cached = getattr(session, "_npz", None)
-    if cached is not None and cached[0] == view.version:
-        return cached[1], cached[2]
     meta: dict[str, Any] = dict(view.meta)
     if view.history is not None and len(view.history) and "val_acc" in view.history:
         meta["val_accuracy"] = float(view.history["val_acc"].iloc[-1])
     history = view.history.to_dict("records") if view.history is not None and len(view.history) else None
     buffer = io.BytesIO()
-    save_model(buffer, view.model, meta, history=history, snapshots=view.snapshots,  # so Inspect has them back
-               timeline=view.timeline)  # and the epoch slider
-    name = f"mnist-mlp-{'-'.join(map(str, view.model.config.hidden)) or 'softmax'}-{view.version.replace(':', '-')}.npz"
-    session._npz = (view.version, buffer.getvalue(), name)
-    return session._npz[1], name
+    save_model(buffer, view.model, meta, history=history, snapshots=view.snapshots, timeline=view.timeline)
+    return buffer.getvalue()
+
+
+def model_file_name(view: ModelView) -> str:
+    return f"mnist-mlp-{'-'.join(map(str, view.model.config.hidden)) or 'softmax'}-{view.version.replace(':', '-')}.npz"
 
 
 def download_and_upload(session: SessionData) -> None:
     c1, c2 = st.columns(2)
     with c1:
         drawn = session.controls_drawn  # with the buttons above: the same phase, the same answer
-        ready = drawn is not None and drawn[1].download and current_model() is not None
-        if ready:
-            data, name = _model_bytes(session)
-            st.download_button("Download model (.npz)", data=data, file_name=name, mime="application/octet-stream",
+        view = current_model() if drawn is not None and drawn[1].download else None
+        if view is not None:
+            # Made when clicked, not kept per session: with the timeline a file holds tens of MB.
+            st.download_button("Download model (.npz)", data=lambda: model_file(view), file_name=model_file_name(view),
+                               mime="application/octet-stream",
                                key="btn_download", icon=":material/download:",
                                help="Weights and settings as a NumPy .npz file (no pickle); upload it here later.")
         else:

@@ -16,6 +16,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import data as dashboard_data
+from dashboard.train_view import model_file
 from lab import reaper
 from lab.limiter import get_limiter
 from lab.snapshot import WAITING
@@ -412,7 +413,7 @@ def test_a_downloaded_model_keeps_its_history_and_filter_snapshots_through_an_up
     start_tiny_run(at, epochs=3)
     run_until_done(at)
     trained_view = session(at)._view
-    data = session(at)._npz[1]  # what the Download button serves
+    data = model_file(session(at)._view)  # what the Download button serves
     at.button(key="btn_reset").click().run()
     at.file_uploader(key="upload_model").set_value(("run.npz", data, "application/octet-stream"))
     at.run()

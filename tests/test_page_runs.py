@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.train_view import model_file
 from lab.format import fmt_pct
 from tests.test_app_pages import app, run_until_done, session  # noqa: F401
 
@@ -161,10 +162,9 @@ def test_run_again_with_one_change_then_compare_the_pair(app) -> None:  # noqa: 
 def test_an_uploaded_model_is_kept_beside_the_trained_runs(app) -> None:  # noqa: F811
     at = app().run()
     train(at, 2e-3)
-    data = session(at)._npz[1] if session(at)._npz else None
-    if data is None:  # the Train page makes the download's bytes when it shows the button
+    if session(at)._view is None:  # the Train page builds the model view when it shows the Download button
         at.switch_page("app_pages/train.py").run()
-        data = session(at)._npz[1]
+    data = model_file(session(at)._view)  # what that button serves when clicked
     at.file_uploader(key="upload_model").set_value(("mine.npz", data, "application/octet-stream"))
     at.run()
     at.switch_page(RUNS).run()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+from dashboard.train_view import model_file
 from lab.saved_model import accuracy_summary
 from tests.test_app_pages import app, run_until_done, session, start_tiny_run  # noqa: F401 (app is a fixture)
 
@@ -23,7 +24,7 @@ def test_each_recorded_accuracy_names_its_split() -> None:
 def downloaded_after_training(at) -> bytes:
     start_tiny_run(at, epochs=2)
     run_until_done(at)
-    return session(at)._npz[1]  # what the Download button serves
+    return model_file(session(at)._view)  # what the Download button serves
 
 
 def test_an_upload_updates_status_buttons_and_sidebar_in_the_same_run(app) -> None:  # noqa: F811

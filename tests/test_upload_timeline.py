@@ -6,6 +6,7 @@ import io
 
 from streamlit.testing.v1 import AppTest
 
+from dashboard.train_view import model_file
 from lab.evaluation import evaluate, to_test_data
 from lab.format import fmt_pct
 from lab.timeline import model_at
@@ -46,7 +47,7 @@ def test_an_uploaded_run_has_the_same_slider_and_the_same_numbers_at_every_point
     at = app().run()
     start_tiny_run(at, epochs=3)
     run_until_done(at)
-    data = session(at)._npz[1]  # what the Train page's Download button serves
+    data = model_file(session(at)._view)  # what the Train page's Download button serves
     at.switch_page(EVALUATE).run()
     live_options = list(at.select_slider(key="timeline_slider").options)
     assert live_options[0] == "start" and live_options[-1] == "epoch 3" and len(live_options) >= 6
