@@ -6,7 +6,7 @@ import pandas  # noqa: F401
 import plotly.graph_objects  # noqa: F401
 import streamlit as st
 
-from dashboard.classroom import class_sidebar
+from dashboard.classroom import class_sidebar, keep_identity
 from dashboard.data import use_dataset_labels
 from dashboard.params import read_query_once
 from dashboard.session import get_session
@@ -33,6 +33,7 @@ navigation = st.navigation({
 session = get_session()
 read_query_once(session)
 use_dataset_labels()
+keep_identity()
 sidebar_status()
 class_sidebar(session)
 navigation.run()
