@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import explain
-from dashboard.data import get_dataset
+from dashboard.data import dataset_name, get_dataset
 from dashboard.knobs import BATCHES, L2S, LRS
 from dashboard.session import SessionData, set_run
 from figures import compare as fc
@@ -75,7 +75,7 @@ def again_panel(session: SessionData, records: list[RunRecord]) -> None:
                  disabled=busy or need > budget,
                  help="Train run B in the background (watch it on Train); it joins the table when it ends."):
         data = get_dataset()
-        run = TrainingRun(config, data.x_train, data.y_train)
+        run = TrainingRun(config, data.x_train, data.y_train, dataset=dataset_name())
         set_run(session, run, parent=base.run_id, change=text)
         run.start()
         st.rerun()

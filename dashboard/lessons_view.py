@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.dataset_choice import DATASET_MESSAGE_KEY, installed, use_dataset
 from dashboard.params import open_train_with
 from dashboard.session import TRAIN_PAGE, SessionData, run_history
+from lab.datasets import dataset_info
 from lab.lesson_check import FAIL, PASS, WAIT, CheckResult, check_lesson
 from lab.lesson_file import Lesson, load_lessons
 from lab.lesson_progress import QUERY_KEYS, Progress, progress_from_query
@@ -83,12 +85,19 @@ def prediction(lesson: Lesson, state: Progress) -> bool:
 
 
 def setup_button(lesson: Lesson, session: SessionData) -> None:
-    """Load the lesson's settings into the Train page (through its URL) and go there."""
+    """Load the lesson's dataset and settings into the Train page (through its URL) and go there."""
     changes = ", ".join(f"{k} = {v}" for k, v in lesson.setup.items())
-    st.caption(f"The run: the {lesson.preset} preset with {changes or 'no changes'}.")
+    info = dataset_info(lesson.dataset)
+    st.caption(f"The run: the {lesson.preset} preset with {changes or 'no changes'}, on {info.title}.")
+    if not installed(lesson.dataset):
+        st.warning(f"This lesson trains on {info.title}. {info.install}", icon=":material/dataset:")
     if st.button("Set up the run", key="btn_setup", icon=":material/science:", type="primary",
-                 help="Put the lesson's settings on the Train page; press Start there."):
-        open_train_with(session, lesson.knobs)
+                 help="Put the lesson's dataset and settings on the Train page; press Start there."):
+        if use_dataset(session, lesson.dataset):
+            open_train_with(session, lesson.knobs)
+        else:
+            st.session_state.pop(DATASET_MESSAGE_KEY, None)
+            st.error(f"The run was not set up: {info.install}", icon=":material/dataset:")
 
 
 def watch_list(lesson: Lesson) -> None:

@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard.classroom import claim_run
+from dashboard.data import dataset_name
 from dashboard.session import SessionData, set_run
 from lab.run_controls import control_state
 from lab.snapshot import TERMINAL_PHASES, RunSnapshot
@@ -21,7 +22,7 @@ RESUMED = {RunState.RUNNING.value} | TERMINAL_PHASES
 
 def _new_run(session: SessionData, config: TrainConfig, images: np.ndarray, labels: np.ndarray,
              *, paused: bool = False) -> TrainingRun:
-    run = TrainingRun(config, images, labels, start_paused=paused)
+    run = TrainingRun(config, images, labels, start_paused=paused, dataset=dataset_name())
     claim_run(run)  # a class on this server records it
     set_run(session, run)
     return run.start()

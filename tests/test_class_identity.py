@@ -9,6 +9,7 @@ import sqlite3
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lab.app_link import settings_from_link
 from lab.class_identity import QUERY_KEY, looks_like_token, new_token, token_hash
 from lab.class_settings import store_path
 from tests.test_app_pages import APP, start_tiny_run
@@ -55,6 +56,7 @@ def test_a_reload_with_the_token_is_the_same_student_with_their_runs(classroom) 
     assert first.session_state["_mnist_session"].run.join(timeout=60)
     token = first.query_params[QUERY_KEY]
     assert looks_like_token(token) and token != KEY and KEY not in str(dict(first.query_params))
+    assert settings_from_link(f"http://host/train?lr=0.5&student={token}") == {"lr": "0.5"}  # a broadcast drops it
     run_id = first.session_state["_mnist_session"].run.run_id
 
     again = reload(token)
