@@ -59,8 +59,8 @@ def dataset_selector(session: SessionData) -> None:
     st.session_state["dataset_pick"] = dataset_name()
     st.selectbox("Dataset", names, key="dataset_pick", on_change=_on_pick, args=(session,),
                  format_func=lambda n: DATASETS[n].title + ("" if installed(n) else " (not installed)"),
-                 help="What to train on: handwritten digits, or photos of clothes (Fashion-MNIST: same size, "
-                      "harder). Every page's labels follow.")
+                 help="What to train on: MNIST's handwritten digits, or Fashion-MNIST's photos of clothes (same "
+                      "size, harder). Every page's labels follow.")
     message = st.session_state.pop(DATASET_MESSAGE_KEY, None)
     if message is not None:
         (st.error if message[0] == "error" else st.info)(message[1])

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from lab.format import fmt_pct
+from lab.labels import noun
 
 SPLITS = (("test_accuracy", "test accuracy"), ("val_accuracy", "validation accuracy"))
 
@@ -25,5 +26,5 @@ def accuracy_summary(meta: dict[str, Any]) -> str:
     parts = [f"{name} {fmt_pct(share, 2)}" for key, name in SPLITS if (share := _share(meta.get(key))) is not None]
     bare = _share(meta.get("accuracy"))
     if not parts and bare is not None:
-        parts.append(f"accuracy {fmt_pct(bare, 2)} (the file does not say on which digits)")
+        parts.append(f"accuracy {fmt_pct(bare, 2)} (the file does not say on which {noun(plural=True)})")
     return ", ".join(parts)
