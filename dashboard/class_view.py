@@ -89,16 +89,20 @@ def _board_body(state: cr.ClassState) -> None:
 
 def _choice(row: RunRow, member_id: str) -> str:
     acc = f"test {row.test_acc:.2%}" if row.test_acc is not None else "no test accuracy"
-    return f"{'(yours) ' if row.member_id == member_id else ''}{row.name} · {row.hidden} · {acc} · {row.run_id}"
+    shape = "784-10" if row.hidden == "none" else f"784-{row.hidden}-10"
+    return f"{'(yours) ' if row.member_id == member_id else ''}{row.name} · {shape} · {acc} · {row.run_id}"
 
 
 def run_download(state: cr.ClassState, rows: list[RunRow]) -> None:
-    """A finished run's model file: your own always, everyone's while the teacher allows it. The rule is
-    checked again on the server when the button is pressed (the file is made then, not sent with the page)."""
+    """A finished run's model file: your own always, everyone's while the teacher allows it (the teacher's tab:
+    always). The rule is checked again on the server when the button is pressed (the file is made then, not
+    sent with the page)."""
     member_id, _ = cr.member(state)
-    allowed = downloads_allowed(state.settings.get())
+    teacher = cr.is_teacher()  # this tab's session on the server, never what the browser says
+    allowed = teacher or downloads_allowed(state.settings.get())
     found = {row.run_id: row for row in downloadable(rows, member_id, allowed, models_path())}
-    st.caption("The teacher allows downloading everyone's finished runs." if allowed else
+    st.caption("As the teacher you can download every finished run." if teacher else
+               "The teacher allows downloading everyone's finished runs." if allowed else
                "You can download your own finished runs; the teacher can allow downloading everyone's.")
     if not found:
         return
@@ -107,7 +111,7 @@ def run_download(state: cr.ClassState, rows: list[RunRow]) -> None:
                          format_func=lambda run_id: _choice(found[run_id], member_id),
                          help="A finished run's weights and settings as a .npz file; upload it on the Train page.")
     if pick is not None:
-        row.download_button("Download .npz", lambda: shared_model_bytes(state.store, models_path(), pick, member_id),
+        row.download_button("Download .npz", lambda: shared_model_bytes(state.store, models_path(), pick, member_id, teacher=teacher),
                             file_name=file_name(found[pick]), mime="application/octet-stream",
                             key="btn_class_download", icon=":material/download:", on_click="ignore",
                             help="The run's model file, if you may have it when you press the button.")

@@ -2,7 +2,7 @@
 can hand them out), and handed out by one rule checked on the server at the moment of the download.
 
 The rule: a student may download their own finished runs; another student's only while the teacher's
-"downloads" switch (a setting in the class store) is on. A run still training, or one whose process died,
+"downloads" switch (a setting in the class store) is on; the teacher's tab, every finished run. A run still training, or one whose process died,
 is never handed out. The file holds the weights, the settings and the per-epoch history; never who made it.
 """
 
@@ -73,13 +73,15 @@ def downloadable(rows: list[RunRow], member_id: str, allowed: bool, folder: Path
     return sorted(found, key=lambda r: r.member_id != member_id)
 
 
-def shared_model_bytes(store: ClassStore, folder: Path, run_id: str, member_id: str) -> bytes:
-    """The run's model file for this tab, the rule checked afresh on the store (ShareRefused otherwise)."""
+def shared_model_bytes(store: ClassStore, folder: Path, run_id: str, member_id: str, *,
+                       teacher: bool = False) -> bytes:
+    """The run's model file for this tab, the rule checked afresh on the store (ShareRefused otherwise);
+    ``teacher``: the tab unlocked the teacher's controls (server-side state), who may have every run."""
     path = model_path(folder, run_id)
     row = store.run(run_id)
     if row is None:
         raise ShareRefused("that is not a run of this class")
-    if not can_download(row, member_id, downloads_allowed(store.settings())):
+    if not can_download(row, member_id, teacher or downloads_allowed(store.settings())):
         raise ShareRefused("the teacher has not allowed downloading other students' runs"
                            if row.state in TERMINAL_PHASES else "that run has not finished")
     try:

@@ -90,6 +90,7 @@ def test_the_teachers_switch_lets_students_download_others_runs_until_it_is_off(
     class_page(teacher)
     unlock(teacher, KEY)
     assert teacher.toggle(key=TOGGLE).value is False
+    assert [c for c in choices(teacher) if ada_run in c]  # the teacher has every run, switch or not
     teacher.toggle(key=TOGGLE).set_value(True).run()
     assert ClassStore(store_path()).settings()[DOWNLOADS] is True  # in the store: every server process sees it
     bob.run()
@@ -119,6 +120,7 @@ def test_the_rule_on_the_server(tmp_path: Path) -> None:
     assert shared_model_bytes(store, folder, "r1", "ada") == b"model r1"  # your own, switch off
     with pytest.raises(ShareRefused, match="not allowed"):
         shared_model_bytes(store, folder, "r1", "bob")
+    assert shared_model_bytes(store, folder, "r1", "teacher-tab", teacher=True) == b"model r1"
     store.set_setting(DOWNLOADS, True)
     assert shared_model_bytes(store, folder, "r1", "bob") == b"model r1"
     with pytest.raises(ShareRefused, match="not finished"):
