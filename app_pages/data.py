@@ -57,8 +57,8 @@ idx = pick_per_class(dataset.y_train, per_class, rng)
 with c1:
     st.plotly_chart(sample_grid_figure(dataset.x_train[idx]), key="data_grid", width="stretch")
     st.caption(f"Each row is one {noun()}, each tile one training image as the network sees it: 784 numbers from "
-               "0 (white paper) to 255 (black ink). " + ("Notice how differently people write the same digit."
-                                                         if digits else "Notice how different one class's items look."))
+               + ("0 (white paper) to 255 (black ink). Notice how differently people write the same digit." if digits
+                  else "0 (background) to 255 (brightest). Notice how different one class's items look."))
 
 stats = data_stats(dataset, f"{dataset.source}:{len(dataset.x_train)}")  # once per server; after the grid
 c1, c2 = st.columns(2)

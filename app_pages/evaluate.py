@@ -151,7 +151,7 @@ st.caption(f"Move right along the threshold: the model answers fewer {noun(plura
 st.header(f"Per {noun()}{at(view)}")
 left, right = st.columns([2, 3], gap="large")
 with left:
-    st.dataframe(ev.report.style.format({"precision": _pct2, "recall": _pct2, "f1": _pct2, "support": "{:,}"}),
+    st.dataframe(ev.report.rename(index=dict(enumerate(labels()))).style.format({"precision": _pct2, "recall": _pct2, "f1": _pct2, "support": "{:,}"}),
                  width="stretch")
     st.caption(f"Precision: of the {noun(plural=True)} predicted as this class, the share that are. Recall: of the true "
                f"{noun(plural=True)} of this class, the share found. F1: their harmonic mean. Support: how many test {noun(plural=True)}.")
