@@ -6,8 +6,8 @@ import pandas  # noqa: F401
 import plotly.graph_objects  # noqa: F401
 import streamlit as st
 
-from dashboard.classroom import class_sidebar
-from dashboard.data import use_dataset_labels
+from dashboard.classroom import class_sidebar, keep_identity
+from dashboard.data import dataset_now, use_dataset_labels
 from dashboard.params import read_query_once
 from dashboard.session import get_session
 from dashboard.timing import timed_run
@@ -19,6 +19,7 @@ from lab.threads import limit_blas_threads
 st.set_page_config(page_title="MNIST from scratch", page_icon=":material/draw:", layout="wide")
 limit_blas_threads()
 fix_malloc_thresholds()  # a finished run's freed arrays go back to the OS (lab/reclaim.py)
+use_dataset_labels()  # before the navigation: the Draw page's title follows the dataset
 
 navigation = st.navigation({
     "Start": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -30,12 +31,12 @@ navigation = st.navigation({
               *([st.Page("app_pages/classroom.py", title="Class", icon=":material/groups:")] if class_enabled() else [])],
     "Look inside": [st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
                     st.Page("app_pages/inspect.py", title="Inspect", icon=":material/biotech:"),
-                    st.Page("app_pages/draw.py", title="Draw a digit", icon=":material/draw:")],
+                    st.Page("app_pages/draw.py", title=dataset_now().draw_title, icon=":material/draw:")],
 })
 
 session = get_session()
 read_query_once(session)
-use_dataset_labels()
+keep_identity()
 sidebar_status()
 class_sidebar(session)
 with timed_run(navigation.url_path or "home"):  # only when MNIST_TIMING_LOG is set (bench/class_load.py)

@@ -1,18 +1,21 @@
-"""Draw a digit: draw (or upload) a digit, see the 28x28 picture the network gets, its answer and why."""
+"""Draw a digit: draw (or upload) a digit, see the 28x28 picture the network gets, its answer and why.
+
+On Fashion-MNIST the page reads test items as stored: drawing and uploading are for digits (they frame a
+picture as MNIST framed its digits), and the page says so."""
 
 import numpy as np
 import streamlit as st
 
 from dashboard.contrast_view import contrast_block
 from dashboard.neighbours_view import neighbours_section
-from dashboard.data import get_dataset
+from dashboard.data import dataset_now, get_dataset
 from dashboard.session import require_model
 from dashboard.timeline import at, rewind
 from figures import draw as fd
 from figures.inspect import layer_activity_figure
-from lab.drawing import (NEAR_INK, ImageError, prepare_canvas, prepare_example, prepare_upload,
+from lab.drawing import (NEAR_INK, ImageError, prepare_canvas, prepare_example, prepare_stored, prepare_upload,
                          read_digit, saliency)
-from lab.labels import label, noun
+from lab.labels import label, labels, noun
 from lab.picture import MAX_UPLOAD_BYTES
 
 try:
@@ -23,10 +26,19 @@ except Exception:  # noqa: BLE001 - a broken component must not take the page do
 SOURCES = {"draw": ":material/draw: Draw", "upload": ":material/upload: Upload",
            "example": ":material/dataset: MNIST digit"}
 CANVAS_SIDE = 280  # 10 screen pixels per input pixel
+info = dataset_now()
+digits = info.name == "mnist"  # drawing and uploading frame a picture as MNIST framed its digits
 
-st.title("Draw a digit")
-st.caption("Draw a digit and see what the network sees and answers: the 28×28 picture it actually gets, "
-           "how sure it is of each digit, and which pixels drove its answer.")
+st.title(info.draw_title)
+if digits:
+    st.caption("Draw a digit and see what the network sees and answers: the 28×28 picture it actually gets, "
+               "how sure it is of each digit, and which pixels drove its answer.")
+else:
+    st.caption(f"Pick a {info.short} test {noun()} and see what the network answers, how sure it is of each "
+               f"{noun()}, and which pixels drove its answer.")
+    st.info(f"Drawing and uploading are for handwritten digits: they frame a picture the way MNIST framed its "
+            f"digits. This network reads {info.pictures}, so here it reads {info.short}'s own test "
+            f"{noun(plural=True)}; choose MNIST digits on the Train page to draw.", icon=":material/draw:")
 
 view = rewind(require_model())
 model = view.model
@@ -51,7 +63,7 @@ def _random_example() -> None:
 left, right = st.columns([5, 7], gap="large")
 prep, true_label, refused = None, None, False
 with left:
-    source = st.segmented_control(
+    source = "example" if not digits else st.segmented_control(
         "Input", list(SOURCES), format_func=SOURCES.get, default="draw", required=True, key="draw_source",
         persist_state="session",
         help="Draw with the mouse, upload a photo or scan of one digit, or try a real MNIST test digit to "
@@ -99,11 +111,12 @@ with left:
                          width=CANVAS_SIDE)
     else:
         data = get_dataset()
-        index = st.number_input("Test digit number", 0, len(data.x_test) - 1, 0, key="draw_example",
-                                persist_state="session", help="Which of the 10,000 MNIST test digits to use.")
-        st.button("Random digit", icon=":material/casino:", key="draw_random", on_click=_random_example)
+        index = st.number_input(f"Test {noun()} number", 0, len(data.x_test) - 1, 0, key="draw_example",
+                                persist_state="session",
+                                help=f"Which of the {len(data.x_test):,} {info.short} test {noun(plural=True)} to use.")
+        st.button(f"Random {noun()}", icon=":material/casino:", key="draw_random", on_click=_random_example)
         true_label = int(data.y_test[index])
-        prep = prepare_example(data.x_test[index])
+        prep = prepare_example(data.x_test[index]) if digits else prepare_stored(data.x_test[index])
         st.image(fd.pipeline_thumbnails(prep)[0][0], width=fd.THUMB,
                  caption=f"Test {noun()} {index}, labelled {label(true_label)}, as stored in the dataset (white on black)")
 
@@ -125,12 +138,12 @@ with right:
                 "Try a picture with more contrast.", icon=":material/draw:")
     else:
         c1, c2, c3 = st.columns(3)
-        c1.metric("Answer", str(reading.predicted), help="The digit with the highest probability.")
+        c1.metric("Answer", label(reading.predicted), help=f"The {noun()} with the highest probability.")
         c2.metric("Confidence", fd.percent(reading.confidence),
                   help="The network's probability for its answer (its softmax output). High does not mean "
                        "right.")
-        c3.metric("Runner-up", f"{reading.runner_up} · {fd.percent(reading.runner_up_proba)}",
-                  help="The second most likely digit and its probability.")
+        c3.metric("Runner-up", f"{label(reading.runner_up)} · {fd.percent(reading.runner_up_proba)}",
+                  help=f"The second most likely {noun()} and its probability.")
         if true_label is not None:
             if true_label == reading.predicted:
                 st.success(f"Correct: this test {noun()} is labelled {label(true_label)}.", icon=":material/check:")
@@ -142,7 +155,8 @@ with right:
         st.plotly_chart(fd.probability_bars(reading.proba), key="draw_proba", width="stretch")
         st.caption("How to read this: the ten bars are the network's output (softmax), adding up to 100%. "
                    "Its answer is the tallest bar; below the dotted 50% line it is guessing. A tall bar "
-                   "means confident, not correct: on drawings unlike MNIST it can be confidently wrong.")
+                   "means confident, not correct" + (": on drawings unlike MNIST it can be confidently wrong."
+                                                     if digits else "."))
 
 if reading is not None:
     st.header("What the network sees, and why it answers " + label(reading.predicted) + at(view))
@@ -153,24 +167,35 @@ if reading is not None:
         st.caption("Your digit as the network gets it: 784 pixels from 0 (paper) to 1 (ink), drawn dark on "
                    "light as everywhere in this app. Dotted: MNIST's 20×20 digit box; cross: the centre of "
                    "mass, placed at pixel (14, 14) as in MNIST, so a top-heavy digit may reach past the box "
-                   "(but never onto the field's edge). Hover a pixel for its value.")
+                   "(but never onto the field's edge). Hover a pixel for its value." if digits else
+                   f"The {noun()} as the network gets it, exactly as stored in {info.short}: 784 pixels from 0 "
+                   "(background) to 1 (brightest), drawn dark on light as everywhere in this app. Hover a pixel "
+                   "for its value.")
     with b:
         chart = st.container()  # filled after the selectbox below, so both charts start at the same height
         options = ["answer"] + list(range(10))
+        names = labels()  # bound now: the format function may be called after this run
         explain = st.selectbox(
             "Explain the score of", options, key="draw_explain",
-            format_func=lambda o: "the network's answer" if o == "answer" else f"digit {o}",
-            help="Saliency for another digit answers 'why not a 7?': where ink would have made it a 7.")
+            format_func=lambda o: "the network's answer" if o == "answer" else f"{noun()} {names[o]}",
+            help=f"Saliency for another {noun()} answers 'why not {names[7]}?': where "
+                 f"{'ink' if digits else 'brighter pixels'} would have made it {names[7]}.")
         digit = reading.predicted if explain == "answer" else int(explain)
         chart.plotly_chart(fd.saliency_figure(saliency(model, prep, digit), prep.image, digit),
                            key="draw_saliency", width="stretch")
-        st.caption(f"How to read this: on your ink (black outline) each pixel shows how much that ink adds to "
-                   f"(blue) or takes from (red) digit {digit}'s score (gradient × ink), within {NEAR_INK} "
-                   "pixels of it what a new stroke there would do (the gradient), and the rest is greyed out "
-                   "because that far from your strokes the gradient is speckle, largely from border weights "
-                   "that training never moved since MNIST's border is always blank.")
+        if digits:
+            st.caption(f"How to read this: on your ink (black outline) each pixel shows how much that ink adds to "
+                       f"(blue) or takes from (red) digit {digit}'s score (gradient × ink), within {NEAR_INK} "
+                       "pixels of it what a new stroke there would do (the gradient), and the rest is greyed out "
+                       "because that far from your strokes the gradient is speckle, largely from border weights "
+                       "that training never moved since MNIST's border is always blank.")
+        else:
+            st.caption(f"How to read this: on the {noun()} (black outline) each pixel shows how much it adds to "
+                       f"(blue) or takes from (red) {names[digit]}'s score (gradient × pixel), within {NEAR_INK} "
+                       "pixels of it what brightening a pixel there would do (the gradient), and the rest is "
+                       "greyed out: that far out the gradient comes from weights training barely moved.")
 
-if prep is not None:
+if prep is not None and digits:
     st.header("How your picture became 784 numbers")
     st.caption("The same steps that made MNIST (LeCun et al.): a network trained on MNIST expects digits "
                "framed this way, so a digit drawn small or off-centre is first brought to that frame.")
@@ -194,15 +219,16 @@ if prep is not None:
         st.caption("This picture was dark on light, so step 2 inverted it.")
 
 if reading is not None and reading.hidden_pre is not None:
-    st.header("The first hidden layer for this digit")
+    st.header(f"The first hidden layer for this {noun()}")
     act = model.config.activations[0]
     st.plotly_chart(layer_activity_figure(reading.hidden_pre, reading.hidden_post, "first hidden layer",
                                           act), key="draw_hidden", width="stretch")
     st.caption(f"Each bar is one unit of the first hidden layer. Top: its input z (weighted sum of your 784 "
                f"pixels plus bias); bottom: what it passes on, {act}(z). The units that light up are the "
-               "patterns the network found in your drawing; the Inspect page shows what each unit looks for.")
+               f"patterns the network found in {'your drawing' if digits else 'this picture'}; the Inspect page "
+               "shows what each unit looks for.")
 
 if reading is not None:
-    st.header("Why not another digit?")
+    st.header(f"Why not another {noun()}?")
     contrast_block(model, prep.x, prep.image, reading.proba, key="draw_why", label=true_label)
-    neighbours_section(view, prep.x, "your digit", key="draw_why")
+    neighbours_section(view, prep.x, "your digit" if digits else f"test {noun()} #{index}", key="draw_why")

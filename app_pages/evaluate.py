@@ -23,7 +23,7 @@ CELL_LIMIT = 30  # digits shown for a confusion cell (three rows of ten)
 _pct2 = partial(fmt_pct, digits=2)  # the report's shares, as the accuracy tiles write them
 
 st.title("Evaluate")
-st.caption("How good the model is on the 10,000 test digits it never trained on, and where it fails.")
+st.caption(f"How good the model is on the 10,000 test {noun(plural=True)} it never trained on, and where it fails.")
 
 view = rewind(require_model())
 
@@ -37,11 +37,11 @@ live_weights_note(view)
 n_test = len(data.labels)
 n_wrong = len(ev.mistakes)
 cols = st.columns(4)
-cols[0].metric("Test accuracy", fmt_pct(ev.accuracy, 2), help="Share of the 10,000 test digits predicted right.")
+cols[0].metric("Test accuracy", fmt_pct(ev.accuracy, 2), help=f"Share of the 10,000 test {noun(plural=True)} predicted right.")
 cols[1].metric("Test loss", fmt_num(ev.loss), help="Mean cross-entropy: -log of the probability given to "
-               "the right digit, averaged. Lower is better; it also punishes right answers given with doubt.")
-cols[2].metric("Mistakes", f"{n_wrong:,}", help="Test digits whose most probable class is wrong.")
-cols[3].metric("Test digits", f"{n_test:,}")
+               f"the right {noun()}, averaged. Lower is better; it also punishes right answers given with doubt.")
+cols[2].metric("Mistakes", f"{n_wrong:,}", help=f"Test {noun(plural=True)} whose most probable class is wrong.")
+cols[3].metric(f"Test {noun(plural=True)}", f"{n_test:,}")
 
 # ---------------------------------------------------------------------------------------- confusion matrix
 st.header(f"Confusion matrix{at(view)}")
@@ -50,14 +50,14 @@ cell = picks.confusion_cell(pairs)
 
 left, right = st.columns([3, 2], gap="large")
 with left:
-    normalised = st.radio("Show", ["counts", "share of each true digit"], horizontal=True, key="ev_cm_view",
-                          help="Counts: how many test digits fall in each cell. Share: each row divided by "
+    normalised = st.radio("Show", ["counts", f"share of each true {noun()}"], horizontal=True, key="ev_cm_view",
+                          help=f"Counts: how many test {noun(plural=True)} fall in each cell. Share: each row divided by "
                                "its total, so classes of different sizes compare fairly.") != "counts"
     st.plotly_chart(fe.confusion_figure(ev.confusion, normalised=normalised, selected=cell), key="ev_cm",
                     on_select="rerun", selection_mode="points", width="stretch")
-    st.caption("Rows are the true digit, columns the model's answer: the diagonal counts right answers, every "
+    st.caption(f"Rows are the true {noun()}, columns the model's answer: the diagonal counts right answers, every "
                "other cell one kind of mistake. The colour scale stops at the largest mistake so small cells "
-               "stay visible. Click a cell (or pick it on the right) to see its digits below.")
+               f"stay visible. Click a cell (or pick it on the right) to see its {noun(plural=True)} below.")
 with right:
     st.markdown("**Cell to show**")
     a, b = st.columns(2)
@@ -82,18 +82,19 @@ else:
                   + (f" (the {len(members)} most confident shown)" if count > len(members) else ""),
             cols=10, px_per_pixel=2.5),
         key="ev_cell_gallery", width="stretch")
-    st.caption("The digits of the chosen cell, most confident first, each with its test index and the model's "
+    st.caption(f"The {noun(plural=True)} of the chosen cell, most confident first, each with its test index and the model's "
                "confidence in its answer.")
 
 # ---------------------------------------------------------------------------------------- misclassified
-st.header(f"Misclassified digits{at(view)}")
+st.header(f"Misclassified {noun(plural=True)}{at(view)}")
 st.caption("Sorted by how sure the model was. The first ones are confident mistakes: the model gives almost all "
-           "its probability to a wrong digit. Some are genuinely ambiguous or mislabelled; others show a blind "
+           f"its probability to a wrong {noun()}. Some are genuinely ambiguous or mislabelled; others show a blind "
            "spot. A high confidence is not a guarantee.")
 f1, f2, f3 = st.columns([1, 1, 1])
-true_filter = f1.multiselect("True digit", range(10), key="ev_mis_true", placeholder="any",
-                             help="Show only mistakes on these true digits.")
-pred_filter = f2.multiselect("Predicted digit", range(10), key="ev_mis_pred", placeholder="any",
+true_filter = f1.multiselect(f"True {noun()}", range(10), key="ev_mis_true", placeholder="any", format_func=names.__getitem__,
+                             help=f"Show only mistakes on these true {noun(plural=True)}.")
+pred_filter = f2.multiselect(f"Predicted {noun()}", range(10), key="ev_mis_pred", placeholder="any",
+                             format_func=names.__getitem__,
                              help="Show only mistakes where the model answered one of these.")
 order = f3.radio("Order", ["most confident first", "least confident first"], key="ev_mis_order", horizontal=True)
 mistakes = filter_mistakes(ev.mistakes, true_filter, pred_filter, most_confident_first=order == "most confident first")
@@ -112,37 +113,37 @@ else:
                                       f"–{(page - 1) * PAGE_SIZE + len(shown)} shown", cols=6,
                                 px_per_pixel=4.0),
         key="ev_mis_gallery", on_select="rerun", selection_mode="points", width="stretch")
-    st.caption("Under each digit: its true label → the prediction, then the three most probable digits. "
-               "Click a digit to open it below.")
+    st.caption(f"Under each {noun()}: its true label → the prediction, then the three most probable {noun(plural=True)}. "
+               f"Click {noun(article=True)} to open it below.")
     index = picks.clicked_digit("ev_mis_gallery")
     if index is not None:
         picks.open_in_inspect(index)
         c1, c2 = st.columns([1, 2])
 
-        c1.plotly_chart(digit_figure(data.images[index], f"Test digit #{index}", height=300),
+        c1.plotly_chart(digit_figure(data.images[index], f"Test {noun()} #{index}", height=300),
                         key="ev_mis_digit", width="stretch")
         c2.plotly_chart(probability_figure(ev.proba[index], int(data.labels[index])), key="ev_mis_proba",
                         width="stretch")
-        st.page_link("app_pages/inspect.py", label=f"Follow digit #{index} through the network on Inspect",
+        st.page_link("app_pages/inspect.py", label=f"Follow {noun()} #{index} through the network on Inspect",
                      icon=":material/biotech:")
-        st.page_link("app_pages/step.py", label=f"Step through a training step on digit #{index}: what would "
+        st.page_link("app_pages/step.py", label=f"Step through a training step on {noun()} #{index}: what would "
                      "backprop change?", icon=":material/footprint:", query_params={"digits": str(index)})
 
 # ---------------------------------------------------------------------------------------- abstention
 st.header(f"Answer only when sure{at(view)}")
 threshold = st.slider("Confidence threshold", 0.10, 1.0, 0.90, 0.01, key="ev_threshold",
                       help="The model answers only when its top probability reaches this value and abstains "
-                           "otherwise (a human would check those digits).")
+                           f"otherwise (a human would check those {noun(plural=True)}).")
 sure = abstain_below(ev, data.labels, threshold)
 c1, c2, c3 = st.columns(3)
-c1.metric("Coverage", fmt_pct(sure.coverage, 1), help="Share of test digits the model answers.")
+c1.metric("Coverage", fmt_pct(sure.coverage, 1), help=f"Share of test {noun(plural=True)} the model answers.")
 c2.metric("Accuracy on answered", fmt_pct(sure.accuracy, 2),
           delta=None if sure.answered == 0 else f"{sure.accuracy - ev.accuracy:+.2%} vs answering all",
-          help="Accuracy on the digits it does answer.")
-c3.metric("Abstained", f"{sure.abstained:,}", help="Digits it would hand to a human.")
+          help=f"Accuracy on the {noun(plural=True)} it does answer.")
+c3.metric("Abstained", f"{sure.abstained:,}", help=f"{noun(plural=True).capitalize()} it would hand to a human.")
 st.plotly_chart(fe.abstention_figure(ev.curve.thresholds, ev.curve.coverage, ev.curve.accuracy,
                                      threshold=threshold), key="ev_abstain", width="stretch")
-st.caption("Move right along the threshold: the model answers fewer digits (bottom) and, if its confidence "
+st.caption(f"Move right along the threshold: the model answers fewer {noun(plural=True)} (bottom) and, if its confidence "
            "means something, gets more of those right (top). A flat top line would mean confidence tells "
            "nothing about correctness.")
 
@@ -150,13 +151,13 @@ st.caption("Move right along the threshold: the model answers fewer digits (bott
 st.header(f"Per {noun()}{at(view)}")
 left, right = st.columns([2, 3], gap="large")
 with left:
-    st.dataframe(ev.report.style.format({"precision": _pct2, "recall": _pct2, "f1": _pct2, "support": "{:,}"}),
+    st.dataframe(ev.report.rename(index=dict(enumerate(labels()))).style.format({"precision": _pct2, "recall": _pct2, "f1": _pct2, "support": "{:,}"}),
                  width="stretch")
-    st.caption("Precision: of the digits predicted as this class, the share that are. Recall: of the true "
-               "digits of this class, the share found. F1: their harmonic mean. Support: how many test digits.")
+    st.caption(f"Precision: of the {noun(plural=True)} predicted as this class, the share that are. Recall: of the true "
+               f"{noun(plural=True)} of this class, the share found. F1: their harmonic mean. Support: how many test {noun(plural=True)}.")
 with right:
     st.plotly_chart(fe.per_class_figure(ev.report), key="ev_per_class", width="stretch")
-    st.caption("Bars per digit; note the axis starts near the lowest score, to make differences of a "
+    st.caption(f"Bars per {noun()}; note the axis starts near the lowest score, to make differences of a "
                "percent visible.")
 
 # ---------------------------------------------------------------------------------------- why this mistake

@@ -3,8 +3,10 @@
 import streamlit as st
 
 from dashboard.code_view import code_expander
+from dashboard.data import dataset_now
 from dashboard.session import current_model, get_session
 from lab.equations import LOSS, SOFTMAX, activation_definitions, backprop_lines, forward_lines
+from lab.labels import noun
 from lab.params import knobs_to_config
 from nn.fit import fit
 from nn.losses import softmax, softmax_cross_entropy
@@ -12,27 +14,29 @@ from nn.model import MLP, param_count
 from nn.optim import RULES, SGD, Optimizer
 
 session = get_session()
-st.title("Watch a neural network learn to read digits")
+data = dataset_now()
+st.title(f"Watch a neural network learn to {data.task}")
 st.markdown(
     "This is a small neural network written **from scratch in NumPy**, no deep-learning library: every "
     "multiplication below is visible in the code. You set its shape and how it learns, train it on "
-    "**MNIST** (70,000 handwritten digits, 28×28 pixels), watch it learn live, then look inside."
+    f"**{data.short}** (70,000 {data.pictures}, 28×28 pixels), watch it learn live, then look inside."
 )
 
 st.subheader("How to start")
 c1, c2, c3 = st.columns(3)
 with c1.container(border=True):
-    st.markdown("**1. Look at the data**  \nWhat the digits look like, and what augmentation does to them.")
+    st.markdown(f"**1. Look at the data**  \nWhat the {noun(plural=True)} look like, and what augmentation does to them.")
     st.page_link("app_pages/data.py", label="Data", icon=":material/grid_view:")
 with c2.container(border=True):
     st.markdown("**2. Train**  \nPick the *quick* preset and press Start: watch the loss fall and the accuracy "
                 "climb, epoch by epoch, to about 96% in 5-10 seconds.")
     st.page_link("app_pages/train.py", label="Train", icon=":material/model_training:")
 with c3.container(border=True):
-    st.markdown("**3. Look inside**  \nWhere it fails, what its neurons learned, and how it reads your digit.")
+    st.markdown(f"**3. Look inside**  \nWhere it fails, what its neurons learned, and how it reads "
+                f"{'your digit' if data.name == 'mnist' else 'one item'}.")
     st.page_link("app_pages/evaluate.py", label="Evaluate", icon=":material/fact_check:")
     st.page_link("app_pages/inspect.py", label="Inspect", icon=":material/biotech:")
-    st.page_link("app_pages/draw.py", label="Draw a digit", icon=":material/draw:")
+    st.page_link("app_pages/draw.py", label=data.draw_title, icon=":material/draw:")
     st.page_link("app_pages/step.py", label="Step through one training step, number by number",
                  icon=":material/footprint:")
 

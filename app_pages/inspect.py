@@ -19,8 +19,8 @@ from lab.snapshots import snapshot_at, snapshot_range
 from lab.units import FILTER_ORDERS, filter_order, unit_class_effect, unit_note
 
 st.title("Inspect")
-st.caption("What the network learned: the patterns its first layer looks for, how one digit flows through it, "
-           "how its weights changed while it learned, and how each layer arranges the digits.")
+st.caption(f"What the network learned: the patterns its first layer looks for, how one {noun()} flows through it, "
+           f"how its weights changed while it learned, and how each layer arranges the {noun(plural=True)}.")
 
 view = rewind(require_model())
 
@@ -29,7 +29,7 @@ n_layers = model.n_layers
 activations = list(model.config.activations)
 if n_layers < 2:
     st.warning("This model has no hidden layer (softmax regression): its only weights map pixels straight to "
-               "the ten digits. Below, the 'filters' are those ten templates.")
+               f"the ten {noun(plural=True)}. Below, the 'filters' are those ten templates.")
 data = explain.test_data()
 sample = explain.layer_sample(view)
 ev = explain.evaluation(view)
@@ -48,7 +48,7 @@ st.caption("Each first-layer unit computes a weighted sum of the 784 pixels. Dra
 c1, c2, c3 = st.columns(3)
 sort_by = c1.selectbox("Sort by", FILTER_ORDERS, key="in_sort",
                        help="Weight norm: the strongest filters first. How often active: the share of 2,000 test "
-                            "digits for which the unit's input is positive (never-active units come last).")
+                            f"{noun(plural=True)} for which the unit's input is positive (never-active units come last).")
 scale = c2.radio("Colour scale", ["shared", "per filter"], horizontal=True, key="in_scale",
                  help="Shared: one scale for all, so strong and weak filters compare. Per filter: each filter "
                       "stretched to its own largest weight, so faint patterns show.")
@@ -73,19 +73,19 @@ with mid:
     st.table(fi.filter_stats_frame(W1, b1, active, unit).set_index("statistic"))
     note = unit_note(active[unit], activations[0] if activations else None)
     if note == "dead":
-        st.warning("This unit is **dead**: its input is negative for every sampled digit, so "
+        st.warning(f"This unit is **dead**: its input is negative for every sampled {noun()}, so "
                    f"{activations[0]} passes nothing on and (for ReLU) no gradient comes back. It stopped "
                    "learning; its picture is what is left of its initial random weights. Many dead units "
                    "usually mean the learning rate was too high.")
     elif note == "always":
-        st.info("This unit is active for almost every digit: it acts more like a bias than a detector.")
+        st.info(f"This unit is active for almost every {noun()}: it acts more like a bias than a detector.")
 with right:
     if n_layers >= 2:
         effect = unit_class_effect(model, sample.traces, unit)
         st.plotly_chart(fi.class_effect_figure(effect, unit), key="in_effect", width="stretch")
-        st.caption("How much each digit's score rises if this unit's activation rises by one, averaged over "
-                   "2,000 test digits and through every layer above (units switched off for a digit do not "
-                   "carry its effect). Only differences between digits matter to the softmax.")
+        st.caption(f"How much each {noun()}'s score rises if this unit's activation rises by one, averaged over "
+                   f"2,000 test {noun(plural=True)} and through every layer above (units switched off for {noun(article=True)} do not "
+                   f"carry its effect). Only differences between {noun(plural=True)} matter to the softmax.")
 
 # ---------------------------------------------------------------------------------------- evolution
 st.header("How the filters evolved")
@@ -112,18 +112,18 @@ else:
                    "weights with that value): watch it widen as the network learns.")
 
 # ---------------------------------------------------------------------------------------- one digit
-st.header(f"One digit through the network{at(view)}")
+st.header(f"One {noun()} through the network{at(view)}")
 n_test = len(data.labels)
 # First visit (or another test set): the most confident mistake.
 index = picks.digit(n_test, default=int(ev.mistakes["index"].iloc[0]) if len(ev.mistakes) else 0)
 c1, c2, c3 = st.columns([1, 1, 2])
-c1.number_input("Test digit", 0, n_test - 1, key="in_digit_box", on_change=picks.pick_digit, args=("in_digit_box",),
-                help="Position in the 10,000-digit test set.")
-c2.button("Random digit", key="in_random", on_click=picks.random_digit, args=(n_test,), icon=":material/casino:",
+c1.number_input(f"Test {noun()}", 0, n_test - 1, key="in_digit_box", on_change=picks.pick_digit, args=("in_digit_box",),
+                help=f"Position in the 10,000-{noun()} test set.")
+c2.button(f"Random {noun()}", key="in_random", on_click=picks.random_digit, args=(n_test,), icon=":material/casino:",
           width="stretch")
 top_mistakes = ev.mistakes.head(200).set_index("index")
 c3.selectbox("Or a mistake (most confident first)", top_mistakes.index.tolist(), index=None, key="in_mistake",
-             on_change=picks.pick_digit, args=("in_mistake",), placeholder="choose a misclassified digit",
+             on_change=picks.pick_digit, args=("in_mistake",), placeholder=f"choose a misclassified {noun()}",
              format_func=lambda i: fi.mistake_label(top_mistakes, i))
 trace = explain.trace_digit(view, index)
 true_label = int(data.labels[index])
@@ -144,11 +144,11 @@ if n_layers >= 2:
             st.plotly_chart(fi.layer_activity_figure(trace[j].pre[0], trace[j].post[0], fi.layer_name(j, n_layers),
                                                      activations[j]), key=f"in_layer_{j}", width="stretch")
             st.caption("Top: each unit's weighted input z (blue above zero, red below). Bottom: what it passes "
-                       f"on, {activations[j]}(z). Units with z ≤ 0 pass nothing on for this digit (ReLU).")
+                       f"on, {activations[j]}(z). Units with z ≤ 0 pass nothing on for this {noun()} (ReLU).")
     with tabs[-1]:
         st.plotly_chart(fo.output_scores_figure(trace[-1].pre[0], trace[-1].post[0]), key="in_layer_out",
                         width="stretch")
-        st.caption("Top: the ten digits' scores (logits). Bottom: the same after softmax, as probabilities.")
+        st.caption(f"Top: the ten {noun(plural=True)}' scores (logits). Bottom: the same after softmax, as probabilities.")
 
 # ---------------------------------------------------------------------------------------- training dynamics
 st.header(f"Weights and gradients, layer by layer{at(view)}")
@@ -194,10 +194,10 @@ with left:
     st.caption("How the weights of each layer are spread (each panel on its own scale).")
 with right:
     st.plotly_chart(fi.histograms_figure(explain.gradients(view), names, title="Gradient values now "
-                                         "(1,000 training digits)", x_title="dL/dW"), key="in_ghist",
+                                         f"(1,000 training {noun(plural=True)})", x_title="dL/dW"), key="in_ghist",
                     width="stretch")
     st.caption("The gradient the current weights would get. In the first layer most values are exactly zero: "
-               "weights from border pixels that are blank in every digit never get a gradient. A whole layer "
+               f"weights from border pixels that are blank in every {noun()} never get a gradient. A whole layer "
                "squeezed to zero has stopped learning.")
 
 if n_layers >= 2:
@@ -206,45 +206,45 @@ if n_layers >= 2:
     for j, col in enumerate(cols):
         dead = sample.dead[j]
         col.metric(f"{hidden_names[j].capitalize()} ({activations[j]})", f"{fmt_pct(dead)} dead",
-                   help="Share of the layer's units whose input is ≤ 0 for all 2,000 sampled test digits.")
+                   help=f"Share of the layer's units whose input is ≤ 0 for all 2,000 sampled test {noun(plural=True)}.")
     _, dead_hist, _ = history_columns(history, "dead_fraction")
     if has_numbers(dead_hist):
         st.plotly_chart(fi.per_layer_lines_figure(epochs, dead_hist, title="Dead units per hidden layer",
                                                   y_title="share of units never active", percent=True,
                                                   names=hidden_names), key="in_dead", width="stretch")
-    st.caption("A ReLU unit whose input is negative for every digit outputs 0 and gets no gradient, so it can "
+    st.caption(f"A ReLU unit whose input is negative for every {noun()} outputs 0 and gets no gradient, so it can "
                "never recover: it is wasted capacity. A few percent is normal; a large share suggests a lower "
                "learning rate, leaky ReLU or He initialisation. For tanh and sigmoid units 'never above zero' "
                "is harmless (they still pass gradients), so the trainer does not count them.")
 
 # ---------------------------------------------------------------------------------------- layer map
 st.header(f"A map of each layer{at(view)}")
-st.caption("Each layer turns a digit into a list of numbers. PCA finds the two directions in which those lists "
-           "differ most and places each digit by them: digits the layer treats alike land close together.")
+st.caption(f"Each layer turns {noun(article=True)} into a list of numbers. PCA finds the two directions in which those lists "
+           f"differ most and places each {noun()} by them: {noun(plural=True)} the layer treats alike land close together.")
 layer_options = {f"{name} ({'activations' if j < n_layers - 1 else 'scores before softmax'})": j
                  for j, name in enumerate(names)}
 c1, c2 = st.columns([2, 3])
 layer_label = c1.selectbox("Layer", list(layer_options), index=max(0, n_layers - 2), key="in_map_layer",
-                           help="Early layers still look like pixels; later layers group digits by class.")
+                           help=f"Early layers still look like pixels; later layers group {noun(plural=True)} by class.")
 layer = layer_options[layer_label]
 result = explain.layer_pca(view, layer, use_pre=layer == n_layers - 1)
 map_digit = picks.clicked_digit("in_map")
 st.plotly_chart(fi.pca_map_figure(result.projected, sample.labels, sample.predicted, sample.indices,
                                   layer=names[layer], explained=result.explained_ratio, selected=map_digit),
                 key="in_map", on_select="rerun", selection_mode="points", width="stretch")
-st.caption("Colour is the true digit; crosses are the model's mistakes. Two components keep only part of the "
+st.caption(f"Colour is the true {noun()}; crosses are the model's mistakes. Two components keep only part of the "
            "picture (see the share of variance on each axis): points that overlap here may still be apart in "
-           "the full layer. Click a point to see its digit.")
+           f"the full layer. Click a point to see its {noun()}.")
 if map_digit is not None:
     c1, c2 = st.columns([1, 3])
     with c1:
-        st.plotly_chart(fi.digit_figure(data.images[map_digit], f"Test digit #{map_digit}", height=240),
+        st.plotly_chart(fi.digit_figure(data.images[map_digit], f"Test {noun()} #{map_digit}", height=240),
                         key="in_map_digit", width="stretch")
     with c2:
         t, p = int(data.labels[map_digit]), int(ev.predicted[map_digit])
-        st.markdown(f"True **{t}**, predicted **{p}** ({fmt_pct(ev.confidence[map_digit])} sure)"
+        st.markdown(f"True **{label(t)}**, predicted **{label(p)}** ({fmt_pct(ev.confidence[map_digit])} sure)"
                     + (" — a mistake." if t != p else "."))
-        st.button("Follow this digit through the network (above)", key="in_follow", on_click=picks.open_in_inspect,
+        st.button(f"Follow this {noun()} through the network (above)", key="in_follow", on_click=picks.open_in_inspect,
                   args=(map_digit,), icon=":material/arrow_upward:")
 
 # ---------------------------------------------------------------------------------------- ablation
@@ -254,4 +254,4 @@ ablation_section(view, int(unit))
 prototypes_section(view, int(unit))
 
 # ---------------------------------------------------------------------------------------- nearest training digits
-neighbours_section(view, data.X[index], f"test digit #{index} (followed above)", key="in_why")
+neighbours_section(view, data.X[index], f"test {noun()} #{index} (followed above)", key="in_why")

@@ -10,6 +10,7 @@ from dashboard.explain import test_data
 from dashboard.session import current_model, get_session
 from figures import step_through as fs
 from figures.draw import input_figure
+from lab.labels import label, noun
 from lab.params import knobs_to_config
 from lab.selection import selected_customdata
 from lab.step_session import train_config_for
@@ -18,7 +19,7 @@ from nn.model import MLP
 
 st.title("Step through one training step")
 st.caption("Forward, backward and the update for the unit you click, with the real numbers of your network "
-           "on the digits you pick, in float64 on a copy: your model is never changed.")
+           f"on the {noun(plural=True)} you pick, in float64 on a copy: your model is never changed.")
 
 session = get_session()
 settings = knobs_to_config(session.knobs)
@@ -45,19 +46,19 @@ if numbers is None:
 batch = Batch(data.X[numbers].astype(np.float64), data.labels[numbers])
 p = full_pass(walk.model, batch)
 predicted = np.argmax(p.logits, axis=1)
-row = st.radio("The digit shown number by number", range(len(numbers)), horizontal=True, key="step_row",
-               format_func=lambda r: sv.digits_caption(numbers, batch.y, predicted)[r],
-               help="Forward and backward are shown for this digit; the gradients and the step use the whole batch.")
+row = st.radio(f"The {noun()} shown number by number", range(len(numbers)), horizontal=True, key="step_row",
+               format_func=sv.digits_caption(numbers, batch.y, predicted).__getitem__,
+               help=f"Forward and backward are shown for this {noun()}; the gradients and the step use the whole batch.")
 sv.on_picture_click(selected_customdata(st.session_state.get("step_net")))  # a click since the last run
 layer, unit = sv.select_unit(walk.model)
 
 left, right = st.columns([1, 4])
-left.plotly_chart(input_figure(data.images[numbers[row]], title=f"Test digit #{numbers[row]}, a {batch.y[row]}",
+left.plotly_chart(input_figure(data.images[numbers[row]], title=f"Test {noun()} #{numbers[row]}, a {label(batch.y[row])}",
                                height=260), key="step_digit", width="stretch")
 right.plotly_chart(fs.network_figure(walk.model, p, row, (layer, unit)), key="step_net", on_select="rerun",
                    selection_mode="points", width="stretch")
 st.caption("How to read this: columns are layers, dots their units (a sample of wide layers: the ones most tied "
-           "to the selected unit, then the most active), coloured by their value for this digit, blue positive "
+           f"to the selected unit, then the most active), coloured by their value for this {noun()}, blue positive "
            "and red negative, each column on its own scale; lines are the selected unit's weights, width |w|. "
            "Click a unit to select it.")
 

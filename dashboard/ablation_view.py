@@ -15,10 +15,16 @@ from figures import ablation as fa
 from figures.evaluate import digit_gallery_figure
 from lab.ablation import ablate, describe, never_active
 from lab.format import fmt_pct
+from lab.labels import label, labels, noun
 
 OFF = "abl_off"
 SHOWN_FLIPS = 30
-WAYS = ("the filter opened above", "the units most used for a digit", "units never active", "units by number")
+WAYS = ("filter", "most used", "never active", "by number")
+
+
+def _way_labels() -> dict[str, str]:
+    return {"filter": "the filter opened above", "most used": f"the units most used for {noun(article=True)}",
+            "never active": "units never active", "by number": "units by number"}
 
 
 def _switch_off(layer: int, units: list[int]) -> None:
@@ -44,26 +50,28 @@ def _chooser(view: ModelView, layer: int, unit_above: int) -> list[int] | None:
     """The units the chosen way names (None when there is nothing to switch off)."""
     width = view.model.weights[layer].shape[1]
     way = st.radio("Which units", WAYS if layer == 0 else WAYS[1:], horizontal=True, key="abl_way",
-                   help="The filter you opened above (first layer), the units that give most to one digit's score "
-                        "(activation × its effect on that score, averaged over the test digits of that class), "
-                        "the units that output 0 for every test digit, or any units by number.")
+                   format_func=_way_labels().__getitem__,
+                   help=f"The filter you opened above (first layer), the units that give most to one {noun()}'s score "
+                        f"(activation × its effect on that score, averaged over the test {noun(plural=True)} of that class), "
+                        f"the units that output 0 for every test {noun()}, or any units by number.")
     if way == WAYS[0]:
         st.caption(f"Unit {unit_above} of hidden 1, the filter opened above (click another filter to change it).")
         return [unit_above]
     if way == WAYS[1]:
         a, b = st.columns(2)
-        digit = a.selectbox("Digit", range(10), key="abl_digit", help="Whose score the units should feed most.")
+        digit = a.selectbox(noun().capitalize(), range(10), key="abl_digit", format_func=labels().__getitem__,
+                            help="Whose score the units should feed most.")
         k = b.slider("How many units", 1, min(width, 64), min(8, width), key="abl_k",
-                     help="The k units with the largest contribution to that digit's score.")
+                     help=f"The k units with the largest contribution to that {noun()}'s score.")
         units = why.most_used(view, layer, int(digit), int(k)).tolist()
-        st.caption(f"The {k} units of hidden {layer + 1} most used for {digit}: {', '.join(map(str, units))}.")
+        st.caption(f"The {k} units of hidden {layer + 1} most used for {label(digit)}: {', '.join(map(str, units))}.")
         return units
     if way == WAYS[2]:
         units = never_active(why.ablation(view), layer).tolist()
         if not units:
-            st.caption(f"Every unit of hidden {layer + 1} is active for some test digit: none is dead.")
+            st.caption(f"Every unit of hidden {layer + 1} is active for some test {noun()}: none is dead.")
             return None
-        st.caption(f"{len(units)} units of hidden {layer + 1} output 0 for all 10,000 test digits (dead): switching "
+        st.caption(f"{len(units)} units of hidden {layer + 1} output 0 for all 10,000 test {noun(plural=True)} (dead): switching "
                    "them off should change nothing, which is the point.")
         return units
     chosen = st.multiselect("Units", range(width), key="abl_units", placeholder="unit numbers",
@@ -80,7 +88,7 @@ def ablation_section(view: ModelView, unit_above: int = 0) -> None:
         st.info("This model has no hidden layer, so it has no units to switch off.")
         return
     st.caption("Which units matter for the answers? Switch some hidden units off (their output set to 0) or "
-               "scale them, and the 10,000 test digits run again at once. The model itself is not changed: the "
+               f"scale them, and the 10,000 test {noun(plural=True)} run again at once. The model itself is not changed: the "
                "other pages still show it intact.")
     off = _valid_off(view)
     left, right = st.columns([2, 3], gap="large")
@@ -105,8 +113,8 @@ def ablation_section(view: ModelView, unit_above: int = 0) -> None:
         c1, c2, c3 = st.columns(3)
         c1.metric("Test accuracy", fmt_pct(result.accuracy, 2),
                   delta=f"{(result.accuracy - result.accuracy_intact) * 100:+.2f} points" if off else None,
-                  help="On the 10,000 test digits, with these units off; the change is against the intact network.")
-        c2.metric("Answers changed", f"{result.flipped.size:,}", help="Test digits the network now answers differently.")
+                  help=f"On the 10,000 test {noun(plural=True)}, with these units off; the change is against the intact network.")
+        c2.metric("Answers changed", f"{result.flipped.size:,}", help=f"Test {noun(plural=True)} the network now answers differently.")
         c3.metric("Broken / fixed", f"{result.broken:,} / {result.fixed:,}",
                   help="Right → wrong: answers these units were needed for. Wrong → right: mistakes they were causing.")
         st.plotly_chart(fa.per_class_change_figure(base.per_class, result.per_class), key="abl_per_class",
@@ -116,14 +124,14 @@ def ablation_section(view: ModelView, unit_above: int = 0) -> None:
         return
     a, b = st.columns([1, 1], gap="large")
     a.plotly_chart(fa.confusion_change_figure(result.confusion_delta), key="abl_confusion", width="stretch")
-    a.caption("Red cells lost digits, blue cells gained them. On the diagonal red is right answers lost and blue "
+    a.caption(f"Red cells lost {noun(plural=True)}, blue cells gained them. On the diagonal red is right answers lost and blue "
               "right answers gained; off it, blue is a new mistake and red a mistake fewer.")
     if result.flipped.size:
         shown = result.flipped[:SHOWN_FLIPS]
         data = test_data()
         b.plotly_chart(digit_gallery_figure(
             data.images[shown], fa.flipped_captions(shown, data.labels, base.predicted, result.predicted), shown,
-            title=f"Digits whose answer changed ({result.flipped.size:,}; right → wrong first)", cols=6,
+            title=f"{noun(plural=True).capitalize()} whose answer changed ({result.flipped.size:,}; right → wrong first)", cols=6,
             px_per_pixel=3.0), key="abl_flipped", width="stretch")
-    st.caption(f"One pass of the test digits through the layers above the change took {result.seconds * 1000:.0f} ms "
+    st.caption(f"One pass of the test {noun(plural=True)} through the layers above the change took {result.seconds * 1000:.0f} ms "
                "(the first hidden layer's outputs are kept, so switching units costs only the layers above it).")

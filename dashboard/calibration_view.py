@@ -10,30 +10,31 @@ from dashboard.session import ModelView
 from figures.calibration import reliability_figure, reliability_title
 from lab.calibration import calibrated_abstention, temperature_note
 from lab.format import fmt_pct
+from lab.labels import noun
 
 
 def calibration_section(view: ModelView, threshold: float | None = None) -> None:
     """Reliability diagram and ECE, then one temperature fitted on validation and the same after it."""
     st.header("Is its confidence a probability?")
-    st.caption("Group the test digits by how sure the network was, and count how often it was right in each "
-               "group. If it is calibrated, the digits it answers with 90% confidence are right 90% of the time.")
+    st.caption(f"Group the test {noun(plural=True)} by how sure the network was, and count how often it was right in each "
+               f"group. If it is calibrated, the {noun(plural=True)} it answers with 90% confidence are right 90% of the time.")
     report = why.calibration(view)
     cols = st.columns(3)
     cols[0].metric("ECE before", f"{report.before.ece * 100:.2f}%",
                    help="Expected calibration error: the gap between confidence and accuracy in each bin, "
-                        "averaged with the bins' digit counts as weights. 0 is perfectly calibrated.")
+                        f"averaged with the bins' {noun()} counts as weights. 0 is perfectly calibrated.")
     if report.temperature is None:
         left, _ = st.columns(2, gap="large")
         left.plotly_chart(reliability_figure(report.before, reliability_title(report.before)), key="why_rel_before",
                           width="stretch")
         st.info("No validation split is known for this model (a file saved without its training settings), so "
-                "no temperature is fitted: fitting it on the test digits would grade it on its own answers.")
+                f"no temperature is fitted: fitting it on the test {noun(plural=True)} would grade it on its own answers.")
         return
     cols[1].metric("Temperature T", f"{report.temperature:.3f}",
-                   help="One number fitted on the validation digits: every score is divided by it before the "
+                   help=f"One number fitted on the validation {noun(plural=True)}: every score is divided by it before the "
                         "softmax. It never changes the answer, only how sure the network says it is.")
     cols[2].metric("ECE after", f"{report.after.ece * 100:.2f}%", delta=f"{(report.after.ece - report.before.ece) * 100:+.2f} points",
-                   delta_color="inverse", help="The same error on the test digits with the scores divided by T.")
+                   delta_color="inverse", help=f"The same error on the test {noun(plural=True)} with the scores divided by T.")
     left, right = st.columns(2, gap="large")
     left.plotly_chart(reliability_figure(report.before, reliability_title(report.before)), key="why_rel_before",
                       width="stretch")
@@ -41,11 +42,11 @@ def calibration_section(view: ModelView, threshold: float | None = None) -> None
                        key="why_rel_after", width="stretch")
     before, after = report.val_nll
     st.caption(f"Bars: the share right in each confidence bin; diamonds: the mean confidence there; a bar below "
-               f"its diamond is overconfidence. Below: how many test digits fall in each bin (most are very sure). "
+               f"its diamond is overconfidence. Below: how many test {noun(plural=True)} fall in each bin (most are very sure). "
                f"{temperature_note(report.temperature)} T was fitted on the run's {report.val_size:,} validation "
-               f"digits (their cross-entropy {before:.4f} → {after:.4f}), never on the test digits shown here.")
+               f"{noun(plural=True)} (their cross-entropy {before:.4f} → {after:.4f}), never on the test {noun(plural=True)} shown here.")
     sure = None if threshold is None else calibrated_abstention(report, test_data().labels, threshold)
     if sure is not None and sure.answered:
         st.caption(f"With the calibrated probabilities, answering only at {threshold:.0%} confidence or more (the "
                    f"threshold of 'Answer only when sure' above) answers {fmt_pct(sure.coverage, 1)} of the test "
-                   f"digits, {fmt_pct(sure.accuracy, 2)} of them right.")
+                   f"{noun(plural=True)}, {fmt_pct(sure.accuracy, 2)} of them right.")

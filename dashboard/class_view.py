@@ -14,6 +14,8 @@ from lab.app_link import settings_from_link
 from lab.class_board import KINDS, Challenge, board_frame, csv_bytes, make_challenge, settle, standings
 from lab.class_names import MAX_NAME_CHARS, clean_name
 from lab.class_record import snapshot_row
+from lab.class_settings import models_path
+from lab.class_share import DOWNLOADS, downloadable, downloads_allowed, file_name, shared_model_bytes
 from lab.class_store import ClassStoreError, RunRow
 from lab.reaper import live_runs
 
@@ -78,10 +80,41 @@ def _board_body(state: cr.ClassState) -> None:
     frame = board_frame(rows) if pick == ALL_RUNS else standings(rows, titles[pick])
     st.caption(f"{len(frame)} run(s) · updated {time.strftime('%H:%M:%S')} · every number measured by the server")
     st.dataframe(frame, hide_index=True, width="stretch", key="class_board")
+    run_download(state, rows)
     if cr.is_teacher():
         st.download_button("Download as CSV", csv_bytes(frame), file_name="class-results.csv", mime="text/csv",
                            key="btn_class_csv", icon=":material/download:",
                            help="This table (all runs, or the challenge shown) for a spreadsheet.")
+
+
+def _choice(row: RunRow, member_id: str) -> str:
+    acc = f"test {row.test_acc:.2%}" if row.test_acc is not None else "no test accuracy"
+    shape = "784-10" if row.hidden == "none" else f"784-{row.hidden}-10"
+    return f"{'(yours) ' if row.member_id == member_id else ''}{row.name} · {shape} · {acc} · {row.run_id}"
+
+
+def run_download(state: cr.ClassState, rows: list[RunRow]) -> None:
+    """A finished run's model file: your own always, everyone's while the teacher allows it (the teacher's tab:
+    always). The rule is checked again on the server when the button is pressed (the file is made then, not
+    sent with the page)."""
+    member_id, _ = cr.member(state)
+    teacher = cr.is_teacher()  # this tab's session on the server, never what the browser says
+    allowed = teacher or downloads_allowed(state.settings.get())
+    found = {row.run_id: row for row in downloadable(rows, member_id, allowed, models_path())}
+    st.caption("As the teacher you can download every finished run." if teacher else
+               "The teacher allows downloading everyone's finished runs." if allowed else
+               "You can download your own finished runs; the teacher can allow downloading everyone's.")
+    if not found:
+        return
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    pick = row.selectbox("Run to download", list(found), key="class_download_pick",
+                         format_func=lambda run_id: _choice(found[run_id], member_id),
+                         help="A finished run's weights and settings as a .npz file; upload it on the Train page.")
+    if pick is not None:
+        row.download_button("Download .npz", lambda: shared_model_bytes(state.store, models_path(), pick, member_id, teacher=teacher),
+                            file_name=file_name(found[pick]), mime="application/octet-stream",
+                            key="btn_class_download", icon=":material/download:", on_click="ignore",
+                            help="The run's model file, if you may have it when you press the button.")
 
 
 def teacher_panel(state: cr.ClassState, lesson_ids: dict[str, str]) -> None:
@@ -100,6 +133,7 @@ def teacher_panel(state: cr.ClassState, lesson_ids: dict[str, str]) -> None:
         _challenge_controls(state)
         _broadcast_controls(state, lesson_ids)
         _pause_control(state)
+        _download_control(state)
     except ClassStoreError as exc:
         st.error(f"Not saved: {exc}", icon=":material/database:")
 
@@ -158,3 +192,18 @@ def _pause_control(state: cr.ClassState) -> None:
         cr.set_setting(state, "paused", not paused)
         st.rerun()
     st.caption("Paused: new runs wait." if paused else "Running: runs start as training slots free up.")
+
+
+def _download_control(state: cr.ClassState) -> None:
+    st.subheader("Downloads")
+    st.session_state["class_downloads_toggle"] = downloads_allowed(state.settings.get())  # another tab may change it
+    st.toggle("Students may download each other's finished runs", key="class_downloads_toggle",
+              on_change=_set_downloads, args=(state,),
+              help="Off: each student downloads only their own runs. The server checks this at every download.")
+
+
+def _set_downloads(state: cr.ClassState) -> None:
+    try:
+        cr.set_setting(state, DOWNLOADS, bool(st.session_state["class_downloads_toggle"]))
+    except ClassStoreError as exc:
+        st.error(f"Not saved: {exc}", icon=":material/database:")

@@ -1,5 +1,6 @@
-"""The class on this server: its store (once per process), this tab's student, recording runs, the teacher's
-key, and the teacher's broadcast and pause as every page sees them (the sidebar).
+"""The class on this server: its store (once per process), this tab's student (kept across reloads by a random
+token in the address, lab/class_identity.py), recording runs, the teacher's key, and the teacher's broadcast
+and pause as every page sees them (the sidebar).
 
 A store that cannot be opened (corrupt, locked, unwritable) turns the class features off with one line on
 the Class page; training and every other page go on as without a class.
@@ -15,9 +16,10 @@ import numpy as np
 import streamlit as st
 
 from lab.class_auth import KeyCheck, KeyGuard
+from lab.class_identity import QUERY_KEY, looks_like_token, new_token, token_hash
 from lab.class_names import made_up_name
 from lab.class_record import RunOwner, record_end, record_start
-from lab.class_settings import class_enabled, store_path, teacher_key_from_env
+from lab.class_settings import class_enabled, models_path, store_path, teacher_key_from_env
 from lab.class_store import CachedSettings, ClassStore, ClassStoreError
 from lab.limiter import get_limiter
 from lab.params import knobs_from_query
@@ -73,20 +75,58 @@ def class_state() -> ClassState:
 
 
 def member(state: ClassState) -> tuple[str, str]:
-    """(id, display name) of this tab's student, joining the class with a made-up name on first use."""
-    found = st.session_state.get(_MEMBER_KEY)
+    """(id, display name) of this tab's student: the one its link's token names, else a new one with a made-up
+    name, whose token goes into the address so a reload stays the same student."""
+    found = st.session_state.get(_MEMBER_KEY) or _from_link(state)
     if found is None:
-        found = (uuid.uuid4().hex, made_up_name(np.random.default_rng()))
-        state.store.join(*found)
-        st.session_state[_MEMBER_KEY] = found
-    return found
+        token = new_token(_teacher_key())
+        found = (uuid.uuid4().hex, made_up_name(np.random.default_rng()), token)
+        state.store.join(*found[:2])
+        state.store.add_token(token_hash(token), found[0])
+    st.session_state[_MEMBER_KEY] = found
+    _show_token(found[2])
+    return found[0], found[1]
+
+
+def _from_link(state: ClassState) -> tuple[str, str, str] | None:
+    """The student the address's token names (a made-up or unknown token names nobody)."""
+    token = st.query_params.get(QUERY_KEY)
+    if not looks_like_token(token):
+        return None
+    known = state.store.member_by_token(token_hash(token))
+    return (*known, token) if known is not None else None
+
+
+def _show_token(token: str) -> None:
+    if st.query_params.get(QUERY_KEY) != token:
+        st.query_params[QUERY_KEY] = token
+
+
+def keep_identity() -> None:
+    """On every page (app.py): a student's tab keeps its token in the address, which a page switch may drop;
+    a new tab whose link holds a known token becomes that student. A made-up or unknown token is removed:
+    the tab is nobody until it joins (the Class page, or Start), then it gets a fresh student and token."""
+    state = class_state()
+    if not state.ready:
+        return
+    try:
+        if st.session_state.get(_MEMBER_KEY) is not None:
+            member(state)
+        elif QUERY_KEY in st.query_params:
+            found = _from_link(state)
+            if found is None:
+                del st.query_params[QUERY_KEY]
+            else:
+                st.session_state[_MEMBER_KEY] = found
+    except ClassStoreError:
+        pass  # the Class page says what is wrong with the store
 
 
 def rename(state: ClassState, name: str) -> None:
     """Change this tab's own name (the only name a tab can change)."""
     member_id, _ = member(state)
     state.store.join(member_id, name)
-    st.session_state[_MEMBER_KEY] = (member_id, name)
+    st.session_state[_MEMBER_KEY] = (member_id, name, st.session_state[_MEMBER_KEY][2])
 
 
 def claim_run(run: Any) -> None:
@@ -99,7 +139,8 @@ def claim_run(run: Any) -> None:
     try:
         member_id, _ = member(state)
         dataset = get_dataset()
-        run.owner = RunOwner(member_id, dataset_name(), state.store, dataset.x_test, dataset.y_test)
+        run.owner = RunOwner(member_id, dataset_name(), state.store, dataset.x_test, dataset.y_test,
+                             models=models_path())
         record_start(run)
     except ClassStoreError:
         pass  # the run trains anyway; the Class page says what is wrong with the store

@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import explain
-from dashboard.data import get_dataset
+from dashboard.data import dataset_name, get_dataset
 from dashboard.knobs import BATCHES, L2S, LRS
 from dashboard.session import SessionData, set_run
 from figures import compare as fc
@@ -20,6 +20,7 @@ from figures.evaluate import digit_gallery_figure
 from figures.runs import overlay_figure
 from lab.compare import CHANGEABLE, change_text, compare, one_change
 from lab.format import fmt_bytes, fmt_pct
+from lab.labels import noun
 from lab.memory import memory_budget_bytes, run_memory_bytes
 from lab.params import SPECS, config_to_knobs
 from lab.runs import RunRecord
@@ -84,7 +85,7 @@ def again_panel(session: SessionData, records: list[RunRecord]) -> None:
                  disabled=busy or need > budget,
                  help="Train run B in the background (watch it on Train); it joins the table when it ends."):
         data = get_dataset()
-        run = TrainingRun(config, data.x_train, data.y_train)
+        run = TrainingRun(config, data.x_train, data.y_train, dataset=dataset_name())
         set_run(session, run, parent=base.run_id, change=text)
         run.start()
         st.rerun()
@@ -133,20 +134,20 @@ def compare_panel(records: list[RunRecord]) -> None:
     cols[0].metric(f"Test accuracy {a.name}", fmt_pct(result.accuracy_a, 2))
     cols[1].metric(f"Test accuracy {b.name}", fmt_pct(result.accuracy_b, 2),
                    delta=f"{100 * (result.accuracy_b - result.accuracy_a):+.2f} points")
-    cols[2].metric("Wrong → right", f"{len(result.fixed):,}", help=f"Test digits {a.name} got wrong, {b.name} right.")
-    cols[3].metric("Right → wrong", f"{len(result.broken):,}", help=f"Test digits {a.name} got right, {b.name} wrong.")
+    cols[2].metric("Wrong → right", f"{len(result.fixed):,}", help=f"Test {noun(plural=True)} {a.name} got wrong, {b.name} right.")
+    cols[3].metric("Right → wrong", f"{len(result.broken):,}", help=f"Test {noun(plural=True)} {a.name} got right, {b.name} wrong.")
     left, right = st.columns(2)
     left.plotly_chart(fc.confusion_diff_figure(result.confusion_diff, a.name, b.name), key="cmp_cm", width="stretch")
-    left.caption(f"Each cell: how many more (blue) or fewer (red) test digits {b.name} puts there than {a.name}. "
+    left.caption(f"Each cell: how many more (blue) or fewer (red) test {noun(plural=True)} {b.name} puts there than {a.name}. "
                  "Blue on the diagonal is good (more right answers); blue elsewhere is a mistake made more often.")
     right.plotly_chart(fc.recall_change_figure(result.recall_change, a.name, b.name), key="cmp_recall",
                        width="stretch")
-    right.caption("Per true digit, the change in the share predicted right. Small changes of a point or less "
+    right.caption(f"Per true {noun()}, the change in the share predicted right. Small changes of a point or less "
                   "can be noise from the random draws, unless the runs are a pair.")
     for indices, title, key in ((result.fixed, f"Wrong in {a.name}, right in {b.name}", "cmp_fixed"),
                                 (result.broken, f"Right in {a.name}, wrong in {b.name}", "cmp_broken")):
         _flipped(data, indices, title, key, ev_a.predicted, ev_b.predicted)
-    st.caption("Under each digit: its test index, then A's answer → B's answer.")
+    st.caption(f"Under each {noun()}: its test index, then A's answer → B's answer.")
     _unit(a, b)
 
 

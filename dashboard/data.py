@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from lab.datasets import DEFAULT, dataset_info
-from lab.labels import use_labels
+from lab.datasets import DEFAULT, DatasetInfo, dataset_info
+from lab.labels import follow, use_labels
 from nn.data import SOURCES, DataError, MnistDataset, load_mnist
 
 CHOICE_KEY = "_dataset_name"
@@ -69,10 +69,28 @@ def dataset_name() -> str:
     return name
 
 
+def dataset_now() -> DatasetInfo:
+    """The session's dataset: its title, what its pictures are, its Draw page's title."""
+    return dataset_info(dataset_name())
+
+
 def use_dataset_labels() -> None:
     """Label classes as the session's dataset does for this script run (app.py, before the page)."""
     info = dataset_info(dataset_name())
     use_labels(info.class_names, info.noun)
+
+
+def _session_labels() -> tuple[tuple[str, ...], str] | None:
+    """The session's class names and noun in a thread app.py did not label (a fragment's rerun)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return None  # a training thread or a test outside Streamlit: the digits
+    name = st.session_state.get(CHOICE_KEY)
+    return None if name is None else (dataset_info(name).class_names, dataset_info(name).noun)
+
+
+follow(_session_labels)
 
 
 def get_dataset() -> MnistDataset:

@@ -17,10 +17,10 @@ from lab.datasets import DATASETS, DEFAULT
 from nn.data.fashion import FASHION_DIR, FASHION_ENV
 from nn.data.sources import IDX_FILES
 
-_MESSAGE_KEY = "_dataset_message"
+DATASET_MESSAGE_KEY = "_dataset_message"  # what the Train page says about the last change
 
 
-def _installed(name: str) -> bool:
+def installed(name: str) -> bool:
     """Whether the dataset's files are there (cheap: no reading); MNIST is fetched by the app itself."""
     if name == DEFAULT:
         return True
@@ -28,23 +28,29 @@ def _installed(name: str) -> bool:
     return all((folder / (f + ".gz")).is_file() for f in IDX_FILES.values())
 
 
-def _on_pick(session: SessionData) -> None:
-    pick, current = st.session_state["dataset_pick"], dataset_name()
+def use_dataset(session: SessionData, pick: str) -> bool:
+    """Make ``pick`` the session's dataset (the Train page's choice, or a lesson's setup), putting away a model
+    trained on the other one; False when it cannot be loaded (the Train page then says how to install it)."""
+    current = dataset_name()
     if pick == current:
-        return
+        return True
     if pick != DEFAULT:
         _, error = load_other(pick)
         if error is not None:
-            st.session_state["dataset_pick"] = current
-            st.session_state[_MESSAGE_KEY] = ("error", error)
-            return
+            st.session_state[DATASET_MESSAGE_KEY] = ("error", error)
+            return False
     st.session_state[CHOICE_KEY] = pick
     had_model = session.run is not None or session.uploaded is not None
     set_run(session, None)
     session.uploaded = None
     if had_model:
-        st.session_state[_MESSAGE_KEY] = ("info", f"Now on {DATASETS[pick].title}: the model trained on "
+        st.session_state[DATASET_MESSAGE_KEY] = ("info", f"Now on {DATASETS[pick].title}: the model trained on "
                                                   f"{DATASETS[current].title} was put away. Press Start to train one.")
+    return True
+
+
+def _on_pick(session: SessionData) -> None:
+    use_dataset(session, st.session_state["dataset_pick"])
 
 
 def dataset_selector(session: SessionData) -> None:
@@ -52,14 +58,14 @@ def dataset_selector(session: SessionData) -> None:
     names = list(DATASETS)
     st.session_state["dataset_pick"] = dataset_name()
     st.selectbox("Dataset", names, key="dataset_pick", on_change=_on_pick, args=(session,),
-                 format_func=lambda n: DATASETS[n].title + ("" if _installed(n) else " (not installed)"),
-                 help="What to train on: handwritten digits, or photos of clothes (Fashion-MNIST: same size, "
-                      "harder). Every page's labels follow.")
-    message = st.session_state.pop(_MESSAGE_KEY, None)
+                 format_func=lambda n: DATASETS[n].title + ("" if installed(n) else " (not installed)"),
+                 help="What to train on: MNIST's handwritten digits, or Fashion-MNIST's photos of clothes (same "
+                      "size, harder). Every page's labels follow.")
+    message = st.session_state.pop(DATASET_MESSAGE_KEY, None)
     if message is not None:
         (st.error if message[0] == "error" else st.info)(message[1])
-    elif not all(_installed(n) for n in names):
-        missing = [n for n in names if not _installed(n)]
+    elif not all(installed(n) for n in names):
+        missing = [n for n in names if not installed(n)]
         st.caption(" ".join(DATASETS[n].install for n in missing))
     if dataset_name() == DEFAULT:
         if "data" in st.query_params:

@@ -35,7 +35,7 @@ def test_data() -> TestData:
     return _test_data(f"{ds.source}:{id(ds.x_test)}", ds.x_test, ds.y_test)
 
 
-@st.cache_resource(show_spinner="Evaluating the model on the 10,000 test digits…", max_entries=16)
+@st.cache_resource(show_spinner="Evaluating the model on the 10,000 test images…", max_entries=16)
 def _evaluate(version: str, _model: Any, _data: TestData) -> Evaluation:
     return evaluate(_model, _data)
 
@@ -50,7 +50,7 @@ def evaluation_of(version: str, model: Any) -> Evaluation:
     return _evaluate(version, model, test_data())
 
 
-@st.cache_resource(show_spinner="Running the sample digits through every layer…", max_entries=6)
+@st.cache_resource(show_spinner="Running the sample images through every layer…", max_entries=6)
 def _layer_sample(version: str, _model: Any, _data: TestData) -> LayerSample:
     return compute_layer_sample(_model, _data)
 

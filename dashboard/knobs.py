@@ -52,9 +52,9 @@ HELP = {
 }
 
 PRESET_HELP = {
-    "quick": "One small hidden layer, 20,000 images, 6 epochs: a run you can watch (5-10 s), about 96%.",
-    "default": "Two ReLU layers, all images, Adam with cosine decay: about 98% in well under a minute.",
-    "best": "Wide, dropout and augmented digits, 40 epochs: about 99.3%, takes minutes.",
+    "quick": "One small hidden layer, 20,000 images, 6 epochs: a run you can watch (5-10 s), about 96% on MNIST.",
+    "default": "Two ReLU layers, all images, Adam with cosine decay: about 98% on MNIST in well under a minute.",
+    "best": "Wide, dropout and augmented images, 40 epochs: about 99.3% on MNIST, takes minutes.",
 }
 
 GROUPS = {

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.data import dataset_name
+from dashboard.dataset_choice import DATASET_MESSAGE_KEY, installed, use_dataset
 from dashboard.params import open_train_with
 from dashboard.session import TRAIN_PAGE, SessionData, run_history
+from lab.datasets import dataset_info
 from lab.lesson_check import FAIL, PASS, WAIT, CheckResult, check_lesson
 from lab.lesson_file import Lesson, load_lessons
 from lab.lesson_progress import QUERY_KEYS, Progress, progress_from_query
@@ -20,7 +23,7 @@ PAGE_PATHS = {"home": "app_pages/home.py", "data": "app_pages/data.py", "train":
               "step": "app_pages/step.py", "evaluate": "app_pages/evaluate.py",
               "inspect": "app_pages/inspect.py", "draw": "app_pages/draw.py", "lessons": "app_pages/lessons.py"}
 PAGE_TITLES = {"home": "Home", "data": "Data", "train": "Train", "step": "Step through", "evaluate": "Evaluate",
-               "inspect": "Inspect", "draw": "Draw a digit", "lessons": "Lessons"}
+               "inspect": "Inspect", "draw": "Draw", "lessons": "Lessons"}  # draw: the dataset's title
 
 
 @st.cache_resource(ttl=30, show_spinner=False)
@@ -49,11 +52,15 @@ def write_progress_query(state: Progress) -> None:
 
 
 def pick_lesson(all_lessons: list[Lesson], state: Progress) -> Lesson:
-    """The lesson chooser (done ones ticked); returns the open lesson."""
+    """The lesson chooser (done ones ticked, another dataset's named); returns the open lesson: at first the
+    first lesson not done on the session's dataset."""
     ids = [lesson.id for lesson in all_lessons]
-    titles = {lesson.id: lesson.title for lesson in all_lessons}
+    here = dataset_name()
+    titles = {lesson.id: lesson.title + ("" if lesson.dataset == here else f" · {dataset_info(lesson.dataset).short}")
+              for lesson in all_lessons}
     if state.current not in ids:
-        state.current = next((i for i in ids if i not in state.done), ids[0])
+        state.current = next((lesson.id for lesson in all_lessons if lesson.id not in state.done
+                              and lesson.dataset == here), next((i for i in ids if i not in state.done), ids[0]))
     if st.session_state.get("lesson_pick") not in ids:  # first visit, or back on this page
         st.session_state["lesson_pick"] = state.current
     choice = st.selectbox("Lesson", ids, key="lesson_pick",
@@ -83,19 +90,27 @@ def prediction(lesson: Lesson, state: Progress) -> bool:
 
 
 def setup_button(lesson: Lesson, session: SessionData) -> None:
-    """Load the lesson's settings into the Train page (through its URL) and go there."""
+    """Load the lesson's dataset and settings into the Train page (through its URL) and go there."""
     changes = ", ".join(f"{k} = {v}" for k, v in lesson.setup.items())
-    st.caption(f"The run: the {lesson.preset} preset with {changes or 'no changes'}.")
+    info = dataset_info(lesson.dataset)
+    st.caption(f"The run: the {lesson.preset} preset with {changes or 'no changes'}, on {info.title}.")
+    if not installed(lesson.dataset):
+        st.warning(f"This lesson trains on {info.title}. {info.install}", icon=":material/dataset:")
     if st.button("Set up the run", key="btn_setup", icon=":material/science:", type="primary",
-                 help="Put the lesson's settings on the Train page; press Start there."):
-        open_train_with(session, lesson.knobs)
+                 help="Put the lesson's dataset and settings on the Train page; press Start there."):
+        if use_dataset(session, lesson.dataset):
+            open_train_with(session, lesson.knobs)
+        else:
+            st.session_state.pop(DATASET_MESSAGE_KEY, None)
+            st.error(f"The run was not set up: {info.install}", icon=":material/dataset:")
 
 
 def watch_list(lesson: Lesson) -> None:
     """What to look at while it runs, each with a link to its page."""
     for item in lesson.watch:
         with st.container(horizontal=True, vertical_alignment="center"):
-            st.page_link(PAGE_PATHS[item.page], label=PAGE_TITLES[item.page], icon=":material/visibility:")
+            title = dataset_info(lesson.dataset).draw_title if item.page == "draw" else PAGE_TITLES[item.page]
+            st.page_link(PAGE_PATHS[item.page], label=title, icon=":material/visibility:")
             st.markdown(item.look)
 
 

@@ -16,6 +16,7 @@ from dashboard import explain
 from dashboard.live_charts import figure_json, live_charts
 from dashboard.session import SessionData
 from figures.live import digit_strip_figure, filter_scale, live_filters_figure
+from lab.labels import noun
 from lab.live_watch import SLOW_RATES, UNITS, Watch, strip_indices
 
 SHOW = "live_watch_on"  # durable: sample and show the filters and digits
@@ -24,8 +25,9 @@ INTERVAL_S = 1.0
 FILTERS_CAPTION = ("{where}. The same units' weights from each pixel, on one colour scale (blue raises the "
                    "unit's input, red lowers it; ±max is ±{scale:.2g}): watch random noise turn into strokes, "
                    "mostly within the first epoch.")
-DIGITS_CAPTION = ("{where}: {right} of {n} right. Fixed test digits the network never trains on; under each, "
-                  "its answer and confidence, green when right, red when wrong.")
+def strip_caption(where: str, right: int, n: int) -> str:
+    return (f"{where}: {right} of {n} right. Fixed test {noun(plural=True)} the network never trains on; under "
+            "each, its answer and confidence, green when right, red when wrong.")
 
 
 def attach(run: Any) -> None:
@@ -50,8 +52,8 @@ def panel(session: SessionData) -> None:
     st.session_state.setdefault(SHOW, True)
     st.session_state.setdefault(SLOW, 0)
     row = st.columns([2, 3], vertical_alignment="bottom")
-    row[0].toggle("Watch the filters and digits", key=SHOW, on_change=_apply, args=(session,),
-                  help="Show a few first-layer filters and the network's answers for 12 test digits while it trains.")
+    row[0].toggle(f"Watch the filters and {noun(plural=True)}", key=SHOW, on_change=_apply, args=(session,),
+                  help=f"Show a few first-layer filters and the network's answers for 12 test {noun(plural=True)} while it trains.")
     row[1].select_slider("Slow motion", [0, *sorted(SLOW_RATES)], key=SLOW, on_change=_apply, args=(session,),
                          format_func=lambda r: "off" if r == 0 else f"{r:g} batches/s",
                          help="Cap the training speed so a fast run can be watched (off: full speed). Applies "
@@ -74,7 +76,7 @@ def _placeholders() -> tuple[list[str], list[str]]:
     figures = [figure_json(live_filters_figure(np.zeros((data.X.shape[1], UNITS), np.float32))),
                figure_json(digit_strip_figure(data.images[idx], data.labels[idx], None))]
     return figures, ["The first layer's filters appear here when a run starts.",
-                     "The network's answers for these digits appear here when a run starts."]
+                     f"The network's answers for these {noun(plural=True)} appear here when a run starts."]
 
 
 def _body(session: SessionData) -> None:
@@ -84,7 +86,7 @@ def _body(session: SessionData) -> None:
     sample = watch.latest() if watch is not None else None
     with st.container():
         if sample is None and run is not None and run.is_active:
-            st.caption("The filters and digits move with the first batch.")
+            st.caption(f"The filters and {noun(plural=True)} move with the first batch.")
     cache = session.figures
     if sample is None:
         if "watch_empty" not in cache:
@@ -101,7 +103,7 @@ def _body(session: SessionData) -> None:
         figures = [figure_json(live_filters_figure(sample.filters)),
                    figure_json(digit_strip_figure(data.images[idx], labels, sample.proba))]
         captions = [FILTERS_CAPTION.format(where=where, scale=filter_scale(sample.filters)),
-                    DIGITS_CAPTION.format(where=where, right=right, n=len(labels))]
+                    strip_caption(where, right, len(labels))]
         cache["watch"] = (key, figures, captions)
     _, figures, captions = cache["watch"]
     live_charts(figures, captions, key="live_watch")

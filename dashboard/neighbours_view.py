@@ -9,22 +9,23 @@ from dashboard import why
 from dashboard.data import get_dataset
 from dashboard.session import ModelView
 from figures.neighbours import neighbours_figure
+from lab.labels import noun
 from lab.neighbours import index_cost
 
 
 @st.fragment  # the slider reruns this section only
 def neighbours_section(view: ModelView, x: np.ndarray, what: str, *, key: str) -> None:
     """The k nearest training digits of ``x`` (784,) in [0, 1] in every space; ``what`` names the digit."""
-    st.header("Which training digits it looks like")
-    st.caption(f"The training digits nearest to {what}: first by their pixels, then by what each hidden layer "
+    st.header(f"Which training {noun(plural=True)} it looks like")
+    st.caption(f"The training {noun(plural=True)} nearest to {what}: first by their pixels, then by what each hidden layer "
                "makes of them (cosine similarity of the activations: 1 is the same pattern). Early on, neighbours "
                "share strokes; in the last hidden layer they share the network's answer.")
     k = st.columns(4)[0].slider("How many neighbours", 4, 16, 8, key=f"{key}_k",
-                                help="Training digits shown per space, nearest first.")
+                                help=f"Training {noun(plural=True)} shown per space, nearest first.")
     index = why.neighbour_index_of(view)
     images = get_dataset().x_train
     for j, found in enumerate(why.neighbours(view, x, int(k))):
         st.plotly_chart(neighbours_figure(found, images[found.indices]), key=f"{key}_nn_{j}", width="stretch")
-    st.caption(f"Under each digit: its label and cosine similarity. Every search is exact: all {len(index.labels):,} "
-               f"training digits are compared. {index_cost(index)} Pixel space reads the training images every "
+    st.caption(f"Under each {noun()}: its label and cosine similarity. Every search is exact: all {len(index.labels):,} "
+               f"training {noun(plural=True)} are compared. {index_cost(index)} Pixel space reads the training images every "
                "session already shares.")

@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard import why
 from dashboard.session import ModelView
 from figures.prototypes import prototypes_figure, score_rise_figure, unit_prototype_figure
+from lab.labels import noun
 from nn.explain.prototypes import PrototypeParams
 
 DEFAULTS = PrototypeParams()
@@ -22,7 +23,7 @@ def _params() -> PrototypeParams:
         sigma = c.slider("Blur width (pixels)", 0.5, 3.0, DEFAULTS.sigma, 0.25, key="proto_sigma",
                          help="The Gaussian's standard deviation: wider penalises coarser detail.")
         steps = d.slider("Steps", 10, 400, DEFAULTS.steps, 10, key="proto_steps",
-                         help="Gradient-ascent steps from the average digit.")
+                         help=f"Gradient-ascent steps from the average {noun()}.")
     return PrototypeParams(steps=int(steps), step_size=DEFAULTS.step_size, l2=float(l2), blur=float(blur),
                            sigma=float(sigma))
 
@@ -30,26 +31,26 @@ def _params() -> PrototypeParams:
 @st.fragment  # new settings rerun this section only
 def prototypes_section(view: ModelView, unit: int = 0) -> None:
     """Ten prototypes over the ten class means, the scores rising, and the opened filter's unit's prototype."""
-    st.header("What a perfect digit looks like to it")
-    st.caption("Start from the average training digit of a class and change its pixels, step by step, in the "
-               "direction that raises that digit's score most (gradient ascent on the input), keeping them in "
+    st.header(f"What a perfect {noun()} looks like to it")
+    st.caption(f"Start from the average training {noun()} of a class and change its pixels, step by step, in the "
+               f"direction that raises that {noun()}'s score most (gradient ascent on the input), keeping them in "
                "[0, 1]. Two penalties keep the result drawable: too much ink (L2) and speckle (blur).")
     params = _params()
     result = why.prototypes(view, params)
     st.plotly_chart(prototypes_figure(result.images, why.class_means()), key="proto_grid", width="stretch")
     st.caption(f"Settings: {params.steps} steps starting at size {params.step_size}, L2 weight {params.l2:g}, blur "
-               f"weight {params.blur:g}, blur width {params.sigma:g} px. A step is kept only if it raises the digit's "
+               f"weight {params.blur:g}, blur width {params.sigma:g} px. A step is kept only if it raises the {noun()}'s "
                "score without lowering the penalised objective. Dark blobs are strokes the network wants more of; "
-               "ink of the average digit that faded is ink it does not need.")
+               f"ink of the average {noun()} that faded is ink it does not need.")
     left, right = st.columns([3, 2], gap="large")
     left.plotly_chart(score_rise_figure(result.values), key="proto_rise", width="stretch")
-    left.caption("Each digit's score (its logit) after every step: it only ever rises.")
+    left.caption(f"Each {noun()}'s score (its logit) after every step: it only ever rises.")
     if view.model.n_layers >= 2:
         unit_result, gain = why.prototype_of_unit(view, unit, params)
         right.plotly_chart(unit_prototype_figure(unit_result.images[0], unit), key="proto_unit", width="stretch")
         right.caption(f"The same ascent for first-layer unit {unit} (the filter opened above), from the average of "
-                      f"all digits: its weighted input rose from {unit_result.values[0, 0]:.2f} to "
-                      f"{unit_result.values[-1, 0]:.2f}. Its input moves {gain:.1f}× less per unit of ink than a digit's "
+                      f"all {noun(plural=True)}: its weighted input rose from {unit_result.values[0, 0]:.2f} to "
+                      f"{unit_result.values[-1, 0]:.2f}. Its input moves {gain:.1f}× less per unit of ink than {noun(article=True)}'s "
                       f"score, so the penalties are divided by {gain:.1f} (L2 {params.l2 / gain:.3g}, blur "
-                      f"{params.blur / gain:.3g}) to weigh on it as they do on the digits. Click another filter to see "
+                      f"{params.blur / gain:.3g}) to weigh on it as they do on the {noun(plural=True)}. Click another filter to see "
                       "its own.")

@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard.budget_view import visitor_budget
 from dashboard.classroom import claim_run
+from dashboard.data import dataset_name
 from dashboard.session import SessionData, set_run
 from lab.run_controls import control_state
 from lab.snapshot import TERMINAL_PHASES, RunSnapshot
@@ -22,7 +23,8 @@ RESUMED = {RunState.RUNNING.value} | TERMINAL_PHASES
 
 def _new_run(session: SessionData, config: TrainConfig, images: np.ndarray, labels: np.ndarray,
              *, paused: bool = False) -> TrainingRun:
-    run = TrainingRun(config, images, labels, start_paused=paused, budget=visitor_budget())
+    run = TrainingRun(config, images, labels, start_paused=paused, budget=visitor_budget(),
+                      dataset=dataset_name())
     claim_run(run)  # a class on this server records it
     set_run(session, run)
     return run.start()

@@ -18,6 +18,7 @@ from dashboard import explain
 from dashboard.session import SessionData, get_session
 from figures.runs import METRICS, X_AXES, overlay_figure
 from lab.format import fmt_bytes, fmt_pct
+from lab.labels import noun
 from lab.runs import RunRecord, runs_table, table_csv
 from lab.snapshot import TERMINAL_PHASES, progress_line
 from lab.step_session import train_config_for
@@ -126,7 +127,7 @@ def runs_table_panel(session: SessionData, records: list[RunRecord]) -> pd.DataF
         "memory (MB)": st.column_config.NumberColumn("memory (MB)", format="%.1f"),
         "parameters": st.column_config.NumberColumn("parameters", format="localized")})
     st.caption("Click a column's header to sort by it. Only the settings that differ between the runs get a "
-               "column; 'change' is what a paired run changed. Test accuracy is on the 10,000 test digits.")
+               f"column; 'change' is what a paired run changed. Test accuracy is on the 10,000 test {noun(plural=True)}.")
     st.download_button("Download the table (CSV)", table_csv(table), file_name="runs.csv", mime="text/csv",
                        key="runs_csv", icon=":material/download:", help="The table above as a CSV file.")
     return table
@@ -209,5 +210,5 @@ def overlay_panel(records: list[RunRecord]) -> None:
     for metric in METRICS:
         st.plotly_chart(overlay_figure(picked, metric, x_axis), key=f"runs_{metric}", width="stretch")
     best = max(picked, key=lambda r: r.test_accuracy if math.isfinite(r.test_accuracy) else -1)
-    st.caption(f"Solid: training; dotted: validation. Of these, {best.name} scores best on the test digits "
+    st.caption(f"Solid: training; dotted: validation. Of these, {best.name} scores best on the test {noun(plural=True)} "
                f"({fmt_pct(best.test_accuracy, 2)}).")

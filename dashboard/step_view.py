@@ -11,6 +11,7 @@ from dashboard.code_view import code_expander
 from figures import step_through as fs
 from lab.code import listing
 from lab.format import fmt_pct
+from lab.labels import label as class_label, noun
 from lab.step_session import StepSession, parse_digits, strongest_input
 from lab.training_run import TrainingRun
 from lab.step_through import Batch, Pass, output_step, unit_backward, unit_forward
@@ -55,8 +56,8 @@ def pick_digits(n_test: int) -> list[int] | None:
     if linked and linked != st.session_state.get("step_linked"):  # a link just followed wins, once
         st.session_state["step_digits"] = st.session_state["step_linked"] = linked
     st.session_state.setdefault("step_digits", "0, 1, 2, 3")
-    text = st.text_input("Test digits (their numbers, 1 to 8 of them)", key="step_digits",
-                         help="Numbers of MNIST test digits (0 to 9,999), separated by commas: the batch this "
+    text = st.text_input(f"Test {noun(plural=True)} (their numbers, 1 to 8 of them)", key="step_digits",
+                         help=f"Numbers of test {noun(plural=True)} (0 to 9,999), separated by commas: the batch this "
                               "step trains on. Evaluate links a mistake here.")
     try:
         return parse_digits(text, n_test)
@@ -103,7 +104,7 @@ def forward_block(model: MLP, p: Pass, batch: Batch, row: int, layer: int, unit:
     exps = " + ".join(f"{e:.3g}" for e in out.exps)
     st.markdown(f"exp(z_k − max z): {exps} = **{out.exp_sum:.5g}**; p_{out.label} = "
                 f"{out.exps[out.label]:.4g} / {out.exp_sum:.5g} = **{out.probs[out.label]:.5g}**; "
-                f"loss for this digit −log p_{out.label} = **{out.loss:.5g}** (the batch's loss, their mean: "
+                f"loss for this {noun()} −log p_{out.label} = **{out.loss:.5g}** (the batch's loss, their mean: "
                 f"{p.loss:.5g})")
     code_expander(softmax_cross_entropy, "the softmax and the loss", marker="loss = -np.mean")
 
@@ -111,7 +112,7 @@ def forward_block(model: MLP, p: Pass, batch: Batch, row: int, layer: int, unit:
 def backward_block(model: MLP, p: Pass, batch: Batch, row: int, layer: int, unit: int) -> int:
     """The error arriving at the unit and its weights' gradients; returns the input i of the weight looked at."""
     n = batch.X.shape[0]
-    st.markdown(f"At the output, dL/dz = (p − onehot(y)) / n with n = {n}, for this digit:")
+    st.markdown(f"At the output, dL/dz = (p − onehot(y)) / n with n = {n}, for this {noun()}:")
     st.dataframe(pd.DataFrame([p.dZ_out[row]], columns=[str(k) for k in range(10)]), hide_index=True)
     b = unit_backward(model, p, row, layer, unit)
     if layer < model.n_layers:
@@ -167,11 +168,11 @@ def take_steps_block(session: StepSession, batch: Batch, row: int, layer: int, i
     paused = run is not None and run.trainer is not None and run.phase == RunState.PAUSED.value
     to_run = paused and st.checkbox(
         "Also take it in the paused run", key="step_to_run",
-        help="The same step of the run's own optimizer on these digits, in the run itself (float32): when you "
+        help=f"The same step of the run's own optimizer on these {noun(plural=True)}, in the run itself (float32): when you "
              "resume, it carries on from there. Without this, only the copy here changes.")
     c1, c2 = st.columns(2)
     if c1.button("Take this step", icon=":material/footprint:", key="step_take", type="primary",
-                 help="Exactly one step of the run's optimizer on these digits, on a float64 copy of the model "
+                 help=f"Exactly one step of the run's optimizer on these {noun(plural=True)}, on a float64 copy of the model "
                       "(your model and its run are not changed, unless you ask). Press again to walk on."):
         before = float(session.model.weights[layer - 1][i, unit])
         session.step(batch)
@@ -186,8 +187,8 @@ def take_steps_block(session: StepSession, batch: Batch, row: int, layer: int, i
         last = session.steps[-1]
         label = int(batch.y[row])
         before_w, after_w = st.session_state.get("step_last", (float("nan"), float("nan")))
-        st.markdown(f"Step {len(session.steps)}: loss on these digits {last.loss_before:.5f} → "
-                    f"**{last.loss_after:.5f}**; this digit's p({label}) {fmt_pct(last.probs_before[row, label], 2)}"
+        st.markdown(f"Step {len(session.steps)}: loss on these {noun(plural=True)} {last.loss_before:.5f} → "
+                    f"**{last.loss_after:.5f}**; this {noun()}'s p({class_label(label)}) {fmt_pct(last.probs_before[row, label], 2)}"
                     f" → **{fmt_pct(last.probs_after[row, label], 2)}**; W[{i}, {unit}] {before_w:.6g} → "
                     f"**{after_w:.6g}**")
         st.plotly_chart(fs.step_probabilities_figure(last.probs_before[row], last.probs_after[row], label),
@@ -212,11 +213,11 @@ def gradient_check_block(model: MLP, batch: Batch, layer: int, i: int, unit: int
         eps_values, errors = error_by_eps(model, batch, layer, i, unit)
         st.plotly_chart(fs.eps_figure(eps_values, errors, eps), key="step_eps_chart", width="stretch")
     st.caption("How to read this: with a large ε the difference quotient is itself an approximation (its "
-               "error shrinks like ε²); with a tiny ε the two losses agree in almost every digit, and rounding "
+               "error shrinks like ε²); with a tiny ε the two losses agree to almost every decimal place, and rounding "
                "(about 1e-16 of the loss) divided by ε dominates. In between, the two methods agree.")
     if st.button("Check 20 random weights", key="step_check20",
                  help="Central differences for 20 weights drawn from every layer in turn, among those with a "
-                      "gradient on these digits (a weight whose input is always 0 has none), each next to backprop."):
+                      f"gradient on these {noun(plural=True)} (a weight whose input is always 0 has none), each next to backprop."):
         checks = random_checks(model, batch, np.random.default_rng(), count=20, eps=eps)
         sci = st.column_config.NumberColumn(format="%.6e")
         st.dataframe(pd.DataFrame([{"layer": c.layer, "i": c.i, "j": c.j, "backprop": c.analytic,
@@ -228,7 +229,7 @@ def gradient_check_block(model: MLP, batch: Batch, layer: int, i: int, unit: int
 
 def _agreement(check: GradientCheck) -> str:
     if abs(check.analytic) < 1e-12 and abs(check.numeric) < 1e-9:
-        return "This weight does not change the loss on these digits (its input is 0 or its unit is off)."
+        return f"This weight does not change the loss on these {noun(plural=True)} (its input is 0 or its unit is off)."
     if check.rel_error < 1e-6:
         return "They agree: the chain rule in backward computes the true derivative of the loss."
     return ("They disagree more than rounding explains: at this ε the approximation is poor, or the weight "
@@ -236,5 +237,5 @@ def _agreement(check: GradientCheck) -> str:
 
 
 def digits_caption(numbers: list[int], labels: np.ndarray, predicted: np.ndarray) -> list[str]:
-    return [f"#{n}: a {int(y)}, read as {int(pred)}" for n, y, pred in zip(numbers, labels, predicted)]
+    return [f"#{n}: a {class_label(y)}, read as {class_label(pred)}" for n, y, pred in zip(numbers, labels, predicted)]
 

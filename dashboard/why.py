@@ -24,7 +24,7 @@ from nn.explain.neighbours import CosineIndex
 from nn.explain.prototypes import PrototypeParams, Prototypes
 
 
-@st.cache_resource(show_spinner="Fitting a temperature on the validation digits…", max_entries=8)
+@st.cache_resource(show_spinner="Fitting a temperature on the validation images…", max_entries=8)
 def _calibration(version: str, _model: Any, _val: np.ndarray | None) -> CalibrationReport:
     ds = get_dataset()
     images = None if _val is None else ds.x_train[_val]
@@ -38,7 +38,7 @@ def calibration(view: ModelView) -> CalibrationReport:
     return _calibration(view.version, view.model, val)
 
 
-@st.cache_resource(show_spinner="Running the test digits through the hidden layers…", max_entries=4)
+@st.cache_resource(show_spinner="Running the test images through the hidden layers…", max_entries=4)
 def _ablation_base(version: str, _model: Any) -> AblationBase:
     return ablation_base(_model, test_data())
 
@@ -64,7 +64,7 @@ def class_means() -> np.ndarray:
     return data_stats(ds, f"{ds.source}:{len(ds.x_train)}").means
 
 
-@st.cache_resource(show_spinner="Drawing the ten perfect digits (gradient ascent)…", max_entries=8)
+@st.cache_resource(show_spinner="Drawing the ten perfect pictures (gradient ascent)…", max_entries=8)
 def _digit_prototypes(version: str, params: PrototypeParams, _model: Any) -> Prototypes:
     return digit_prototypes(_model, class_means(), params)
 
@@ -89,7 +89,7 @@ def _pixel_index(key: str) -> CosineIndex:
     return pixel_index(get_dataset().x_train)
 
 
-@st.cache_resource(show_spinner="Indexing the 60,000 training digits in every layer (once per model version)…",
+@st.cache_resource(show_spinner="Indexing the 60,000 training images in every layer (once per model version)…",
                    max_entries=2)
 def _neighbour_index(version: str, _model: Any) -> NeighbourIndex:
     ds = get_dataset()

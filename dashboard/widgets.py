@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard.session import get_session
 from lab.format import fmt_num, fmt_pct
+from lab.labels import noun
 from lab.snapshot import FAILED, STARTING, WAITING, RunSnapshot
 from nn.events import RunState
 
@@ -54,11 +55,12 @@ def metric_tiles(snap: RunSnapshot) -> None:
             acc_delta = f"{100 * (acc - pa):+.2f} pts"
         if math.isfinite(loss) and math.isfinite(pl):
             loss_delta = f"{loss - pl:+.4f}"
-    digits = "held-out validation digits" if split == "Val" else "training digits (this run has no validation set)"
+    images = (f"held-out validation {noun(plural=True)}" if split == "Val"
+              else f"training {noun(plural=True)} (this run has no validation set)")
     row.metric(f"{split} accuracy", fmt_pct(acc, 2), acc_delta,
-               help=f"Share of the {digits} the model gets right (after each epoch).", width="content", border=True)
+               help=f"Share of the {images} the model gets right (after each epoch).", width="content", border=True)
     row.metric(f"{split} loss", fmt_num(loss), loss_delta, delta_color="inverse",
-               help=f"Mean cross-entropy on the {digits}; lower is better.", width="content", border=True)
+               help=f"Mean cross-entropy on the {images}; lower is better.", width="content", border=True)
     row.metric("Epoch", f"{snap.epochs_done} / {snap.epochs_planned}",
                help="Complete passes over the training images.", width="content", border=True)
     speed = snap.samples_per_sec

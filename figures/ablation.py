@@ -7,12 +7,13 @@ import plotly.graph_objects as go
 
 from figures.palette import DIGIT_COLORS, LINE_COLORS, diverging_kwargs
 from figures.style import layout
+from lab.labels import labels, noun
 
 
 def per_class_change_figure(intact: np.ndarray, ablated: np.ndarray) -> go.Figure:
     """Accuracy on each true digit: the intact network (grey) beside the ablated one (each digit's colour)."""
-    digits = [str(d) for d in range(len(intact))]
-    hover = [f"digit {d}: {a:.2%} intact, {b:.2%} with units off ({(b - a) * 100:+.1f} points)"
+    digits = list(labels())[:len(intact)]
+    hover = [f"{noun()} {d}: {a:.2%} intact, {b:.2%} with units off ({(b - a) * 100:+.1f} points)"
              for d, a, b in zip(digits, intact, ablated)]
     bars = [
         {"type": "bar", "x": digits, "y": np.asarray(intact), "name": "intact",
@@ -23,7 +24,7 @@ def per_class_change_figure(intact: np.ndarray, ablated: np.ndarray) -> go.Figur
          "hovertemplate": "%{hovertext}<extra></extra>"},
     ]
     return go.Figure(data=bars, layout=layout(
-        "Accuracy on each digit: intact (grey) and with the units off", "true digit", "accuracy", height=340,
+        f"Accuracy on each {noun()}: intact (grey) and with the units off", f"true {noun()}", "accuracy", height=340,
         barmode="group", bargap=0.2, xaxis={"type": "category"}, yaxis={"range": [0, 1.0], "tickformat": ".0%"}))
 
 
@@ -32,15 +33,18 @@ def confusion_change_figure(delta: np.ndarray) -> go.Figure:
     delta = np.asarray(delta)
     k = delta.shape[0]
     text = [["" if v == 0 else f"{int(v):+d}" for v in row] for row in delta]
-    hover = [[f"true {t}, predicted {p}: {int(delta[t, p]):+d} digits" for p in range(k)] for t in range(k)]
+    names = labels()
+    hover = [[f"true {names[t]}, predicted {names[p]}: {int(delta[t, p]):+d} {noun(plural=True)}" for p in range(k)]
+             for t in range(k)]
     heatmap = {"type": "heatmap", "z": delta.astype(np.float64), "x": list(range(k)), "y": list(range(k)),
                "text": text, "texttemplate": "%{text}", "textfont": {"size": 11}, "customdata": hover,
                "hovertemplate": "%{customdata}<extra></extra>",
-               "colorbar": {"title": {"text": "change<br>(digits)"}, "thickness": 14},
+               "colorbar": {"title": {"text": f"change<br>({noun(plural=True)})"}, "thickness": 14},
                **diverging_kwargs(delta)}
-    ticks = {"tickmode": "array", "tickvals": list(range(k)), "showgrid": False, "zeroline": False}
+    ticks = {"tickmode": "array", "tickvals": list(range(k)), "ticktext": list(names[:k]), "showgrid": False,
+             "zeroline": False}
     return go.Figure(data=[heatmap], layout=layout(
-        "Confusion matrix change (off − intact)", "predicted digit", "true digit", height=420,
+        "Confusion matrix change (off − intact)", f"predicted {noun()}", f"true {noun()}", height=420,
         legend=False, xaxis={**ticks, "range": [-0.5, k - 0.5], "constrain": "domain"},
         yaxis={**ticks, "range": [k - 0.5, -0.5], "scaleanchor": "x"}))
 

@@ -8,13 +8,14 @@ import plotly.graph_objects as go
 from figures.palette import LINE_COLORS
 from figures.style import layout
 from lab.format import fmt_pct
+from lab.labels import noun
 from nn.explain.calibration import Reliability
 
 
 def _hover(r: Reliability) -> list[str]:
     lines = []
     for b, count in enumerate(r.counts):
-        span = f"confidence {r.edges[b]:.2f}–{r.edges[b + 1]:.2f}: {int(count):,} digits"
+        span = f"confidence {r.edges[b]:.2f}–{r.edges[b + 1]:.2f}: {int(count):,} {noun(plural=True)}"
         if count:
             span += (f"<br>mean confidence {fmt_pct(r.confidence[b], 1)}, right {fmt_pct(r.accuracy[b], 1)}"
                      f"<br>gap {abs(r.accuracy[b] - r.confidence[b]) * 100:.1f} points")
@@ -44,7 +45,7 @@ def reliability_figure(r: Reliability, title: str, *, height: int = 460) -> go.F
          "line": {"color": LINE_COLORS["neutral"], "dash": "dot", "width": 1.5}, "hoverinfo": "skip",
          "xaxis": "x", "yaxis": "y"},
         {"type": "bar", "x": centres, "y": np.where(filled, r.counts, np.nan), "width": width * 0.9,
-         "name": "digits in the bin", "marker": {"color": LINE_COLORS["neutral"]}, "text": [f"{c:,}" for c in r.counts],
+         "name": f"{noun(plural=True)} in the bin", "marker": {"color": LINE_COLORS["neutral"]}, "text": [f"{c:,}" for c in r.counts],
          "textposition": "outside", "textfont": {"size": 9}, "cliponaxis": False, "hovertext": hover,
          "hovertemplate": "%{hovertext}<extra></extra>", "xaxis": "x", "yaxis": "y2", "showlegend": False},
     ]
@@ -54,7 +55,7 @@ def reliability_figure(r: Reliability, title: str, *, height: int = 460) -> go.F
                "tickformat": ".0%", "anchor": "y2"},
         yaxis={"title": {"text": "accuracy in the bin"}, "range": [0, 1.02], "tickformat": ".0%",
                "domain": [0.38, 1.0]},
-        yaxis2={"title": {"text": "digits (log)"}, "type": "log", "domain": [0.0, 0.26]})
+        yaxis2={"title": {"text": f"{noun(plural=True)} (log)"}, "type": "log", "domain": [0.0, 0.26]})
     # Under the chart: above it, a legend would run into the title on a half-width column.
     spec["legend"] = {"orientation": "h", "x": 0.0, "xanchor": "left", "y": -0.2, "yanchor": "top"}
     return go.Figure(data=traces, layout=spec)

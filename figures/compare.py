@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from figures.palette import DIGIT_COLORS, DIVERGING_SCALE, diverging_range
 from figures.style import layout
+from lab.labels import labels, noun
 
 IMAGE_SIDE = 28
 
@@ -21,16 +22,20 @@ def confusion_diff_figure(diff: np.ndarray, name_a: str = "A", name_b: str = "B"
     if diff.ndim != 2 or diff.shape[0] != diff.shape[1]:
         raise ValueError(f"a confusion difference must be square, got shape {diff.shape}")
     k = diff.shape[0]
+    names = labels()
     bound = float(max(np.abs(diff).max(), 1))
     text = np.array([[f"{v:+d}" if v else "0" for v in row] for row in diff.astype(np.int64)])
     heatmap = {"type": "heatmap", "z": diff.astype(np.float64), "x": list(range(k)), "y": list(range(k)),
                "colorscale": DIVERGING_SCALE, "zmin": -bound, "zmax": bound, "zmid": 0.0, "text": text,
                "texttemplate": "%{text}", "textfont": {"size": 11},
                "colorbar": {"title": {"text": f"{name_b} − {name_a}"}, "thickness": 14},
-               "hovertemplate": "true %{y}, predicted %{x}: %{text} digits<extra></extra>"}
-    ticks = {"tickmode": "array", "tickvals": list(range(k)), "showgrid": False, "zeroline": False}
+               "customdata": [[(names[t], names[p]) for p in range(k)] for t in range(k)],
+               "hovertemplate": f"true %{{customdata[0]}}, predicted %{{customdata[1]}}: %{{text}} "
+                                f"{noun(plural=True)}<extra></extra>"}
+    ticks = {"tickmode": "array", "tickvals": list(range(k)), "ticktext": list(names[:k]), "showgrid": False,
+             "zeroline": False}
     return go.Figure(data=[heatmap], layout=layout(
-        f"Confusion matrix of {name_b} minus {name_a}", "predicted digit", "true digit", height=440,
+        f"Confusion matrix of {name_b} minus {name_a}", f"predicted {noun()}", f"true {noun()}", height=440,
         legend=False, xaxis={**ticks, "range": [-0.5, k - 0.5]}, yaxis={**ticks, "range": [k - 0.5, -0.5]}))
 
 
@@ -40,11 +45,11 @@ def recall_change_figure(change: np.ndarray, name_a: str = "A", name_b: str = "B
     digits = list(range(change.size))
     bars = {"type": "bar", "x": digits, "y": change, "marker": {"color": list(DIGIT_COLORS[: change.size])},
             "text": [f"{v:+.1f}" for v in change], "textposition": "outside",
-            "hovertemplate": "digit %{x}: %{y:+.2f} points<extra></extra>"}
+            "hovertemplate": f"{noun()} %{{x}}: %{{y:+.2f}} points<extra></extra>"}
     span = float(max(np.abs(change).max(), 0.5)) * 1.3
     return go.Figure(data=[bars], layout=layout(
-        f"Accuracy per true digit: {name_b} minus {name_a}", "true digit", "change (percentage points)",
-        height=330, legend=False, xaxis={"tickmode": "array", "tickvals": digits},
+        f"Accuracy per true {noun()}: {name_b} minus {name_a}", f"true {noun()}", "change (percentage points)",
+        height=330, legend=False, xaxis={"tickmode": "array", "tickvals": digits, "ticktext": list(labels()[:len(digits)])},
         yaxis={"range": [-span, span], "zeroline": True}))
 
 

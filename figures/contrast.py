@@ -12,6 +12,7 @@ from figures.palette import diverging_kwargs, pixel_kwargs
 from figures.style import layout
 from lab.contrast import Contrast
 from lab.format import fmt_pct
+from lab.labels import label
 
 SIDE = 28
 _MARGIN = {"l": 10, "r": 10, "t": 60, "b": 10}
@@ -37,13 +38,13 @@ def _image_axis(domain: tuple[float, float], anchor: str, *, y: bool = False) ->
 def attribution_figure(c: Contrast, image: np.ndarray, *, height: int = 380) -> go.Figure:
     """Each ink pixel's share of the margin z_predicted - z_other: blue for ``predicted``, red for ``other``."""
     a = np.asarray(c.attribution, dtype=np.float64)
-    hover = [[f"row {r}, column {col}: {a[r, col]:+.3f} toward {c.predicted if a[r, col] >= 0 else c.other}"
+    hover = [[f"row {r}, column {col}: {a[r, col]:+.3f} toward {label(c.predicted) if a[r, col] >= 0 else label(c.other)}"
               for col in range(SIDE)] for r in range(SIDE)]
     heat = {"type": "heatmap", "z": a, "text": hover, "hovertemplate": "%{text}<extra></extra>",
             "colorbar": {"title": {"text": f"share of<br>z{c.predicted} − z{c.other}"}, "thickness": 14},
             **diverging_kwargs(a, quantile=0.995)}
     return go.Figure(data=[heat, _outline(image)], layout=layout(
-        f"Why {c.predicted} and not {c.other}:<br>each pixel's share of the score gap", height=height, legend=False,
+        f"Why {label(c.predicted)} and not {label(c.other)}:<br>each pixel's share of the score gap", height=height, legend=False,
         margin=_MARGIN, xaxis={**_image_axis((0, 1), "y"), "scaleanchor": "y"}, yaxis=_image_axis((0, 1), "x", y=True)))
 
 
@@ -53,7 +54,8 @@ def change_figure(c: Contrast, image: np.ndarray, *, height: int = 380) -> go.Fi
     hover = [[f"row {r}, column {col}: {change[r, col]:+.2f} ink" for col in range(SIDE)] for r in range(SIDE)]
     heat = {"type": "heatmap", "z": change, "text": hover, "hovertemplate": "%{text}<extra></extra>",
             "colorbar": {"title": {"text": "ink added<br>(− removed)"}, "thickness": 12}, **diverging_kwargs(change)}
-    verdict = f"The change that makes it a {c.other}" if c.success else f"No {c.other} within {c.steps} steps"
+    verdict = (f"The change that makes it a {label(c.other)}" if c.success
+               else f"No {label(c.other)} within {c.steps} steps")
     return go.Figure(data=[heat, _outline(image)], layout=layout(
         f"{verdict}:<br>L2 {c.l2:.2f}", height=height, legend=False, margin=_MARGIN,
         xaxis={**_image_axis((0, 1), "y"), "scaleanchor": "y"}, yaxis=_image_axis((0, 1), "x", y=True)))
@@ -65,6 +67,6 @@ def new_image_figure(c: Contrast, *, height: int = 380) -> go.Figure:
            "hovertemplate": "row %{y}, column %{x}: %{z:.0f} of 255<extra></extra>", **pixel_kwargs()}
     answer = int(np.argmax(c.new_proba))
     return go.Figure(data=[new], layout=layout(
-        f"The new picture:<br>the network says {answer} ({fmt_pct(c.new_proba[answer])})", height=height,
+        f"The new picture:<br>the network says {label(answer)} ({fmt_pct(c.new_proba[answer])})", height=height,
         legend=False, margin=_MARGIN, xaxis={**_image_axis((0, 1), "y"), "scaleanchor": "y"},
         yaxis=_image_axis((0, 1), "x", y=True)))

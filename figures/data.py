@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 
 from figures.palette import DIGIT_COLORS, LINE_COLORS, pixel_kwargs
 from figures.style import finish
-from lab.labels import labels, noun
+from lab.labels import label, labels, noun
 
 SIDE = 28
 
@@ -135,7 +135,7 @@ def augmentation_figure(originals: np.ndarray, variants: np.ndarray, labels: Seq
     grid = np.concatenate([originals[:, None], 255.0 * variants], axis=1)  # same 0..255 scale
     z = tile(grid)
     fig = go.Figure(go.Heatmap(z=z, hovertemplate="pixel %{z:.0f}<extra></extra>", **pixel_kwargs()))
-    row_labels = [str(int(d)) for d in labels] if labels is not None else None
+    row_labels = [label(int(d)) for d in labels] if labels is not None else None
     colors = [DIGIT_COLORS[int(d)] for d in labels] if labels is not None else None
     # A thin frame marks the untouched original in the first column.
     for r in range(k):

@@ -54,11 +54,14 @@ def percent(p: float) -> str:
 
 
 def input_figure(image: np.ndarray, centre_of_mass: tuple[float, float] | None = None, *,
-                 title: str = "What the network sees: 28×28 pixels", height: int = 380) -> go.Figure:
+                 title: str = "What the network sees: 28×28 pixels", height: int = 380,
+                 box: bool | None = None) -> go.Figure:
     """The network's input ``image: (28, 28)`` uint8 (0 = paper, 255 = ink), drawn dark on light.
 
-    A dotted square marks MNIST's 20x20 digit box; a cross marks the centre of mass, if given.
+    A dotted square marks MNIST's 20x20 digit box (``box``; by default only when the classes are digits);
+    a cross marks the centre of mass, if given.
     """
+    box = noun() == "digit" if box is None else box
     image = _square(image, "image").astype(np.float64)
     heatmap = {"type": "heatmap", "z": image, "customdata": image / 255.0,
                "hovertemplate": "row %{y}, column %{x}: pixel %{z:.0f} → input %{customdata:.2f}"
@@ -73,7 +76,7 @@ def input_figure(image: np.ndarray, centre_of_mass: tuple[float, float] | None =
                      "hovertemplate": "centre of mass: row %{y:.1f}, column %{x:.1f}<extra></extra>"})
     axes = image_axes((-0.5, SIDE - 0.5), (SIDE - 0.5, -0.5))
     return go.Figure(data=data, layout=layout(title, height=height, legend=False, margin=_MARGIN,
-                                              shapes=[_field_frame(), _box_outline()], **axes))
+                                              shapes=[_field_frame(), _box_outline()] if box else [_field_frame()], **axes))
 
 
 def probability_bars(proba: np.ndarray, *, height: int = 320) -> go.Figure:
@@ -106,8 +109,8 @@ def _saliency_hover(shown: np.ndarray, ink: np.ndarray, masked: np.ndarray, digi
         if masked[r, c]:
             return where + "masked (far from your ink)"
         if ink[r, c]:
-            return where + f"your ink here changes the score of {digit} by {shown[r, c]:+.3f}"
-        return where + f"a stroke here would change the score of {digit} by {shown[r, c]:+.3f}"
+            return where + f"your ink here changes the score of {label(digit)} by {shown[r, c]:+.3f}"
+        return where + f"a stroke here would change the score of {label(digit)} by {shown[r, c]:+.3f}"
     return [[line(r, c) for c in range(SIDE)] for r in range(SIDE)]
 
 
@@ -138,7 +141,7 @@ def saliency_figure(sal: Saliency, image: np.ndarray, digit: int, *, height: int
                "line": {"color": "black", "width": 1.5}, "name": "ink"}
     axes = image_axes((-0.5, SIDE - 0.5), (SIDE - 0.5, -0.5))
     return go.Figure(data=[grey, heatmap, outline], layout=layout(
-        f"Which pixels push the score of {int(digit)} up (blue) or down (red)", height=height, legend=False,
+        f"Which pixels push the score of {label(int(digit))} up (blue) or down (red)", height=height, legend=False,
         margin={**_MARGIN, "r": 10}, **axes))
 
 
@@ -194,7 +197,7 @@ def pipeline_thumbnails(prep: Preprocessed) -> list[tuple[np.ndarray, str]]:
         x2, y2 = max(x1, x0 + right * factor - 1), max(y1, y0 + bottom * factor - 1)
         ImageDraw.Draw(clean).rectangle((x1, y1, x2, y2), outline=accent, width=2)
     out.append((np.asarray(clean), f"2. Ink only: {note}paper removed, ink's box in orange"))
-    if prep.empty:
+    if prep.empty or prep.cropped is None:  # no ink, or an image taken as stored (no crop to show)
         return out
     ch, cw = prep.cropped.shape
     rh, rw = prep.resized.shape

@@ -130,7 +130,7 @@ def abstention_figure(thresholds: np.ndarray, coverage: np.ndarray, accuracy: np
     finite = accuracy[np.isfinite(accuracy)]
     low = float(finite.min()) if finite.size else 0.0
     traces = [
-        {"type": "scatter", "x": thresholds, "y": accuracy, "name": "accuracy on answered digits",
+        {"type": "scatter", "x": thresholds, "y": accuracy, "name": f"accuracy on answered {noun(plural=True)}",
          "mode": "lines", "line": {"color": LINE_COLORS["train"], "width": 2.5}, "xaxis": "x", "yaxis": "y",
          "hovertemplate": "threshold %{x:.2f}: accuracy %{y:.2%}<extra></extra>"},
         {"type": "scatter", "x": thresholds, "y": coverage, "name": "coverage (share answered)",

@@ -81,7 +81,7 @@ def filter_grid_figure(W1: np.ndarray, units: Sequence[int], *, shared_scale: bo
 def filter_hover(W1: np.ndarray, active: np.ndarray, units: Sequence[int]) -> list[str]:
     """Hover text of each filter in the grid: its weight norm and how often it is active."""
     norms = np.linalg.norm(W1, axis=0)
-    return [f"unit {u}: ‖w‖ = {norms[u]:.2f}, active on {fmt_pct(active[u])} of digits — click to open" for u in units]
+    return [f"unit {u}: ‖w‖ = {norms[u]:.2f}, active on {fmt_pct(active[u])} of {noun(plural=True)} — click to open" for u in units]
 
 
 def mistake_label(mistakes: pd.DataFrame, index: int) -> str:
@@ -128,7 +128,7 @@ def filter_stats_frame(W1: np.ndarray, b1: np.ndarray, active: np.ndarray, unit:
         ("largest positive weight", f"{w.max():+.3f}"),
         ("largest negative weight", f"{w.min():+.3f}"),
         ("bias b", f"{float(np.asarray(b1)[unit]):+.3f}"),
-        ("active on (share of sampled test digits)", fmt_pct(active[unit], 1)),
+        (f"active on (share of sampled test {noun(plural=True)})", fmt_pct(active[unit], 1)),
     ]
     return pd.DataFrame(rows, columns=["statistic", "value"])
 
@@ -159,7 +159,7 @@ def layer_activity_figure(pre: np.ndarray, post: np.ndarray, name: str, activati
     ]
     active = int((pre > 0).sum())
     return go.Figure(data=bars, layout=layout(
-        f"{name.capitalize()}: {active} of {pre.size} units have z > 0 for this digit", height=360, legend=False,
+        f"{name.capitalize()}: {active} of {pre.size} units have z > 0 for this {noun()}", height=360, legend=False,
         bargap=0.05,
         xaxis={"title": {"text": "unit"}, "anchor": "y2"},
         yaxis={"title": {"text": "pre-activation z"}, "domain": [0.55, 1.0]},
@@ -296,9 +296,9 @@ def pca_map_figure(coords: np.ndarray, labels: np.ndarray, predicted: np.ndarray
                                   "line": {"color": "black", "width": 2.5}}})
     ex = list(explained) + [0.0, 0.0]
     spec = layout(
-        f"{layer.capitalize()}: {len(labels):,} test digits placed by their activations (first two principal "
+        f"{layer.capitalize()}: {len(labels):,} test {noun(plural=True)} placed by their activations (first two principal "
         "components)", f"PC 1 ({fmt_pct(ex[0])} of variance)", f"PC 2 ({fmt_pct(ex[1])} of variance)", height=560,
         clickmode="event+select", dragmode="pan")
-    spec["legend"] = {"title": {"text": "true digit"}, "orientation": "v", "x": 1.02, "xanchor": "left",
+    spec["legend"] = {"title": {"text": f"true {noun()}"}, "orientation": "v", "x": 1.02, "xanchor": "left",
                       "y": 1.0, "yanchor": "top"}
     return go.Figure(data=traces, layout=spec)

@@ -17,6 +17,7 @@ from figures.palette import DIVERGING_SCALE, PIXEL_RANGE, PIXEL_SCALE, VERDICT_C
 from figures.style import layout
 from figures.tiles import FRAME_VALUE, image_axes, tile_images
 from lab.format import fmt_pct
+from lab.labels import noun
 
 IMAGE_SIDE = 28
 
@@ -73,6 +74,6 @@ def digit_strip_figure(images: np.ndarray, labels: np.ndarray, proba: np.ndarray
             "hovertext": hover, "hoverinfo": "text", "showlegend": False}
     rows, width = mosaic.z.shape
     return go.Figure(data=[pixels, text], layout=layout(
-        f"The network's answers for {len(labels)} test digits",
+        f"The network's answers for {len(labels)} test {noun(plural=True)}",
         height=60 + int(2.6 * rows), legend=False, margin={"l": 10, "r": 10, "t": 40, "b": 5}, dragmode=False,
         plot_bgcolor="white", **image_axes(x_range=(-1, width), y_range=(rows, -1))))

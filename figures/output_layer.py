@@ -26,7 +26,7 @@ def probability_figure(proba: np.ndarray, true_label: int | None = None) -> go.F
     data = [bar]
     if true_label is not None and 0 <= true_label < proba.size:
         data.append({"type": "scatter", "x": [label(true_label)], "y": [float(proba[true_label]) + TRUE_MARK_GAP],
-                     "mode": "markers+text", "text": ["true"], "textposition": "top center", "name": "true digit",
+                     "mode": "markers+text", "text": ["true"], "textposition": "top center", "name": f"true {noun()}",
                      "marker": {"symbol": "triangle-down", "size": 14, "color": "black"}, "cliponaxis": False,
                      "hovertemplate": f"the true {noun()}, {label(true_label)}<extra></extra>"})
     suffix = "" if true_label is None else f" (true: {label(true_label)}, marked ▼)"
@@ -44,16 +44,17 @@ def output_scores_figure(logits: np.ndarray, proba: np.ndarray) -> go.Figure:
     colors = list(DIGIT_COLORS[:logits.size])
     bars = [
         {"type": "bar", "x": digits, "y": logits, "marker": {"color": colors, "line": {"width": 0}}, "name": "score",
-         "xaxis": "x", "yaxis": "y", "hovertemplate": "digit %{x}: score %{y:.3f}<extra></extra>"},
+         "xaxis": "x", "yaxis": "y", "hovertemplate": f"{noun()} %{{x}}: score %{{y:.3f}}<extra></extra>"},
         {"type": "bar", "x": digits, "y": proba, "marker": {"color": colors, "line": {"width": 0}},
          "name": "probability", "xaxis": "x", "yaxis": "y2",
-         "hovertemplate": "digit %{x}: probability %{y:.2%}<extra></extra>"},
+         "hovertemplate": f"{noun()} %{{x}}: probability %{{y:.2%}}<extra></extra>"},
     ]
     top = int(logits.argmax())
     return go.Figure(data=bars, layout=layout(
-        f"Output layer: the ten digits' scores; the highest, {top}, is the answer", height=360, legend=False,
+        f"Output layer: the ten {noun(plural=True)}' scores; the highest, {label(top)}, is the answer", height=360,
+        legend=False,
         bargap=0.15,
-        xaxis={"title": {"text": "digit"}, "type": "category", "anchor": "y2"},
+        xaxis={"title": {"text": noun()}, "type": "category", "anchor": "y2"},
         yaxis={"title": {"text": "score (logit)"}, "domain": [0.55, 1.0],
                "zeroline": True, "zerolinecolor": LINE_COLORS["neutral"]},
         yaxis2={"title": {"text": "softmax probability"}, "domain": [0.0, 0.45], "range": [0, 1.05],

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from figures.palette import DIGIT_COLORS, pixel_kwargs
 from figures.style import layout
 from figures.tiles import image_axes, tile_images
+from lab.labels import label, noun
 
 
 def prototypes_figure(images: np.ndarray, means: np.ndarray, *, px_per_pixel: float = 3.0) -> go.Figure:
@@ -22,7 +23,7 @@ def prototypes_figure(images: np.ndarray, means: np.ndarray, *, px_per_pixel: fl
     heat = {"type": "heatmap", "z": mosaic.z, "hoverinfo": "skip", **pixel_kwargs()}
     rows, width = mosaic.z.shape
     return go.Figure(data=[heat, text], layout=layout(
-        "Each digit as the network would draw it (top) and the average training digit (bottom)",
+        f"Each {noun()} as the network would draw it (top) and the average training {noun()} (bottom)",
         height=70 + int(px_per_pixel * rows), legend=False, margin={"l": 10, "r": 10, "t": 50, "b": 10},
         plot_bgcolor="white", **image_axes(x_range=(-1, width), y_range=(rows, -1))))
 
@@ -30,11 +31,11 @@ def prototypes_figure(images: np.ndarray, means: np.ndarray, *, px_per_pixel: fl
 def score_rise_figure(values: np.ndarray, *, names: list[str] | None = None, title: str | None = None) -> go.Figure:
     """``values`` (steps + 1, k): each unit's value after every step of the ascent, one line per digit colour."""
     values = np.asarray(values)
-    names = names or [f"digit {d}" for d in range(values.shape[1])]
+    names = names or [f"{noun()} {label(d)}" for d in range(values.shape[1])]
     lines = [{"type": "scatter", "x": np.arange(len(values)), "y": values[:, k], "mode": "lines", "name": names[k],
               "line": {"color": DIGIT_COLORS[k % len(DIGIT_COLORS)], "width": 2},
               "hovertemplate": f"{names[k]}, step %{{x}}: %{{y:.2f}}<extra></extra>"} for k in range(values.shape[1])]
-    spec = layout(title or "Each digit's score while its picture forms", "step of the ascent", "score (logit)",
+    spec = layout(title or f"Each {noun()}'s score while its picture forms", "step of the ascent", "score (logit)",
                   height=340, margin={"l": 60, "r": 90, "t": 50, "b": 50})
     spec["legend"] = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top"}  # beside, not over the title
     return go.Figure(data=lines, layout=spec)

@@ -73,7 +73,7 @@ def network_figure(model: MLP, p: Pass, row: int, selected: tuple[int, int]) -> 
              for c in range(len(columns))]
     fig.update_xaxes(tickvals=list(range(len(columns))), ticktext=ticks, showgrid=False, zeroline=False)
     fig.update_yaxes(visible=False, range=[-0.08, 1.08])
-    return finish(fig, f"The network for this digit: layer {layer}, unit {unit} selected", height=430,
+    return finish(fig, f"The network for this {noun()}: layer {layer}, unit {unit} selected", height=430,
                   legend=False, clickmode="event+select", dragmode=False)
 
 
@@ -107,7 +107,7 @@ def weighted_sum_figure(f: UnitForward) -> go.Figure:
     terms of the sum as bars, largest first."""
     if f.layer == 1 and f.inputs.size == _SIDE * _SIDE:
         fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.04, subplot_titles=(
-            "input x (the digit)", f"weights W[:, {f.unit}]", "x times W: each pixel's vote"))
+            f"input x (the {noun()})", f"weights W[:, {f.unit}]", "x times W: each pixel's vote"))
         fig.add_trace(go.Heatmap(z=f.inputs.reshape(_SIDE, _SIDE) * 255, **pixel_kwargs(),
                                  hovertemplate="x = %{z:.0f}/255<extra></extra>"), 1, 1)
         fig.add_trace(go.Heatmap(z=f.weights.reshape(_SIDE, _SIDE), **diverging_kwargs(f.weights),
@@ -184,11 +184,11 @@ def gate_figure(activation: str, z: float, fprime: float) -> go.Figure:
 
 def step_probabilities_figure(before: np.ndarray, after: np.ndarray, label: int) -> go.Figure:
     """The digit's ten probabilities before and after the step taken; the true digit's bars outlined."""
-    digits = [str(k) for k in range(10)]
+    digits = list(labels())
     outline = {"width": [3 if k == label else 0 for k in range(10)], "color": "black"}
     fig = go.Figure([
         go.Bar(x=digits, y=before, name="before the step", marker={"color": "rgba(127,127,127,0.45)", "line": outline}),
         go.Bar(x=digits, y=after, name="after", marker={"color": list(DIGIT_COLORS), "line": outline}),
     ])
-    return finish(fig, f"This digit's probabilities before and after the step (true digit {label} outlined)",
-                  "digit", "probability", height=260, barmode="group", yaxis={"range": [0, 1]})
+    return finish(fig, f"This {noun()}'s probabilities before and after the step (true {noun()} "
+                       f"{labels()[label]} outlined)", noun(), "probability", height=260, barmode="group", yaxis={"range": [0, 1]})

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from lab.evaluation import Abstention, TestData, frozen
+from lab.labels import noun
 from nn.config import TrainConfig
 from nn.data import split_indices, to_float
 from nn.explain.calibration import N_BINS, Reliability, fit_temperature, nll, reliability, tempered
@@ -77,10 +78,10 @@ def temperature_note(t: float) -> str:
     """One sentence on what the fitted temperature says about the network's confidence."""
     if t > 1.05:
         return (f"T = {t:.2f} > 1: the network is overconfident; dividing its scores by {t:.2f} softens its "
-                "probabilities until they match how often it is right on held-out digits.")
+                f"probabilities until they match how often it is right on held-out {noun(plural=True)}.")
     if t < 0.95:
         return (f"T = {t:.2f} < 1: the network is underconfident; its probabilities are sharpened to match how "
-                "often it is right on held-out digits.")
+                f"often it is right on held-out {noun(plural=True)}.")
     return f"T = {t:.2f}: the network's confidence already matches how often it is right; scaling changes little."
 
 

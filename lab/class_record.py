@@ -6,21 +6,25 @@ test set: a browser only says who it is. ``record_end`` is the run-end hook (lab
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import socket
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lab.class_share import keep_model
 from lab.class_store import ClassStore, RunRow
 from lab.snapshot import RunSnapshot
 from nn.data import to_float
 from nn.model import param_count
 
 TEST_CHUNK = 2000  # test images per forward pass: bounds the float copy
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class RunOwner:
     test_images: Any  # (n, 28, 28) uint8, the shared read-only test set
     test_labels: Any
     started: float = field(default_factory=time.time)
+    models: Path | None = None  # where finished runs' model files are kept for download (None: not kept)
 
 
 def _finite(value: float) -> float | None:
@@ -74,12 +79,17 @@ def record_start(run: Any) -> None:
 
 
 def record_end(run: Any) -> None:
-    """The run-end hook: the final row, with the test accuracy measured by the server."""
+    """The run-end hook: the model file kept for download, then the final row with the server's test accuracy."""
     owner = getattr(run, "owner", None)
     if not isinstance(owner, RunOwner):
         return
     snap = run.snapshot()
     model, _ = run.model_copy() if snap.epochs_done else (None, "")
     acc = measure_test_accuracy(model, owner.test_images, owner.test_labels)
+    if owner.models is not None and model is not None:
+        try:  # before the row says finished, so a finished row's file is there
+            keep_model(owner.models, run, model, owner.dataset)
+        except (OSError, ValueError) as exc:
+            _log.warning("run %s: its model file was not kept: %s", run.run_id, exc)
     owner.store.record_run(snapshot_row(run, owner, snap, test_acc=_finite(acc) if acc is not None else None,
                                         finished=time.time()))

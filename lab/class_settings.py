@@ -9,6 +9,7 @@ CLASS_ENV = "MNIST_CLASS"  # 1/true/yes/on: this server runs a class
 KEY_ENV = "MNIST_CLASS_KEY"  # the teacher's key (or `class_key` in Streamlit's secrets)
 DATA_ENV = "MNIST_DATA_DIR"  # the app's data directory (the class store lives there)
 STORE_FILE = "class.sqlite3"
+MODELS_FOLDER = "class-models"  # beside the store: finished runs' model files
 
 
 def class_enabled() -> bool:
@@ -32,3 +33,8 @@ def data_dir() -> Path:
 
 def store_path() -> Path:
     return data_dir() / STORE_FILE
+
+
+def models_path() -> Path:
+    """Where finished class runs' model files are kept for download (lab/class_share.py)."""
+    return data_dir() / MODELS_FOLDER

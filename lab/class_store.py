@@ -29,6 +29,7 @@ CREATE INDEX IF NOT EXISTS runs_member ON runs (member_id);
 CREATE TABLE IF NOT EXISTS challenges (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, target REAL NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, member_id TEXT NOT NULL);
 """
 MAX_ROWS = 5000  # the leaderboard reads at most this many runs (newest first)
 
@@ -61,6 +62,8 @@ class RunRow:
 
 
 _RUN_COLUMNS = [f.name for f in fields(RunRow) if f.name != "name"]
+_SELECT_RUNS = (f"SELECT {', '.join(f'runs.{c}' for c in _RUN_COLUMNS)}, COALESCE(members.name, '?') "
+                "FROM runs LEFT JOIN members ON members.id = runs.member_id")
 
 
 class ClassStore:
@@ -103,6 +106,18 @@ class ClassStore:
             db.execute("INSERT INTO members (id, name, joined) VALUES (?, ?, ?) "
                        "ON CONFLICT(id) DO UPDATE SET name = excluded.name", (member_id, name, time.time()))
 
+    def add_token(self, token_hash: str, member_id: str) -> None:
+        """Remember a student's link token (only its hash: the file never holds a usable token)."""
+        with self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO tokens (hash, member_id) VALUES (?, ?)", (token_hash, member_id))
+
+    def member_by_token(self, token_hash: str) -> tuple[str, str] | None:
+        """(id, name) of the member whose token has this hash, or None."""
+        with self._connect() as db:
+            row = db.execute("SELECT members.id, members.name FROM tokens JOIN members ON members.id = "
+                             "tokens.member_id WHERE tokens.hash = ?", (token_hash,)).fetchone()
+        return (str(row[0]), str(row[1])) if row else None
+
     def member_name(self, member_id: str) -> str | None:
         with self._connect() as db:
             row = db.execute("SELECT name FROM members WHERE id = ?", (member_id,)).fetchone()
@@ -120,11 +135,15 @@ class ClassStore:
 
     def runs(self, limit: int = MAX_ROWS) -> list[RunRow]:
         """Every run with its member's name, newest first."""
-        cols = ", ".join(f"runs.{c}" for c in _RUN_COLUMNS)
         with self._connect() as db:
-            rows = db.execute(f"SELECT {cols}, COALESCE(members.name, '?') FROM runs LEFT JOIN members "
-                              "ON members.id = runs.member_id ORDER BY runs.started DESC LIMIT ?", (limit,)).fetchall()
+            rows = db.execute(f"{_SELECT_RUNS} ORDER BY runs.started DESC LIMIT ?", (limit,)).fetchall()
         return [_run_row(r) for r in rows]
+
+    def run(self, run_id: str) -> RunRow | None:
+        """One run with its member's name, or None."""
+        with self._connect() as db:
+            found = db.execute(f"{_SELECT_RUNS} WHERE runs.run_id = ?", (run_id,)).fetchone()
+        return _run_row(found) if found else None
 
     # ----- challenges and settings --------------------------------------------------------------
     def add_challenge(self, kind: str, target: float) -> int:

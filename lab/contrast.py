@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from lab.labels import noun
 from nn.explain.flip import MAX_STEPS, VISIBLE, smallest_flip
 from nn.explain.saliency import IG_STEPS, integrated_gradients
 from nn.losses import softmax
@@ -53,7 +54,7 @@ class Contrast:
 def contrast(model: Any, x: np.ndarray, predicted: int, other: int) -> Contrast:
     """``x: (784,)`` (or (1, 784)) in [0, 1]: why ``predicted`` rather than ``other``, and the smallest flip to ``other``."""
     if predicted == other:
-        raise ValueError("pick a digit other than the answer to contrast it with")
+        raise ValueError(f"pick {noun(article=True)} other than the answer to contrast it with")
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     ig = integrated_gradients(model, x, predicted, other, steps=IG_STEPS)
     flip = smallest_flip(model, x[None, :], other, max_steps=MAX_STEPS)

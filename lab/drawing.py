@@ -17,6 +17,7 @@ import numpy as np
 
 from lab.picture import ImageError, decode_image, to_gray
 from lab.preprocess import SIDE, Preprocessed, preprocess
+from nn.data import to_float
 
 UNSURE_BELOW = 0.5  # a top probability under this is a guess, not an answer
 CLOSE_WITHIN = 0.2  # top two probabilities this close: the network hesitates between them
@@ -135,5 +136,15 @@ def prepare_example(image: np.ndarray) -> Preprocessed:
     return preprocess(to_gray(np.asarray(image, dtype=np.uint8)))
 
 
+def prepare_stored(image: np.ndarray) -> Preprocessed:
+    """A dataset's ``image: (28, 28)`` uint8 exactly as stored, without MNIST's pipeline (which would shrink
+    a Fashion-MNIST item, framed to fill all 28x28, into MNIST's 20x20 digit box)."""
+    image = np.asarray(image, dtype=np.uint8)
+    if image.shape != (28, 28):
+        raise ValueError(f"a stored image is 28x28, got shape {image.shape}")
+    return Preprocessed(gray=image, inverted=False, background=0, clean=image, box=None, cropped=None,
+                        resized=None, offset=None, image=image, centre_of_mass=None, x=to_float(image))
+
+
 __all__ = ["CLOSE_WITHIN", "NEAR_INK", "UNSURE_BELOW", "ImageError", "Reading", "Saliency", "doubt_note",
-           "near_ink", "prepare_canvas", "prepare_example", "prepare_upload", "read_digit", "saliency"]
+           "near_ink", "prepare_canvas", "prepare_example", "prepare_stored", "prepare_upload", "read_digit", "saliency"]

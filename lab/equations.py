@@ -39,8 +39,8 @@ def activation_definitions(config: ModelConfig) -> list[str]:
     return [_ACT_DEF[a] for a in dict.fromkeys(config.activations)]
 
 
-SOFTMAX = r"p_{ik} = \frac{e^{z_{ik}}}{\sum_{j=0}^{9} e^{z_{ij}}} \qquad \text{(probability that image } i \text{ is digit } k\text{)}"
-LOSS = r"L = -\frac{1}{n} \sum_{i=1}^{n} \log p_{i, y_i} \qquad \text{(cross-entropy: small when the true digit } y_i \text{ gets a high probability)}"
+SOFTMAX = r"p_{ik} = \frac{e^{z_{ik}}}{\sum_{j=0}^{9} e^{z_{ij}}} \qquad \text{(probability that image } i \text{ is of class } k\text{)}"
+LOSS = r"L = -\frac{1}{n} \sum_{i=1}^{n} \log p_{i, y_i} \qquad \text{(cross-entropy: small when the true class } y_i \text{ gets a high probability)}"
 
 
 def backprop_lines(config: ModelConfig) -> list[str]:

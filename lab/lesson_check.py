@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lab.datasets import dataset_info
 from lab.lesson_file import Lesson
 from lab.params import SPECS
 from lab.run_summary import METRICS, RunSummary
@@ -30,6 +31,9 @@ class CheckResult:
 def setup_differences(lesson: Lesson, run: RunSummary) -> list[str]:
     """The lesson's settings this run did not use, as "lr is 0.002, the lesson sets 5" (the seed is free)."""
     out = []
+    if run.dataset != lesson.dataset:
+        out.append(f"the run trained on {dataset_info(run.dataset).title}, the lesson uses "
+                   f"{dataset_info(lesson.dataset).title}")
     for key, want in lesson.knobs.items():
         got = run.knobs.get(key)
         if key not in FREE_KNOBS and got != want:

@@ -3,7 +3,8 @@
 A teacher adds a lesson by writing a file (see ``lessons/README.md`` for the format); a file that is
 wrong is refused with one line naming the file, the field and what it should be, and the other lessons
 still load. The run a lesson sets up is a preset plus knob values written as in a Train page link
-(``lr = "0.5"``), so every value is checked by the same parsers as a URL (lab/params.py).
+(``lr = "0.5"``), so every value is checked by the same parsers as a URL (lab/params.py); ``dataset``
+names what it trains on, as ``data=`` does in a URL (MNIST when left out).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.datasets import DATASETS, DEFAULT
 from lab.params import SPECS, config_to_knobs, knobs_to_config, presets
 from lab.run_summary import METRICS
 
@@ -65,6 +67,7 @@ class Lesson:
     conditions: tuple[Condition, ...]  # all must hold on the learner's run
     passed: str  # the explanation when they hold
     failed: str  # the explanation when they do not
+    dataset: str = DEFAULT  # what the run trains on (a key of lab/datasets.py DATASETS, as in ``data=`` of a URL)
 
 
 def load_lessons(folder: Path = LESSONS_DIR) -> tuple[list[Lesson], list[str]]:
@@ -114,6 +117,7 @@ def parse_lesson(lesson_id: str, data: Mapping[str, Any], name: str = "lesson") 
     answer = f.integer(prediction, "prediction.answer", 0, len(choices) - 1)
     setup = f.table(data, "setup")
     preset, knobs, changes = _setup(f, setup)
+    dataset = _dataset(f, setup)
     check = f.table(data, "check")
     f.no_unknown(check, {"all", "pass", "fail"}, "check.")
     conditions = tuple(_condition(f, item, i) for i, item in enumerate(f.tables(check, "check.all", low=1)))
@@ -132,6 +136,7 @@ def parse_lesson(lesson_id: str, data: Mapping[str, Any], name: str = "lesson") 
         conditions=conditions,
         passed=f.text(check, "check.pass", 1200),
         failed=f.text(check, "check.fail", 1200),
+        dataset=dataset,
     )
 
 
@@ -143,7 +148,7 @@ def _setup(f: _Fields, setup: Mapping[str, Any]) -> tuple[str, dict[str, Any], d
     knobs = config_to_knobs(named[preset_name])
     changes: dict[str, str] = {}
     for key, value in setup.items():
-        if key == "preset":
+        if key in ("preset", "dataset"):
             continue
         if key not in SPECS:
             raise LessonError(f"{f.name}: setup.{key} is not a Train page setting; use one of {', '.join(SPECS)}")
@@ -158,6 +163,15 @@ def _setup(f: _Fields, setup: Mapping[str, Any]) -> tuple[str, dict[str, Any], d
     except ValueError as exc:
         raise LessonError(f"{f.name}: [setup] does not fit together: {exc}") from None
     return preset_name, knobs, changes
+
+
+def _dataset(f: _Fields, setup: Mapping[str, Any]) -> str:
+    if "dataset" not in setup:
+        return DEFAULT
+    name = f.text(setup, "setup.dataset", 20)
+    if name not in DATASETS:
+        raise LessonError(f"{f.name}: setup.dataset = {name!r}; use one of {', '.join(DATASETS)}")
+    return name
 
 
 def _watch(f: _Fields, item: Mapping[str, Any], i: int) -> Watch:

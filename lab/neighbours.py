@@ -19,6 +19,7 @@ import numpy as np
 
 from lab.evaluation import frozen
 from lab.format import fmt_bytes
+from lab.labels import noun
 from nn.data import to_float
 from nn.explain.ablation import hidden_activations
 from nn.explain.neighbours import CHUNK, CosineIndex, cosine_index, nearest
@@ -115,12 +116,12 @@ def index_cost(index: NeighbourIndex) -> str:
     """What the index keeps for this model, in one sentence for the page."""
     n = len(index.labels)
     if index.too_wide:
-        return (f"This network's hidden layers are too wide to index {n:,} training digits within "
+        return (f"This network's hidden layers are too wide to index {n:,} training {noun(plural=True)} within "
                 f"{fmt_bytes(INDEX_BUDGET)}, so only pixel space is searched.")
     if len(index.indexes) == 1:
         return "This model has no hidden layer, so only pixel space is searched."
     width = sum(ix.rows.shape[1] for ix in index.indexes[1:])
     dtype = index.indexes[1].rows.dtype
-    return (f"The index for this model keeps every hidden layer's activations of every training digit ({n:,} × "
-            f"{width} numbers in {dtype}) and one norm per digit and space: {fmt_bytes(index.model_bytes)}, built "
+    return (f"The index for this model keeps every hidden layer's activations of every training {noun()} ({n:,} × "
+            f"{width} numbers in {dtype}) and one norm per {noun()} and space: {fmt_bytes(index.model_bytes)}, built "
             f"once per model version in {index.seconds:.1f} s.")

@@ -47,6 +47,7 @@ class RunSummary:
     val_loss: tuple[float, ...] = ()
     grad_norms: tuple[float, ...] = ()  # per layer, after the last epoch
     loss_noise: float = math.nan
+    dataset: str = "mnist"  # what it trained on (lab/datasets.py)
 
     @property
     def is_active(self) -> bool:
@@ -109,8 +110,8 @@ def loss_noise(batch_losses: np.ndarray, batches_per_epoch: int) -> float:
     return float(np.std(np.diff(last)) / last.mean())
 
 
-def summarize(snap: RunSnapshot, config: TrainConfig) -> RunSummary:
-    """The summary of a run from its progress record and config."""
+def summarize(snap: RunSnapshot, config: TrainConfig, dataset: str = "mnist") -> RunSummary:
+    """The summary of a run from its progress record, config and dataset."""
     epochs = snap.epochs
     return RunSummary(
         run_id=snap.run_id,
@@ -123,9 +124,10 @@ def summarize(snap: RunSnapshot, config: TrainConfig) -> RunSummary:
         val_loss=tuple(float(e.val_loss) for e in epochs),
         grad_norms=tuple(float(g) for g in epochs[-1].grad_norms) if epochs else (),
         loss_noise=loss_noise(snap.batch_losses, snap.batches_per_epoch),
+        dataset=dataset,
     )
 
 
 def summarize_run(run: Any) -> RunSummary:
     """The summary of a ``TrainingRun`` (any thread)."""
-    return summarize(run.snapshot(), run.config)
+    return summarize(run.snapshot(), run.config, run.dataset)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lab.format import fmt_pct
+from lab.labels import noun
 from nn.trainer.telemetry import Checkpoint
 
 SPLITS = (("test_accuracy", "test accuracy"), ("val_accuracy", "validation accuracy"))
@@ -27,7 +28,7 @@ def accuracy_summary(meta: dict[str, Any]) -> str:
     parts = [f"{name} {fmt_pct(share, 2)}" for key, name in SPLITS if (share := _share(meta.get(key))) is not None]
     bare = _share(meta.get("accuracy"))
     if not parts and bare is not None:
-        parts.append(f"accuracy {fmt_pct(bare, 2)} (the file does not say on which digits)")
+        parts.append(f"accuracy {fmt_pct(bare, 2)} (the file does not say on which {noun(plural=True)})")
     return ", ".join(parts)
 
 

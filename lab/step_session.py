@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from lab.labels import noun
 from lab.step_through import Batch, float64_copy
 from lab.step_update import StepResult, take_step
 from nn.config import TrainConfig
@@ -56,17 +57,17 @@ def parse_digits(text: str, n_test: int) -> list[int]:
     """Test digit numbers from "12, 345 7": 1 to MAX_DIGITS of them, each in [0, n_test). ValueError says why."""
     parts = [p for p in text.replace(",", " ").split() if p]
     if not parts:
-        raise ValueError("type the numbers of 1 to 8 test digits, e.g. 0, 7, 42")
+        raise ValueError(f"type the numbers of 1 to 8 test {noun(plural=True)}, e.g. 0, 7, 42")
     numbers = []
     for part in parts:
         if not part.isdigit() or len(part) > 6:
-            raise ValueError(f"{part[:12]!r} is not a test digit number (0 to {n_test - 1})")
+            raise ValueError(f"{part[:12]!r} is not a test {noun()} number (0 to {n_test - 1})")
         if int(part) >= n_test:
-            raise ValueError(f"there are {n_test:,} test digits, numbered 0 to {n_test - 1}; {part} is past the end")
+            raise ValueError(f"there are {n_test:,} test {noun(plural=True)}, numbered 0 to {n_test - 1}; {part} is past the end")
         numbers.append(int(part))
     numbers = list(dict.fromkeys(numbers))
     if len(numbers) > MAX_DIGITS:
-        raise ValueError(f"pick at most {MAX_DIGITS} digits (a batch the page can show number by number), "
+        raise ValueError(f"pick at most {MAX_DIGITS} {noun(plural=True)} (a batch the page can show number by number), "
                          f"got {len(numbers)}")
     return numbers
 

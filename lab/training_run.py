@@ -49,9 +49,11 @@ class TrainingRun:
 
     def __init__(self, config: TrainConfig, images: np.ndarray, labels: np.ndarray, *,
                  limiter: RunLimiter | None = None, trainer_factory: Callable[..., Any] | None = None,
-                 model: Any = None, start_paused: bool = False, budget: RunBudget | None = None) -> None:
+                 model: Any = None, start_paused: bool = False, budget: RunBudget | None = None,
+                 dataset: str = "mnist") -> None:
         self.config = config
         self.budget = budget or RunBudget(None)  # training seconds this run may use (lab/budget.py)
+        self.dataset = dataset  # what ``images`` are (lab/datasets.py): lessons judge runs on their own dataset
         self.run_id = f"r{next(_run_numbers)}-{uuid.uuid4().hex[:6]}"
         self._images = images
         self._labels = labels

@@ -1,5 +1,7 @@
 """A class in real browsers: a teacher and two students in three browser contexts on one server. Both students'
-runs appear on the teacher's leaderboard, a challenge filters them, and a broadcast reaches both."""
+runs appear on the teacher's leaderboard, a challenge filters them, and a broadcast reaches both. A reload
+keeps a student's name (the token in the address); the teacher's downloads switch lets a student download
+the other's finished run."""
 
 from __future__ import annotations
 
@@ -9,8 +11,10 @@ import urllib.parse
 
 import pytest
 
+from lab.class_identity import QUERY_KEY
 from lab.params import config_to_knobs, knobs_to_query
 from nn.presets import PRESETS
+from nn.serialize import load_model
 from tests.browser import app_server, chromium, click_button, goto_page, new_page, screenshot_all, wait_for_app_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.realdata]
@@ -64,7 +68,7 @@ def test_a_teacher_and_two_students(server) -> None:
         teacher, ada, grace = (new_page(browser) for _ in range(3))
         teacher.goto(f"{server}/classroom")
         wait_for_app_idle(teacher, 60)
-        teacher.get_by_text("Teacher").first.click()
+        teacher.get_by_text("Teacher", exact=True).first.click()  # the expander (captions also say teacher)
         teacher.get_by_label("Teacher key", exact=True).fill("not the key")
         teacher.get_by_role("button", name="Unlock teacher controls").click()
         teacher.get_by_text("That is not the teacher key.").wait_for()
@@ -102,3 +106,36 @@ def test_a_teacher_and_two_students(server) -> None:
         for student in (ada, grace):
             student.get_by_text("Look at the overfitting lesson now").wait_for(timeout=20_000)
         screenshot_all(grace, "class-student.png")
+
+        # A reload of the same address is the same student: the token stayed in it through the page switches.
+        assert f"{QUERY_KEY}=" in ada.url and KEY not in ada.url
+        ada.reload()
+        wait_for_app_idle(ada, 60)
+        ada.get_by_text("You appear on the leaderboard as: Ada").wait_for()
+
+        # Downloads: Grace has only her own run until the teacher allows everyone's.
+        goto_page(grace, "Class")
+        wait_for_app_idle(grace, 60)
+        assert "Ada" not in run_choices(grace)
+        teacher.get_by_text("Students may download each other's finished runs").click()
+        wait_for_app_idle(teacher)
+        teacher.get_by_role("heading", name="Downloads").scroll_into_view_if_needed()
+        screenshot_all(teacher, "class-teacher-downloads.png")
+        grace.wait_for_timeout(4000)  # the leaderboard's next tick
+        pick_run(grace, "Ada")
+        with grace.expect_download() as info:
+            grace.get_by_role("button", name="Download .npz").click()
+        model, meta = load_model(info.value.path())
+        assert model.config.hidden == (128,) and "Ada" not in str(meta)
+
+
+def run_choices(page) -> str:
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Run to download")
+    return box.inner_text() if box.count() else ""
+
+
+def pick_run(page, name: str) -> None:
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Run to download")
+    box.locator("input").click()
+    page.get_by_role("option").filter(has_text=name).first.click()
+    wait_for_app_idle(page)

@@ -25,7 +25,8 @@ def run_of(lesson_id: str, **numbers) -> RunSummary:
     fields = {"phase": "finished", "train_acc": (0.9,), "val_acc": (0.9,), "train_loss": (0.5,),
               "val_loss": (0.5,)}
     fields.update(numbers)
-    return RunSummary(run_id=f"r-{lesson_id}", knobs=dict(BY_ID[lesson_id].knobs), epochs_planned=3, **fields)
+    return RunSummary(run_id=f"r-{lesson_id}", knobs=dict(BY_ID[lesson_id].knobs), epochs_planned=3,
+                      dataset=BY_ID[lesson_id].dataset, **fields)
 
 
 # What each lesson's run shows when it works, and a run of the same settings that did not show it.
@@ -40,6 +41,7 @@ CASES = {
                      dict(grad_norms=(4.3, 1.4, 1.1, 1.2, 1.1, 1.2))),
     "batch-size-noise": (dict(loss_noise=1.42), dict(loss_noise=0.04)),
     "augmentation": (dict(train_acc=(0.5, 0.858), val_acc=(0.76, 0.906)), dict(train_acc=(0.8, 0.95), val_acc=(0.9, 0.93))),
+    "fashion-harder": (dict(val_acc=(0.83, 0.868, 0.859)), dict(phase="stopped", val_acc=(0.41,))),
 }
 
 
@@ -76,6 +78,19 @@ def test_only_a_run_with_the_lessons_settings_is_judged() -> None:
     mine = replace(run_of("lr-too-high", phase="diverged"), knobs={**lesson.knobs, "seed": 7}, run_id="mine")
     assert pick_run(lesson, [mine, other]).run_id == "mine"
     assert check_lesson(lesson, [mine, other]).status == PASS
+
+
+def test_a_lesson_judges_only_runs_on_its_own_dataset() -> None:
+    fashion = BY_ID["fashion-harder"]
+    assert fashion.dataset == "fashion" and BY_ID["lr-too-low"].dataset == "mnist"
+    on_digits = replace(run_of("fashion-harder", val_acc=(0.85, 0.87)), dataset="mnist")
+    result = check_lesson(fashion, [on_digits])
+    assert result.status == NO_RUN
+    assert result.lines == ("the run trained on MNIST digits, the lesson uses Fashion-MNIST clothes",)
+    # A digits lesson does not judge a Fashion run either, even one that would pass.
+    on_clothes = replace(run_of("lr-too-low", val_acc=(0.15, 0.16)), dataset="fashion")
+    assert check_lesson(BY_ID["lr-too-low"], [on_clothes]).status == NO_RUN
+    assert check_lesson(fashion, [on_digits, run_of("fashion-harder", val_acc=(0.86,))]).status == PASS
 
 
 def test_a_run_still_training_is_not_judged_yet() -> None:
@@ -123,6 +138,8 @@ def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
     ("bad.toml", GOOD.replace('lr = "5"', 'lr = "1e999"'), "setup.lr"),
     ("bad.toml", GOOD.replace('lr = "5"', 'colour = "red"'), "setup.colour is not a Train page setting"),
     ("bad.toml", GOOD.replace('preset = "quick"', 'preset = "turbo"'), "setup.preset"),
+    ("bad.toml", GOOD.replace('preset = "quick"', 'preset = "quick"\ndataset = "cifar"'), "setup.dataset = 'cifar'"),
+    ("bad.toml", GOOD.replace('preset = "quick"', 'preset = "quick"\ndataset = 3'), "setup.dataset must be"),
     ("bad.toml", GOOD.replace("answer = 2", "answer = 7"), "prediction.answer"),
     ("bad.toml", GOOD.replace('page = "train"', 'page = "http://evil"', 1), "watch[0].page"),
     ("bad.toml", GOOD.replace('op = "=="', 'op = "~"'), "check.all[0].op"),

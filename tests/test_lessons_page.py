@@ -95,3 +95,42 @@ def test_a_link_resumes_where_the_learner_was() -> None:
     assert at.radio(key="guess_dropout_1").value == 1 and at.radio(key="guess_dropout_1").disabled
     assert "2 of " in texts(at)
     assert [b for b in at.button if b.key == "btn_setup"]
+
+
+def commit_fashion_lesson(at: AppTest) -> None:
+    lessons_page(at)
+    at.selectbox(key="lesson_pick").set_value("fashion-harder").run()
+    at.radio(key="guess_fashion-harder_None").set_value(1).run()
+    at.button(key="btn_commit").click().run()
+
+
+def test_a_fashion_lesson_sets_up_the_dataset_and_judges_the_fashion_run(app) -> None:
+    dashboard_data._other_holder("fashion").dataset = synthetic_mnist()  # its own arrays, as large as the quick preset needs
+    at = app()
+    at.run()
+    commit_fashion_lesson(at)
+    assert "on Fashion-MNIST clothes" in texts(at)
+    at.button(key="btn_setup").click().run()
+    at.switch_page("app_pages/train.py").run()
+    assert at.selectbox(key="dataset_pick").value == "fashion" and at.query_params["data"] == "fashion"
+    at.button(key="btn_start").click().run()
+    run = at.session_state["_mnist_session"].run
+    assert run.dataset == "fashion" and run._images is dashboard_data._other_holder("fashion").dataset.x_train
+    wait_for_run_end(at)
+    lessons_page(at)
+    # The synthetic "clothes" are as easy as the synthetic digits: judged, and honestly failed.
+    assert "Your run did not show it." in texts(at)
+    assert "best validation accuracy over the epochs (0-1): 1 (expected < 0.92): no" in texts(at)
+
+
+def test_a_fashion_lesson_without_the_package_says_how_to_install_it(app, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(tmp_path))  # an empty folder: nothing installed
+    at = app()
+    at.run()
+    commit_fashion_lesson(at)
+    (warning,) = at.warning
+    assert "apt-get install dataset-fashion-mnist" in warning.value
+    at.button(key="btn_setup").click().run()
+    assert not at.exception and [t.value for t in at.title] == ["Lessons"]  # not sent to Train
+    assert "apt-get install dataset-fashion-mnist" in at.error[0].value
+    assert at.session_state["_dataset_name"] == "mnist" and "data" not in at.query_params

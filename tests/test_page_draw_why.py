@@ -39,7 +39,7 @@ def test_draw_explains_the_answer_against_a_chosen_digit_and_flips_to_it(app) ->
     assert f"L2 {flip.l2[0]:.2f}" in spec["layout"]["title"]["text"]
     np.testing.assert_allclose(np.asarray(spec["data"][0]["z"]).ravel(), flip.delta[0], atol=1e-6)
     assert any("Integrated gradients, not SmoothGrad" in c.value for c in at.caption)
-    assert any(f"Make it a {target}" in c.value for c in at.caption)
+    assert any(f"Make the network answer {target}" in c.value for c in at.caption)
 
 
 def test_draw_shows_the_nearest_training_digits_in_every_space(app) -> None:
