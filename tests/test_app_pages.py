@@ -428,3 +428,13 @@ def test_a_downloaded_model_keeps_its_history_and_filter_snapshots_through_an_up
     notices = " ".join(i.value for i in at.info)
     assert "no training history" not in notices and "has none" not in notices, notices
     assert at.select_slider(key="in_epoch").options == ["0", "1", "2", "3"]
+
+
+def test_a_trained_runs_view_keeps_its_validation_split_and_not_its_trainer(app) -> None:
+    at = app().run()
+    start_tiny_run(at, epochs=2)
+    run_until_done(at)
+    view, run = session(at)._view, session(at).run
+    assert view is not None and not hasattr(view, "trainer")  # the trainer goes when the run is released
+    np.testing.assert_array_equal(view.val_idx, run.trainer.val_idx)
+    assert view.val_idx is not run.trainer.val_idx

@@ -76,7 +76,7 @@ def with_view(at: AppTest, view: ModelView) -> AppTest:
 
 def trained_view(trainer: Trainer, version: str = "test:trained") -> ModelView:
     return ModelView(model=trainer.model, version=version, source="trained",
-                     history=trainer.history(), snapshots=trainer.snapshots)
+                     history=trainer.history(), snapshots=trainer.snapshots, val_idx=trainer.val_idx)
 
 
 def decoded(value):
