@@ -6,8 +6,10 @@ need no download and run in seconds; the browser test uses the real data.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -46,15 +48,21 @@ def synthetic_mnist(n_train: int = 6000, n_test: int = 1000) -> MnistDataset:
                         source="synthetic test data", verified=False, cache_path=None)
 
 
-@pytest.fixture
-def app():
-    """A fresh app on the synthetic dataset; caches cleared before, training threads stopped after."""
+@contextlib.contextmanager
+def synthetic_app(n_train: int = 6000, n_test: int = 1000) -> Iterator[Callable[[], AppTest]]:
+    """A fresh app on a synthetic dataset: caches cleared before, training threads stopped after."""
     st.cache_data.clear()
     st.cache_resource.clear()
-    dashboard_data._holder().dataset = synthetic_mnist()
+    dashboard_data._holder().dataset = synthetic_mnist(n_train, n_test)
     yield lambda: AppTest.from_file(APP, default_timeout=60)
     reaper.stop_all()
     st.cache_resource.clear()
+
+
+@pytest.fixture
+def app():
+    with synthetic_app() as make:
+        yield make
 
 
 def session(at: AppTest):

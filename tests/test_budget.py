@@ -6,17 +6,14 @@ import time
 
 import numpy as np
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
-from dashboard import data as dashboard_data
 from lab import reaper
 from lab.budget import OVER_BUDGET, SHARED_DEFAULT_SECONDS, RunBudget, fmt_budget, run_budget
 from lab.limiter import RunLimiter
 from lab.training_run import TrainingRun
 from nn.config import ModelConfig, TrainConfig
 from nn.events import RunState
-from tests.test_app_pages import APP, run_until_done, synthetic_mnist
+from tests.test_app_pages import run_until_done, synthetic_app
 from tests.test_runner import wait_until
 
 
@@ -115,12 +112,8 @@ def test_a_run_within_its_budget_finishes_as_usual() -> None:
 
 @pytest.fixture
 def app():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    dashboard_data._holder().dataset = synthetic_mnist(n_train=6000, n_test=200)
-    yield lambda: AppTest.from_file(APP, default_timeout=60)
-    reaper.stop_all()
-    st.cache_resource.clear()
+    with synthetic_app(n_train=6000, n_test=200) as make:
+        yield make
 
 
 def test_the_train_page_says_the_budget_before_start_and_why_a_run_stopped(app, monkeypatch) -> None:

@@ -14,18 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.runtime.caching.cache_resource_api import clear_session_cache
 from streamlit.testing.v1 import AppTest
 
-from dashboard import data as dashboard_data
 from lab import reaper, settings
 from lab.limiter import RunLimiter
 from lab.reclaim import reclaim_memory
 from lab.training_run import TrainingRun
 from nn.config import ModelConfig, TrainConfig
 from nn.events import RunState
-from tests.test_app_pages import synthetic_mnist
+from tests.test_app_pages import synthetic_app
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 APPTEST_SESSION = "test session id"  # the session id AppTest's script runner uses
@@ -98,12 +96,8 @@ def test_reclaim_memory_collects_unreachable_cycles() -> None:
 
 @pytest.fixture
 def app():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    dashboard_data._holder().dataset = synthetic_mnist(n_train=2000, n_test=500)
-    yield lambda: AppTest.from_file(APP, default_timeout=60)
-    reaper.stop_all()
-    st.cache_resource.clear()
+    with synthetic_app(n_train=2000, n_test=500) as make:
+        yield make
 
 
 def trained_app(app) -> tuple[AppTest, object]:

@@ -11,18 +11,13 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import data as dashboard_data
-from lab import reaper
-from tests.test_app_pages import APP, synthetic_mnist
+from tests.test_app_pages import APP, synthetic_app, synthetic_mnist
 
 
 @pytest.fixture
 def app():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    dashboard_data._holder().dataset = synthetic_mnist()
-    yield lambda: AppTest.from_file(APP, default_timeout=60)
-    reaper.stop_all()
-    st.cache_resource.clear()
+    with synthetic_app() as make:
+        yield make
 
 
 def lessons_page(at: AppTest) -> AppTest:

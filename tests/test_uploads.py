@@ -7,28 +7,21 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
 from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
 from streamlit.testing.v1 import AppTest
 
-from dashboard import data as dashboard_data
 from dashboard import uploads
-from lab import reaper
 from nn.config import ModelConfig
 from nn.model import MLP
 from nn.serialize import save_model
-from tests.test_app_pages import APP, synthetic_mnist
+from tests.test_app_pages import synthetic_app
 
 
 @pytest.fixture
 def app():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    dashboard_data._holder().dataset = synthetic_mnist(n_train=500, n_test=200)
-    yield lambda: AppTest.from_file(APP, default_timeout=60)
-    reaper.stop_all()
-    st.cache_resource.clear()
+    with synthetic_app(n_train=500, n_test=200) as make:
+        yield make
 
 
 def model_file() -> bytes:
