@@ -72,15 +72,19 @@ def _thin(snapshots: list[tuple[int, np.ndarray]], w1_shape: tuple[int, int]) ->
     epochs = [e for e, _ in snapshots]
     if len(set(epochs)) != len(epochs) or (epochs and epochs[0] < 0):
         raise ValueError(f"snapshot epochs must be distinct and non-negative, got {epochs}")
-    if not snapshots:
+    return thin_evenly(snapshots, snapshots[0][1].nbytes if snapshots else 0, MAX_SNAPSHOTS, MAX_SNAPSHOT_BYTES)
+
+
+def thin_evenly(items: list, item_bytes: int, max_count: int, max_bytes: int) -> list:
+    """``items`` evenly thinned, the first and last kept, to at most ``max_count`` of them within ``max_bytes``
+    (none when one alone is bigger)."""
+    fit = min(max_count, max_bytes // max(item_bytes, 1))
+    if not items or fit < 1:
         return []
-    fit = min(MAX_SNAPSHOTS, MAX_SNAPSHOT_BYTES // max(snapshots[0][1].nbytes, 1))
-    if fit < 1:
-        return []
-    if len(snapshots) <= fit:
-        return snapshots
-    keep = np.unique(np.round(np.linspace(0, len(snapshots) - 1, fit)).astype(int))
-    return [snapshots[i] for i in keep]
+    if len(items) <= fit:
+        return items
+    keep = np.unique(np.round(np.linspace(0, len(items) - 1, fit)).astype(int))
+    return [items[i] for i in keep]
 
 
 # ------------------------------------------------------------------------------------------ loading

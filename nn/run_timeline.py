@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from nn.run_record import RecordError
+from nn.run_record import RecordError, thin_evenly
 from nn.trainer.telemetry import Checkpoint
 
 TIMELINE = "timeline"
@@ -56,15 +56,8 @@ def encode(timeline: Sequence[Checkpoint] | None, n_params: int) -> tuple[dict[s
 
 def _thin(checkpoints: list[Checkpoint]) -> list[Checkpoint]:
     """The checkpoints in their order, evenly thinned (the first and last kept) to fit the bounds."""
-    if not checkpoints:
-        return []
-    fit = min(MAX_CHECKPOINTS, MAX_TIMELINE_BYTES // max(checkpoints[0].params.nbytes, 1))
-    if fit < 1:
-        return []
-    if len(checkpoints) <= fit:
-        return checkpoints
-    keep = np.unique(np.round(np.linspace(0, len(checkpoints) - 1, fit)).astype(int))
-    return [checkpoints[i] for i in keep]
+    item_bytes = checkpoints[0].params.nbytes if checkpoints else 0
+    return thin_evenly(checkpoints, item_bytes, MAX_CHECKPOINTS, MAX_TIMELINE_BYTES)
 
 
 # ------------------------------------------------------------------------------------------ loading
