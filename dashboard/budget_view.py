@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lab.budget import RunBudget, run_budget
+from lab.budget import RunBudget, is_remote, run_budget
 
 
 def visitor_budget() -> RunBudget:
     """The budget for runs this visitor starts (lab/budget.py; a browser on the server itself is local)."""
-    ip = st.context.ip_address  # None from this machine; AppTest hands out a mock, which is not a str
-    return run_budget(remote_visitor=isinstance(ip, str))
+    return run_budget(remote_visitor=is_remote(st.context.ip_address))  # AppTest's mock address is no str: local
 
 
 def budget_note() -> None:

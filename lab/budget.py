@@ -14,6 +14,7 @@ Configuration (environment of the server process):
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from dataclasses import dataclass
@@ -59,6 +60,22 @@ def run_budget(remote_visitor: bool) -> RunBudget:
         fallback = "no limit" if default is None else fmt_budget(default)
         return RunBudget(default, f"MNIST_RUN_MAX_SECONDS={raw[:40]!r} is not a number of seconds; using {fallback}")
     return RunBudget(None if seconds == 0 else seconds, notice)
+
+
+def is_remote(ip: object) -> bool:
+    """Whether a visitor's address (Streamlit's ``st.context.ip_address``) is another machine.
+
+    Streamlit says None for 127.0.0.1 and ::1 only; a server listening on every interface sees a browser
+    on the same machine as ``::ffff:127.0.0.1`` (IPv4 mapped into IPv6), which is local too.
+    """
+    if not isinstance(ip, str):
+        return False
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])  # an IPv6 zone ("fe80::1%eth0") is not part of it
+    except ValueError:
+        return True  # not an address we know: count it as another machine
+    mapped = getattr(address, "ipv4_mapped", None)
+    return not (mapped or address).is_loopback
 
 
 def _shared_setting(remote_visitor: bool) -> tuple[bool, str | None]:

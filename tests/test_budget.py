@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lab import reaper
-from lab.budget import OVER_BUDGET, SHARED_DEFAULT_SECONDS, RunBudget, fmt_budget, run_budget
+from lab.budget import OVER_BUDGET, SHARED_DEFAULT_SECONDS, RunBudget, fmt_budget, is_remote, run_budget
 from lab.limiter import RunLimiter
 from lab.training_run import TrainingRun
 from nn.config import ModelConfig, TrainConfig
@@ -131,3 +131,12 @@ def test_the_train_page_says_the_budget_before_start_and_why_a_run_stopped(app, 
     warnings = [w.value for w in at.warning]
     assert any(w.startswith("Stopped: over the server's budget (0.5 s of training per run)") for w in warnings), warnings
     assert not at.exception
+
+
+@pytest.mark.parametrize(("ip", "remote"), [
+    (None, False), ("127.0.0.1", False), ("::1", False), ("::ffff:127.0.0.1", False), ("127.0.0.2", False),
+    ("192.0.2.7", True), ("::ffff:192.0.2.7", True), ("2001:db8::1", True), ("fe80::1%eth0", True),
+    ("not an address", True),
+])
+def test_a_browser_on_the_server_itself_is_local_however_the_server_sees_it(ip, remote) -> None:
+    assert is_remote(ip) is remote
