@@ -86,7 +86,16 @@ def _set_index(points: Sequence[Checkpoint | None], index: int) -> None:
 
 
 def _picked(points: Sequence[Checkpoint | None]) -> None:
+    if _in_fragment_rerun():
+        # The slider is in no fragment: a change that arrives with a timer's fragment run is the browser
+        # echoing its value from before the last redraw (seen in chromium: it pinned a live page to an old epoch).
+        return
     _set_index(points, int(st.session_state[SLIDER]))
+
+
+def follow_newest() -> None:
+    """Back to the newest weights (the slider's far right), as a live run's pages start."""
+    st.session_state[POSITION] = None
 
 
 def _play_toggled(points: Sequence[Checkpoint | None]) -> None:

@@ -118,3 +118,22 @@ def test_a_run_trained_on_the_train_page_has_its_timeline_on_evaluate(app) -> No
     X = bars_dataset().x_test.reshape(-1, 784).astype(np.float32) / 255
     wrong = int((start.predict(X) != bars_dataset().y_test).sum())
     assert tiles(at)["Mistakes"] == f"{wrong:,}"
+
+
+def test_a_stale_slider_value_arriving_with_a_fragments_timer_run_does_not_pin_a_live_page(monkeypatch) -> None:
+    """Seen in chromium: 20 s into a run, Evaluate's slider left "newest" for an old epoch by itself (the note's
+    2 s timer sent the browser's value from before the last redraw), and "Show the newest weights" kept it there."""
+    from types import SimpleNamespace
+
+    import dashboard.timeline as tl
+
+    points = [object()] * 6 + [None]
+    state = {tl.POSITION: None, tl.SLIDER: 4}  # the browser's echo: the slider's far right two redraws ago
+    monkeypatch.setattr(tl, "st", SimpleNamespace(session_state=state))
+    monkeypatch.setattr(tl, "_in_fragment_rerun", lambda: True)
+    tl._picked(points)
+    assert state[tl.POSITION] is None  # still following the newest weights
+    monkeypatch.setattr(tl, "_in_fragment_rerun", lambda: False)  # a full rerun: the learner moved it
+    points[4] = SimpleNamespace(position=2.0)
+    tl._picked(points)
+    assert state[tl.POSITION] == 2.0
