@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from figures.palette import RUN_COLORS
-from figures.style import layout
+from figures.style import layout, log_axis
 from lab.curves import smooth
 from lab.runs import RunRecord
 
@@ -86,12 +86,13 @@ def overlay_figure(records: Sequence[RunRecord], metric: str, x_axis: str = "epo
                                   group=group, legend=False, hover="val " + ("acc %" if metric == "accuracy"
                                                                              else "loss")))
     y_titles = {"loss": "cross-entropy loss (log scale)", "accuracy": "accuracy %", "lr": "learning rate"}
-    yaxis: dict = {"type": "log"} if metric == "loss" else {}
+    plotted = np.concatenate([np.asarray(t["y"], np.float64) for t in data] or [np.zeros(0)])
+    yaxis: dict = log_axis(plotted) if metric == "loss" else {}  # ticks written out, not plotly's "5, 2, 0.1"
     if metric == "lr":
-        lrs = np.concatenate([np.asarray(r.batch_lrs, np.float64) for r in records] or [np.zeros(0)])
-        lrs = lrs[np.isfinite(lrs) & (lrs > 0)]
+        lrs = plotted[np.isfinite(plotted) & (plotted > 0)]
         if lrs.size and lrs.max() / lrs.min() > 20:
-            yaxis = {"type": "log"}
+            yaxis = log_axis(lrs)
+            y_titles["lr"] = "learning rate (log scale)"
     titles = {"loss": "Training loss (smoothed, solid) and validation loss (dotted)",
               "accuracy": "Training (solid) and validation (dotted) accuracy after each epoch",
               "lr": "Learning rate at each step"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pandas as pd
@@ -133,5 +134,8 @@ def test_overlaid_curves_per_epoch_and_per_image_seen() -> None:
     val = [t for t in accuracy.data if t.line.dash == "dot"]
     np.testing.assert_allclose(val[1].y, 100 * records[1].history["val_acc"].to_numpy(), rtol=1e-6)
     assert overlay_figure(records, "lr").layout.title.text == "Learning rate at each step"
+    # Log axes with every tick written out (plotly's own read "5, 2, 0.1, 5, 2")
+    assert loss.layout.yaxis.type == "log" and loss.layout.yaxis.ticktext
+    assert all(re.fullmatch(r"[\d,.]+|\d(\.\d+)?e-?\d+", t) for t in loss.layout.yaxis.ticktext)
     with pytest.raises(ValueError):
         overlay_figure(records, "banana")
