@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from figures.palette import DIGIT_COLORS, DIVERGING_SCALE, LINE_COLORS, diverging_range, pixel_kwargs
-from figures.style import clear_of_toolbar, inner_ticks, layout, log_axis, spaced_ticktext, tick_text
+from figures.style import clear_of_toolbar, inner_ticks, layout, log_axis, spaced_ticktext
 from figures.tiles import click_targets, image_axes, tile_images
 from lab.format import fmt_pct
 from lab.histograms import histogram

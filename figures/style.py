@@ -8,6 +8,7 @@ already gives every figure the app's look.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -128,7 +129,7 @@ def spaced_ticktext(ticks: list[float], low: float, high: float, room_chars: flo
         return (b[0] - a[0]) / span * room_chars >= (len(a[1]) + len(b[1])) / 2 + 1
 
     pairs = list(zip(ticks, texts))
-    if span > 0 and not all(apart(a, b) for a, b in zip(pairs, pairs[1:])):
+    if span > 0 and not all(apart(a, b) for a, b in pairwise(pairs)):
         return [text if i % 2 == 0 else "" for i, text in enumerate(texts)]
     return texts
 
