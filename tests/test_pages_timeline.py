@@ -160,3 +160,5 @@ def test_the_slider_is_a_new_widget_whenever_the_timeline_grows(app, run) -> Non
     assert not at.exception, at.exception
     assert timeline_slider(at).key.endswith(":8") and timeline_slider(at).value == 7  # still the newest
     assert at.session_state["timeline_position"] is None
+    at.run()
+    assert "timeline_slider:7" not in at.session_state  # the gone widget's value does not pile up
