@@ -20,7 +20,7 @@ from lab.timeline import describe, label, model_at, nearest, parse_position, tim
 from nn.trainer.telemetry import INNER_FRACTIONS, Checkpoint
 
 POSITION = "timeline_position"  # durable: a position in epochs, or None for the newest weights
-SLIDER = "timeline_slider"
+SLIDER = "timeline_slider"  # the widget's key, with the number of points after it (see rewind)
 PLAY = "timeline_play"
 RUN = "_timeline_run"  # the run the position belongs to: a new run starts at its newest weights
 URL_SEEN = "_timeline_url"  # the URL value this page wrote last; any other came from the user
@@ -86,8 +86,17 @@ def _set_index(points: Sequence[Checkpoint | None], index: int) -> None:
     st.session_state[POSITION] = None if index == len(points) - 1 or point is None else point.position
 
 
-def _picked(points: Sequence[Checkpoint | None]) -> None:
-    _set_index(points, int(st.session_state[SLIDER]))
+def _picked(points: Sequence[Checkpoint | None], key: str) -> None:
+    if _in_fragment_rerun():
+        # The slider is in no fragment: a change that arrives with a timer's fragment run is the browser
+        # echoing its value from before the last redraw (seen in chromium: it pinned a live page to an old epoch).
+        return
+    _set_index(points, int(st.session_state[key]))
+
+
+def follow_newest() -> None:
+    """Back to the newest weights (the slider's far right), as a live run's pages start."""
+    st.session_state[POSITION] = None
 
 
 def _play_toggled(points: Sequence[Checkpoint | None]) -> None:
@@ -160,10 +169,13 @@ def rewind(view: ModelView) -> ModelView:
     index = _index(points)
     live = view.source == "training"
     labels = [label(p) if p is not None else NOW for p in points]
-    st.session_state[SLIDER] = index
+    # One key per number of points: a value the browser sends from before the timeline grew (a click or a
+    # page switch racing a redraw) belongs to the old key and moves nothing (it pinned a live page to an old epoch).
+    key = f"{SLIDER}:{len(points)}"
+    st.session_state[key] = index
     left, right = st.columns([6, 1], vertical_alignment="bottom")
-    left.select_slider("Epoch shown", options=list(range(len(points))), format_func=labels.__getitem__, key=SLIDER,
-                       on_change=_picked, args=(points,),
+    left.select_slider("Epoch shown", options=list(range(len(points))), format_func=labels.__getitem__, key=key,
+                       on_change=_picked, args=(points, key),
                        help="Rewind every panel of Evaluate, Inspect and Draw to the network as it was at this "
                             "point of its training (the slider's far right follows the newest weights).")
     right.toggle("Play", key=PLAY, on_change=_play_toggled, args=(points,),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.session import ModelView, get_session
+from dashboard.timeline import follow_newest
 
 TICK_S = 2.0  # how often the note looks for a newer copy of the weights
 
@@ -33,4 +34,5 @@ def _note(shown_version: str) -> None:
     row.caption(f":material/update: Newer weights are ready: {weights_at}.")
     if row.button("Show the newest weights", key="refresh_weights", icon=":material/refresh:",
                   help="Recompute this page for the run's latest copy of the weights."):
+        follow_newest()  # also when the epoch slider had been moved back
         st.rerun(scope="app")

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from figures.palette import LINE_COLORS
-from figures.style import layout
+from figures.style import layout, log_axis
 from lab.format import fmt_pct
 from lab.labels import noun
 from nn.explain.calibration import Reliability
@@ -55,7 +55,7 @@ def reliability_figure(r: Reliability, title: str, *, height: int = 460) -> go.F
                "tickformat": ".0%", "anchor": "y2"},
         yaxis={"title": {"text": "accuracy in the bin"}, "range": [0, 1.02], "tickformat": ".0%",
                "domain": [0.38, 1.0]},
-        yaxis2={"title": {"text": f"{noun(plural=True)} (log)"}, "type": "log", "domain": [0.0, 0.26]})
+        yaxis2={"title": {"text": f"{noun(plural=True)} (log)"}, **log_axis(r.counts, max_ticks=4), "domain": [0.0, 0.26]})
     # Under the chart: above it, a legend would run into the title on a half-width column.
     spec["legend"] = {"orientation": "h", "x": 0.0, "xanchor": "left", "y": -0.2, "yanchor": "top"}
     return go.Figure(data=traces, layout=spec)

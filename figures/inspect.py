@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from figures.palette import DIGIT_COLORS, DIVERGING_SCALE, LINE_COLORS, diverging_range, pixel_kwargs
-from figures.style import clear_of_toolbar, inner_ticks, layout, log_axis, tick_text
+from figures.style import clear_of_toolbar, inner_ticks, layout, log_axis, spaced_ticktext
 from figures.tiles import click_targets, image_axes, tile_images
 from lab.format import fmt_pct
 from lab.histograms import histogram
@@ -217,6 +217,10 @@ def _with_alpha(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+HALF_COLUMN_PLOT_PX = 380  # the plot area of a chart in half of Inspect's width at 1280-1440 px
+TICK_CHAR_PX = 7.0  # a tick label's character at the layout's 13 px font
+
+
 def histograms_figure(arrays: Sequence[np.ndarray], names: Sequence[str], *, title: str, x_title: str
                       ) -> go.Figure:
     """One small histogram per layer side by side, each on its own x range (layers differ in scale)."""
@@ -234,9 +238,12 @@ def histograms_figure(arrays: Sequence[np.ndarray], names: Sequence[str], *, tit
                                                      "line": {"width": 0}},
                        "hovertemplate": "%{x:.3g}: density %{y:.3g}<extra></extra>"})
         left = j * (width + gap)
-        ticks = inner_ticks(float(centres.min()), float(centres.max())) if centres.size else []
+        low, high = (float(centres.min()), float(centres.max())) if centres.size else (0.0, 0.0)
+        ticks = inner_ticks(low, high) if centres.size else []
+        room = HALF_COLUMN_PLOT_PX * width / TICK_CHAR_PX  # the panel's width in characters of its tick labels
         axes[f"xaxis{sx}"] = {"domain": [left, left + width], "anchor": f"y{sx}", "tickvals": ticks,
-                              "ticktext": [tick_text(t) for t in ticks], "tickangle": 0, "title": {"text": x_title}}
+                              "ticktext": spaced_ticktext(ticks, low, high, room), "tickangle": 0,
+                              "title": {"text": x_title}}
         axes[f"yaxis{sx}"] = {"anchor": f"x{sx}", **({"title": {"text": "density"}} if j == 0 else {})}
         notes.append({"text": names[j], "x": left + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
                       "xanchor": "center", "yanchor": "bottom", "showarrow": False})

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from figures.palette import LINE_COLORS
-from figures.style import layout
+from figures.style import layout, log_axis
 from nn.lr_range import RangeTest
 
 
@@ -33,5 +33,5 @@ def range_test_figure(result: RangeTest) -> go.Figure:
              for i, (lr, text, color) in enumerate(marks)]
     return go.Figure(data=data, layout=layout(
         "Learning-rate range test: loss against learning rate", "learning rate (log scale)", "training loss",
-        height=330, xaxis={"type": "log", "exponentformat": "power"}, yaxis={"range": [bottom, top]},
+        height=330, xaxis=log_axis(x), yaxis={"range": [bottom, top]},
         shapes=shapes, annotations=notes))

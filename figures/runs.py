@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from figures.palette import RUN_COLORS
-from figures.style import layout
+from figures.style import layout, log_axis
 from lab.curves import smooth
 from lab.runs import RunRecord
 
@@ -56,7 +56,7 @@ def overlay_figure(records: Sequence[RunRecord], metric: str, x_axis: str = "epo
 
     Loss: the smoothed loss of every batch (solid) and the validation loss after each epoch (dotted).
     Accuracy: training (solid) and validation (dotted) accuracy after each epoch, in percent.
-    Learning rate: the rate of every step (log scale when it spans more than a factor 20).
+    Learning rate: the rate of every step (log scale only when the runs' peak rates differ by over 20 times).
     """
     if metric not in METRICS or x_axis not in X_AXES:
         raise ValueError(f"metric must be one of {list(METRICS)} and x_axis one of {list(X_AXES)}")
@@ -73,25 +73,33 @@ def overlay_figure(records: Sequence[RunRecord], metric: str, x_axis: str = "epo
             steps = np.arange(1, values.size + 1)[keep]
             data.append(_line(name, _x(record, steps, x_axis), values[keep], color, group=group, legend=True,
                               hover="loss" if metric == "loss" else "lr"))
+            own_line = values.size > 0  # an uploaded model has no batches: its validation line names it
         if metric in ("loss", "accuracy"):
             column = "val_loss" if metric == "loss" else "val_acc"
             if metric == "accuracy":
                 steps, train = _epoch_column(record, "train_acc")
+                own_line = train.size > 0
                 data.append(_line(name, _x(record, steps, x_axis), 100 * train, color, markers=True, group=group,
                                   legend=True, hover="train acc %"))
             steps, val = _epoch_column(record, column)
             if val.size and np.isfinite(val).any():
                 data.append(_line(f"{name}, validation", _x(record, steps, x_axis),
                                   100 * val if metric == "accuracy" else val, color, dotted=True, markers=True,
-                                  group=group, legend=False, hover="val " + ("acc %" if metric == "accuracy"
-                                                                             else "loss")))
+                                  group=group, legend=not own_line,
+                                  hover="val " + ("acc %" if metric == "accuracy" else "loss")))
     y_titles = {"loss": "cross-entropy loss (log scale)", "accuracy": "accuracy %", "lr": "learning rate"}
-    yaxis: dict = {"type": "log"} if metric == "loss" else {}
+    plotted = np.concatenate([np.asarray(t["y"], np.float64) for t in data] or [np.zeros(0)])
+    yaxis: dict = log_axis(plotted) if metric == "loss" else {}  # ticks written out, not plotly's "5, 2, 0.1"
     if metric == "lr":
-        lrs = np.concatenate([np.asarray(r.batch_lrs, np.float64) for r in records] or [np.zeros(0)])
-        lrs = lrs[np.isfinite(lrs) & (lrs > 0)]
-        if lrs.size and lrs.max() / lrs.min() > 20:
-            yaxis = {"type": "log"}
+        # A schedule is a shape in time (a cosine on a log axis is a flat line with a cliff): linear, unless
+        # the runs' own rates differ so much that one would be a flat line at zero beside the other.
+        peaks = [float(np.nanmax(t["y"])) for t in data if len(t["y"]) and np.isfinite(t["y"]).any()]
+        peaks = [p for p in peaks if p > 0]
+        if peaks and max(peaks) / min(peaks) > 20:
+            yaxis = log_axis(plotted)
+            y_titles["lr"] = "learning rate (log scale)"
+        else:
+            yaxis = {"rangemode": "tozero"}
     titles = {"loss": "Training loss (smoothed, solid) and validation loss (dotted)",
               "accuracy": "Training (solid) and validation (dotted) accuracy after each epoch",
               "lr": "Learning rate at each step"}

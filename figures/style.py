@@ -8,6 +8,7 @@ already gives every figure the app's look.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -115,6 +116,22 @@ def inner_ticks(low: float, high: float, *, most: int = 3, margin: float = 0.18)
             if 2 <= len(ticks) <= most:
                 return ticks
     return [float(f"{(low + high) / 2:.2g}")]
+
+
+def spaced_ticktext(ticks: list[float], low: float, high: float, room_chars: float) -> list[str]:
+    """The labels of ``ticks`` on an axis from ``low`` to ``high`` that is ``room_chars`` characters long,
+    every other one left blank when neighbours would run into each other ("-0.0020 0.002" in a narrow panel).
+    """
+    texts = [tick_text(t) for t in ticks]
+    span = high - low
+
+    def apart(a: tuple[float, str], b: tuple[float, str]) -> bool:  # a space's width between the two labels
+        return (b[0] - a[0]) / span * room_chars >= (len(a[1]) + len(b[1])) / 2 + 1
+
+    pairs = list(zip(ticks, texts))
+    if span > 0 and not all(apart(a, b) for a, b in pairwise(pairs)):
+        return [text if i % 2 == 0 else "" for i, text in enumerate(texts)]
+    return texts
 
 
 def clear_of_toolbar(spec: dict[str, Any], top: int = 80) -> dict[str, Any]:

@@ -130,9 +130,11 @@ def epoch_metrics_figure(history: pd.DataFrame, epochs_planned: int | None = Non
     notes, shapes = [], []
     if n and np.isfinite(history["val_acc"].to_numpy(dtype=np.float64)).any():
         best = history.loc[history["val_acc"].idxmax()]
+        # Text centred on an early epoch runs over the axis's labels: it grows away from the nearer edge.
+        early = float(best["epoch"]) - 0.5 <= last / 2
         notes.append({"x": float(best["epoch"]), "y": 100 * float(best["val_acc"]), "xref": "x2", "yref": "y2",
                       "text": f"best validation {fmt_pct(best['val_acc'], 2)}", "showarrow": True, "arrowhead": 2,
-                      "ax": 0, "ay": 30})
+                      "ax": 0, "ay": 30, "xanchor": "left" if early else "right"})
     if diverged is not None:
         dx = step_x(diverged.step, batches_per_epoch)
         xaxis["range"] = [min(0.5, dx - 0.3), last + 0.5]

@@ -72,11 +72,16 @@ class RunSnapshot:
         return self.epochs[-1].val_acc if self.epochs else float("nan")
 
 
+# How a run ended, over its bar: "done" under a diverged run's status read as if it had completed.
+_ENDED = {RunState.FINISHED.value: "done", RunState.STOPPED.value: "stopped", RunState.DIVERGED.value: "diverged",
+          RunState.EARLY_STOPPED.value: "stopped early", FAILED: "failed"}
+
+
 def progress_line(snap: RunSnapshot) -> str:
     """The line over a run's progress bar: "epoch 3 of 6, batch 100 of 313 · about 0:42 left"."""
     where = f"epoch {snap.epoch or 0} of {snap.epochs_planned}, batch {snap.batch} of {snap.batches_per_epoch or '?'}"
     if snap.phase in TERMINAL_PHASES:
-        return f"{where} · done"
+        return f"{where} · {_ENDED.get(snap.phase, 'done')}"
     if snap.phase == RunState.PAUSED.value:
         return f"{where} · paused"
     if math.isfinite(snap.eta_seconds):

@@ -9,7 +9,7 @@ import numpy as np
 
 from figures import inspect as fi
 from figures import output_layer as fo
-from figures.style import inner_ticks
+from figures.style import inner_ticks, spaced_ticktext, tick_text
 
 
 def test_the_output_tab_speaks_of_digits_not_units() -> None:
@@ -63,9 +63,23 @@ def test_histogram_panels_keep_their_tick_labels_away_from_their_neighbours() ->
         assert 1 <= len(axis.tickvals) <= 3
         for v in axis.tickvals:  # every tick well inside its own panel, none at an edge
             assert low + 0.15 * (high - low) <= v <= high - 0.15 * (high - low)
-        assert list(axis.ticktext) == [fi.tick_text(v) for v in axis.tickvals]
+        assert all(t in (tick_text(v), "") for v, t in zip(axis.tickvals, axis.ticktext)) and axis.ticktext[0]
     domains = [fig.layout[f"xaxis{'' if j == 0 else j + 1}"].domain for j in range(4)]
     assert all(b[0] - a[1] >= 0.07 for a, b in pairwise(domains))  # a gap between panels
+
+
+def test_long_tick_labels_in_a_narrow_panel_leave_every_other_one_blank() -> None:
+    """Seen in chromium: Inspect's gradient panels read "-0.0020 0.002" (labels -0.002, 0 and 0.002 touching)."""
+    rng = np.random.default_rng(0)
+    gradients = [rng.normal(0, s, 5000) for s in (0.0015, 0.0025, 0.008)]
+    fig = fi.histograms_figure(gradients, ["hidden 1", "hidden 2", "output"], title="Gradients", x_title="dL/dW")
+    for j in range(2):
+        axis = fig.layout[f"xaxis{'' if j == 0 else j + 1}"]
+        assert len(axis.tickvals) == 3 and axis.ticktext[1] == "", axis.ticktext
+        assert axis.ticktext[0] == tick_text(axis.tickvals[0]) and axis.ticktext[2] == tick_text(axis.tickvals[2])
+    assert list(fig.layout.xaxis3.ticktext) == ["-0.02", "0"]  # two ticks far enough apart keep both labels
+    assert spaced_ticktext([-0.5, 0.0, 0.5], -1.0, 1.0, room_chars=40) == ["-0.5", "0", "0.5"]  # room enough
+    assert spaced_ticktext([-0.002, 0.0, 0.002], -0.006, 0.006, room_chars=16) == ["-0.002", "", "0.002"]
 
 
 def test_inner_ticks_are_round_and_at_most_three() -> None:

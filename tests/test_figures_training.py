@@ -90,6 +90,14 @@ def test_epoch_figure_shows_loss_left_and_accuracy_in_percent_right() -> None:
     assert fig.layout.yaxis.title.text and fig.layout.yaxis2.title.text
 
 
+@pytest.mark.parametrize("best_epoch, anchor", [(1, "left"), (3, "left"), (4, "right"), (6, "right")])
+def test_the_best_validation_label_grows_away_from_the_nearer_edge(best_epoch: int, anchor: str) -> None:
+    """Centred on epoch 1 of 6, the label ran over the accuracy axis's tick labels and title (seen in chromium)."""
+    history = epochs_frame([_event(e, 0.95 if e == best_epoch else 0.90) for e in range(1, 7)])
+    best = [a for a in epoch_metrics_figure(history, epochs_planned=6).layout.annotations if "best" in a.text]
+    assert len(best) == 1 and best[0].x == best_epoch and best[0].xanchor == anchor
+
+
 def test_epoch_figure_without_validation_shows_only_training() -> None:
     history = epochs_frame([_event(1, float("nan"), float("nan"))])
     fig = epoch_metrics_figure(history)

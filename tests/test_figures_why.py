@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from figures.ablation import confusion_change_figure, flipped_captions, per_class_change_figure
@@ -28,6 +30,10 @@ def test_the_reliability_diagram_shows_each_bins_accuracy_confidence_and_count()
     np.testing.assert_allclose(diamonds.y, [0.575, 0.925])
     assert list(counts.text) == ["0", "0", "2", "2"]
     assert reliability_title(r, 1.5).startswith("After dividing the scores by T = 1.50")
+    many = dataclasses.replace(r, counts=np.array([0, 8, 300, 6384]))
+    counts_axis = reliability_figure(many, "counts").layout.yaxis2
+    assert counts_axis.type == "log" and [t for t, v in zip(counts_axis.ticktext, counts_axis.tickvals)
+                                          if 8 <= v <= 6384] == ["10", "100", "1,000"]  # not "10k, 1000, 100"
 
 
 def test_the_ablation_figures_show_the_changes_they_are_given() -> None:

@@ -51,6 +51,7 @@ def test_sgd_sweeps_higher_and_bad_arguments_are_refused() -> None:
 def test_the_chart_marks_the_suggestion_on_a_log_axis(result) -> None:
     fig = range_test_figure(result)
     assert fig.layout.xaxis.type == "log" and fig.layout.title.text.startswith("Learning-rate range test")
+    assert "0.001" in fig.layout.xaxis.ticktext and "1" in fig.layout.xaxis.ticktext  # not 10^-3 with 2s and 5s
     assert [s.x0 for s in fig.layout.shapes] == [result.best_lr, result.suggested_lr]
     assert nearest_grid_lr(0.0031) == 3e-3 and nearest_grid_lr(7e-4) == 5e-4 and nearest_grid_lr(50.0) == 1.0
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import re
 
 import numpy as np
 import pandas as pd
@@ -133,5 +135,29 @@ def test_overlaid_curves_per_epoch_and_per_image_seen() -> None:
     val = [t for t in accuracy.data if t.line.dash == "dot"]
     np.testing.assert_allclose(val[1].y, 100 * records[1].history["val_acc"].to_numpy(), rtol=1e-6)
     assert overlay_figure(records, "lr").layout.title.text == "Learning rate at each step"
+    # Log axes with every tick written out (plotly's own read "5, 2, 0.1, 5, 2")
+    assert loss.layout.yaxis.type == "log" and loss.layout.yaxis.ticktext
+    assert all(re.fullmatch(r"[\d,.]+|\d(\.\d+)?e-?\d+", t) for t in loss.layout.yaxis.ticktext)
     with pytest.raises(ValueError):
         overlay_figure(records, "banana")
+
+
+def test_learning_rates_are_linear_unless_the_runs_peaks_differ_and_an_upload_is_named_by_its_validation_line() -> None:
+    """Seen in chromium: a cosine schedule on the Runs page's log axis was a flat line with a cliff, and an
+    uploaded model's dotted validation line had no legend entry (it has no batches of its own)."""
+    book = RunBook()
+    for config in (BASE.replace(schedule="cosine"), BASE.replace(schedule="cosine", lr=6e-3),
+                   BASE.replace(lr=3e-1)):
+        book.add_run(finished(config))
+    book.refresh()
+    cosine, twice, far = book.records()
+    near = overlay_figure([cosine, twice], "lr")
+    assert near.layout.yaxis.type != "log" and near.layout.yaxis.rangemode == "tozero"
+    assert min(cosine.batch_lrs) < 3e-3 / 100  # the cosine decays far: its own span did not make the axis log
+    spread = overlay_figure([cosine, far], "lr")
+    assert spread.layout.yaxis.type == "log" and "log scale" in spread.layout.yaxis.title.text
+    upload = dataclasses.replace(cosine, name="model.npz", source="uploaded",
+                                 batch_losses=np.zeros(0, np.float32), batch_lrs=np.zeros(0, np.float32))
+    loss = overlay_figure([cosine, upload], "loss")
+    named = [t.name for t in loss.data if t.showlegend and len(t.y)]
+    assert named == ["Run 1", "model.npz, validation"]

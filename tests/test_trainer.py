@@ -358,3 +358,13 @@ def test_a_paused_run_takes_a_step_on_a_learners_digits_with_its_own_optimizer()
     trainer.resume()
     thread.join(timeout=30)
     assert trainer.result.state == RunState.FINISHED  # the run carried on from the learner's step
+
+
+def test_the_divergence_reason_gives_the_rate_to_three_digits() -> None:
+    """adam at lr 1 with a cosine schedule explodes at batch 2, where the rate is 0.999999: say 1."""
+    from nn.trainer.guard import DivergenceGuard
+
+    guard = DivergenceGuard(MLP(SMALL.model, np.random.default_rng(0)), "adam")
+    reason = guard.restore("The loss exploded to 7.49e+05", 0.9999990463)
+    assert "(learning rate 1)" in reason and "try 0.001 for Adam" in reason
+    assert "(learning rate 0.00123)" in guard.restore("The loss became NaN", 0.0012345)

@@ -90,5 +90,9 @@ def test_the_note_offers_newer_weights_when_the_run_moved_on() -> None:
         assert not at.exception, at.exception
         assert "Newer weights are ready: weights at the end of epoch 1 of 3 (paused)" in at.caption[0].value
         assert at.button(key="refresh_weights").label == "Show the newest weights"
+        at.session_state["timeline_position"] = 0.5  # the epoch slider had been moved back
+        at.button(key="refresh_weights").click().run()
+        assert not at.exception, at.exception
+        assert at.session_state["timeline_position"] is None  # the button returns to the newest weights
     finally:
         reaper.stop_all()
