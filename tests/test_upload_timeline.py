@@ -15,6 +15,7 @@ from nn.serialize import save_model
 from nn.trainer import Trainer
 from tests import test_app_pages, test_pages_explain
 from tests.test_app_pages import run_until_done, session, start_tiny_run
+from tests.test_pages_timeline import timeline_slider
 
 app = test_app_pages.app  # the synthetic dataset the Train page trains on
 bars_app, dataset = test_pages_explain.app, test_pages_explain.dataset  # a fixed dataset for files made here
@@ -38,7 +39,7 @@ def upload(at: AppTest, name: str, data: bytes) -> None:
 def evaluate_at(at: AppTest, index: int) -> tuple[dict[str, str], list[str]]:
     """Evaluate's tiles and captions with the epoch slider at ``index``."""
     at.switch_page(EVALUATE).run()
-    at.select_slider(key="timeline_slider").set_value(index).run()
+    timeline_slider(at).set_value(index).run()
     assert not at.exception, at.exception
     return tiles(at), [c.value for c in at.caption]
 
@@ -49,7 +50,7 @@ def test_an_uploaded_run_has_the_same_slider_and_the_same_numbers_at_every_point
     run_until_done(at)
     data = model_file(session(at)._view)  # what the Train page's Download button serves
     at.switch_page(EVALUATE).run()
-    live_options = list(at.select_slider(key="timeline_slider").options)
+    live_options = list(timeline_slider(at).options)
     assert live_options[0] == "start" and live_options[-1] == "epoch 3" and len(live_options) >= 6
     live = {i: evaluate_at(at, i)[0] for i in range(len(live_options))}
 
@@ -59,7 +60,7 @@ def test_an_uploaded_run_has_the_same_slider_and_the_same_numbers_at_every_point
     view = session(at).uploaded
     assert view.source == "uploaded" and view.epochs_planned == 3 and "timeline" not in view.meta
     at.switch_page(EVALUATE).run()
-    slider = at.select_slider(key="timeline_slider")
+    slider = timeline_slider(at)
     assert list(slider.options) == live_options and slider.value == len(live_options) - 1
     assert not any("no timeline" in c.value for c in at.caption)
     for i in range(len(live_options)):
@@ -72,7 +73,7 @@ def test_an_uploaded_run_has_the_same_slider_and_the_same_numbers_at_every_point
 
     at.switch_page(INSPECT).run()
     assert not at.exception, at.exception
-    assert at.select_slider(key="timeline_slider").value == epoch_1  # the point chosen on Evaluate
+    assert timeline_slider(at).value == epoch_1  # the point chosen on Evaluate
     notes = " ".join(i.value for i in at.info) + " ".join(c.value for c in at.caption)
     for missing in ("no timeline", "has none", "no training history"):
         assert missing not in notes, notes
