@@ -88,6 +88,15 @@ def _body(session: SessionData) -> None:
         if sample is None and run is not None and run.is_active:
             st.caption(f"The filters and {noun(plural=True)} move with the first batch.")
     cache = session.figures
+    uploaded = session.uploaded if run is None else None
+    if sample is None and uploaded is not None:  # a loaded model holds still: draw it once
+        key = ("upload", uploaded.version)
+        if cache.get("watch", (None,))[0] != key:
+            model = uploaded.model
+            filters = np.asarray(model.weights[0][:, :UNITS], dtype=np.float32)
+            cache["watch"] = (key, *_figures("The uploaded model", filters, model.predict_proba))
+        live_charts(*cache["watch"][1:], key="live_watch")
+        return
     if sample is None:
         if "watch_empty" not in cache:
             cache["watch_empty"] = _placeholders()
@@ -96,14 +105,18 @@ def _body(session: SessionData) -> None:
     where = f"Epoch {sample.epoch}, step {sample.step}" if sample.epoch else "At the start"
     key = (run.run_id, sample.step)
     if cache.get("watch", (None,))[0] != key:
-        data = explain.test_data()
-        idx = strip_indices(data.labels)
-        labels = data.labels[idx]
-        right = int((sample.proba.argmax(axis=1) == labels).sum())
-        figures = [figure_json(live_filters_figure(sample.filters)),
-                   figure_json(digit_strip_figure(data.images[idx], labels, sample.proba))]
-        captions = [FILTERS_CAPTION.format(where=where, scale=filter_scale(sample.filters)),
-                    strip_caption(where, right, len(labels))]
-        cache["watch"] = (key, figures, captions)
-    _, figures, captions = cache["watch"]
-    live_charts(figures, captions, key="live_watch")
+        cache["watch"] = (key, *_figures(where, sample.filters, lambda _: sample.proba))
+    live_charts(*cache["watch"][1:], key="live_watch")
+
+
+def _figures(where: str, filters: np.ndarray, answers: Any) -> tuple[list[str], list[str]]:
+    """The filters and the strip's answers (``answers(X)``: probabilities for the strip's images), with captions."""
+    data = explain.test_data()
+    idx = strip_indices(data.labels)
+    labels = data.labels[idx]
+    proba = answers(data.X[idx])
+    right = int((proba.argmax(axis=1) == labels).sum())
+    figures = [figure_json(live_filters_figure(filters)),
+               figure_json(digit_strip_figure(data.images[idx], labels, proba))]
+    captions = [FILTERS_CAPTION.format(where=where, scale=filter_scale(filters)), strip_caption(where, right, len(labels))]
+    return figures, captions

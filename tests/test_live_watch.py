@@ -165,3 +165,25 @@ def test_the_train_page_shows_them_live_and_sets_slow_motion(app) -> None:  # no
     second = session(at).run
     assert second is not run and second.watch.rate == 2.0 and not second.watch.sampling
     second.stop()
+
+
+def test_an_uploaded_model_shows_its_own_filters_and_answers(app) -> None:  # noqa: F811
+    from dashboard.session import SessionData, uploaded_view
+    from nn.model import MLP
+
+    model = MLP(ModelConfig(hidden=(30,)), np.random.default_rng(3))
+    at = app()
+    at.session_state["_mnist_session"] = SessionData(uploaded=uploaded_view(model, {}, b"a model file"))
+    at.switch_page("app_pages/train.py").run()
+    assert not at.exception, at.exception
+    [watch] = [e for e in at.get("component_instance") if e.key == "live_watch"]
+    args = json.loads(watch.proto.json_args)
+    assert args["captions"][0].startswith("The uploaded model.")
+    filters = json.loads(args["figures"][0])
+    assert filters["layout"]["title"]["text"] == "First-layer filters of units 0-23"
+    from dashboard.explain import test_data
+
+    data = test_data()
+    idx = strip_indices(data.labels)
+    right = int((model.predict(data.X[idx]) == data.labels[idx]).sum())
+    assert f"The uploaded model: {right} of 12 right." in args["captions"][1]
