@@ -48,6 +48,7 @@ def server_steps(trainer) -> list[tuple[str, float, float, float, float]]:
     for page in PAGES:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         at.session_state["_mnist_session"] = SessionData(uploaded=view)
+        at.session_state["draw_source"] = "example"  # Draw reads a real test digit, as in the browser
         at.switch_page(page)
         at.run()  # imports and the shared dataset: once per server process
         passes = []
@@ -70,6 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--browser", action="store_true", help="also time the slider in chromium")
+    parser.add_argument("--rounds", type=int, default=2, help="passes over the timeline per page in chromium")
     args = parser.parse_args()
     start = time.perf_counter()
     trainer = train(args.epochs)
@@ -82,40 +84,98 @@ def main() -> None:
     for page, a, b, c, d in rows:
         print(f"{page:<34}{a:>15.3f}{b:>10.3f}{c:>12.3f}{d:>12.3f}")
     if args.browser:
-        browser_rows(trainer)
+        print_browser_rows(browser_rows(trainer, args.rounds))
 
 
-def browser_rows(trainer) -> None:
-    """The same run uploaded into a real server's session would need the app's upload; instead the browser
-    trains the same preset through the Train page, then steps the Evaluate slider."""
+# Installed in the page after each navigation: timestamps (performance.now) of the last change anywhere in the
+# page's main area and of each change of the script's state, so a step's time is "until the screen stops changing".
+_OBSERVE = """() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const app = document.querySelector('[data-testid="stApp"]');
+  const tl = window.__tl = {last: performance.now(), states: []};
+  new MutationObserver(() => { tl.last = performance.now(); })
+    .observe(main, {subtree: true, childList: true, attributes: true, characterData: true});
+  new MutationObserver(() => { tl.states.push([app.getAttribute('data-test-script-state'), performance.now()]); })
+    .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+QUIET_MS = 600  # the screen has stopped changing once nothing in the main area changed for this long
+
+
+def _browser_step(page, thumb) -> tuple[float, float]:
+    """One press of the right arrow on the slider: (seconds until the script run ended, until the last redraw)."""
+    before = page.evaluate("location.search")
+    thumb.focus()
+    t0 = page.evaluate("() => { window.__tl.states = []; return performance.now(); }")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("(b) => location.search !== b", arg=before, timeout=60_000)
+    while True:
+        page.wait_for_timeout(100)
+        state = page.evaluate("""() => ({now: performance.now(), last: window.__tl.last, states: window.__tl.states,
+            running: document.querySelector('[data-testid="stApp"]').getAttribute('data-test-script-state')})""")
+        if state["running"] == "notRunning" and state["now"] - state["last"] > QUIET_MS:
+            break
+    ended = [t for s, t in state["states"] if s == "notRunning"]
+    script = (ended[-1] - t0) / 1000 if ended else float("nan")
+    return script, (state["last"] - t0) / 1000
+
+
+def _open(page, title: str) -> None:
+    from tests.browser import goto_page, wait_for_app_idle
+
+    goto_page(page, title)
+    page.get_by_text("Epoch shown").first.wait_for(timeout=120_000)
+    wait_for_app_idle(page, 120)
+    page.wait_for_timeout(1000)
+    page.evaluate(_OBSERVE)
+
+
+def browser_rows(trainer, rounds: int = 1) -> list[tuple[str, list[float], list[float]]]:
+    """Train the same preset through the Train page in chromium, then on Evaluate, Inspect and Draw (a test
+    digit picked) step the slider from the start to the end, ``rounds`` times. Per page: (page, script-run
+    ends, redraw ends) in seconds after the key press, one per step."""
     import urllib.parse
 
     from lab.params import config_to_knobs, knobs_to_query
     from tests.browser import browser_page, click_button, streamlit_server, wait_for_app_idle
 
     query = urllib.parse.urlencode(knobs_to_query(config_to_knobs(trainer.config)))
+    rows = []
     with streamlit_server() as url, browser_page() as page:
         page.goto(f"{url}/train?{query}")
         wait_for_app_idle(page, 120)
         click_button(page, "Start")
         page.get_by_text("s per epoch, validation included").first.wait_for(timeout=900_000)
-        page.get_by_role("link", name="Evaluate").first.click()
-        page.wait_for_url("**/evaluate*")
         wait_for_app_idle(page, 120)
-        thumb = page.locator('[data-testid="stSlider"]').filter(has_text="Epoch shown").locator('input[type="range"]').first
-        thumb.focus()
-        page.keyboard.press("Home")
-        wait_for_app_idle(page, 120)
-        times = []
-        for _ in range(len(trainer.timeline) - 1):
-            thumb.focus()
-            start = time.perf_counter()
-            page.keyboard.press("ArrowRight")
-            page.wait_for_timeout(50)
-            wait_for_app_idle(page, 60)
-            times.append(time.perf_counter() - start)
-    print(f"\nEvaluate in chromium, one slider step (new points): median {statistics.median(times):.3f} s, "
-          f"max {max(times):.3f} s over {len(times)} steps")
+        for title in ("Evaluate", "Inspect", "Draw a digit"):
+            _open(page, title)
+            if title == "Draw a digit":  # a real test digit, so the answer, saliency and layer panels are drawn
+                page.locator('[data-testid="stButtonGroup"] button').filter(has_text="MNIST digit").first.click()
+                wait_for_app_idle(page, 60)
+                page.wait_for_timeout(1000)
+            thumb = page.locator('[data-testid="stSlider"]').filter(has_text="Epoch shown").locator(
+                'input[type="range"]').first
+            scripts, draws = [], []
+            for _ in range(rounds):
+                thumb.focus()
+                page.keyboard.press("Home")
+                page.wait_for_function("() => location.search.includes('epoch=0')", timeout=60_000)
+                wait_for_app_idle(page, 120)
+                page.wait_for_timeout(1500)
+                for _ in range(len(trainer.timeline) - 1):
+                    script, drawn = _browser_step(page, thumb)
+                    scripts.append(script)
+                    draws.append(drawn)
+            rows.append((title, scripts, draws))
+    return rows
+
+
+def print_browser_rows(rows) -> None:
+    print(f"\n{'page (chromium, one slider step)':<34}{'script med':>12}{'script max':>12}{'drawn med':>11}"
+          f"{'drawn max':>11}{'steps':>7}")
+    for title, scripts, draws in rows:
+        print(f"{title:<34}{statistics.median(scripts):>12.3f}{max(scripts):>12.3f}{statistics.median(draws):>11.3f}"
+              f"{max(draws):>11.3f}{len(draws):>7}")
+    print("script: from the key press until the script run ended; drawn: until the last change on the screen")
 
 
 if __name__ == "__main__":
