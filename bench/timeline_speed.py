@@ -1,18 +1,20 @@
 """How long one step of the epoch slider takes on Evaluate, Inspect and Draw for the default network (target < 0.5 s).
 
-    python bench/timeline_speed.py [--epochs 8] [--browser]
+    python bench/timeline_speed.py [--epochs 8] [--browser [--rounds 2] [--no-server]]
 
 Trains the ``default`` preset on the real MNIST (its timeline: the start, 4 points inside epoch 1, every
 epoch's end), puts the run into an AppTest session and moves the slider one point at a time from the start
 to the end on each page, timing each script run: the first pass meets every point for the first time
 (the test-set evaluation, layer sample and PCA of that point are computed), the second pass finds them
-cached. With ``--browser``, also the time a user waits in chromium: from pressing the right arrow on the
-focused slider until the script run has finished and every chart is drawn. Prints a table; asserts nothing.
+cached. With ``--browser``, also the time a user waits in chromium, per step of a first and a second pass over
+the timeline: from pressing the right arrow on the focused slider until the script run has ended, until the
+window (the top of the page) and until the whole page stopped changing. Prints tables; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -72,40 +74,76 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--browser", action="store_true", help="also time the slider in chromium")
     parser.add_argument("--rounds", type=int, default=2, help="passes over the timeline per page in chromium")
+    parser.add_argument("--no-server", action="store_true", help="skip the AppTest timings")
     args = parser.parse_args()
     start = time.perf_counter()
     trainer = train(args.epochs)
     print(f"trained the default preset {trainer.config.model.layer_sizes} for {args.epochs} epochs in "
           f"{time.perf_counter() - start:.1f} s; timeline: {len(trainer.timeline)} points, "
           f"{sum(c.nbytes for c in trainer.timeline) / 2**20:.1f} MB")
-    rows = server_steps(trainer)
-    print(f"\n{'page (server, one slider step)':<34}{'new point med':>15}{'new max':>10}{'cached med':>12}"
-          f"{'cached max':>12}")
-    for page, a, b, c, d in rows:
-        print(f"{page:<34}{a:>15.3f}{b:>10.3f}{c:>12.3f}{d:>12.3f}")
+    if not args.no_server:
+        rows = server_steps(trainer)
+        print(f"\n{'page (server, one slider step)':<34}{'new point med':>15}{'new max':>10}{'cached med':>12}"
+              f"{'cached max':>12}")
+        for page, a, b, c, d in rows:
+            print(f"{page:<34}{a:>15.3f}{b:>10.3f}{c:>12.3f}{d:>12.3f}")
     if args.browser:
         print_browser_rows(browser_rows(trainer, args.rounds))
 
 
-# Installed in the page after each navigation: timestamps (performance.now) of the last change anywhere in the
-# page's main area and of each change of the script's state, so a step's time is "until the screen stops changing".
+# Installed in the page after each navigation: timestamps (performance.now) of every change in the page's main
+# area (with the node changed) and of each change of the script's state, so a step's time is "until the screen
+# stops changing": everywhere on the page, and in the window the user looks at (the top of the page, where the
+# slider is).
 _OBSERVE = """() => {
   const main = document.querySelector('[data-testid="stMain"]');
   const app = document.querySelector('[data-testid="stApp"]');
-  const tl = window.__tl = {last: performance.now(), states: []};
-  new MutationObserver(() => { tl.last = performance.now(); })
-    .observe(main, {subtree: true, childList: true, attributes: true, characterData: true});
+  const tl = window.__tl = {last: performance.now(), states: [], log: []};
+  new MutationObserver((records) => {
+    const t = performance.now();
+    tl.last = t;
+    // A node added is where the change shows (its parent, e.g. the page's main block, spans the window even
+    // when the node lands far below it); a node removed is gone and is not counted.
+    for (const r of records) {
+      if (r.type !== 'childList') tl.log.push([t, r.target]);
+      else for (const n of r.addedNodes) tl.log.push([t, n]);
+    }
+  }).observe(main, {subtree: true, childList: true, attributes: true, characterData: true});
   new MutationObserver(() => { tl.states.push([app.getAttribute('data-test-script-state'), performance.now()]); })
     .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
 }"""
 QUIET_MS = 600  # the screen has stopped changing once nothing in the main area changed for this long
+# The last change to a node that is now inside the browser's window (scanned from the newest, after the page settled).
+_LAST_VISIBLE = """() => {
+  const height = window.innerHeight;
+  const log = window.__tl.log;
+  for (let i = log.length - 1; i >= 0; i--) {
+    const node = log[i][1];
+    const el = node.nodeType === 1 ? node : node.parentElement;
+    if (!el || !el.isConnected) continue;
+    const r = el.getBoundingClientRect();
+    if (r.bottom > 0 && r.top < height && r.width + r.height > 0) return log[i][0];
+  }
+  return null;
+}"""
 
 
-def _browser_step(page, thumb) -> tuple[float, float]:
-    """One press of the right arrow on the slider: (seconds until the script run ended, until the last redraw)."""
+SCRIPT_TIMES = Path("/tmp/timeline_speed_script_times.txt")  # the server appends "start end" per script run
+
+
+def _server_seconds(since: float) -> float:
+    """Seconds the server spent in script runs that started after ``since`` (time.time)."""
+    runs = [tuple(map(float, line.split())) for line in SCRIPT_TIMES.read_text().splitlines() if line.strip()]
+    return sum(end - start for start, end in runs if start >= since)
+
+
+def _browser_step(page, thumb) -> tuple[float, float, float, float]:
+    """One press of the right arrow on the slider: seconds the server's script run took, until the script run
+    ended in the browser, until the last change in the window, until the last change anywhere on the page."""
     before = page.evaluate("location.search")
     thumb.focus()
-    t0 = page.evaluate("() => { window.__tl.states = []; return performance.now(); }")
+    pressed = time.time()
+    t0 = page.evaluate("() => { window.__tl.states = []; window.__tl.log = []; return performance.now(); }")
     page.keyboard.press("ArrowRight")
     page.wait_for_function("(b) => location.search !== b", arg=before, timeout=60_000)
     while True:
@@ -116,7 +154,9 @@ def _browser_step(page, thumb) -> tuple[float, float]:
             break
     ended = [t for s, t in state["states"] if s == "notRunning"]
     script = (ended[-1] - t0) / 1000 if ended else float("nan")
-    return script, (state["last"] - t0) / 1000
+    visible = page.evaluate(_LAST_VISIBLE)
+    return (_server_seconds(pressed), script, ((visible if visible is not None else t0) - t0) / 1000,
+            (state["last"] - t0) / 1000)
 
 
 def _open(page, title: str) -> None:
@@ -129,10 +169,11 @@ def _open(page, title: str) -> None:
     page.evaluate(_OBSERVE)
 
 
-def browser_rows(trainer, rounds: int = 1) -> list[tuple[str, list[float], list[float]]]:
+def browser_rows(trainer, rounds: int = 1) -> list[tuple[str, list[float], list[float], list[float], list[float]]]:
     """Train the same preset through the Train page in chromium, then on Evaluate, Inspect and Draw (a test
-    digit picked) step the slider from the start to the end, ``rounds`` times. Per page: (page, script-run
-    ends, redraw ends) in seconds after the key press, one per step."""
+    digit picked) step the slider from the start to the end, ``rounds`` times (the first meets every point for
+    the first time). Per page and round: (name, the server's script-run times, then the script-run ends, the last
+    changes in the window and the last changes on the page in seconds after the key press), one per step."""
     import urllib.parse
 
     from lab.params import config_to_knobs, knobs_to_query
@@ -140,7 +181,11 @@ def browser_rows(trainer, rounds: int = 1) -> list[tuple[str, list[float], list[
 
     query = urllib.parse.urlencode(knobs_to_query(config_to_knobs(trainer.config)))
     rows = []
-    with streamlit_server() as url, browser_page() as page:
+    SCRIPT_TIMES.write_text("")
+    timer = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "bench" / "script_timer"),
+                                                         os.environ.get("PYTHONPATH")])),
+             "MNIST_SCRIPT_TIMES": str(SCRIPT_TIMES)}
+    with streamlit_server(env=timer) as url, browser_page() as page:
         page.goto(f"{url}/train?{query}")
         wait_for_app_idle(page, 120)
         click_button(page, "Start")
@@ -154,28 +199,33 @@ def browser_rows(trainer, rounds: int = 1) -> list[tuple[str, list[float], list[
                 page.wait_for_timeout(1000)
             thumb = page.locator('[data-testid="stSlider"]').filter(has_text="Epoch shown").locator(
                 'input[type="range"]').first
-            scripts, draws = [], []
-            for _ in range(rounds):
+            for round_ in range(rounds):
+                servers, scripts, visibles, draws = [], [], [], []
                 thumb.focus()
                 page.keyboard.press("Home")
                 page.wait_for_function("() => location.search.includes('epoch=0')", timeout=60_000)
                 wait_for_app_idle(page, 120)
                 page.wait_for_timeout(1500)
                 for _ in range(len(trainer.timeline) - 1):
-                    script, drawn = _browser_step(page, thumb)
+                    server, script, visible, drawn = _browser_step(page, thumb)
+                    servers.append(server)
                     scripts.append(script)
+                    visibles.append(visible)
                     draws.append(drawn)
-            rows.append((title, scripts, draws))
+                when = "new points" if round_ == 0 else "seen before"
+                rows.append((f"{title}, {when}", servers, scripts, visibles, draws))
     return rows
 
 
 def print_browser_rows(rows) -> None:
-    print(f"\n{'page (chromium, one slider step)':<34}{'script med':>12}{'script max':>12}{'drawn med':>11}"
-          f"{'drawn max':>11}{'steps':>7}")
-    for title, scripts, draws in rows:
-        print(f"{title:<34}{statistics.median(scripts):>12.3f}{max(scripts):>12.3f}{statistics.median(draws):>11.3f}"
-              f"{max(draws):>11.3f}{len(draws):>7}")
-    print("script: from the key press until the script run ended; drawn: until the last change on the screen")
+    print(f"\n{'page (chromium, one slider step)':<40}{'server med':>11}{'max':>7}{'script med':>11}{'max':>7}"
+          f"{'window med':>11}{'max':>7}{'page med':>10}{'max':>7}{'steps':>7}")
+    for title, *columns in rows:
+        cells = "".join(f"{statistics.median(c):>{w}.3f}{max(c):>7.3f}" for c, w in zip(columns, (11, 11, 11, 10)))
+        print(f"{title:<40}{cells}{len(columns[0]):>7}")
+    print("server: seconds the server spent running the page's script for the step; then seconds from the key press "
+          "until the browser saw the script run end (script), until the last change in the browser's window "
+          "(window: the top of the page, where the slider is) and anywhere on the page (page)")
 
 
 if __name__ == "__main__":
