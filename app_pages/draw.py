@@ -230,5 +230,5 @@ if reading is not None and reading.hidden_pre is not None:
 
 if reading is not None:
     st.header(f"Why not another {noun()}?")
-    contrast_block(model, prep.x, prep.image, reading.proba, key="draw_why", label=true_label)
+    contrast_block(model, prep.x, prep.image, reading.proba, key="draw_why", label=true_label, version=view.version)
     neighbours_section(view, prep.x, "your digit" if digits else f"test {noun()} #{index}", key="draw_why")

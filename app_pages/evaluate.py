@@ -161,7 +161,7 @@ with right:
                "percent visible.")
 
 # ---------------------------------------------------------------------------------------- why this mistake
-mistake_section(view.model, picks.clicked_digit("ev_mis_gallery"))
+mistake_section(view.model, picks.clicked_digit("ev_mis_gallery"), view.version)
 
 # ---------------------------------------------------------------------------------------- calibration
 calibration_section(view, threshold)

@@ -121,10 +121,10 @@ c1.number_input(f"Test {noun()}", 0, n_test - 1, key="in_digit_box", on_change=p
                 help=f"Position in the 10,000-{noun()} test set.")
 c2.button(f"Random {noun()}", key="in_random", on_click=picks.random_digit, args=(n_test,), icon=":material/casino:",
           width="stretch")
-top_mistakes = ev.mistakes.head(200).set_index("index")
-c3.selectbox("Or a mistake (most confident first)", top_mistakes.index.tolist(), index=None, key="in_mistake",
+mistake_names = fi.mistake_labels(ev.mistakes.head(200).set_index("index"))
+c3.selectbox("Or a mistake (most confident first)", list(mistake_names), index=None, key="in_mistake",
              on_change=picks.pick_digit, args=("in_mistake",), placeholder=f"choose a misclassified {noun()}",
-             format_func=lambda i: fi.mistake_label(top_mistakes, i))
+             format_func=mistake_names.__getitem__)
 trace = explain.trace_digit(view, index)
 true_label = int(data.labels[index])
 predicted = int(trace[-1].post[0].argmax())
@@ -138,49 +138,57 @@ with right:
     st.caption(f"The softmax turns the last layer's scores into probabilities; the model answers {label(predicted)} "
                f"({verdict}). A tall wrong bar is an overconfident mistake: probability is not certainty.")
 if n_layers >= 2:
-    tabs = st.tabs([fi.layer_name(j, n_layers).capitalize() for j in range(n_layers - 1)] + ["Output scores"])
+    # Only the open tab is drawn (on_change="rerun" makes the tabs report which one is open): the others' charts
+    # would be rebuilt and remounted, hidden, at every step of the epoch slider.
+    tabs = st.tabs([fi.layer_name(j, n_layers).capitalize() for j in range(n_layers - 1)] + ["Output scores"],
+                   key="in_layer_tab", on_change="rerun")
     for j, tab in enumerate(tabs[:-1]):
+        if not tab.open:
+            continue
         with tab:
             st.plotly_chart(fi.layer_activity_figure(trace[j].pre[0], trace[j].post[0], fi.layer_name(j, n_layers),
                                                      activations[j]), key=f"in_layer_{j}", width="stretch")
             st.caption("Top: each unit's weighted input z (blue above zero, red below). Bottom: what it passes "
                        f"on, {activations[j]}(z). Units with z ≤ 0 pass nothing on for this {noun()} (ReLU).")
-    with tabs[-1]:
-        st.plotly_chart(fo.output_scores_figure(trace[-1].pre[0], trace[-1].post[0]), key="in_layer_out",
-                        width="stretch")
-        st.caption(f"Top: the ten {noun(plural=True)}' scores (logits). Bottom: the same after softmax, as probabilities.")
+    if tabs[-1].open:
+        with tabs[-1]:
+            st.plotly_chart(fo.output_scores_figure(trace[-1].pre[0], trace[-1].post[0]), key="in_layer_out",
+                            width="stretch")
+            st.caption(f"Top: the ten {noun(plural=True)}' scores (logits). Bottom: the same after softmax, "
+                       "as probabilities.")
 
 # ---------------------------------------------------------------------------------------- training dynamics
 st.header(f"Weights and gradients, layer by layer{at(view)}")
 names = [fi.layer_name(j, n_layers) for j in range(n_layers)]
 hidden_names = names[:-1]
 history = view.history
+run_history = explain.history_key(history)  # the same for every point of the run: its figures are built once
 if history is not None and not history.empty:
     left, right = st.columns(2, gap="large")
-    epochs, norms_w, _ = history_columns(history, "weight_norm")
-    _, norms_g, _ = history_columns(history, "grad_norm")
     with left:
-        st.plotly_chart(fi.per_layer_lines_figure(epochs, norms_w, title="Weight norm per layer", y_title="‖W‖",
-                                                  names=names), key="in_wnorm", width="stretch")
+        st.plotly_chart(explain.once(f"{run_history}:{names}:wnorm", lambda: fi.per_layer_lines_figure(
+            *history_columns(history, "weight_norm")[:2], title="Weight norm per layer", y_title="‖W‖",
+            names=names)), key="in_wnorm", width="stretch")
         st.caption("The size of each weight matrix (Frobenius norm) after every epoch; a steady climb without "
                    "gains in accuracy can mean it needs L2 regularisation.")
     with right:
-        st.plotly_chart(fi.per_layer_lines_figure(epochs, norms_g, title="Gradient norm per layer",
-                                                  y_title="‖dL/dW‖ (log scale)", log_y=True, names=names),
-                        key="in_gnorm", width="stretch")
+        st.plotly_chart(explain.once(f"{run_history}:{names}:gnorm", lambda: fi.per_layer_lines_figure(
+            *history_columns(history, "grad_norm")[:2], title="Gradient norm per layer",
+            y_title="‖dL/dW‖ (log scale)", log_y=True, names=names)), key="in_gnorm", width="stretch")
         st.caption("The size of the last batch's gradient for each layer; gradients shrinking towards the first "
                    "layer is the vanishing-gradient problem.")
-    if layer_quantiles(history, "weight", 0) is not None:
+    if explain.once(f"{run_history}:quantiles", lambda: layer_quantiles(history, "weight", 0) is not None):
         shown = st.selectbox("Layer whose distributions to show", range(n_layers), format_func=lambda j: names[j],
                              key="in_dist_layer", help="Each layer has its own scale; pick one to follow.")
         color = fi.LAYER_COLORS[shown % len(fi.LAYER_COLORS)]
         left, right = st.columns(2, gap="large")
         for column, kind, label, key in ((left, "weight", "weight", "in_wdist"),
                                          (right, "grad", "dL/dW", "in_gdist")):
-            epochs_q, bands = layer_quantiles(history, kind, shown)
-            column.plotly_chart(fi.distribution_bands_figure(
-                epochs_q, bands, title=f"{names[shown].capitalize()}: {label} values per epoch", y_title=label,
-                color=color), key=key, width="stretch")
+            def bands(kind: str = kind, label: str = label):  # built once per run, layer and kind
+                return fi.distribution_bands_figure(*layer_quantiles(history, kind, shown), y_title=label, color=color,
+                                                    title=f"{names[shown].capitalize()}: {label} values per epoch")
+            column.plotly_chart(explain.once(f"{run_history}:{names}:{kind}:{shown}", bands), key=key,
+                                width="stretch")
         st.caption("Bands hold the middle 50 %, 90 % and 98 % of the layer's values after each epoch, the line "
                    "their median. Weights spreading out is learning; gradients collapsing towards zero while "
                    "the loss is still high means the layer has stopped learning.")
@@ -189,13 +197,13 @@ else:
 
 left, right = st.columns(2, gap="large")
 with left:
-    st.plotly_chart(fi.histograms_figure(model.weights, names, title="Weight values now", x_title="weight"),
-                    key="in_whist", width="stretch")
+    st.plotly_chart(explain.once(f"{view.version}:{names}:whist", lambda: fi.histograms_figure(
+        model.weights, names, title="Weight values now", x_title="weight")), key="in_whist", width="stretch")
     st.caption("How the weights of each layer are spread (each panel on its own scale).")
 with right:
-    st.plotly_chart(fi.histograms_figure(explain.gradients(view), names, title="Gradient values now "
-                                         f"(1,000 training {noun(plural=True)})", x_title="dL/dW"), key="in_ghist",
-                    width="stretch")
+    st.plotly_chart(explain.once(f"{view.version}:{names}:ghist", lambda: fi.histograms_figure(
+        explain.gradients(view), names, title=f"Gradient values now (1,000 training {noun(plural=True)})",
+        x_title="dL/dW")), key="in_ghist", width="stretch")
     st.caption("The gradient the current weights would get. In the first layer most values are exactly zero: "
                f"weights from border pixels that are blank in every {noun()} never get a gradient. A whole layer "
                "squeezed to zero has stopped learning.")
@@ -207,11 +215,11 @@ if n_layers >= 2:
         dead = sample.dead[j]
         col.metric(f"{hidden_names[j].capitalize()} ({activations[j]})", f"{fmt_pct(dead)} dead",
                    help=f"Share of the layer's units whose input is ≤ 0 for all 2,000 sampled test {noun(plural=True)}.")
-    _, dead_hist, _ = history_columns(history, "dead_fraction")
-    if has_numbers(dead_hist):
-        st.plotly_chart(fi.per_layer_lines_figure(epochs, dead_hist, title="Dead units per hidden layer",
-                                                  y_title="share of units never active", percent=True,
-                                                  names=hidden_names), key="in_dead", width="stretch")
+    if explain.once(f"{run_history}:dead", lambda: has_numbers(history_columns(history, "dead_fraction")[1])):
+        st.plotly_chart(explain.once(f"{run_history}:{hidden_names}:dead", lambda: fi.per_layer_lines_figure(
+            *history_columns(history, "dead_fraction")[:2], title="Dead units per hidden layer",
+            y_title="share of units never active", percent=True, names=hidden_names)), key="in_dead",
+            width="stretch")
     st.caption(f"A ReLU unit whose input is negative for every {noun()} outputs 0 and gets no gradient, so it can "
                "never recover: it is wasted capacity. A few percent is normal; a large share suggests a lower "
                "learning rate, leaky ReLU or He initialisation. For tanh and sigmoid units 'never above zero' "

@@ -1,18 +1,20 @@
 """How long one step of the epoch slider takes on Evaluate, Inspect and Draw for the default network (target < 0.5 s).
 
-    python bench/timeline_speed.py [--epochs 8] [--browser]
+    python bench/timeline_speed.py [--epochs 8] [--browser [--rounds 2] [--no-server]]
 
 Trains the ``default`` preset on the real MNIST (its timeline: the start, 4 points inside epoch 1, every
 epoch's end), puts the run into an AppTest session and moves the slider one point at a time from the start
 to the end on each page, timing each script run: the first pass meets every point for the first time
 (the test-set evaluation, layer sample and PCA of that point are computed), the second pass finds them
-cached. With ``--browser``, also the time a user waits in chromium: from pressing the right arrow on the
-focused slider until the script run has finished and every chart is drawn. Prints a table; asserts nothing.
+cached. With ``--browser``, also the time a user waits in chromium, per step of a first and a second pass over
+the timeline: from pressing the right arrow on the focused slider until the script run has ended, until the
+window (the top of the page) and until the whole page stopped changing. Prints tables; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -48,6 +50,7 @@ def server_steps(trainer) -> list[tuple[str, float, float, float, float]]:
     for page in PAGES:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         at.session_state["_mnist_session"] = SessionData(uploaded=view)
+        at.session_state["draw_source"] = "example"  # Draw reads a real test digit, as in the browser
         at.switch_page(page)
         at.run()  # imports and the shared dataset: once per server process
         passes = []
@@ -71,52 +74,159 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--browser", action="store_true", help="also time the slider in chromium")
+    parser.add_argument("--rounds", type=int, default=2, help="passes over the timeline per page in chromium")
+    parser.add_argument("--no-server", action="store_true", help="skip the AppTest timings")
     args = parser.parse_args()
     start = time.perf_counter()
     trainer = train(args.epochs)
     print(f"trained the default preset {trainer.config.model.layer_sizes} for {args.epochs} epochs in "
           f"{time.perf_counter() - start:.1f} s; timeline: {len(trainer.timeline)} points, "
           f"{sum(c.nbytes for c in trainer.timeline) / 2**20:.1f} MB")
-    rows = server_steps(trainer)
-    print(f"\n{'page (server, one slider step)':<34}{'new point med':>15}{'new max':>10}{'cached med':>12}"
-          f"{'cached max':>12}")
-    for page, a, b, c, d in rows:
-        print(f"{page:<34}{a:>15.3f}{b:>10.3f}{c:>12.3f}{d:>12.3f}")
+    if not args.no_server:
+        rows = server_steps(trainer)
+        print(f"\n{'page (server, one slider step)':<34}{'new point med':>15}{'new max':>10}{'cached med':>12}"
+              f"{'cached max':>12}")
+        for page, a, b, c, d in rows:
+            print(f"{page:<34}{a:>15.3f}{b:>10.3f}{c:>12.3f}{d:>12.3f}")
     if args.browser:
-        browser_rows(trainer)
+        print_browser_rows(browser_rows(trainer, args.rounds))
 
 
-def browser_rows(trainer) -> None:
-    """The same run uploaded into a real server's session would need the app's upload; instead the browser
-    trains the same preset through the Train page, then steps the Evaluate slider."""
+# Installed in the page after each navigation: timestamps (performance.now) of every change in the page's main
+# area (with the node changed) and of each change of the script's state, so a step's time is "until the screen
+# stops changing": everywhere on the page, and in the window the user looks at (the top of the page, where the
+# slider is).
+_OBSERVE = """() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const app = document.querySelector('[data-testid="stApp"]');
+  const tl = window.__tl = {last: performance.now(), states: [], log: []};
+  new MutationObserver((records) => {
+    const t = performance.now();
+    tl.last = t;
+    // A node added is where the change shows (its parent, e.g. the page's main block, spans the window even
+    // when the node lands far below it); a node removed is gone and is not counted.
+    for (const r of records) {
+      if (r.type !== 'childList') tl.log.push([t, r.target]);
+      else for (const n of r.addedNodes) tl.log.push([t, n]);
+    }
+  }).observe(main, {subtree: true, childList: true, attributes: true, characterData: true});
+  new MutationObserver(() => { tl.states.push([app.getAttribute('data-test-script-state'), performance.now()]); })
+    .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+QUIET_MS = 600  # the screen has stopped changing once nothing in the main area changed for this long
+# The last change to a node that is now inside the browser's window (scanned from the newest, after the page settled).
+_LAST_VISIBLE = """() => {
+  const height = window.innerHeight;
+  const log = window.__tl.log;
+  for (let i = log.length - 1; i >= 0; i--) {
+    const node = log[i][1];
+    const el = node.nodeType === 1 ? node : node.parentElement;
+    if (!el || !el.isConnected) continue;
+    const r = el.getBoundingClientRect();
+    if (r.bottom > 0 && r.top < height && r.width + r.height > 0) return log[i][0];
+  }
+  return null;
+}"""
+
+
+SCRIPT_TIMES = Path("/tmp/timeline_speed_script_times.txt")  # the server appends "start end" per script run
+
+
+def _server_seconds(since: float) -> float:
+    """Seconds the server spent in script runs that started after ``since`` (time.time)."""
+    runs = [tuple(map(float, line.split())) for line in SCRIPT_TIMES.read_text().splitlines() if line.strip()]
+    return sum(end - start for start, end in runs if start >= since)
+
+
+def _browser_step(page, thumb) -> tuple[float, float, float, float]:
+    """One press of the right arrow on the slider: seconds the server's script run took, until the script run
+    ended in the browser, until the last change in the window, until the last change anywhere on the page."""
+    before = page.evaluate("location.search")
+    thumb.focus()
+    pressed = time.time()
+    t0 = page.evaluate("() => { window.__tl.states = []; window.__tl.log = []; return performance.now(); }")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("(b) => location.search !== b", arg=before, timeout=60_000)
+    while True:
+        page.wait_for_timeout(100)
+        state = page.evaluate("""() => ({now: performance.now(), last: window.__tl.last, states: window.__tl.states,
+            running: document.querySelector('[data-testid="stApp"]').getAttribute('data-test-script-state')})""")
+        if state["running"] == "notRunning" and state["now"] - state["last"] > QUIET_MS:
+            break
+    ended = [t for s, t in state["states"] if s == "notRunning"]
+    script = (ended[-1] - t0) / 1000 if ended else float("nan")
+    visible = page.evaluate(_LAST_VISIBLE)
+    return (_server_seconds(pressed), script, ((visible if visible is not None else t0) - t0) / 1000,
+            (state["last"] - t0) / 1000)
+
+
+def _open(page, title: str) -> None:
+    from tests.browser import goto_page, wait_for_app_idle
+
+    goto_page(page, title)
+    page.get_by_text("Epoch shown").first.wait_for(timeout=120_000)
+    wait_for_app_idle(page, 120)
+    page.wait_for_timeout(1000)
+    page.evaluate(_OBSERVE)
+
+
+def browser_rows(trainer, rounds: int = 1) -> list[tuple[str, list[float], list[float], list[float], list[float]]]:
+    """Train the same preset through the Train page in chromium, then on Evaluate, Inspect and Draw (a test
+    digit picked) step the slider from the start to the end, ``rounds`` times (the first meets every point for
+    the first time). Per page and round: (name, the server's script-run times, then the script-run ends, the last
+    changes in the window and the last changes on the page in seconds after the key press), one per step."""
     import urllib.parse
 
     from lab.params import config_to_knobs, knobs_to_query
     from tests.browser import browser_page, click_button, streamlit_server, wait_for_app_idle
 
     query = urllib.parse.urlencode(knobs_to_query(config_to_knobs(trainer.config)))
-    with streamlit_server() as url, browser_page() as page:
+    rows = []
+    SCRIPT_TIMES.write_text("")
+    timer = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "bench" / "script_timer"),
+                                                         os.environ.get("PYTHONPATH")])),
+             "MNIST_SCRIPT_TIMES": str(SCRIPT_TIMES)}
+    with streamlit_server(env=timer) as url, browser_page() as page:
         page.goto(f"{url}/train?{query}")
         wait_for_app_idle(page, 120)
         click_button(page, "Start")
         page.get_by_text("s per epoch, validation included").first.wait_for(timeout=900_000)
-        page.get_by_role("link", name="Evaluate").first.click()
-        page.wait_for_url("**/evaluate*")
         wait_for_app_idle(page, 120)
-        thumb = page.locator('[data-testid="stSlider"]').filter(has_text="Epoch shown").locator('input[type="range"]').first
-        thumb.focus()
-        page.keyboard.press("Home")
-        wait_for_app_idle(page, 120)
-        times = []
-        for _ in range(len(trainer.timeline) - 1):
-            thumb.focus()
-            start = time.perf_counter()
-            page.keyboard.press("ArrowRight")
-            page.wait_for_timeout(50)
-            wait_for_app_idle(page, 60)
-            times.append(time.perf_counter() - start)
-    print(f"\nEvaluate in chromium, one slider step (new points): median {statistics.median(times):.3f} s, "
-          f"max {max(times):.3f} s over {len(times)} steps")
+        for title in ("Evaluate", "Inspect", "Draw a digit"):
+            _open(page, title)
+            if title == "Draw a digit":  # a real test digit, so the answer, saliency and layer panels are drawn
+                page.locator('[data-testid="stButtonGroup"] button').filter(has_text="MNIST digit").first.click()
+                wait_for_app_idle(page, 60)
+                page.wait_for_timeout(1000)
+            thumb = page.locator('[data-testid="stSlider"]').filter(has_text="Epoch shown").locator(
+                'input[type="range"]').first
+            for round_ in range(rounds):
+                servers, scripts, visibles, draws = [], [], [], []
+                thumb.focus()
+                page.keyboard.press("Home")
+                page.wait_for_function("() => location.search.includes('epoch=0')", timeout=60_000)
+                wait_for_app_idle(page, 120)
+                page.wait_for_timeout(1500)
+                for _ in range(len(trainer.timeline) - 1):
+                    server, script, visible, drawn = _browser_step(page, thumb)
+                    servers.append(server)
+                    scripts.append(script)
+                    visibles.append(visible)
+                    draws.append(drawn)
+                when = "new points" if round_ == 0 else "seen before"
+                rows.append((f"{title}, {when}", servers, scripts, visibles, draws))
+    return rows
+
+
+def print_browser_rows(rows) -> None:
+    print(f"\n{'page (chromium, one slider step)':<40}{'server med':>11}{'max':>7}{'script med':>11}{'max':>7}"
+          f"{'window med':>11}{'max':>7}{'page med':>10}{'max':>7}{'steps':>7}")
+    for title, *columns in rows:
+        cells = "".join(f"{statistics.median(c):>{w}.3f}{max(c):>7.3f}" for c, w in zip(columns, (11, 11, 11, 10)))
+        print(f"{title:<40}{cells}{len(columns[0]):>7}")
+    print("server: seconds the server spent running the page's script for the step; then seconds from the key press "
+          "until the browser saw the script run end (script), until the last change in the browser's window "
+          "(window: the top of the page, where the slider is) and anywhere on the page (page)")
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ def ablation_section(view: ModelView, unit_above: int = 0) -> None:
         scale = st.slider("Multiply their output by", 0.0, 2.0, 0.0, 0.1, key="abl_scale",
                           help="0 switches the units off; 0.5 halves what they pass on; 2 doubles it.")
         st.markdown(f"**Off now:** {describe(off)}" if scale == 0 else f"**Scaled by {scale:g}:** {describe(off)}")
-    base = why.ablation(view)
+    base = why.ablation(view) if off else why.intact(view)  # the activations only once something is off
     result = ablate(model, base, off, scale)
     with right:
         c1, c2, c3 = st.columns(3)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from dashboard import why
 from dashboard.explain import test_data
 from figures.contrast import attribution_figure, change_figure, new_image_figure
 from lab.contrast import IG_STEPS, MAX_STEPS, contrast, default_other
@@ -16,8 +17,12 @@ from lab.labels import label as class_label, labels, noun
 
 @st.fragment  # picking another digit reruns this block only
 def contrast_block(model: Any, x: np.ndarray, image: np.ndarray, proba: np.ndarray, *, key: str,
-                   label: int | None = None) -> None:
-    """Pick a digit; see why the network's answer beat it (integrated gradients) and the smallest change to it."""
+                   label: int | None = None, version: str | None = None) -> None:
+    """Pick a digit; see why the network's answer beat it (integrated gradients) and the smallest change to it.
+
+    With the model's ``version``, the result is cached (a step of the epoch slider back to a point seen before
+    does not recompute it).
+    """
     predicted = int(np.argmax(proba))
     names = labels()  # bound now: the format function may be called after this run
     choices = [d for d in range(10) if d != predicted]
@@ -26,7 +31,8 @@ def contrast_block(model: Any, x: np.ndarray, image: np.ndarray, proba: np.ndarr
         key=f"{key}_other_{predicted}", format_func=lambda d: names[d] + (" (its label)" if d == label else ""),
         help=f"The {noun()} to compare the answer with: where the ink argues for the answer over it, and the smallest "
              "change to the picture that makes the network answer it.")
-    c = contrast(model, x, predicted, int(other))
+    c = contrast(model, x, predicted, int(other)) if version is None else \
+        why.contrast_of(version, model, x, predicted, int(other))
     left, right = st.columns([1, 2], gap="large")
     left.plotly_chart(attribution_figure(c, image), key=f"{key}_ig", width="stretch")
     left.caption(
@@ -53,7 +59,7 @@ def contrast_block(model: Any, x: np.ndarray, image: np.ndarray, proba: np.ndarr
                       "picture shown is where the steps stopped.")
 
 
-def mistake_section(model: Any, index: int | None) -> None:
+def mistake_section(model: Any, index: int | None, version: str | None = None) -> None:
     """Evaluate: for the misclassified test digit opened above, why its answer beat its label, and the flip back."""
     st.header("Why this mistake?")
     if index is None:
@@ -65,4 +71,4 @@ def mistake_section(model: Any, index: int | None) -> None:
     proba = model.predict_proba(x[None, :])[0]
     label = int(data.labels[index])
     st.caption(f"Test {noun()} #{index}, labelled {class_label(label)}, answered {class_label(int(np.argmax(proba)))}.")
-    contrast_block(model, x, data.images[index], proba, key=f"ev_why_{index}", label=label)
+    contrast_block(model, x, data.images[index], proba, key=f"ev_why_{index}", label=label, version=version)

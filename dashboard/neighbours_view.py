@@ -10,7 +10,6 @@ from dashboard.data import get_dataset
 from dashboard.session import ModelView
 from figures.neighbours import neighbours_figure
 from lab.labels import noun
-from lab.neighbours import index_cost
 
 
 @st.fragment  # the slider reruns this section only
@@ -22,10 +21,10 @@ def neighbours_section(view: ModelView, x: np.ndarray, what: str, *, key: str) -
                "share strokes; in the last hidden layer they share the network's answer.")
     k = st.columns(4)[0].slider("How many neighbours", 4, 16, 8, key=f"{key}_k",
                                 help=f"Training {noun(plural=True)} shown per space, nearest first.")
-    index = why.neighbour_index_of(view)
+    lookup = why.neighbours(view, x, int(k))
     images = get_dataset().x_train
-    for j, found in enumerate(why.neighbours(view, x, int(k))):
+    for j, found in enumerate(lookup.found):
         st.plotly_chart(neighbours_figure(found, images[found.indices]), key=f"{key}_nn_{j}", width="stretch")
-    st.caption(f"Under each {noun()}: its label and cosine similarity. Every search is exact: all {len(index.labels):,} "
-               f"training {noun(plural=True)} are compared. {index_cost(index)} Pixel space reads the training images every "
+    st.caption(f"Under each {noun()}: its label and cosine similarity. Every search is exact: all {lookup.n_digits:,} "
+               f"training {noun(plural=True)} are compared. {lookup.cost} Pixel space reads the training images every "
                "session already shares.")

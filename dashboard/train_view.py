@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard.live_charts import figure_json, live_charts
 from dashboard.run_buttons import controls_are_stale
-from dashboard.session import SessionData, current_model, set_run, uploaded_view
+from dashboard.session import ModelView, SessionData, current_model, set_run, uploaded_view
 from dashboard.uploads import drop_upload, uploader_key
 from dashboard.widgets import LIVE_INTERVAL_S, in_fragment_rerun, metric_tiles, phase_label
 from figures.training import batch_loss_figure, epoch_metrics_figure, epochs_frame, lr_figure

@@ -7,6 +7,7 @@ and a live run (a new version every epoch) can pin in memory.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,17 +15,18 @@ import streamlit as st
 
 from dashboard.data import get_dataset
 from dashboard.data_stats import data_stats
-from dashboard.explain import test_data
+from dashboard.explain import PER_POINT, test_data
 from dashboard.session import ModelView
 from lab.ablation import AblationBase, ablation_base, most_used_units
 from lab.calibration import CalibrationReport, calibrate, validation_indices
-from lab.neighbours import Found, NeighbourIndex, look_up, neighbour_index, pixel_index
+from lab.contrast import Contrast, contrast
+from lab.neighbours import Found, NeighbourIndex, index_cost, look_up, neighbour_index, pixel_index
 from lab.prototypes import digit_prototypes, unit_prototype
 from nn.explain.neighbours import CosineIndex
 from nn.explain.prototypes import PrototypeParams, Prototypes
 
 
-@st.cache_resource(show_spinner="Fitting a temperature on the validation images…", max_entries=8)
+@st.cache_resource(show_spinner="Fitting a temperature on the validation images…", max_entries=PER_POINT)
 def _calibration(version: str, _model: Any, _val: np.ndarray | None) -> CalibrationReport:
     ds = get_dataset()
     images = None if _val is None else ds.x_train[_val]
@@ -44,8 +46,20 @@ def _ablation_base(version: str, _model: Any) -> AblationBase:
 
 
 def ablation(view: ModelView) -> AblationBase:
-    """The intact network's hidden activations and answers on the test set (once per version)."""
+    """The intact network's hidden activations and answers on the test set (once per version; 15 MB for the
+    default network, so only four are kept)."""
     return _ablation_base(view.version, view.model)
+
+
+@st.cache_resource(show_spinner=False, max_entries=PER_POINT)
+def _intact(version: str, _model: Any) -> AblationBase:
+    return ablation_base(_model, test_data(), activations=False)
+
+
+def intact(view: ModelView) -> AblationBase:
+    """The intact network's answers on the test set without its activations (~100 KB, kept per timeline point):
+    what the ablation section compares with while nothing is switched off."""
+    return _intact(view.version, view.model)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -58,13 +72,29 @@ def most_used(view: ModelView, layer: int, digit: int, k: int) -> np.ndarray:
     return _most_used(view.version, layer, digit, k, view.model)
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _contrast(version: str, digest: str, predicted: int, other: int, _model: Any, _x: np.ndarray) -> Contrast:
+    return contrast(_model, _x, predicted, other)
+
+
+def contrast_of(version: str, model: Any, x: np.ndarray, predicted: int, other: int) -> Contrast:
+    """lab.contrast.contrast, once per model version, digit and pair (rewinding the timeline back to a point
+    shown before reuses it; ~30 KB each)."""
+    x = np.ascontiguousarray(x).reshape(-1)  # as given: the cached result is exactly the uncached one
+    return _contrast(version, f"{x.dtype}:{_digest(x)}", int(predicted), int(other), model, x)
+
+
+def _digest(x: np.ndarray) -> str:
+    return hashlib.sha256(x.tobytes()).hexdigest()[:16]
+
+
 def class_means() -> np.ndarray:
     """(10, 28, 28) the average training digit of each class, 0..255 (the Data page's, once per server)."""
     ds = get_dataset()
     return data_stats(ds, f"{ds.source}:{len(ds.x_train)}").means
 
 
-@st.cache_resource(show_spinner="Drawing the ten perfect pictures (gradient ascent)…", max_entries=8)
+@st.cache_resource(show_spinner="Drawing the ten perfect pictures (gradient ascent)…", max_entries=PER_POINT)
 def _digit_prototypes(version: str, params: PrototypeParams, _model: Any) -> Prototypes:
     return digit_prototypes(_model, class_means(), params)
 
@@ -74,7 +104,7 @@ def prototypes(view: ModelView, params: PrototypeParams) -> Prototypes:
     return _digit_prototypes(view.version, params, view.model)
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=4 * PER_POINT)
 def _unit_prototype(version: str, unit: int, params: PrototypeParams, _model: Any) -> tuple[Prototypes, float]:
     return unit_prototype(_model, class_means(), unit, params)
 
@@ -96,18 +126,26 @@ def _neighbour_index(version: str, _model: Any) -> NeighbourIndex:
     return neighbour_index(_model, ds.x_train, ds.y_train, _pixel_index(f"{ds.source}:{id(ds.x_train)}"))
 
 
-def neighbour_index_of(view: ModelView) -> NeighbourIndex:
-    """The training set's index in pixels and every hidden layer for the current model (per version)."""
-    return _neighbour_index(view.version, view.model)
+@dataclass(frozen=True)
+class Lookup:
+    """A digit's nearest training digits in every space, with what the index behind them costs (for the caption)."""
+
+    found: list[Found]
+    n_digits: int  # training digits compared
+    cost: str  # lab.neighbours.index_cost of the index searched
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _neighbours(version: str, digest: str, k: int, _x: np.ndarray, _model: Any) -> list[Found]:
-    return look_up(_neighbour_index(version, _model), _model, _x, k)
+def _neighbours(version: str, digest: str, k: int, _x: np.ndarray, _model: Any) -> Lookup:
+    index = _neighbour_index(version, _model)
+    return Lookup(found=look_up(index, _model, _x, k), n_digits=len(index.labels), cost=index_cost(index))
 
 
-def neighbours(view: ModelView, x: np.ndarray, k: int) -> list[Found]:
-    """The ``k`` nearest training digits of ``x`` (784,) in every space; reruns with the same digit reuse them."""
+def neighbours(view: ModelView, x: np.ndarray, k: int) -> Lookup:
+    """The ``k`` nearest training digits of ``x`` (784,) in every space; reruns with the same digit reuse them.
+
+    Only a new lookup needs the index: rewinding to a point already seen with this digit does not rebuild
+    the index (~90 MB and half a second for the default network), which a cache of two versions has dropped.
+    """
     x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
-    digest = hashlib.sha256(x.tobytes()).hexdigest()[:16]
-    return _neighbours(view.version, digest, int(k), x, view.model)
+    return _neighbours(view.version, _digest(x), int(k), x, view.model)

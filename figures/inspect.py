@@ -84,10 +84,11 @@ def filter_hover(W1: np.ndarray, active: np.ndarray, units: Sequence[int]) -> li
     return [f"unit {u}: ‖w‖ = {norms[u]:.2f}, active on {fmt_pct(active[u])} of {noun(plural=True)} — click to open" for u in units]
 
 
-def mistake_label(mistakes: pd.DataFrame, index: int) -> str:
-    """A mistake as the Inspect selectbox names it: "#12: true 4 → 9 (97% sure)"; ``mistakes`` indexed by test index."""
-    row = mistakes.loc[index]
-    return f"#{index}: true {label(row['true'])} → {label(row['predicted'])} ({fmt_pct(row['confidence'])} sure)"
+def mistake_labels(mistakes: pd.DataFrame) -> dict[int, str]:
+    """Mistakes as the Inspect selectbox names them, by test index: {12: "#12: true 4 → 9 (97% sure)"};
+    ``mistakes`` indexed by test index (one pass over the rows, not one lookup per option)."""
+    return {int(i): f"#{i}: true {label(t)} → {label(p)} ({fmt_pct(c)} sure)"
+            for i, t, p, c in zip(mistakes.index, mistakes["true"], mistakes["predicted"], mistakes["confidence"])}
 
 
 def filter_figure(w: np.ndarray, unit: int, *, zrange: tuple[float, float] | None = None) -> go.Figure:

@@ -33,9 +33,13 @@ class AblationBase:
     per_class: np.ndarray  # (10,) accuracy on each true digit (recall)
 
 
-def ablation_base(model: Any, test: TestData) -> AblationBase:
-    """What every ablation is compared with and starts from; arrays read-only (shared per model version)."""
-    acts = hidden_activations(model, test.X)
+def ablation_base(model: Any, test: TestData, *, activations: bool = True) -> AblationBase:
+    """What every ablation is compared with and starts from; arrays read-only (shared per model version).
+
+    ``activations=False``: the intact network's answers only (``acts`` empty, a few KB instead of every hidden
+    layer's activations of the test set), which is all that "nothing switched off" needs.
+    """
+    acts = hidden_activations(model, test.X) if activations else []
     predicted = np.asarray(model.forward(test.X).argmax(axis=1), dtype=np.int64)
     cm = metrics.confusion_matrix(test.labels, predicted, model.config.n_classes)
     per_class = metrics.class_metrics_from_confusion(cm).recall
@@ -85,6 +89,8 @@ def ablate(model: Any, base: AblationBase, off: dict[int, list[int]], scale: flo
     lowest = next((l for l, s in enumerate(scales) if s is not None), None)
     if lowest is None:
         predicted = base.predicted
+    elif not base.acts:
+        raise ValueError("this ablation base holds no activations: build it with activations=True")
     else:
         predicted = forward_from(model, base.acts[lowest], lowest, scales).argmax(axis=1).astype(np.int64)
     seconds = time.perf_counter() - start

@@ -1,0 +1,90 @@
+"""What a step of the epoch slider costs: back at a point already shown, nothing is computed again.
+
+The expensive results (the test-set evaluation, the layer sample, the calibration, the ablation's answers, the
+prototypes, the nearest training digits, a drawing's contrast, ...) are cached per timeline point. These tests
+count the calls into ``lab``/``nn`` behind those caches while the slider goes once forward over every point
+and then back: the way back must call none of them. Before the caches were sized for a timeline, Inspect and
+Draw rebuilt the nearest-neighbour index (a pass of the 60,000 training digits) on every step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from dashboard import explain, why
+from nn.data import MnistDataset
+from tests.test_pages_explain import app, bars_dataset, chart_specs, with_view  # noqa: F401
+from tests.test_pages_timeline import run, timeline_view  # noqa: F401
+
+# (module, name) of each computation a timeline point needs, as the dashboard's caches call it
+COMPUTATIONS = [(explain, "evaluate"), (explain, "compute_layer_sample"), (explain, "weight_gradients"),
+                (explain, "pca"), (explain, "snapshot_histograms"), (why, "calibrate"), (why, "ablation_base"),
+                (why, "digit_prototypes"), (why, "unit_prototype"), (why, "neighbour_index"), (why, "look_up"),
+                (why, "contrast")]
+
+
+@pytest.fixture(scope="module")
+def dataset() -> MnistDataset:
+    """The bars of tests/test_pages_explain.py, with test digit 0 clean ink on black (Draw's example must find
+    ink in it to answer, explain and look up its neighbours; the bars' noisy background reads as blank)."""
+    bars = bars_dataset()
+    x_test = bars.x_test.copy()
+    x_test[0] = 0
+    x_test[0, 6:22, 12:16] = 255  # a "1"
+    x_test.flags.writeable = False
+    return dataclasses.replace(bars, x_test=x_test)
+
+
+@pytest.fixture
+def calls(monkeypatch) -> Counter:
+    counts: Counter = Counter()
+    for module, name in COMPUTATIONS:
+        original = getattr(module, name)
+
+        def counted(*args, _original=original, _name=name, **kwargs):
+            counts[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+    return counts
+
+
+@pytest.mark.parametrize("page", ["app_pages/evaluate.py", "app_pages/inspect.py", "app_pages/draw.py"])
+def test_stepping_back_to_points_already_shown_computes_nothing(app, run, calls, page) -> None:  # noqa: F811
+    at = with_view(app(), timeline_view(run))
+    at.session_state["draw_source"] = "example"  # Draw reads a test digit: its answer, contrast and neighbours
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    points = len(at.select_slider(key="timeline_slider").options)
+    for index in range(points):  # the first visit of every point computes its results
+        at.select_slider(key="timeline_slider").set_value(index).run()
+        assert not at.exception, at.exception
+    first = Counter(calls)
+    assert first["evaluate" if page != "app_pages/draw.py" else "look_up"] >= points - 1
+
+    calls.clear()
+    for index in reversed(range(points - 1)):
+        at.select_slider(key="timeline_slider").set_value(index).run()
+        assert not at.exception, at.exception
+    assert calls == Counter(), f"computed again on the way back over {points} points: {dict(calls)}"
+
+
+def test_inspect_draws_only_the_open_tab_of_the_digit_through_the_layers(app, run) -> None:  # noqa: F811
+    at = with_view(app(), timeline_view(run))
+    at.switch_page("app_pages/inspect.py").run()
+    assert not at.exception, at.exception
+
+    def layer_charts() -> list[str]:
+        titles = [s["layout"]["title"]["text"] for s in chart_specs(at)]
+        return [t for t in titles if "units have z > 0 for this digit" in t or t.startswith("Output layer:")]
+
+    assert [t.split(":")[0] for t in layer_charts()] == ["Hidden 1"]  # the first tab, alone
+    assert [tab.label for tab in at.tabs] == ["Hidden 1", "Hidden 2", "Output scores"]
+    at.session_state["in_layer_tab"] = "Output scores"
+    at.run()
+    assert not at.exception, at.exception
+    assert [t.split(":")[0] for t in layer_charts()] == ["Output layer"]
