@@ -18,7 +18,7 @@ import pytest
 from dashboard import explain, why
 from nn.data import MnistDataset
 from tests.test_pages_explain import app, bars_dataset, chart_specs, with_view  # noqa: F401
-from tests.test_pages_timeline import run, timeline_view  # noqa: F401
+from tests.test_pages_timeline import run, timeline_slider, timeline_view  # noqa: F401
 
 # (module, name) of each computation a timeline point needs, as the dashboard's caches call it
 COMPUTATIONS = [(explain, "evaluate"), (explain, "compute_layer_sample"), (explain, "weight_gradients"),
@@ -59,16 +59,16 @@ def test_stepping_back_to_points_already_shown_computes_nothing(app, run, calls,
     at.session_state["draw_source"] = "example"  # Draw reads a test digit: its answer, contrast and neighbours
     at.switch_page(page).run()
     assert not at.exception, at.exception
-    points = len(at.select_slider(key="timeline_slider").options)
+    points = len(timeline_slider(at).options)
     for index in range(points):  # the first visit of every point computes its results
-        at.select_slider(key="timeline_slider").set_value(index).run()
+        timeline_slider(at).set_value(index).run()
         assert not at.exception, at.exception
     first = Counter(calls)
     assert first["evaluate" if page != "app_pages/draw.py" else "look_up"] >= points - 1
 
     calls.clear()
     for index in reversed(range(points - 1)):
-        at.select_slider(key="timeline_slider").set_value(index).run()
+        timeline_slider(at).set_value(index).run()
         assert not at.exception, at.exception
     assert calls == Counter(), f"computed again on the way back over {points} points: {dict(calls)}"
 
