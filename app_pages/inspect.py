@@ -182,11 +182,12 @@ if history is not None and not history.empty:
                              key="in_dist_layer", help="Each layer has its own scale; pick one to follow.")
         color = fi.LAYER_COLORS[shown % len(fi.LAYER_COLORS)]
         left, right = st.columns(2, gap="large")
-        for column, kind, label, key in ((left, "weight", "weight", "in_wdist"),
-                                         (right, "grad", "dL/dW", "in_gdist")):
-            def bands(kind: str = kind, label: str = label):  # built once per run, layer and kind
-                return fi.distribution_bands_figure(*layer_quantiles(history, kind, shown), y_title=label, color=color,
-                                                    title=f"{names[shown].capitalize()}: {label} values per epoch")
+        for column, kind, quantity, key in ((left, "weight", "weight", "in_wdist"),
+                                            (right, "grad", "dL/dW", "in_gdist")):
+            def bands(kind: str = kind, quantity: str = quantity):  # built once per run, layer and kind
+                return fi.distribution_bands_figure(*layer_quantiles(history, kind, shown), y_title=quantity,
+                                                    color=color,
+                                                    title=f"{names[shown].capitalize()}: {quantity} values per epoch")
             column.plotly_chart(explain.once(f"{run_history}:{names}:{kind}:{shown}", bands), key=key,
                                 width="stretch")
         st.caption("Bands hold the middle 50 %, 90 % and 98 % of the layer's values after each epoch, the line "
