@@ -40,8 +40,7 @@ OPTIONS = {
 
 def _next_index(ladder: tuple, current: Any) -> int:
     """Where run A's value's neighbour (the next notch up, else the one below) sits once A's value is left out."""
-    position = ladder.index(current) if current in ladder else len(ladder)
-    return min(position, len(ladder) - 2) if current in ladder else 0
+    return min(ladder.index(current), len(ladder) - 2) if current in ladder else 0
 
 
 def _name(record: RunRecord) -> str:

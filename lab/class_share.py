@@ -58,7 +58,8 @@ def keep_model(folder: Path, run: Any, model: Any, dataset: str) -> Path | None:
 
 def _prune(folder: Path) -> None:
     """Delete the oldest kept files until at most ``MAX_FILES`` holding at most ``MAX_BYTES`` are left."""
-    files = sorted(((p.stat().st_mtime, p.stat().st_size, p) for p in folder.glob("*.npz")), key=lambda f: f[0])
+    stats = [(p.stat(), p) for p in folder.glob("*.npz")]  # one stat per file
+    files = sorted(((st.st_mtime, st.st_size, p) for st, p in stats), key=lambda f: f[0])
     total = sum(size for _, size, _ in files)
     for index, (_, size, old) in enumerate(files):
         if len(files) - index <= MAX_FILES and total <= MAX_BYTES:
