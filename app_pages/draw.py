@@ -7,14 +7,23 @@ import numpy as np
 import streamlit as st
 
 from dashboard.contrast_view import contrast_block
-from dashboard.neighbours_view import neighbours_section
 from dashboard.data import dataset_now, get_dataset
+from dashboard.neighbours_view import neighbours_section
+from dashboard.sections import page_sections
 from dashboard.session import require_model
 from dashboard.timeline import at, rewind
 from figures import draw as fd
 from figures.inspect import layer_activity_figure
-from lab.drawing import (NEAR_INK, ImageError, prepare_canvas, prepare_example, prepare_stored, prepare_upload,
-                         read_digit, saliency)
+from lab.drawing import (
+    NEAR_INK,
+    ImageError,
+    prepare_canvas,
+    prepare_example,
+    prepare_stored,
+    prepare_upload,
+    read_digit,
+    saliency,
+)
 from lab.labels import label, labels, noun
 from lab.picture import MAX_UPLOAD_BYTES
 
@@ -158,7 +167,9 @@ with right:
                    "means confident, not correct" + (": on drawings unlike MNIST it can be confidently wrong."
                                                      if digits else "."))
 
-if reading is not None:
+
+def why_this_answer() -> None:
+    """The picture the network gets, beside the saliency of the answer (or of another class)."""
     st.header("What the network sees, and why it answers " + label(reading.predicted) + at(view))
     a, b = st.columns(2, gap="large")
     with a:
@@ -176,7 +187,7 @@ if reading is not None:
         options = ["answer"] + list(range(10))
         names = labels()  # bound now: the format function may be called after this run
         explain = st.selectbox(
-            "Explain the score of", options, key="draw_explain",
+            "Explain the score of", options, key="draw_explain", persist_state="session",
             format_func=lambda o: "the network's answer" if o == "answer" else f"{noun()} {names[o]}",
             help=f"Saliency for another {noun()} answers 'why not {names[7]}?': where "
                  f"{'ink' if digits else 'brighter pixels'} would have made it {names[7]}.")
@@ -195,7 +206,9 @@ if reading is not None:
                        "pixels of it what brightening a pixel there would do (the gradient), and the rest is "
                        "greyed out: that far out the gradient comes from weights training barely moved.")
 
-if prep is not None and digits:
+
+def preprocessing() -> None:
+    """The steps from the picture to 784 numbers, as MNIST framed its digits."""
     st.header("How your picture became 784 numbers")
     st.caption("The same steps that made MNIST (LeCun et al.): a network trained on MNIST expects digits "
                "framed this way, so a digit drawn small or off-centre is first brought to that frame.")
@@ -218,7 +231,9 @@ if prep is not None and digits:
     if prep.inverted:
         st.caption("This picture was dark on light, so step 2 inverted it.")
 
-if reading is not None and reading.hidden_pre is not None:
+
+def first_hidden_layer() -> None:
+    """Every first-layer unit's input and output for this picture."""
     st.header(f"The first hidden layer for this {noun()}")
     act = model.config.activations[0]
     st.plotly_chart(layer_activity_figure(reading.hidden_pre, reading.hidden_post, "first hidden layer",
@@ -228,7 +243,26 @@ if reading is not None and reading.hidden_pre is not None:
                f"patterns the network found in {'your drawing' if digits else 'this picture'}; the Inspect page "
                "shows what each unit looks for.")
 
-if reading is not None:
+
+def why_not_another() -> None:
+    """The smallest change that makes it answer another class, and what separates the two."""
     st.header(f"Why not another {noun()}?")
     contrast_block(model, prep.x, prep.image, reading.proba, key="draw_why", label=true_label, version=view.version)
+
+
+def nearest_neighbours() -> None:
+    """The training images nearest to this one, by pixels and by each hidden layer."""
     neighbours_section(view, prep.x, "your digit" if digits else f"test {noun()} #{index}", key="draw_why")
+
+
+if reading is not None:  # the sections explain an answer: none without one
+    SECTIONS = {"Why this answer": why_this_answer, "Preprocessing": preprocessing,
+                "First hidden layer": first_hidden_layer, "Why not another": why_not_another,
+                "Nearest neighbours": nearest_neighbours}
+    if not digits:  # a stored test item was not preprocessed
+        del SECTIONS["Preprocessing"]
+    if reading.hidden_pre is None:  # no hidden layer
+        del SECTIONS["First hidden layer"]
+    section = page_sections(list(SECTIONS), key="draw_section")
+    with section.body:
+        SECTIONS[section.name]()

@@ -1,6 +1,6 @@
 """How long one step of the epoch slider takes on Evaluate, Inspect and Draw for the default network (target < 0.5 s).
 
-    python bench/timeline_speed.py [--epochs 8] [--browser [--rounds 2] [--no-server]]
+    python bench/timeline_speed.py [--epochs 8] [--browser [--rounds 2] [--sections] [--no-server]]
 
 Trains the ``default`` preset on the real MNIST (its timeline: the start, 4 points inside epoch 1, every
 epoch's end), puts the run into an AppTest session and moves the slider one point at a time from the start
@@ -8,7 +8,8 @@ to the end on each page, timing each script run: the first pass meets every poin
 (the test-set evaluation, layer sample and PCA of that point are computed), the second pass finds them
 cached. With ``--browser``, also the time a user waits in chromium, per step of a first and a second pass over
 the timeline: from pressing the right arrow on the focused slider until the script run has ended, until the
-window (the top of the page) and until the whole page stopped changing. Prints tables; asserts nothing.
+window (the top of the page) and until the whole page stopped changing. The pages draw one section (a tab) at a
+time: the first, unless ``--sections`` times every section of every page in turn. Prints tables; asserts nothing.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--browser", action="store_true", help="also time the slider in chromium")
     parser.add_argument("--rounds", type=int, default=2, help="passes over the timeline per page in chromium")
+    parser.add_argument("--sections", action="store_true", help="in chromium, every section of each page")
     parser.add_argument("--no-server", action="store_true", help="skip the AppTest timings")
     args = parser.parse_args()
     start = time.perf_counter()
@@ -89,7 +91,7 @@ def main() -> None:
         for page, a, b, c, d in rows:
             print(f"{page:<34}{a:>15.3f}{b:>10.3f}{c:>12.3f}{d:>12.3f}")
     if args.browser:
-        print_browser_rows(browser_rows(trainer, args.rounds))
+        print_browser_rows(browser_rows(trainer, args.rounds, every_section=args.sections))
 
 
 # Installed in the page after each navigation: timestamps (performance.now) of every change in the page's main
@@ -170,7 +172,13 @@ def _open(page, title: str) -> None:
     page.evaluate(_OBSERVE)
 
 
-def browser_rows(trainer, rounds: int = 1) -> list[tuple[str, list[float], list[float], list[float], list[float]]]:
+def _sections(page) -> list:
+    """The page's section tabs (the first tab bar; Inspect has another inside one section)."""
+    return page.locator('[data-testid="stTabs"]').first.get_by_role("tab").all()
+
+
+def browser_rows(trainer, rounds: int = 1, every_section: bool = False
+                 ) -> list[tuple[str, list[float], list[float], list[float], list[float]]]:
     """Train the same preset through the Train page in chromium, then on Evaluate, Inspect and Draw (a test
     digit picked) step the slider from the start to the end, ``rounds`` times (the first meets every point for
     the first time). Per page and round: (name, the server's script-run times, then the script-run ends, the last
@@ -200,30 +208,35 @@ def browser_rows(trainer, rounds: int = 1) -> list[tuple[str, list[float], list[
                 page.wait_for_timeout(1000)
             thumb = page.locator('[data-testid="stSlider"]').filter(has_text="Epoch shown").locator(
                 'input[type="range"]').first
-            for round_ in range(rounds):
-                servers, scripts, visibles, draws = [], [], [], []
-                thumb.focus()
-                page.keyboard.press("Home")
-                page.wait_for_function("() => location.search.includes('epoch=0')", timeout=60_000)
+            names = [tab.inner_text().strip() for tab in _sections(page)]
+            for name in names if every_section else names[:1]:
+                _sections(page)[names.index(name)].click()
                 wait_for_app_idle(page, 120)
-                page.wait_for_timeout(1500)
-                for _ in range(len(trainer.timeline) - 1):
-                    server, script, visible, drawn = _browser_step(page, thumb)
-                    servers.append(server)
-                    scripts.append(script)
-                    visibles.append(visible)
-                    draws.append(drawn)
-                when = "new points" if round_ == 0 else "seen before"
-                rows.append((f"{title}, {when}", servers, scripts, visibles, draws))
+                for round_ in range(rounds):
+                    when = "new points" if round_ == 0 else "seen before"
+                    rows.append((f"{title}: {name}, {when}", *_pass(page, thumb, len(trainer.timeline))))
     return rows
 
 
+def _pass(page, thumb, points: int) -> tuple[list[float], list[float], list[float], list[float]]:
+    """The slider to the start, then one step at a time to the end: the four times of each step (_browser_step)."""
+    from tests.browser import wait_for_app_idle
+
+    thumb.focus()
+    page.keyboard.press("Home")
+    page.wait_for_function("() => location.search.includes('epoch=0')", timeout=60_000)
+    wait_for_app_idle(page, 120)
+    page.wait_for_timeout(1500)
+    steps = [_browser_step(page, thumb) for _ in range(points - 1)]
+    return tuple(list(column) for column in zip(*steps))
+
+
 def print_browser_rows(rows) -> None:
-    print(f"\n{'page (chromium, one slider step)':<40}{'server med':>11}{'max':>7}{'script med':>11}{'max':>7}"
+    print(f"\n{'page: section (chromium, one slider step)':<56}{'server med':>11}{'max':>7}{'script med':>11}{'max':>7}"
           f"{'window med':>11}{'max':>7}{'page med':>10}{'max':>7}{'steps':>7}")
     for title, *columns in rows:
         cells = "".join(f"{statistics.median(c):>{w}.3f}{max(c):>7.3f}" for c, w in zip(columns, (11, 11, 11, 10)))
-        print(f"{title:<40}{cells}{len(columns[0]):>7}")
+        print(f"{title:<56}{cells}{len(columns[0]):>7}")
     print("server: seconds the server spent running the page's script for the step; then seconds from the key press "
           "until the browser saw the script run end (script), until the last change in the browser's window "
           "(window: the top of the page, where the slider is) and anywhere on the page (page)")

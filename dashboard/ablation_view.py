@@ -23,7 +23,7 @@ WAYS = ("filter", "most used", "never active", "by number")
 
 
 def _way_labels() -> dict[str, str]:
-    return {"filter": "the filter opened above", "most used": f"the units most used for {noun(article=True)}",
+    return {"filter": "the filter opened in Filters", "most used": f"the units most used for {noun(article=True)}",
             "never active": "units never active", "by number": "units by number"}
 
 
@@ -51,11 +51,13 @@ def _chooser(view: ModelView, layer: int, unit_above: int) -> list[int] | None:
     width = view.model.weights[layer].shape[1]
     way = st.radio("Which units", WAYS if layer == 0 else WAYS[1:], horizontal=True, key="abl_way",
                    format_func=_way_labels().__getitem__,
-                   help=f"The filter you opened above (first layer), the units that give most to one {noun()}'s score "
+                   help="The filter you opened in the Filters section (first layer), the units that give most to "
+                        f"one {noun()}'s score "
                         f"(activation × its effect on that score, averaged over the test {noun(plural=True)} of that class), "
                         f"the units that output 0 for every test {noun()}, or any units by number.")
     if way == WAYS[0]:
-        st.caption(f"Unit {unit_above} of hidden 1, the filter opened above (click another filter to change it).")
+        st.caption(f"Unit {unit_above} of hidden 1, the filter opened in the Filters section (open another there to "
+                   "change it).")
         return [unit_above]
     if way == WAYS[1]:
         a, b = st.columns(2)

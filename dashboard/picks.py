@@ -12,10 +12,13 @@ import numpy as np
 import streamlit as st
 
 from dashboard.explain import new_selection
+from dashboard.sections import open_section
 from lab.selection import selected_customdata
 
 INSPECT_DIGIT = "inspect_digit"  # the test digit Inspect follows through the network
 INSPECT_UNIT = "inspect_unit"  # the first-layer unit Inspect shows large
+INSPECT_SECTION = "in_section"  # Inspect's open section (a tab), also the URL's query parameter
+THROUGH_THE_LAYERS = "Through the layers"  # the section that follows one digit
 
 
 def confusion_cell(pairs: list[tuple[int, int, int]], chart_key: str = "ev_cm") -> tuple[int, int]:
@@ -38,6 +41,12 @@ def clicked_digit(chart_key: str) -> int | None:
 def open_in_inspect(index: int) -> None:
     """Make ``index`` the digit the Inspect page opens."""
     st.session_state[INSPECT_DIGIT] = int(index)
+
+
+def follow_digit(index: int) -> None:
+    """Callback: follow ``index`` through the network, in the Inspect section that does."""
+    open_in_inspect(index)
+    open_section(INSPECT_SECTION, THROUGH_THE_LAYERS)
 
 
 def unit(default: int, chart_key: str = "in_filters", box_key: str = "in_unit_box") -> int:

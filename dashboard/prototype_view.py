@@ -1,4 +1,5 @@
-"""Inspect's prototypes section: each digit as the network would draw it, and what excites the filter opened above."""
+"""Inspect's prototypes section: each digit as the network would draw it, and what excites the filter opened in
+the Filters section."""
 
 from __future__ import annotations
 
@@ -48,9 +49,10 @@ def prototypes_section(view: ModelView, unit: int = 0) -> None:
     if view.model.n_layers >= 2:
         unit_result, gain = why.prototype_of_unit(view, unit, params)
         right.plotly_chart(unit_prototype_figure(unit_result.images[0], unit), key="proto_unit", width="stretch")
-        right.caption(f"The same ascent for first-layer unit {unit} (the filter opened above), from the average of "
+        right.caption(f"The same ascent for first-layer unit {unit} (the filter opened in the Filters section), "
+                      "from the average of "
                       f"all {noun(plural=True)}: its weighted input rose from {unit_result.values[0, 0]:.2f} to "
                       f"{unit_result.values[-1, 0]:.2f}. Its input moves {gain:.1f}× less per unit of ink than {noun(article=True)}'s "
                       f"score, so the penalties are divided by {gain:.1f} (L2 {params.l2 / gain:.3g}, blur "
-                      f"{params.blur / gain:.3g}) to weigh on it as they do on the {noun(plural=True)}. Click another filter to see "
+                      f"{params.blur / gain:.3g}) to weigh on it as they do on the {noun(plural=True)}. Open another filter there to see "
                       "its own.")

@@ -24,6 +24,7 @@ from lab.preprocess import preprocess
 from nn.config import ModelConfig
 from nn.data import MnistDataset
 from nn.model import MLP
+from tests.page_sections import DRAW, DRAW_SECTIONS, open_section
 from tests.pictures import SEVEN, canvas, encoded, sixteen_bit_png, with_jpeg_size, with_png_size
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -91,9 +92,17 @@ def test_an_mnist_example_gets_the_models_answer_and_every_figure(app) -> None:
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Answer"] == str(int(proba.argmax()))
     assert metrics["Confidence"] == fd.percent(proba.max())
-    # probabilities, input, saliency, hidden layer; why not another, change, new; nearest in pixels and hidden 1
-    assert len(at.get("plotly_chart")) == 9
-    assert len(at.get("image")) >= 6  # the example itself, then the pipeline step by step
+    # Probabilities, input, saliency, hidden layer; why not another, change, new; nearest in pixels and hidden 1:
+    # the answer and the open section, then one section at a time.
+    charts = {c.key for c in at.get("plotly_chart")}
+    assert charts == {"draw_proba", "draw_input", "draw_saliency"}
+    for name in DRAW_SECTIONS:
+        open_section(at, DRAW, name)
+        assert not at.exception, f"{name}: {at.exception}"
+        charts |= {c.key for c in at.get("plotly_chart")}
+        if name == "Preprocessing":
+            assert len(at.get("image")) >= 6  # the example itself, then the pipeline step by step
+    assert len(charts) == 9
     # An untrained network is unsure, and the page says so plainly.
     assert proba.max() < 0.5
     assert any("unsure" in w.value for w in at.warning)
@@ -141,6 +150,7 @@ def test_an_uploaded_photo_is_read_and_a_bad_file_explained(app) -> None:
     assert not at.exception, at.exception
     proba = model.predict_proba(preprocess(np.asarray(Image.open(io.BytesIO(data)).convert("L"))).x)[0]
     assert {m.label: m.value for m in at.metric}["Answer"] == str(int(proba.argmax()))
+    open_section(at, DRAW, "Preprocessing")
     assert any("inverted" in c.value for c in at.caption)  # dark on light was detected and said
 
     at.file_uploader(key="draw_upload").set_value(("notes.png", b"not an image", "image/png")).run()
@@ -259,10 +269,13 @@ def test_drawing_with_the_mouse_gets_an_answer_that_survives_a_page_switch(serve
         answer.wait_for(timeout=20_000)
         settle(page)
         assert answer.inner_text().split()[-1] in "0123456789"
+        # Probabilities, then the open section: input and saliency (plotly mounts lazily: wait, don't count once).
+        expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(3, timeout=30_000)
+        page.get_by_role("tab", name="Preprocessing").click()
         page.get_by_text("How your picture became 784 numbers").wait_for()
-        # probabilities, input, saliency, hidden layer; why not another, the change, the new picture; nearest
-        # training digits in pixels and hidden 1 (plotly mounts lazily, so wait rather than count once)
-        expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(9, timeout=30_000)
+        page.get_by_role("tab", name="Why not another").click()
+        # Probabilities; why not another, the change, the new picture.
+        expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(4, timeout=30_000)
         screenshot_all(page, "draw-1-answer.png")
         shown = answer.inner_text()
 

@@ -24,6 +24,7 @@ from lab.layer_sample import sample_indices
 from nn.config import ModelConfig, TrainConfig
 from nn.data import MnistDataset
 from nn.trainer import Trainer
+from tests.page_sections import EVALUATE, EVALUATE_SECTIONS, INSPECT, INSPECT_SECTIONS, open_section
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 N_TEST = 600
@@ -137,12 +138,14 @@ def test_evaluate_shows_the_models_numbers(app, trained, dataset) -> None:
     assert set(shown) <= set(expected.tolist()) and len(shown) == min(len(expected), 30)
 
     # The abstention threshold: coverage is the share of digits answered.
+    open_section(at, EVALUATE, "Confidence")
     at.slider(key="ev_threshold").set_value(0.6).run()
     proba = trained.model.predict_proba(X)
     coverage = float((proba.max(axis=1) >= 0.6).mean())
     assert {m.label: m.value for m in at.metric}["Coverage"] == fmt_pct(coverage, 1)
 
     # Filtering the misclassified digits by true class.
+    open_section(at, EVALUATE, "Mistakes")
     at.multiselect(key="ev_mis_true").set_value([int(t)]).run()
     mistakes = chart_titled(at, "mistakes;")
     ids = list(next(tr for tr in mistakes["data"] if tr.get("mode") == "markers")["customdata"])
@@ -153,6 +156,7 @@ def test_evaluate_shows_the_models_numbers(app, trained, dataset) -> None:
 def test_evaluation_is_computed_once_per_model_version(app, trained, monkeypatch) -> None:
     at = with_view(app(), trained_view(trained, version="test:once"))
     at.switch_page("app_pages/evaluate.py").run()
+    open_section(at, EVALUATE, "Confidence")
     calls = []
     original = trained.model.forward
     monkeypatch.setattr(trained.model, "forward", lambda *a, **k: calls.append(1) or original(*a, **k))
@@ -165,15 +169,21 @@ def test_inspect_shows_every_section_for_a_trained_model(app, trained, dataset) 
     at = with_view(app(), trained_view(trained))
     at.switch_page("app_pages/inspect.py").run()
     assert not at.exception, at.exception
-    titles = [s["layout"]["title"]["text"] for s in chart_specs(at)]
+    titles = []
+    for name in INSPECT_SECTIONS:
+        open_section(at, INSPECT, name)
+        assert not at.exception, f"{name}: {at.exception}"
+        titles += [s["layout"]["title"]["text"] for s in chart_specs(at)]
     for words in ("First-layer filters", "its weight from each pixel", "pushes up or down", "after epoch",
                   "distribution per epoch", "Output probabilities", "Weight norm per layer",
                   "Gradient norm per layer", "Weight values now", "Gradient values now", "principal components"):
         assert any(words in t for t in titles), f"missing chart: {words}"
 
     # Choosing another filter and another digit.
+    open_section(at, INSPECT, "Filters")
     at.number_input(key="in_unit_box").set_value(5).run()
     assert any("Unit 5" in t for t in [s["layout"]["title"]["text"] for s in chart_specs(at)])
+    open_section(at, INSPECT, "Through the layers")
     at.number_input(key="in_digit_box").set_value(17).run()
     digit = chart_titled(at, "Test digit #17")
     np.testing.assert_array_equal(np.asarray(digit["data"][0]["z"]), dataset.x_test[17])
@@ -190,10 +200,12 @@ def test_inspect_shows_every_section_for_a_trained_model(app, trained, dataset) 
     assert at.number_input(key="in_digit_box").value == wrong
 
     # The layer map for the first hidden layer covers the sample of test digits.
+    open_section(at, INSPECT, "Layer map")
     at.selectbox(key="in_map_layer").set_value("hidden 1 (activations)").run()
     layer_map = chart_titled(at, "principal components")
     ids = [int(i) for tr in layer_map["data"] if "customdata" in tr for i in tr["customdata"]]
     assert sorted(ids) == sample_indices(N_TEST).tolist()
+    open_section(at, INSPECT, "Weights and gradients")
     assert any(m.label.startswith("Hidden 1") for m in at.metric)
     assert not at.exception
 
@@ -204,6 +216,8 @@ def test_inspect_for_an_uploaded_model_without_history(app, trained) -> None:
     at.switch_page("app_pages/inspect.py").run()
     assert not at.exception, at.exception
     infos = " ".join(i.value for i in at.info)
+    open_section(at, INSPECT, "Weights and gradients")
+    infos += " ".join(i.value for i in at.info)
     assert "An uploaded model has none" in infos and "no training history" in infos
 
 
@@ -211,11 +225,16 @@ def test_inspect_for_an_uploaded_model_without_history(app, trained) -> None:
 def test_both_pages_work_for_softmax_regression(app) -> None:
     from nn.model import MLP
 
+    SECTIONS = {"app_pages/evaluate.py": [(EVALUATE, name) for name in EVALUATE_SECTIONS],
+                "app_pages/inspect.py": [(INSPECT, name) for name in INSPECT_SECTIONS]}
     model = MLP(ModelConfig(hidden=()), np.random.default_rng(0))
     for page in ("app_pages/evaluate.py", "app_pages/inspect.py"):
         at = with_view(app(), ModelView(model=model, version="upload:softmax", source="uploaded"))
         at.switch_page(page).run()
         assert not at.exception, f"{page}: {at.exception}"
+        for key, name in SECTIONS[page]:
+            open_section(at, key, name)
+            assert not at.exception, f"{page}, {name}: {at.exception}"
     assert any("no hidden layer" in w.value for w in at.warning)
 
 

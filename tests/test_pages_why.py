@@ -6,7 +6,6 @@ The fixtures (a bars dataset in the app's data slot, a small trained network) ar
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from dashboard.session import ModelView
 from lab.dataset_stats import class_means
@@ -16,12 +15,14 @@ from nn.explain.calibration import expected_calibration_error, fit_temperature, 
 from nn.explain.flip import smallest_flip
 from nn.explain.prototypes import PrototypeParams, class_prototypes
 from nn.explain.saliency import integrated_gradients
+from tests.page_sections import EVALUATE, INSPECT, open_section
 from tests.test_pages_explain import app, chart_titled, dataset, trained, trained_view, with_view  # noqa: F401
 
 
 def test_evaluate_shows_calibration_with_the_temperature_fitted_on_validation(app, trained, dataset) -> None:
     at = with_view(app(), trained_view(trained, version="test:calibration"))
     at.switch_page("app_pages/evaluate.py").run()
+    open_section(at, EVALUATE, "Confidence")
     assert not at.exception, at.exception
     val = trained.val_idx
     t = fit_temperature(trained.model.forward(to_float(dataset.x_train[val])).astype(np.float64),
@@ -40,6 +41,7 @@ def test_a_model_without_its_split_gets_the_raw_diagram_and_one_line(app, traine
     view = ModelView(model=trained.model, version="test:no-split", source="uploaded", meta={})
     at = with_view(app(), view)
     at.switch_page("app_pages/evaluate.py").run()
+    open_section(at, EVALUATE, "Confidence")
     assert not at.exception, at.exception
     assert any("No validation split is known" in i.value for i in at.info)
     assert chart_titled(at, "Before temperature scaling")
@@ -49,13 +51,16 @@ def test_a_model_without_its_split_gets_the_raw_diagram_and_one_line(app, traine
 def test_inspect_switches_units_off_and_reset_restores(app, trained, dataset) -> None:
     at = with_view(app(), trained_view(trained, version="test:ablation"))
     at.switch_page("app_pages/inspect.py").run()
+    open_section(at, INSPECT, "Switch units off")
     assert not at.exception, at.exception
     X = to_float(dataset.x_test)
     intact = trained.model.predict(X)
     assert {m.label: m.value for m in at.metric}["Answers changed"] == "0"
 
-    # The filter opened above (unit 5), switched off.
+    # The filter opened on the Filters tab (unit 5), switched off.
+    open_section(at, INSPECT, "Filters")
     at.number_input(key="in_unit_box").set_value(5).run()
+    open_section(at, INSPECT, "Switch units off")
     at.button(key="abl_add").click().run()
     assert not at.exception, at.exception
     scales = [np.where(np.arange(24) == 5, 0.0, 1.0), None]
@@ -82,6 +87,7 @@ def test_inspect_switches_units_off_and_reset_restores(app, trained, dataset) ->
 def test_evaluate_explains_an_opened_mistake_against_its_label(app, trained, dataset) -> None:
     at = with_view(app(), trained_view(trained, version="test:mistake"))
     at.switch_page("app_pages/evaluate.py").run()
+    open_section(at, EVALUATE, "Mistakes")
     assert any("Open a misclassified digit above" in c.value for c in at.caption)
     X = to_float(dataset.x_test)
     predicted = trained.model.predict(X)
@@ -101,6 +107,7 @@ def test_evaluate_explains_an_opened_mistake_against_its_label(app, trained, dat
 def test_inspect_draws_the_ten_prototypes_with_their_settings(app, trained, dataset) -> None:
     at = with_view(app(), trained_view(trained, version="test:prototypes"))
     at.switch_page("app_pages/inspect.py").run()
+    open_section(at, INSPECT, "Prototypes")
     at.slider(key="proto_steps").set_value(30).run()
     at.slider(key="proto_l2").set_value(1.0).run()
     assert not at.exception, at.exception
@@ -118,7 +125,9 @@ def test_inspect_draws_the_ten_prototypes_with_their_settings(app, trained, data
 def test_inspect_shows_the_followed_digits_nearest_training_digits(app, trained, dataset) -> None:
     at = with_view(app(), trained_view(trained, version="test:neighbours"))
     at.switch_page("app_pages/inspect.py").run()
+    open_section(at, INSPECT, "Through the layers")
     at.number_input(key="in_digit_box").set_value(17).run()
+    open_section(at, INSPECT, "Nearest neighbours")
     assert not at.exception, at.exception
     x = to_float(dataset.x_test[17:18])
     rows = hidden_activations(trained.model, to_float(dataset.x_train))[1].astype(np.float64)

@@ -17,6 +17,7 @@ import pytest
 
 from dashboard import explain, why
 from nn.data import MnistDataset
+from tests.page_sections import DRAW, EVALUATE, EVALUATE_SECTIONS, INSPECT, INSPECT_SECTIONS, open_section
 from tests.test_pages_explain import app, bars_dataset, chart_specs, with_view  # noqa: F401
 from tests.test_pages_timeline import run, timeline_slider, timeline_view  # noqa: F401
 
@@ -53,18 +54,31 @@ def calls(monkeypatch) -> Counter:
     return counts
 
 
-@pytest.mark.parametrize("page", ["app_pages/evaluate.py", "app_pages/inspect.py", "app_pages/draw.py"])
-def test_stepping_back_to_points_already_shown_computes_nothing(app, run, calls, page) -> None:  # noqa: F811
+# Every section a timeline point changes (a page draws one section at a time), with a computation it must call
+# at each new point: the way back over the points must call none.
+SECTIONS = [("app_pages/evaluate.py", EVALUATE, name, "evaluate") for name in EVALUATE_SECTIONS] + [
+    ("app_pages/inspect.py", INSPECT, name, computation) for name, computation in (
+        ("Filters", "compute_layer_sample"), ("Through the layers", "evaluate"),
+        ("Weights and gradients", "weight_gradients"), ("Layer map", "pca"), ("Switch units off", "ablation_base"),
+        ("Prototypes", "digit_prototypes"), ("Nearest neighbours", "look_up"))] + [
+    ("app_pages/draw.py", DRAW, name, computation) for name, computation in (
+        ("Why not another", "contrast"), ("Nearest neighbours", "look_up"))]
+
+
+@pytest.mark.parametrize("page, key, section, computation", SECTIONS, ids=[f"{p[10:-3]}: {s}" for p, _, s, _ in SECTIONS])
+def test_stepping_back_to_points_already_shown_computes_nothing(app, run, calls, page, key, section,  # noqa: F811
+                                                                 computation) -> None:
     at = with_view(app(), timeline_view(run))
     at.session_state["draw_source"] = "example"  # Draw reads a test digit: its answer, contrast and neighbours
     at.switch_page(page).run()
+    open_section(at, key, section)
     assert not at.exception, at.exception
     points = len(timeline_slider(at).options)
     for index in range(points):  # the first visit of every point computes its results
         timeline_slider(at).set_value(index).run()
         assert not at.exception, at.exception
     first = Counter(calls)
-    assert first["evaluate" if page != "app_pages/draw.py" else "look_up"] >= points - 1
+    assert first[computation] >= points - 1
 
     calls.clear()
     for index in reversed(range(points - 1)):
@@ -76,6 +90,7 @@ def test_stepping_back_to_points_already_shown_computes_nothing(app, run, calls,
 def test_inspect_draws_only_the_open_tab_of_the_digit_through_the_layers(app, run) -> None:  # noqa: F811
     at = with_view(app(), timeline_view(run))
     at.switch_page("app_pages/inspect.py").run()
+    open_section(at, INSPECT, "Through the layers")
     assert not at.exception, at.exception
 
     def layer_charts() -> list[str]:
@@ -83,7 +98,7 @@ def test_inspect_draws_only_the_open_tab_of_the_digit_through_the_layers(app, ru
         return [t for t in titles if "units have z > 0 for this digit" in t or t.startswith("Output layer:")]
 
     assert [t.split(":")[0] for t in layer_charts()] == ["Hidden 1"]  # the first tab, alone
-    assert [tab.label for tab in at.tabs] == ["Hidden 1", "Hidden 2", "Output scores"]
+    assert [tab.label for tab in at.tabs if tab.label not in INSPECT_SECTIONS] == ["Hidden 1", "Hidden 2", "Output scores"]
     at.session_state["in_layer_tab"] = "Output scores"
     at.run()
     assert not at.exception, at.exception

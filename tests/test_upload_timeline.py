@@ -13,6 +13,8 @@ from lab.timeline import model_at
 from nn.config import ModelConfig, TrainConfig
 from nn.serialize import save_model
 from nn.trainer import Trainer
+from tests import page_sections
+from tests.page_sections import open_section
 from tests import test_app_pages, test_pages_explain
 from tests.test_app_pages import run_until_done, session, start_tiny_run
 from tests.test_pages_timeline import timeline_slider
@@ -78,6 +80,9 @@ def test_an_uploaded_run_has_the_same_slider_and_the_same_numbers_at_every_point
     for missing in ("no timeline", "has none", "no training history"):
         assert missing not in notes, notes
     assert at.select_slider(key="in_epoch").options == ["0", "1", "2", "3"]  # the filters' evolution
+    open_section(at, page_sections.INSPECT, "Weights and gradients")
+    notes = " ".join(i.value for i in at.info)
+    assert "no training history" not in notes, notes
     assert any("Weight norm per layer" in c.proto.spec for c in at.get("plotly_chart"))  # the norms
 
 
