@@ -25,6 +25,7 @@ from lab.drawing import (
     saliency,
 )
 from lab.labels import label, labels, noun
+from lab.page_sections import SECTION_PARAMETERS
 from lab.picture import MAX_UPLOAD_BYTES
 
 try:
@@ -263,6 +264,6 @@ if reading is not None:  # the sections explain an answer: none without one
         del SECTIONS["Preprocessing"]
     if reading.hidden_pre is None:  # no hidden layer
         del SECTIONS["First hidden layer"]
-    section = page_sections(list(SECTIONS), key="draw_section")
+    section = page_sections(list(SECTIONS), key=SECTION_PARAMETERS["draw"])
     with section.body:
         SECTIONS[section.name]()

@@ -20,6 +20,7 @@ from figures.output_layer import probability_figure
 from lab.evaluation import abstain_below, cell_members, filter_mistakes, page_count
 from lab.format import fmt_num, fmt_pct
 from lab.labels import label, labels, noun
+from lab.page_sections import SECTION_PARAMETERS
 from nn.metrics import most_confused_pairs
 
 PAGE_SIZE = 24
@@ -181,6 +182,6 @@ def per_class() -> None:
 
 SECTIONS = {"Confusion matrix": confusion_matrix, "Mistakes": mistakes, "Confidence": confidence,
             "Per class": per_class}
-section = page_sections(list(SECTIONS), key="ev_section")
+section = page_sections(list(SECTIONS), key=SECTION_PARAMETERS["evaluate"])
 with section.body:
     SECTIONS[section.name]()

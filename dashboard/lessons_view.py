@@ -17,6 +17,7 @@ from lab.datasets import dataset_info
 from lab.lesson_check import FAIL, PASS, WAIT, CheckResult, check_lesson
 from lab.lesson_file import Lesson, load_lessons
 from lab.lesson_progress import QUERY_KEYS, Progress, progress_from_query
+from lab.page_sections import section_link
 
 _PROGRESS_KEY = "_lesson_progress"
 PAGE_PATHS = {"home": "app_pages/home.py", "data": "app_pages/data.py", "train": TRAIN_PAGE,
@@ -110,7 +111,9 @@ def watch_list(lesson: Lesson) -> None:
     for item in lesson.watch:
         with st.container(horizontal=True, vertical_alignment="center"):
             title = dataset_info(lesson.dataset).draw_title if item.page == "draw" else PAGE_TITLES[item.page]
-            st.page_link(PAGE_PATHS[item.page], label=title, icon=":material/visibility:")
+            link = f"{title}: {item.section}" if item.section else title
+            st.page_link(PAGE_PATHS[item.page], label=link, icon=":material/visibility:",
+                         query_params=section_link(item.page, item.section))
             st.markdown(item.look)
 
 

@@ -13,11 +13,12 @@ import streamlit as st
 
 from dashboard.explain import new_selection
 from dashboard.sections import open_section
+from lab.page_sections import SECTION_PARAMETERS
 from lab.selection import selected_customdata
 
 INSPECT_DIGIT = "inspect_digit"  # the test digit Inspect follows through the network
 INSPECT_UNIT = "inspect_unit"  # the first-layer unit Inspect shows large
-INSPECT_SECTION = "in_section"  # Inspect's open section (a tab), also the URL's query parameter
+INSPECT_SECTION = SECTION_PARAMETERS["inspect"]  # Inspect's open section (a tab), also its URL parameter
 THROUGH_THE_LAYERS = "Through the layers"  # the section that follows one digit
 
 

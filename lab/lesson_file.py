@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tomllib
+
 from lab.datasets import DATASETS, DEFAULT
+from lab.page_sections import SECTIONS
 from lab.params import SPECS, config_to_knobs, knobs_to_config, presets
 from lab.run_summary import METRICS
 
@@ -39,6 +41,7 @@ class LessonError(ValueError):
 class Watch:
     page: str  # one of PAGES
     look: str  # what to look at there, one sentence
+    section: str | None = None  # the page's section to open (lab/page_sections.py), if it has sections
 
 
 @dataclass(frozen=True)
@@ -175,11 +178,15 @@ def _dataset(f: _Fields, setup: Mapping[str, Any]) -> str:
 
 
 def _watch(f: _Fields, item: Mapping[str, Any], i: int) -> Watch:
-    f.no_unknown(item, {"page", "look"}, f"watch[{i}].")
+    f.no_unknown(item, {"page", "look", "section"}, f"watch[{i}].")
     page = f.text(item, f"watch[{i}].page", 20, key="page")
     if page not in PAGES:
         raise LessonError(f"{f.name}: watch[{i}].page = {page!r}; use one of {', '.join(PAGES)}")
-    return Watch(page=page, look=f.text(item, f"watch[{i}].look", 400, key="look"))
+    section = f.text(item, f"watch[{i}].section", 40, key="section") if "section" in item else None
+    if section is not None and section not in SECTIONS.get(page, ()):
+        names = ", ".join(SECTIONS.get(page, ())) or "none: it is one page"
+        raise LessonError(f"{f.name}: watch[{i}].section = {section!r}; {page}'s sections are {names}")
+    return Watch(page=page, look=f.text(item, f"watch[{i}].look", 400, key="look"), section=section)
 
 
 def _condition(f: _Fields, item: Mapping[str, Any], i: int) -> Condition:

@@ -180,3 +180,10 @@ def click_button(page, label: str) -> None:
 def goto_page(page, title: str) -> None:
     """Switch page through the sidebar navigation link whose text is ``title``."""
     page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
+
+
+def open_section(page, name: str) -> None:
+    """Open the page section (the tab of Evaluate, Inspect or Draw) named ``name``; wait for it to be drawn."""
+    page.get_by_role("tab", name=name, exact=True).first.click()
+    page.wait_for_timeout(300)
+    wait_for_app_idle(page, 60)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-EVALUATE, INSPECT, DRAW = "ev_section", "in_section", "draw_section"  # the pages' tab keys (also URL parameters)
-EVALUATE_SECTIONS = ("Confusion matrix", "Mistakes", "Confidence", "Per class")
-INSPECT_SECTIONS = ("Filters", "Through the layers", "Weights and gradients", "Layer map", "Switch units off",
-                    "Prototypes", "Nearest neighbours")
-DRAW_SECTIONS = ("Why this answer", "Preprocessing", "First hidden layer", "Why not another", "Nearest neighbours")
+from lab.page_sections import SECTION_PARAMETERS, SECTIONS
+
+EVALUATE, INSPECT, DRAW = (SECTION_PARAMETERS[p] for p in ("evaluate", "inspect", "draw"))  # tab keys, URL parameters
+EVALUATE_SECTIONS, INSPECT_SECTIONS, DRAW_SECTIONS = (SECTIONS[p] for p in ("evaluate", "inspect", "draw"))
 
 
 def open_section(at: AppTest, key: str, name: str) -> AppTest:

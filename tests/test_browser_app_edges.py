@@ -20,6 +20,7 @@ from tests.browser import (
     browser_page,
     click_button,
     goto_page,
+    open_section,
     screenshot_all,
     shot_path,
     wait_for_app_idle,
@@ -129,6 +130,7 @@ def test_an_uploaded_model_is_the_whole_pages_model_at_once(server) -> None:
         goto_page(page, "Evaluate")
         page.locator('[data-testid="stMetric"]').filter(has_text="Test accuracy").wait_for(timeout=60_000)
         wait_for_app_idle(page)
+        open_section(page, "Mistakes")
         gallery = page.locator('[data-testid="stPlotlyChart"]').filter(
             has=page.locator(".gtitle", has_text="mistakes;")).first
         point = gallery.locator(".scatterlayer .point").first

@@ -13,7 +13,15 @@ import pytest
 
 from lab.params import config_to_knobs, knobs_to_query
 from nn.presets import PRESETS
-from tests.browser import app_server, browser_page, click_button, goto_page, screenshot_all, wait_for_app_idle
+from tests.browser import (
+    app_server,
+    browser_page,
+    click_button,
+    goto_page,
+    open_section,
+    screenshot_all,
+    wait_for_app_idle,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.realdata]
 
@@ -73,6 +81,7 @@ def test_explain_pages_after_a_quick_training(server) -> None:
         screenshot_all(page, "explain-2-confusion-cell.png")
 
         # Open the most confident mistake.
+        open_section(page, "Mistakes")
         click_point(page, chart_titled(page, "mistakes;"), 0)
         link = page.get_by_text(re.compile(r"Follow digit #\d+ through the network"))
         link.wait_for(timeout=30_000)
@@ -80,17 +89,19 @@ def test_explain_pages_after_a_quick_training(server) -> None:
         assert chart_titled(page, f"Test digit #{index}").count() == 1
         screenshot_all(page, "explain-3-misclassified-digit.png")
 
-        # Inspect opens that digit, then a filter and a point of the layer map.
+        # Inspect opens that digit (in its section), then a filter and a point of the layer map.
         link.click()
-        chart_titled(page, "First-layer filters").wait_for(timeout=60_000)
+        chart_titled(page, f"Test digit #{index}").wait_for(timeout=60_000)
         wait_for_app_idle(page)
-        assert chart_titled(page, f"Test digit #{index}").count() == 1
+        assert "in_section=Through" in page.url
         screenshot_all(page, "explain-4-inspect.png")
 
+        open_section(page, "Filters")
         click_point(page, chart_titled(page, "First-layer filters"), 3)
         unit = page.locator('[data-testid="stNumberInput"]').filter(has_text="Unit").locator("input").input_value()
         assert chart_titled(page, f"Unit {unit}: its weight from each pixel").count() == 1
 
+        open_section(page, "Layer map")
         layer_map = chart_titled(page, "principal components")
         click_point(page, layer_map, 25)
         page.get_by_text("Follow this digit through the network").wait_for(timeout=30_000)

@@ -13,7 +13,15 @@ import pytest
 from nn.presets import get_preset
 from nn.serialize import save_model
 from nn.trainer import Trainer
-from tests.browser import app_server, browser_page, click_button, goto_page, screenshot_all, wait_for_app_idle
+from tests.browser import (
+    app_server,
+    browser_page,
+    click_button,
+    goto_page,
+    open_section,
+    screenshot_all,
+    wait_for_app_idle,
+)
 from tests.test_browser_explain import chart_titled, click_point
 
 pytestmark = [pytest.mark.browser, pytest.mark.realdata]
@@ -48,9 +56,12 @@ def test_each_why_section_answers_in_the_browser(server, mnist, tmp_path) -> Non
         settle(page, 1500)
 
         goto_page(page, "Evaluate")
+        settle(page)
+        open_section(page, "Confidence")
         chart_titled(page, "Before temperature scaling").wait_for(timeout=60_000)
         assert re.search(r"\d+\.\d{3}$", metric(page, "Temperature T").strip())
         assert chart_titled(page, "After dividing the scores by T").count() == 1
+        open_section(page, "Mistakes")
         click_point(page, chart_titled(page, "mistakes;"), 0)
         page.get_by_text("Why this mistake?").wait_for()
         chart_titled(page, "each pixel's share of the score gap").wait_for(timeout=30_000)
@@ -58,8 +69,12 @@ def test_each_why_section_answers_in_the_browser(server, mnist, tmp_path) -> Non
         screenshot_all(page, "why-1-evaluate.png")
 
         goto_page(page, "Inspect")
+        settle(page)
+        open_section(page, "Prototypes")
         chart_titled(page, "as the network would draw it").wait_for(timeout=60_000)
+        open_section(page, "Nearest neighbours")
         chart_titled(page, "In hidden 1 it looks like").wait_for(timeout=60_000)
+        open_section(page, "Switch units off")
         assert metric(page, "Answers changed").split()[-1] == "0"
         click_button(page, "Switch off")
         chart_titled(page, "Confusion matrix change").wait_for(timeout=30_000)
@@ -71,7 +86,10 @@ def test_each_why_section_answers_in_the_browser(server, mnist, tmp_path) -> Non
         goto_page(page, "Draw a digit")
         settle(page)
         page.get_by_text("MNIST digit").first.click()
+        settle(page)
+        open_section(page, "Why not another")
         chart_titled(page, "each pixel's share of the score gap").wait_for(timeout=60_000)
         chart_titled(page, "The change that makes it a").wait_for(timeout=30_000)
+        open_section(page, "Nearest neighbours")
         chart_titled(page, "In pixels it looks like").wait_for(timeout=30_000)
         screenshot_all(page, "why-3-draw.png")
