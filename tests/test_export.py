@@ -217,6 +217,7 @@ def test_every_function_setting_argument_and_variable_is_used(config) -> None:
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
                 for a in (n.names if isinstance(n, ast.Import) else [ast.alias(n.module)])}
     assert imported <= {"argparse", "gzip", "math", "pathlib", "numpy"}
+    assert {"argparse", "gzip", "Path", "np"} | ({"math"} & imported) <= loaded  # no import goes unused
 
 
 def test_a_plain_run_names_no_other_activation_rule_schedule_or_option() -> None:
@@ -310,13 +311,15 @@ def test_the_script_runs_alone_and_compares_with_the_apps_weights(tmp_path) -> N
     assert "largest difference from the app's weights: 0\n" in done.stdout  # the textbook's numbers exactly
 
 
-@pytest.mark.parametrize("damage", ["missing", "truncated", "not gzip", "huge shape", "labels short"])
+@pytest.mark.parametrize("damage", ["missing", "truncated", "not gzip", "huge shape", "labels short", "test 14x56"])
 def test_bad_mnist_files_get_one_line_and_no_traceback(tmp_path, damage) -> None:
     rng = np.random.default_rng(2)
     arrays = [rng.integers(0, 256, (50, 28, 28), dtype=np.uint8), rng.integers(0, 10, 50, dtype=np.uint8),
               rng.integers(0, 256, (10, 28, 28), dtype=np.uint8), rng.integers(0, 10, 10, dtype=np.uint8)]
     if damage == "labels short":
         arrays[1] = arrays[1][:40]
+    elif damage == "test 14x56":  # found before training, not by a traceback after it
+        arrays[2] = arrays[2].reshape(10, 14, 56)
     folder = write_idx(tuple(arrays), tmp_path / "mnist")
     first = folder / f"{IDX[0]}.gz"
     if damage == "missing":

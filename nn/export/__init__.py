@@ -49,7 +49,9 @@ def export_script(config: TrainConfig, *, title: str = "A network trained in the
         "update_call": ", ".join(rate if a == "lr" else a for a in update_args), "lr": rate, "optimizer": config.optimizer,
         **_network(config, flags), **_loop(config, flags),
     }
-    return fill(SCRIPT, flags, values)
+    script = fill(SCRIPT, flags, values)
+    uses_math = re.search(r"\bmath\.", "\n".join(line.partition("#")[0] for line in script.splitlines()))
+    return script if uses_math else script.replace("import math\n", "", 1)  # normal init, constant rate
 
 
 def _network(config: TrainConfig, flags: dict[str, bool]) -> dict[str, str]:
