@@ -38,15 +38,20 @@ def export_script(config: TrainConfig, *, title: str = "A network trained in the
     update = textbook.body(optim.RULES[config.optimizer].update, _RULE_NAMES)
     update_args = [a for a in _UPDATE_ARGS if re.search(rf"\b{a}\b", update)]
     flags["state"] = "state" in update_args
+    flags["step"] = flags["schedule"] or "step" in update_args  # the step count: the schedule's or the rule's
+    rate = "lr" if flags["schedule"] else "LR"
     values = {
         "title": title, "about": _about(config), "settings": _settings(config),
         "activations": _activations(config),
         "losses": textbook.inline(losses.softmax_cross_entropy, losses.log_softmax),
         "init": textbook.branch(init.init_weight, config.model.init, {"scale": "INIT_SCALE"}),
-        "update": update, "update_args": ", ".join(update_args), "optimizer": config.optimizer,
+        "update": update, "update_args": ", ".join(update_args),
+        "update_call": ", ".join(rate if a == "lr" else a for a in update_args), "lr": rate, "optimizer": config.optimizer,
         **_network(config, flags), **_loop(config, flags),
     }
-    return fill(SCRIPT, flags, values)
+    script = fill(SCRIPT, flags, values)
+    uses_math = re.search(r"\bmath\.", "\n".join(line.partition("#")[0] for line in script.splitlines()))
+    return script if uses_math else script.replace("import math\n", "", 1)  # normal init, constant rate
 
 
 def _network(config: TrainConfig, flags: dict[str, bool]) -> dict[str, str]:
@@ -69,7 +74,6 @@ def _loop(config: TrainConfig, flags: dict[str, bool]) -> dict[str, str]:
     return {
         "schedule_file": "; the learning rate: nn/schedules.py" if flags["schedule"] else "",
         "schedule": _schedule(config) if flags["schedule"] else "", "factors": " * ".join(factors),
-        "lr": "learning_rate(step, batches)" if flags["schedule"] else "LR",
         "augment": fill(AUGMENT, flags, {}) if flags["augment"] else "",
         "batch": "X" if flags["augment"] else "to_float(images[idx])",
         "more_rngs": ", ".join([("_", "dropout_rng")[flags["dropout"]], ("_", "augment_rng")[flags["augment"]]]),
@@ -98,16 +102,12 @@ def _flags(config: TrainConfig) -> dict[str, bool]:
 
 
 def _about(config: TrainConfig) -> str:
-    """The docstring's paragraph: where the script comes from, and what the seed fixes."""
+    """The docstring's last line: what the seed fixes."""
     same = ["split", "initial weights", "batches"]
     same += ["dropout masks"] * any(p > 0 for p in config.model.dropouts)
     same += ["augmentation"] * config.augment.enabled
-    return textwrap.fill(
-        f"Written by the app from its textbook code (nn/*.py) and this run's settings: the same seed gives "
-        f"the same {', '.join(same[:-1])} and {same[-1]} as the app's run, so the same network up to float "
-        "rounding (the app sums in another order; over a long run the weights drift apart a little, the "
-        "accuracy hardly).",
-        108)
+    return textwrap.fill(f"The app's seed: its {', '.join(same[:-1])} and {same[-1]}, so its network, up to "
+                         "float rounding.", 108)
 
 
 def _settings(config: TrainConfig) -> str:

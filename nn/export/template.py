@@ -15,8 +15,8 @@ from string import Template
 SCRIPT = '''#!/usr/bin/env python3
 """$title, trained again from scratch with NumPy alone, then tested.
 
-$about
 Usage: python this_script.py --data MNIST_DIR [--save weights.npz] [--compare the_apps_run.npz]
+$about
 """
 
 import argparse
@@ -29,13 +29,12 @@ import numpy as np
 # ----- this run's settings
 $settings
 
-# ----- the data: MNIST's IDX files (as they are or gzipped), pixels scaled to [0, 1] as the app does
-def read_idx(folder: Path, name: str) -> np.ndarray:
+# ----- the data: MNIST's IDX files, pixels scaled to [0, 1] as the app does
+def read_idx(folder: Path, name: str) -> np.ndarray:  # IDX: 0, 0, 8 (uint8), ndim, the sizes, the bytes
     path = next(folder.glob(f"{name}*"), folder / name)  # NAME or NAME.gz
     with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
         raw = f.read(48_000_000)  # at most: the largest MNIST file holds 47 MB
-    shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(raw[3])]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * raw[3]).reshape(shape)
+    return np.frombuffer(raw, np.uint8, offset=4 + 4 * raw[3]).reshape(np.frombuffer(raw, ">u4", raw[3], 4))
 
 def to_float(images: np.ndarray) -> np.ndarray:
     return images.reshape(-1, 784) * np.float32(1 / 255)  #?!float64
@@ -103,28 +102,28 @@ def train(images: np.ndarray, labels: np.ndarray) -> tuple[list, list]:
     biases = [np.zeros(n, DTYPE) for n in SIZES[1:]]
     params = [a for pair in zip(weights, biases) for a in pair]  # W_1, b_1, W_2, ...: updated in place
     states = [{} for _ in params]  # per array: its velocity or moments  #?state
-    batch_size = min(BATCH_SIZE, train_idx.size)
-    batches, step = math.ceil(train_idx.size / batch_size), 0
+    batches, step = math.ceil(train_idx.size / BATCH_SIZE), 0  #?schedule
+    step = 0  #?step  #?!schedule
     best_loss, waited = math.inf, 0  #?stop
     for epoch in range(1, EPOCHS + 1):
         order, loss_sum = shuffle_rng.permutation(train_idx), 0.0
-        for b in range(batches):
-            idx = order[b * batch_size : (b + 1) * batch_size]
+        for idx in np.split(order, range(BATCH_SIZE, order.size, BATCH_SIZE)):  # BATCH_SIZE at a time
             X = augment(to_float(images[idx]), augment_rng)  #?augment
             logits, cache = forward(weights, biases, $batch$dropout_rng)  # forward
             loss, dZ = softmax_cross_entropy(logits, labels[idx])  # loss
             grads = backward(weights, dZ, *cache)  # backward
-            lr, step = $lr, step + 1  # update, one array at a time
-            for $loop_vars in zip(params, grads$loop_states):
+            lr, step = learning_rate(step, batches), step + 1  # this step's rate; steps taken  #?schedule
+            step += 1  # steps taken  #?step  #?!schedule
+            for $loop_vars in zip(params, grads$loop_states):  # update, one array at a time
                 if p.ndim == 2:  # weight decay: weights only, never biases  #?weight_decay
                     g = g + WEIGHT_DECAY * p  # g <- g + wd p  #?coupled
-                    p *= 1.0 - lr * WEIGHT_DECAY  # p <- p (1 - lr wd)  #?decoupled
-                update($update_args)
+                    p *= 1.0 - $lr * WEIGHT_DECAY  # p <- p (1 - lr wd)  #?decoupled
+                update($update_call)
             loss_sum += loss * idx.size
-        line = f"epoch {epoch}: train loss {loss_sum / train_idx.size:.4f}"
         val_loss, val_acc = evaluate(weights, biases, images[val_idx], labels[val_idx])  #?val
-        print(f"{line}, val loss {val_loss:.4f}, val accuracy {val_acc:.4f}", flush=True)  #?val
-        print(line, flush=True)  #?!val
+        print(f"epoch {epoch}: train loss {loss_sum / train_idx.size:.4f}, val loss {val_loss:.4f}, "  #?val
+              f"val accuracy {val_acc:.4f}", flush=True)  #?val
+        print(f"epoch {epoch}: train loss {loss_sum / train_idx.size:.4f}", flush=True)  #?!val
         if val_loss < best_loss:  # early stopping: keep the best weights  #?stop
             best_loss, best, waited = val_loss, [p.copy() for p in params], 0  #?stop
         elif (waited := waited + 1) == PATIENCE:  # no better for PATIENCE epochs: stop  #?stop
@@ -140,7 +139,7 @@ if __name__ == "__main__":
     names = "train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1"
     try:
         x_train, y_train, x_test, y_test = [read_idx(args.data, f"{n}-ubyte") for n in names]
-        if len(x_train) != len(y_train) or len(x_test) != len(y_test) or x_train.shape[1:] != (28, 28):
+        if any(x.shape != (len(y), 28, 28) for x, y in [(x_train, y_train), (x_test, y_test)]):
             raise ValueError("these are not 28x28 images with a label each")
     except (OSError, ValueError, IndexError, EOFError) as error:
         raise SystemExit(f"cannot read MNIST in {args.data}: {error}") from None
@@ -151,7 +150,7 @@ if __name__ == "__main__":
         np.savez(args.save, **arrays)
     if args.compare:
         with np.load(args.compare) as app:
-            gap = max(float(np.max(np.abs(app[k] - a))) for k, a in arrays.items())
+            gap = max(np.abs(app[k] - a).max() for k, a in arrays.items())
         print(f"largest difference from the app's weights: {gap:.3g}")
 '''
 
