@@ -148,9 +148,12 @@ if __name__ == "__main__":
     arrays = {f"W{l}": W for l, W in enumerate(weights, 1)} | {f"b{l}": b for l, b in enumerate(biases, 1)}
     if args.save:
         np.savez(args.save, **arrays)
-    if args.compare:
-        with np.load(args.compare) as app:
-            gap = max(np.abs(app[k] - a).max() for k, a in arrays.items())
+    if args.compare:  # after --save: a wrong file loses nothing
+        try:
+            with np.load(args.compare) as app:
+                gap = max(np.abs(app[k] - a).max() for k, a in arrays.items())
+        except (OSError, KeyError, ValueError) as error:  # not an .npz, a weight missing or of another shape
+            raise SystemExit(f"cannot compare with {args.compare}: {error}") from None
         print(f"largest difference from the app's weights: {gap:.3g}")
 '''
 
