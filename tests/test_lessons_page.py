@@ -129,3 +129,16 @@ def test_a_fashion_lesson_without_the_package_says_how_to_install_it(app, monkey
     assert not at.exception and [t.value for t in at.title] == ["Lessons"]  # not sent to Train
     assert "apt-get install dataset-fashion-mnist" in at.error[0].value
     assert at.session_state["_dataset_name"] == "mnist" and "data" not in at.query_params
+
+
+def test_a_lesson_links_to_the_section_of_the_page_to_look_at(app) -> None:
+    at = app()
+    at.run()
+    lessons_page(at)
+    at.selectbox(key="lesson_pick").set_value("sigmoid-deep").run()
+    at.radio(key="guess_sigmoid-deep_None").set_value(1).run()
+    at.button(key="btn_commit").click().run()
+    links = {link.proto.label: link.proto for link in at.get("page_link")}
+    inspect = links["Inspect: Weights and gradients"]
+    assert inspect.page.endswith("inspect") and "in_section=Weights+and+gradients" in inspect.query_string
+    assert "Train" in links and not links["Train"].query_string  # a page without sections: a plain link
