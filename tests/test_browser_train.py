@@ -19,6 +19,7 @@ from tests.browser import (
     browser_page,
     click_button,
     goto_page,
+    live_chart,
     require_browser,
     screenshot_all,
     shot_path,
@@ -46,10 +47,10 @@ def epochs_done(page) -> int:
 
 def assert_live_charts_update_in_place(page) -> None:
     """Three charts in the live-chart component; the loss chart gets new batches without being remounted."""
-    charts = page.frame_locator('iframe[title*="live_charts"] >> nth=0').locator(".js-plotly-plot")
-    charts.nth(2).wait_for(timeout=30_000)
-    assert charts.count() == 3
-    loss = charts.first
+    live_chart(page, 2).wait_for(timeout=30_000)  # the last one, scrolled into view
+    loss = live_chart(page, 0)  # and back to the first
+    loss.wait_for(timeout=30_000)
+    assert page.frame_locator('iframe[title*="live_charts"] >> nth=0').locator(".js-plotly-plot").count() == 3
     loss.evaluate("el => { el.dataset.probe = 'kept'; }")  # a remounted chart would be a new node
     drawn = "el => JSON.stringify(el.data[0].y)"  # the batch losses the chart shows now
     seen = loss.evaluate(drawn)
