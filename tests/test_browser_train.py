@@ -61,6 +61,24 @@ def assert_live_charts_update_in_place(page) -> None:
     assert loss.evaluate("el => el.dataset.probe") == "kept"
 
 
+def assert_a_chart_out_of_view_waits_until_seen(page) -> None:
+    """Scrolled out of the window, the loss chart is not redrawn; back in view, it catches up with the run."""
+    loss = live_chart(page, 0)
+    batches = "el => JSON.stringify(el.data[0].y)"  # the batch losses it shows
+    live_chart(page, 1, component=1).wait_for(timeout=30_000)  # the strip of digits, at the page's bottom
+    box, height = loss.bounding_box(), page.viewport_size["height"]
+    assert box["y"] + box["height"] <= 0 or box["y"] >= height, (box, height)  # the loss chart is out of view
+    page.wait_for_timeout(1500)  # any redraw under way has landed
+    hidden = loss.evaluate(batches)
+    page.wait_for_timeout(3000)  # six ticks of the live charts
+    assert loss.evaluate(batches) == hidden
+    loss = live_chart(page, 0)  # back in view
+    deadline = time.monotonic() + 30
+    while loss.evaluate(batches) == hidden:
+        assert time.monotonic() < deadline, "the loss chart did not catch up when it came back into view"
+        time.sleep(0.3)
+
+
 EPOCHS, SUBSET = 200, 20_000  # the most epochs the Train page allows
 
 
@@ -97,6 +115,7 @@ def test_train_quick_preset_switch_pages_stop_and_download(server) -> None:
         goto_page(page, "Train")
         tile.filter(has_text=re.compile(r"\d+\.\d\d%")).first.wait_for(timeout=30_000)
         assert_live_charts_update_in_place(page)
+        assert_a_chart_out_of_view_waits_until_seen(page)
         click_button(page, "Stop")
         page.locator('[data-testid="stSidebar"]').get_by_text("stopped").wait_for(timeout=10_000)
         stopped_at = epochs_done(page)
