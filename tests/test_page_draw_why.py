@@ -9,6 +9,7 @@ import numpy as np
 from lab.preprocess import preprocess
 from nn.explain.flip import smallest_flip
 from nn.explain.saliency import integrated_gradients
+from tests.page_sections import DRAW, open_section
 from tests.test_page_draw import app, small_model, tiny_dataset  # noqa: F401
 from tests.test_pages_explain import decoded
 
@@ -21,6 +22,7 @@ def test_draw_explains_the_answer_against_a_chosen_digit_and_flips_to_it(app) ->
     model = small_model()
     at = app(model).run()
     at.segmented_control(key="draw_source").set_value("example").run()
+    open_section(at, DRAW, "Why not another")
     assert not at.exception, at.exception
     x = preprocess(tiny_dataset().x_test[0]).x
     proba = model.predict_proba(x)[0]
@@ -46,6 +48,7 @@ def test_draw_shows_the_nearest_training_digits_in_every_space(app) -> None:
     model = small_model()
     at = app(model).run()
     at.segmented_control(key="draw_source").set_value("example").run()
+    open_section(at, DRAW, "Nearest neighbours")
     at.slider(key="draw_why_k").set_value(5).run()
     assert not at.exception, at.exception
     x = preprocess(tiny_dataset().x_test[0]).x
