@@ -7,8 +7,13 @@ from dashboard.data import dataset_now, get_dataset
 from dashboard.data_stats import data_stats
 from dashboard.knobs import HELP
 from dashboard.session import get_session
-from figures.data import (augmentation_figure, average_digits_figure, class_counts_figure, pixel_histogram_figure,
-                          sample_grid_figure)
+from figures.data import (
+    augmentation_figure,
+    average_digits_figure,
+    class_counts_figure,
+    pixel_histogram_figure,
+    sample_grid_figure,
+)
 from lab.dataset_stats import pick_per_class
 from lab.format import fmt_pct
 from lab.labels import noun

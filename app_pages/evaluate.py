@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import explain, picks
 from dashboard.calibration_view import calibration_section
 from dashboard.contrast_view import mistake_section
+from dashboard.live_charts import chart_in_place
 from dashboard.sections import page_sections
 from dashboard.session import require_model
 from dashboard.timeline import at, rewind
@@ -61,8 +62,8 @@ def confusion_matrix() -> None:
         normalised = st.radio("Show", ["counts", f"share of each true {noun()}"], horizontal=True, key="ev_cm_view", persist_state="session",
                               help=f"Counts: how many test {noun(plural=True)} fall in each cell. Share: each row divided by "
                                    "its total, so classes of different sizes compare fairly.") != "counts"
-        st.plotly_chart(fe.confusion_figure(ev.confusion, normalised=normalised, selected=cell), key="ev_cm",
-                        on_select="rerun", selection_mode="points", width="stretch")
+        chart_in_place(fe.confusion_figure(ev.confusion, normalised=normalised, selected=cell), key="ev_cm",
+                       clickable=True)
         st.caption(f"Rows are the true {noun()}, columns the model's answer: the diagonal counts right answers, every "
                    "other cell one kind of mistake. The colour scale stops at the largest mistake so small cells "
                    f"stay visible. Click a cell (or pick it on the right) to see its {noun(plural=True)} below.")
@@ -82,13 +83,13 @@ def confusion_matrix() -> None:
     if count == 0:
         st.info(f"No test {noun()} is a {label(true_c)} predicted as {label(pred_c)}.")
     else:
-        st.plotly_chart(
+        chart_in_place(
             fe.digit_gallery_figure(
                 data.images[members], [f"#{i} · {fmt_pct(ev.confidence[i])}" for i in members], members,
                 title=f"True {label(true_c)}, predicted {label(pred_c)}: {count:,} {kind}"
                       + (f" (the {len(members)} most confident shown)" if count > len(members) else ""),
                 cols=10, px_per_pixel=2.5),
-            key="ev_cell_gallery", width="stretch")
+            key="ev_cell_gallery")
         st.caption(f"The {noun(plural=True)} of the chosen cell, most confident first, each with its test index and the model's "
                    "confidence in its answer.")
 
@@ -155,8 +156,8 @@ def confidence() -> None:
               delta=None if sure.answered == 0 else f"{sure.accuracy - ev.accuracy:+.2%} vs answering all",
               help=f"Accuracy on the {noun(plural=True)} it does answer.")
     c3.metric("Abstained", f"{sure.abstained:,}", help=f"{noun(plural=True).capitalize()} it would hand to a human.")
-    st.plotly_chart(fe.abstention_figure(ev.curve.thresholds, ev.curve.coverage, ev.curve.accuracy,
-                                         threshold=threshold), key="ev_abstain", width="stretch")
+    chart_in_place(fe.abstention_figure(ev.curve.thresholds, ev.curve.coverage, ev.curve.accuracy,
+                                        threshold=threshold), key="ev_abstain")
     st.caption(f"Move right along the threshold: the model answers fewer {noun(plural=True)} (bottom) and, if its confidence "
                "means something, gets more of those right (top). A flat top line would mean confidence tells "
                "nothing about correctness.")
@@ -174,7 +175,7 @@ def per_class() -> None:
         st.caption(f"Precision: of the {noun(plural=True)} predicted as this class, the share that are. Recall: of the true "
                    f"{noun(plural=True)} of this class, the share found. F1: their harmonic mean. Support: how many test {noun(plural=True)}.")
     with right:
-        st.plotly_chart(fe.per_class_figure(ev.report), key="ev_per_class", width="stretch")
+        chart_in_place(fe.per_class_figure(ev.report), key="ev_per_class")
         st.caption(f"Bars per {noun()}; note the axis starts near the lowest score, to make differences of a "
                    "percent visible.")
 

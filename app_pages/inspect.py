@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import explain, picks
 from dashboard.ablation_view import ablation_section
+from dashboard.live_charts import chart_in_place
 from dashboard.neighbours_view import neighbours_section
 from dashboard.prototype_view import prototypes_section
 from dashboard.sections import page_sections
@@ -68,9 +69,9 @@ def filters() -> None:
         "Filters shown", 8, min(n_units, 144), min(n_units, 48), key="in_nshow",
         help="How many units to draw, from the top of the sort order.")
     units = filter_order(W1, active, sort_by)[:n_show]
-    st.plotly_chart(fi.filter_grid_figure(W1, units, shared_scale=scale == "shared", selected=unit,
-                                          hover=fi.filter_hover(W1, active, units), cols=16 if n_show > 64 else 12),
-                    key="in_filters", on_select="rerun", selection_mode="points", width="stretch")
+    chart_in_place(fi.filter_grid_figure(W1, units, shared_scale=scale == "shared", selected=unit,
+                                         hover=fi.filter_hover(W1, active, units), cols=16 if n_show > 64 else 12),
+                   key="in_filters", clickable=True)
     st.caption(f"{n_show} of {n_units} units, sorted by {sort_by}. Click a filter (or type its number below) to "
                "open it.")
 
@@ -78,7 +79,7 @@ def filters() -> None:
                                   help="The first-layer unit to look at closely.")
     left, mid, right = st.columns([2, 2, 3], gap="medium")
     with left:
-        st.plotly_chart(fi.filter_figure(W1[:, unit], unit), key="in_filter_big", width="stretch")
+        chart_in_place(fi.filter_figure(W1[:, unit], unit), key="in_filter_big")
     with mid:
         st.table(fi.filter_stats_frame(W1, b1, active, unit).set_index("statistic"))
         note = unit_note(active[unit], activations[0] if activations else None)
@@ -92,7 +93,7 @@ def filters() -> None:
     with right:
         if n_layers >= 2:
             effect = unit_class_effect(model, sample.traces, unit)
-            st.plotly_chart(fi.class_effect_figure(effect, unit), key="in_effect", width="stretch")
+            chart_in_place(fi.class_effect_figure(effect, unit), key="in_effect")
             st.caption(f"How much each {noun()}'s score rises if this unit's activation rises by one, averaged over "
                        f"2,000 test {noun(plural=True)} and through every layer above (units switched off for {noun(article=True)} do not "
                        f"carry its effect). Only differences between {noun(plural=True)} matter to the softmax.")
@@ -111,9 +112,9 @@ def filters() -> None:
         W_at, zrange = snapshot_at(snapshots, epoch), snapshot_range(snapshots, shown)
         left, right = st.columns([3, 2], gap="large")
         with left:
-            st.plotly_chart(fi.filter_grid_figure(W_at, shown, zrange=zrange, cols=8, px_per_pixel=2.6,
-                                                  title=f"The same {len(shown)} filters after epoch {epoch}"),
-                            key="in_evolution", width="stretch")
+            chart_in_place(fi.filter_grid_figure(W_at, shown, zrange=zrange, cols=8, px_per_pixel=2.6,
+                                                 title=f"The same {len(shown)} filters after epoch {epoch}"),
+                           key="in_evolution")
             st.caption("One colour scale for every epoch, so you see the weights grow from noise into strokes.")
         with right:
             st.plotly_chart(fi.snapshot_distribution_figure(histograms=explain.snapshot_summary(view)),
@@ -144,7 +145,7 @@ def through_the_layers() -> None:
         st.plotly_chart(fi.digit_figure(data.images[index], f"Test {noun()} #{index} (true label {label(true_label)})"),
                         key="in_digit", width="stretch")
     with right:
-        st.plotly_chart(fo.probability_figure(trace[-1].post[0], true_label), key="in_digit_proba", width="stretch")
+        chart_in_place(fo.probability_figure(trace[-1].post[0], true_label), key="in_digit_proba")
         st.caption(f"The softmax turns the last layer's scores into probabilities; the model answers {label(predicted)} "
                    f"({verdict}). A tall wrong bar is an overconfident mistake: probability is not certainty.")
     if n_layers >= 2:
@@ -156,14 +157,13 @@ def through_the_layers() -> None:
             if not tab.open:
                 continue
             with tab:
-                st.plotly_chart(fi.layer_activity_figure(trace[j].pre[0], trace[j].post[0], fi.layer_name(j, n_layers),
-                                                         activations[j]), key=f"in_layer_{j}", width="stretch")
+                chart_in_place(fi.layer_activity_figure(trace[j].pre[0], trace[j].post[0], fi.layer_name(j, n_layers),
+                                                        activations[j]), key=f"in_layer_{j}")
                 st.caption("Top: each unit's weighted input z (blue above zero, red below). Bottom: what it passes "
                            f"on, {activations[j]}(z). Units with z ≤ 0 pass nothing on for this {noun()} (ReLU).")
         if tabs[-1].open:
             with tabs[-1]:
-                st.plotly_chart(fo.output_scores_figure(trace[-1].pre[0], trace[-1].post[0]), key="in_layer_out",
-                                width="stretch")
+                chart_in_place(fo.output_scores_figure(trace[-1].pre[0], trace[-1].post[0]), key="in_layer_out")
                 st.caption(f"Top: the ten {noun(plural=True)}' scores (logits). Bottom: the same after softmax, "
                            "as probabilities.")
 
@@ -210,13 +210,13 @@ def weights_and_gradients() -> None:
 
     left, right = st.columns(2, gap="large")
     with left:
-        st.plotly_chart(explain.once(f"{view.version}:{names}:whist", lambda: fi.histograms_figure(
-            model.weights, names, title="Weight values now", x_title="weight")), key="in_whist", width="stretch")
+        chart_in_place(explain.once(f"{view.version}:{names}:whist", lambda: fi.histograms_figure(
+            model.weights, names, title="Weight values now", x_title="weight")), key="in_whist")
         st.caption("How the weights of each layer are spread (each panel on its own scale).")
     with right:
-        st.plotly_chart(explain.once(f"{view.version}:{names}:ghist", lambda: fi.histograms_figure(
+        chart_in_place(explain.once(f"{view.version}:{names}:ghist", lambda: fi.histograms_figure(
             explain.gradients(view), names, title=f"Gradient values now (1,000 training {noun(plural=True)})",
-            x_title="dL/dW")), key="in_ghist", width="stretch")
+            x_title="dL/dW")), key="in_ghist")
         st.caption("The gradient the current weights would get. In the first layer most values are exactly zero: "
                    f"weights from border pixels that are blank in every {noun()} never get a gradient. A whole layer "
                    "squeezed to zero has stopped learning.")
@@ -253,9 +253,9 @@ def layer_map() -> None:
     layer = layer_options[layer_label]
     result = explain.layer_pca(view, layer, use_pre=layer == n_layers - 1)
     map_digit = picks.clicked_digit("in_map")
-    st.plotly_chart(fi.pca_map_figure(result.projected, sample.labels, sample.predicted, sample.indices,
-                                      layer=names[layer], explained=result.explained_ratio, selected=map_digit),
-                    key="in_map", on_select="rerun", selection_mode="points", width="stretch")
+    chart_in_place(fi.pca_map_figure(result.projected, sample.labels, sample.predicted, sample.indices,
+                                     layer=names[layer], explained=result.explained_ratio, selected=map_digit),
+                   key="in_map", clickable=True)
     st.caption(f"Colour is the true {noun()}; crosses are the model's mistakes. Two components keep only part of the "
                "picture (see the share of variance on each axis): points that overlap here may still be apart in "
                f"the full layer. Click a point to see its {noun()}.")

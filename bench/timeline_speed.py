@@ -77,6 +77,8 @@ def main() -> None:
     parser.add_argument("--browser", action="store_true", help="also time the slider in chromium")
     parser.add_argument("--rounds", type=int, default=2, help="passes over the timeline per page in chromium")
     parser.add_argument("--sections", action="store_true", help="in chromium, every section of each page")
+    parser.add_argument("--only", action="append", default=[], metavar="PAGE: SECTION",
+                        help="in chromium, only this section (repeatable), e.g. 'Inspect: Layer map'")
     parser.add_argument("--no-server", action="store_true", help="skip the AppTest timings")
     args = parser.parse_args()
     start = time.perf_counter()
@@ -91,27 +93,40 @@ def main() -> None:
         for page, a, b, c, d in rows:
             print(f"{page:<34}{a:>15.3f}{b:>10.3f}{c:>12.3f}{d:>12.3f}")
     if args.browser:
-        print_browser_rows(browser_rows(trainer, args.rounds, every_section=args.sections))
+        print_browser_rows(browser_rows(trainer, args.rounds, every_section=args.sections or bool(args.only),
+                                        only=args.only))
 
 
 # Installed in the page after each navigation: timestamps (performance.now) of every change in the page's main
 # area (with the node changed) and of each change of the script's state, so a step's time is "until the screen
 # stops changing": everywhere on the page, and in the window the user looks at (the top of the page, where the
-# slider is).
+# slider is). Charts drawn in place live in component frames (same origin): their documents are watched too.
 _OBSERVE = """() => {
   const main = document.querySelector('[data-testid="stMain"]');
   const app = document.querySelector('[data-testid="stApp"]');
   const tl = window.__tl = {last: performance.now(), states: [], log: []};
-  new MutationObserver((records) => {
-    const t = performance.now();
-    tl.last = t;
-    // A node added is where the change shows (its parent, e.g. the page's main block, spans the window even
-    // when the node lands far below it); a node removed is gone and is not counted.
-    for (const r of records) {
-      if (r.type !== 'childList') tl.log.push([t, r.target]);
-      else for (const n of r.addedNodes) tl.log.push([t, n]);
-    }
-  }).observe(main, {subtree: true, childList: true, attributes: true, characterData: true});
+  const watched = new WeakSet();
+  const watch = (root, frame) => {
+    if (!root || watched.has(root)) return;
+    watched.add(root);
+    new MutationObserver((records) => {
+      const t = performance.now();
+      tl.last = t;
+      // A node added is where the change shows (its parent, e.g. the page's main block, spans the window even
+      // when the node lands far below it); a node removed is gone and is not counted.
+      for (const r of records) {
+        if (r.type !== 'childList') tl.log.push([t, r.target, frame]);
+        else for (const n of r.addedNodes) tl.log.push([t, n, frame]);
+      }
+      if (!frame) for (const f of main.querySelectorAll('iframe')) watchFrame(f);
+    }).observe(root, {subtree: true, childList: true, attributes: true, characterData: true});
+  };
+  const watchFrame = (f) => {
+    try { if (f.contentDocument && f.contentDocument.body) watch(f.contentDocument.body, f); } catch (e) {}
+    f.addEventListener('load', () => watchFrame(f), {once: true});
+  };
+  watch(main, null);
+  for (const f of main.querySelectorAll('iframe')) watchFrame(f);
   new MutationObserver(() => { tl.states.push([app.getAttribute('data-test-script-state'), performance.now()]); })
     .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
 }"""
@@ -121,11 +136,12 @@ _LAST_VISIBLE = """() => {
   const height = window.innerHeight;
   const log = window.__tl.log;
   for (let i = log.length - 1; i >= 0; i--) {
-    const node = log[i][1];
+    const [t, node, frame] = log[i];
     const el = node.nodeType === 1 ? node : node.parentElement;
-    if (!el || !el.isConnected) continue;
+    if (!el || !el.isConnected || (frame && !frame.isConnected)) continue;
     const r = el.getBoundingClientRect();
-    if (r.bottom > 0 && r.top < height && r.width + r.height > 0) return log[i][0];
+    const top = r.top + (frame ? frame.getBoundingClientRect().top : 0);
+    if (top + r.height > 0 && top < height && r.width + r.height > 0) return t;
   }
   return null;
 }"""
@@ -177,7 +193,7 @@ def _sections(page) -> list:
     return page.locator('[data-testid="stTabs"]').first.get_by_role("tab").all()
 
 
-def browser_rows(trainer, rounds: int = 1, every_section: bool = False
+def browser_rows(trainer, rounds: int = 1, every_section: bool = False, only: list[str] | None = None
                  ) -> list[tuple[str, list[float], list[float], list[float], list[float]]]:
     """Train the same preset through the Train page in chromium, then on Evaluate, Inspect and Draw (a test
     digit picked) step the slider from the start to the end, ``rounds`` times (the first meets every point for
@@ -201,6 +217,8 @@ def browser_rows(trainer, rounds: int = 1, every_section: bool = False
         page.get_by_text("s per epoch, validation included").first.wait_for(timeout=900_000)
         wait_for_app_idle(page, 120)
         for title in ("Evaluate", "Inspect", "Draw a digit"):
+            if only and not any(o.startswith(f"{title}:") for o in only):
+                continue
             _open(page, title)
             if title == "Draw a digit":  # a real test digit, so the answer, saliency and layer panels are drawn
                 page.locator('[data-testid="stButtonGroup"] button').filter(has_text="MNIST digit").first.click()
@@ -210,6 +228,8 @@ def browser_rows(trainer, rounds: int = 1, every_section: bool = False
                 'input[type="range"]').first
             names = [tab.inner_text().strip() for tab in _sections(page)]
             for name in names if every_section else names[:1]:
+                if only and f"{title}: {name}" not in only:
+                    continue
                 _sections(page)[names.index(name)].click()
                 wait_for_app_idle(page, 120)
                 for round_ in range(rounds):

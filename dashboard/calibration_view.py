@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import why
 from dashboard.explain import test_data
+from dashboard.live_charts import chart_in_place
 from dashboard.session import ModelView
 from figures.calibration import reliability_figure, reliability_title
 from lab.calibration import calibrated_abstention, temperature_note
@@ -25,8 +26,8 @@ def calibration_section(view: ModelView, threshold: float | None = None) -> None
                         f"averaged with the bins' {noun()} counts as weights. 0 is perfectly calibrated.")
     if report.temperature is None:
         left, _ = st.columns(2, gap="large")
-        left.plotly_chart(reliability_figure(report.before, reliability_title(report.before)), key="why_rel_before",
-                          width="stretch")
+        with left:
+            chart_in_place(reliability_figure(report.before, reliability_title(report.before)), key="why_rel_before")
         st.info("No validation split is known for this model (a file saved without its training settings), so "
                 f"no temperature is fitted: fitting it on the test {noun(plural=True)} would grade it on its own answers.")
         return
@@ -36,10 +37,11 @@ def calibration_section(view: ModelView, threshold: float | None = None) -> None
     cols[2].metric("ECE after", f"{report.after.ece * 100:.2f}%", delta=f"{(report.after.ece - report.before.ece) * 100:+.2f} points",
                    delta_color="inverse", help=f"The same error on the test {noun(plural=True)} with the scores divided by T.")
     left, right = st.columns(2, gap="large")
-    left.plotly_chart(reliability_figure(report.before, reliability_title(report.before)), key="why_rel_before",
-                      width="stretch")
-    right.plotly_chart(reliability_figure(report.after, reliability_title(report.after, report.temperature)),
-                       key="why_rel_after", width="stretch")
+    with left:
+        chart_in_place(reliability_figure(report.before, reliability_title(report.before)), key="why_rel_before")
+    with right:
+        chart_in_place(reliability_figure(report.after, reliability_title(report.after, report.temperature)),
+                       key="why_rel_after")
     before, after = report.val_nll
     st.caption(f"Bars: the share right in each confidence bin; diamonds: the mean confidence there; a bar below "
                f"its diamond is overconfidence. Below: how many test {noun(plural=True)} fall in each bin (most are very sure). "

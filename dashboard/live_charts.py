@@ -81,11 +81,13 @@ def figure_json(fig: go.Figure) -> str:
     return fig.to_json(validate=False)
 
 
-def live_charts(figures: Sequence[go.Figure | str], captions: Sequence[str], *, key: str) -> None:
+def live_charts(figures: Sequence[go.Figure | str], captions: Sequence[str], *, key: str,
+                clickable: bool = False) -> None:
     """Show ``figures`` (figures or their JSON) one under the other, each with its caption below.
 
     Call it with the same ``key`` on every rerun: the charts then stay in the page and only the ones
-    whose JSON changed are redrawn.
+    whose JSON changed are redrawn. ``clickable``: a click on a point with customdata reruns the app with
+    ``st.session_state[key]`` holding it as ``st.plotly_chart(on_select="rerun")`` would.
     """
     if len(captions) != len(figures):
         raise ValueError(f"need one caption per figure, got {len(captions)} for {len(figures)}")
@@ -93,8 +95,16 @@ def live_charts(figures: Sequence[go.Figure | str], captions: Sequence[str], *, 
     component = _component()
     if component is None:
         for i, (text, caption) in enumerate(zip(texts, captions)):
-            st.plotly_chart(plotly.io.from_json(text), key=f"{key}_{i}", width="stretch",
-                            config={"displayModeBar": False})
-            st.caption(caption)
+            clicks = {"on_select": "rerun", "selection_mode": "points"} if clickable else {}
+            st.plotly_chart(plotly.io.from_json(text), key=key if clickable and len(texts) == 1 else f"{key}_{i}",
+                            width="stretch", config={"displayModeBar": False}, **clicks)
+            if caption:
+                st.caption(caption)
         return
-    component(figures=texts, captions=list(captions), key=key, default=None)
+    component(figures=texts, captions=list(captions), key=key, default=None, clickable=clickable)
+
+
+def chart_in_place(figure: go.Figure, *, key: str, clickable: bool = False) -> None:
+    """One chart that stays on the page from rerun to rerun (``Plotly.react``), where ``st.plotly_chart``
+    would mount a changed figure anew: for the charts a step of the epoch slider changes."""
+    live_charts([figure], [""], key=key, clickable=clickable)

@@ -195,3 +195,26 @@ def live_chart(page, n: int, component: int = 0):
     frame = page.frame_locator(f'iframe[title*="live_charts"] >> nth={component}')
     frame.locator(f"#root > div:nth-child({n + 1}) > .chart").scroll_into_view_if_needed(timeout=30_000)
     return frame.locator(f"#root > div:nth-child({n + 1}) > .chart.js-plotly-plot")
+
+
+def chart_in_place(page, title: str, timeout: float = 30.0):
+    """The chart titled with ``title`` among those drawn in place (dashboard/live_charts.py: each component is a
+    frame of its own), scrolled into view and drawn; waits for it up to ``timeout`` seconds."""
+    frames = page.locator('iframe[title*="live_charts"]')
+    deadline = time.monotonic() + timeout
+    while True:
+        for i in range(frames.count()):
+            frame = page.frame_locator(f'iframe[title*="live_charts"] >> nth={i}')
+            chart = frame.locator(".js-plotly-plot").filter(has=frame.locator(".gtitle", has_text=title))
+            try:  # the page may still be replacing its frames: then the next round looks again
+                frames.nth(i).scroll_into_view_if_needed(timeout=5_000)  # out of view, it has drawn nothing yet
+                with contextlib.suppress(Exception):  # no chart drawn there yet
+                    frame.locator(".js-plotly-plot").first.wait_for(timeout=2_000)
+                if chart.count():
+                    chart.first.scroll_into_view_if_needed(timeout=5_000)
+                    return chart.first
+            except Exception:  # noqa: BLE001 - detached while looking
+                continue
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no chart drawn in place is titled with {title!r}")
+        page.wait_for_timeout(250)

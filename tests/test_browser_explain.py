@@ -16,6 +16,7 @@ from nn.presets import PRESETS
 from tests.browser import (
     app_server,
     browser_page,
+    chart_in_place,
     click_button,
     goto_page,
     open_section,
@@ -66,18 +67,18 @@ def test_explain_pages_after_a_quick_training(server) -> None:
         page.locator('[data-testid="stSidebar"]').get_by_text("finished").wait_for(timeout=180_000)
 
         goto_page(page, "Evaluate")
-        chart_titled(page, "Confusion matrix").wait_for(timeout=60_000)
+        chart_in_place(page, "Confusion matrix", timeout=60)
         wait_for_app_idle(page)
         accuracy = page.locator('[data-testid="stMetric"]').filter(has_text="Test accuracy").inner_text()
         assert re.search(r"\d+\.\d\d%", accuracy)
         screenshot_all(page, "explain-1-evaluate.png")
 
         # Click the confusion cell (true 4, predicted 9): click targets run row by row, 10 per row.
-        click_point(page, chart_titled(page, "Confusion matrix"), 4 * 10 + 9)
+        click_point(page, chart_in_place(page, "Confusion matrix"), 4 * 10 + 9)
         assert selectbox_value(page, "True digit") == "4"
         assert selectbox_value(page, "Predicted digit") == "9"
-        assert (chart_titled(page, "True 4, predicted 9").count() == 1
-                or page.get_by_text("No test digit is a 4 predicted as 9").count() == 1)
+        assert (page.get_by_text("No test digit is a 4 predicted as 9").count() == 1
+                or chart_in_place(page, "True 4, predicted 9").count() == 1)
         screenshot_all(page, "explain-2-confusion-cell.png")
 
         # Open the most confident mistake.
@@ -96,13 +97,13 @@ def test_explain_pages_after_a_quick_training(server) -> None:
         assert "in_section=Through" in page.url
         screenshot_all(page, "explain-4-inspect.png")
 
-        open_section(page, "Filters")
-        click_point(page, chart_titled(page, "First-layer filters"), 3)
+        open_section(page, "Filters")  # its charts are drawn in place (frames of their own)
+        click_point(page, chart_in_place(page, "First-layer filters"), 3)
         unit = page.locator('[data-testid="stNumberInput"]').filter(has_text="Unit").locator("input").input_value()
-        assert chart_titled(page, f"Unit {unit}: its weight from each pixel").count() == 1
+        assert chart_in_place(page, f"Unit {unit}: its weight from each pixel").count() == 1
 
         open_section(page, "Layer map")
-        layer_map = chart_titled(page, "principal components")
+        layer_map = chart_in_place(page, "principal components")
         click_point(page, layer_map, 25)
         page.get_by_text("Follow this digit through the network").wait_for(timeout=30_000)
         screenshot_all(page, "explain-5-inspect-clicked.png")

@@ -13,7 +13,16 @@ import pytest
 
 from lab.params import config_to_knobs, knobs_to_query
 from nn.presets import PRESETS
-from tests.browser import app_server, browser_page, click_button, goto_page, screenshot_all, wait_for_app_idle
+from tests.browser import (
+    app_server,
+    browser_page,
+    chart_in_place,
+    click_button,
+    goto_page,
+    open_section,
+    screenshot_all,
+    wait_for_app_idle,
+)
 from tests.test_browser_explain import chart_titled, click_point
 
 pytestmark = [pytest.mark.browser, pytest.mark.realdata]
@@ -36,8 +45,9 @@ def test_step_through_a_mistake_click_a_unit_take_three_steps_and_check_the_grad
         page.locator('[data-testid="stSidebar"]').get_by_text("finished").wait_for(timeout=180_000)
 
         goto_page(page, "Evaluate")
-        chart_titled(page, "Confusion matrix").wait_for(timeout=60_000)
+        chart_in_place(page, "Confusion matrix", timeout=60)
         wait_for_app_idle(page)
+        open_section(page, "Mistakes")
         click_point(page, chart_titled(page, "mistakes;"), 0)
         link = page.get_by_text(re.compile(r"Step through a training step on digit #\d+"))
         link.wait_for(timeout=30_000)

@@ -16,6 +16,7 @@ from nn.trainer import Trainer
 from tests.browser import (
     app_server,
     browser_page,
+    chart_in_place,
     click_button,
     goto_page,
     open_section,
@@ -58,9 +59,9 @@ def test_each_why_section_answers_in_the_browser(server, mnist, tmp_path) -> Non
         goto_page(page, "Evaluate")
         settle(page)
         open_section(page, "Confidence")
-        chart_titled(page, "Before temperature scaling").wait_for(timeout=60_000)
+        chart_in_place(page, "Before temperature scaling", timeout=60)
         assert re.search(r"\d+\.\d{3}$", metric(page, "Temperature T").strip())
-        assert chart_titled(page, "After dividing the scores by T").count() == 1
+        assert chart_in_place(page, "After dividing the scores by T").count() == 1
         open_section(page, "Mistakes")
         click_point(page, chart_titled(page, "mistakes;"), 0)
         page.get_by_text("Why this mistake?").wait_for()

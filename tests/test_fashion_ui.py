@@ -4,6 +4,7 @@ install it while MNIST stays."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -37,7 +38,10 @@ def app(monkeypatch, tmp_path: Path):
 
 
 def specs(at: AppTest) -> str:
-    return " ".join(e.proto.spec for e in at.get("plotly_chart"))
+    """The JSON of every chart on the page, Streamlit's and those drawn in place (dashboard/live_charts.py)."""
+    return " ".join([e.proto.spec for e in at.get("plotly_chart")]
+                    + [text for e in at.get("component_instance") if e.proto.component_name.endswith("live_charts")
+                       for text in json.loads(e.proto.json_args)["figures"]])
 
 
 def test_labels_follow_the_context_and_default_to_digits() -> None:

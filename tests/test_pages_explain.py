@@ -94,7 +94,10 @@ def decoded(value):
 
 
 def chart_specs(at: AppTest) -> list[dict]:
-    return [decoded(json.loads(c.proto.spec)) for c in at.get("plotly_chart")]
+    """Every figure on the page: Streamlit's plotly charts, then the charts drawn in place (dashboard/live_charts.py)."""
+    in_place = [text for e in at.get("component_instance") if e.proto.component_name.endswith("live_charts")
+                for text in json.loads(e.proto.json_args)["figures"]]
+    return [decoded(json.loads(spec)) for spec in [c.proto.spec for c in at.get("plotly_chart")] + in_place]
 
 
 def chart_titled(at: AppTest, words: str) -> dict:
