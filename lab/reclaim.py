@@ -4,7 +4,9 @@ A trainer sits in reference cycles (its engine, telemetry and guard point back a
 dropping the last outside reference frees nothing until a full garbage collection, which the server
 rarely runs (Streamlit's per-run collection is off: see .streamlit/config.toml). And glibc keeps the
 pages of freed blocks in the arena of the training thread that allocated them; ``malloc_trim(0)``
-hands them back. Called by the reaper after it released something, so once per departure at most.
+hands them back, except the free top of each thread's heap (glibc trims that only on a free, down to
+its trim threshold: see ``fix_malloc_thresholds``). Called by the reaper after it released something,
+so once per departure at most.
 """
 
 from __future__ import annotations
@@ -44,9 +46,9 @@ def reclaim_memory() -> bool:
 
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # mallopt's parameter numbers (glibc's malloc.h)
-TRIM_THRESHOLD_BYTES = 16 * 2**20
+TRIM_THRESHOLD_BYTES = 2**20  # malloc_trim skips a thread heap's free top: what stays resident there after a class
 MMAP_THRESHOLD_BYTES = 32 * 2**20
-ARENA_MAX = 2  # heaps shared by all threads: each training thread otherwise gets its own, fragmented apart
+ARENA_MAX = 2  # no new heaps once set; Streamlit's threads made ~6 before the app's first run
 
 
 def fix_malloc_thresholds() -> bool:
@@ -56,15 +58,22 @@ def fix_malloc_thresholds() -> bool:
     thread's heap), after which a run's freed arrays stay resident in the heap of the thread that
     allocated them: measured, about 20 MB per finished run that not even ``malloc_trim`` got back.
     Setting them turns that adjustment off: arrays up to 32 MiB come from the heap (reused without
-    page faults), and a heap gives back its free top beyond 16 MiB. Measured (docs/PERFORMANCE.md):
-    the same epoch time, 12% more page faults. Idempotent; leaves alone thresholds a host set with
-    ``MALLOC_TRIM_THRESHOLD_`` or ``MALLOC_MMAP_THRESHOLD_``; True when fixed thresholds are in force.
+    page faults), and a heap gives back its free top beyond 1 MiB. ``malloc_trim`` never trims the top
+    of a thread's heap (only the main heap's), so this threshold is what each of the server's ~7 heaps
+    keeps after a class: with 16 MiB, up to 45 MB of a 266 MB server. Measured (docs/PERFORMANCE.md):
+    the same epoch time, 0.005-0.01 s more system time per epoch. Idempotent; leaves alone thresholds a
+    host set with ``MALLOC_TRIM_THRESHOLD_`` or ``MALLOC_MMAP_THRESHOLD_``; True when fixed thresholds
+    are in force.
 
     It also caps glibc's heaps (arenas) at ``ARENA_MAX`` unless the host set ``MALLOC_ARENA_MAX``: with
     one heap per training thread, a class's short-lived arrays were spread over up to 16 heaps whose
-    free pages stayed resident between the few live blocks left in each (docs/PERFORMANCE.md).
+    free pages stayed resident between the few live blocks left in each (docs/PERFORMANCE.md). The cap
+    stops new heaps; those Streamlit's own threads made before the app first ran (about 6) stay.
+
+    And it stops NumPy's ``madvise(MADV_HUGEPAGE)`` on arrays of 4 MiB and more (``no_numpy_hugepages``).
     """
     global _THRESHOLDS_SET
+    no_numpy_hugepages()
     if any(os.environ.get(name) for name in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")):
         return True
     with _LOCK:
@@ -79,3 +88,23 @@ def fix_malloc_thresholds() -> bool:
             except (OSError, AttributeError):  # not glibc
                 pass
         return _THRESHOLDS_SET
+
+
+def no_numpy_hugepages() -> bool:
+    """Stop NumPy asking for transparent huge pages on its large arrays, unless the host set
+    ``NUMPY_MADVISE_HUGEPAGE``; True when NumPy no longer asks.
+
+    The advice stays on the heap's address range after the array is freed and trimmed, and the kernel's
+    khugepaged (``max_ptes_none`` 511 by default) then refills every 2 MiB of it that still holds one
+    live page: measured, a server back at idle + 3% after a class climbed to idle + 15% within 70 s
+    with no one connected (docs/PERFORMANCE.md). NumPy reads the variable at import, hence the switch.
+    """
+    if os.environ.get("NUMPY_MADVISE_HUGEPAGE"):
+        return False
+    from numpy._core import multiarray
+
+    switch = getattr(multiarray, "_set_madvise_hugepage", None)  # NumPy's own toggle for the variable
+    if switch is None:
+        return False
+    switch(False)
+    return True
