@@ -44,7 +44,7 @@ def server_steps(trainer) -> list[tuple[str, float, float, float, float]]:
 
     from dashboard.session import ModelView, SessionData
 
-    view = ModelView(model=trainer.model, version="bench-run:end", source="trained", trainer=trainer,
+    view = ModelView(model=trainer.model, version="bench-run:end", source="trained", val_idx=trainer.val_idx,
                      history=trainer.history(), snapshots=trainer.snapshots, timeline=trainer.timeline,
                      epochs_planned=trainer.config.epochs, meta={"train_config": trainer.config.to_dict()})
     rows = []
