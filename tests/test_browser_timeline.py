@@ -124,6 +124,8 @@ def test_the_runs_page_adds_a_run_when_it_ends_without_a_click(server) -> None:
         page.goto(f"{server}/train?{query}")
         wait_for_app_idle(page, 90)
         click_button(page, "Start")
+        # the run has started (the click's rerun done) before the page is left
+        page.locator('[data-testid="stSidebar"]').get_by_text("training").first.wait_for(timeout=60_000)
         goto_page(page, "Runs")
         page.get_by_text(re.compile(r"Run 1 is training \(epoch")).wait_for(timeout=60_000)
         # nothing pressed from here: the page redraws itself once the run has ended
