@@ -109,3 +109,24 @@ def test_every_lesson_section_opens_on_its_page() -> None:
     assert not problems
     linked = [(w.page, w.section) for lesson in lessons for w in lesson.watch if w.section]
     assert len(linked) >= 5 and all(section in SECTIONS[page] for page, section in linked)
+
+
+def test_charts_drawn_in_place_fall_back_to_streamlits_and_clicks_still_pick(app, trained, monkeypatch) -> None:  # noqa: F811
+    from dashboard import live_charts
+
+    def read_only(base=None):
+        raise PermissionError("read-only cache")
+
+    live_charts._component.clear()
+    monkeypatch.setattr(live_charts, "component_dir", read_only)
+    try:
+        at = open_page(app, trained, "inspect")
+        open_section(at, INSPECT, "Layer map")
+        assert not at.get("component_instance")
+        assert any("principal components" in t for t in titles(at))  # Streamlit's own chart, under the same key
+        assert "in_map" in [c.key for c in at.get("plotly_chart")]
+        at.session_state["in_map"] = {"selection": {"points": [{"customdata": 7}]}}  # what its click sends
+        at.run()
+        assert any("Test digit #7" in t for t in titles(at))
+    finally:
+        live_charts._component.clear()
