@@ -7,7 +7,7 @@ import math
 import streamlit as st
 
 from dashboard.session import get_session
-from lab.format import fmt_num, fmt_pct
+from lab.format import fmt_num, fmt_pct, fmt_rate
 from lab.labels import noun
 from lab.snapshot import FAILED, STARTING, WAITING, RunSnapshot
 from nn.events import RunState
@@ -66,7 +66,7 @@ def metric_tiles(snap: RunSnapshot) -> None:
     speed = snap.samples_per_sec
     if not math.isfinite(speed) and last is not None:
         speed = last.samples_per_sec  # paused or ended: the last epoch's speed
-    row.metric("Samples/s", "n/a" if not math.isfinite(speed) else f"{speed:,.0f}",
+    row.metric("Samples/s", fmt_rate(speed),
                help="Training images processed per second (recently while running, else the last epoch).",
                width="content", border=True)
 

@@ -34,6 +34,21 @@ def fmt_num(x: float, digits: int = 4) -> str:
     return "n/a" if not math.isfinite(x) else f"{x:.{digits}f}"
 
 
+def fmt_rate(x: float) -> str:
+    """A count per second at most 5 characters wide: "9,876", "16.9k", "143k", "1.2M"; "n/a" when unknown.
+
+    The Train page's four tiles share one row at 1280 px; a six-digit rate ("143,210") pushed the last one
+    onto a second row.
+    """
+    if not math.isfinite(x):
+        return "n/a"
+    if x < 10_000:
+        return f"{x:,.0f}"
+    if x < 999_500:
+        return f"{x / 1e3:.1f}k" if x < 99_950 else f"{x / 1e3:.0f}k"
+    return f"{x / 1e6:.1f}M"
+
+
 def fmt_duration(seconds: float) -> str:
     """"42 s" under a minute, "m:ss" above, "n/a" when unknown."""
     if not math.isfinite(seconds):

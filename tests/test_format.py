@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lab.format import fmt_bytes, fmt_duration, fmt_num, fmt_pct
+from lab.format import fmt_bytes, fmt_duration, fmt_num, fmt_pct, fmt_rate
 
 
 @pytest.mark.parametrize("x, digits, text", [
@@ -56,3 +56,10 @@ def test_the_other_formatters() -> None:
     assert fmt_duration(float("inf")) == "n/a"
     assert fmt_bytes(512) == "512 B" and fmt_bytes(1536) == "1.5 KB" and fmt_bytes(3 * 2**20) == "3.0 MB"
     assert fmt_bytes(2**31) == "2.0 GB"
+
+
+@pytest.mark.parametrize("x, text", [(0.4, "0"), (9_876.2, "9,876"), (16_871, "16.9k"), (99_949, "99.9k"),
+                                     (99_951, "100k"), (143_210, "143k"), (999_499, "999k"), (999_501, "1.0M"),
+                                     (2_345_678, "2.3M"), (float("nan"), "n/a"), (float("inf"), "n/a")])
+def test_a_rate_fits_a_tile(x: float, text: str) -> None:
+    assert fmt_rate(x) == text and len(text) <= 5
