@@ -14,16 +14,8 @@ from dashboard.session import require_model
 from dashboard.timeline import at, rewind
 from figures import draw as fd
 from figures.inspect import layer_activity_figure
-from lab.drawing import (
-    NEAR_INK,
-    ImageError,
-    prepare_canvas,
-    prepare_example,
-    prepare_stored,
-    prepare_upload,
-    read_digit,
-    saliency,
-)
+from lab.drawing import (NEAR_INK, ImageError, prepare_canvas, prepare_example, prepare_stored, prepare_upload,
+                         read_digit, saliency)
 from lab.labels import label, labels, noun
 from lab.page_sections import SECTION_PARAMETERS
 from lab.picture import MAX_UPLOAD_BYTES

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import math
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from lab.datasets import DATASETS, DEFAULT
 from lab.page_sections import SECTIONS

@@ -2,7 +2,8 @@
 
 The pages draw one section at a time (dashboard/sections.py); a link opens a section with
 ``?<parameter>=<name>``, e.g. ``/inspect?in_section=Layer+map``. Lessons name sections to look at, so the
-names live here, where lesson files are checked, and the pages take theirs from here.
+names live here, where lesson files are checked; each page names its tabs beside the function that draws
+them, and tests/test_sections.py checks that the two agree.
 """
 
 from __future__ import annotations

@@ -56,7 +56,10 @@ def test_step_through_a_mistake_click_a_unit_take_three_steps_and_check_the_grad
         network = chart_titled(page, "The network for this digit")
         network.wait_for(timeout=60_000)
         wait_for_app_idle(page)
-        assert page.locator('[data-testid="stTextInput"] input').first.input_value() == index
+        # the link's digit fills the box (the page may still be catching up with the URL under load)
+        from playwright.sync_api import expect
+
+        expect(page.locator('[data-testid="stTextInput"] input').first).to_have_value(index, timeout=30_000)
         assert chart_titled(page, f"Test digit #{index}").count() == 1
         screenshot_all(page, "step-1-from-a-mistake.png")
 
