@@ -42,10 +42,13 @@ with left:
     lr_range_view.panel(config if fits else None, dataset.x_train, dataset.y_train)
 
 with right:
-    controls(session, config if fits else None, dataset.x_train, dataset.y_train)
-    budget_note()
-    if session.run is not None and session.run.is_active and config is not None and config != session.run.config:
-        st.caption(":material/info: Changed settings apply to the next run (press Start after this one ends).")
+    # What comes and goes above the live charts sits in one container, so the charts keep their place in
+    # the column: moved, they would be mounted afresh (a second of blank charts when a run ends).
+    with st.container():
+        controls(session, config if fits else None, dataset.x_train, dataset.y_train)
+        budget_note()
+        if session.run is not None and session.run.is_active and config is not None and config != session.run.config:
+            st.caption(":material/info: Changed settings apply to the next run (press Start after this one ends).")
     live_panel(session)
     live_watch_view.panel(session)
     st.divider()

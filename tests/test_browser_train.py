@@ -121,6 +121,9 @@ def test_train_quick_preset_switch_pages_stop_and_download(server) -> None:
         stopped_at = epochs_done(page)
         assert 1 <= stopped_at < EPOCHS
         wait_for_app_idle(page)
+        # The run's end redraws the buttons above the charts: the charts stay the same nodes (not mounted
+        # afresh, which blanked them for a second while plotly.js loaded again).
+        assert live_chart(page, 0).evaluate("el => el.dataset.probe") == "kept"
         screenshot_all(page, "browser-4-stopped.png")
 
         with page.expect_download(timeout=30_000) as download_info:
