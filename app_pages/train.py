@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import knobs as kn
-from dashboard import live_watch_view, lr_range_view
+from dashboard import lr_range_view
 from dashboard.budget_view import budget_note
 from dashboard.data import get_dataset
 from dashboard.dataset_choice import dataset_selector
@@ -50,6 +50,5 @@ with right:
         if session.run is not None and session.run.is_active and config is not None and config != session.run.config:
             st.caption(":material/info: Changed settings apply to the next run (press Start after this one ends).")
     live_panel(session)
-    live_watch_view.panel(session)
     st.divider()
     download_and_upload(session)

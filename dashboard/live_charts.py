@@ -7,6 +7,9 @@ figures in one small component of our own (``assets/live_charts.html``) that kee
 and calls ``Plotly.react``, which redraws only what changed. The figures themselves still come from the
 pure builders in ``figures/``.
 
+Rasters (figures/raster.py: the live filters and digits) travel the same way and are drawn on a
+canvas, without plotly.
+
 The component's page loads the installed plotly package's own ``plotly.min.js`` (so the JavaScript
 always matches the Python side's JSON). Streamlit serves a component only from one folder and refuses
 symlinks out of it, so the two files are copied once into a folder of the user's cache. If that folder
@@ -30,6 +33,7 @@ import plotly.io
 import streamlit as st
 import streamlit.components.v1 as components
 
+from figures.raster import Raster, raster_from_json
 from nn.data.cache import default_cache_dir
 
 ASSET = Path(__file__).resolve().parent / "assets" / "live_charts.html"
@@ -76,12 +80,25 @@ def _component() -> Any | None:
     return components.declare_component("live_charts", path=str(folder))
 
 
-def figure_json(fig: go.Figure) -> str:
-    """The figure as plotly's JSON (numpy arrays travel as compact typed arrays)."""
-    return fig.to_json(validate=False)
+def figure_json(fig: go.Figure | Raster) -> str:
+    """The figure as plotly's JSON (numpy arrays travel as compact typed arrays), or the raster's."""
+    return fig.to_json() if isinstance(fig, Raster) else fig.to_json(validate=False)
 
 
-def live_charts(figures: Sequence[go.Figure | str], captions: Sequence[str], *, key: str,
+def _fallback(text: str, *, key: str, clickable: bool) -> None:
+    """One figure's JSON through Streamlit's own elements (the component's folder could not be made)."""
+    raster = raster_from_json(text)
+    if raster is None:
+        clicks = {"on_select": "rerun", "selection_mode": "points"} if clickable else {}
+        st.plotly_chart(plotly.io.from_json(text), key=key, width="stretch", config={"displayModeBar": False},
+                        **clicks)
+        return
+    marks = " · ".join(f"{label.strong} {label.text}".strip() for label in raster.labels if label.strong)
+    st.image(raster.rgba(), caption=raster.title + (f": {marks}" if marks else ""),
+             width=int(raster.pixels.shape[1] * raster.zoom))
+
+
+def live_charts(figures: Sequence[go.Figure | Raster | str], captions: Sequence[str], *, key: str,
                 clickable: bool = False) -> None:
     """Show ``figures`` (figures or their JSON) one under the other, each with its caption below.
 
@@ -95,9 +112,7 @@ def live_charts(figures: Sequence[go.Figure | str], captions: Sequence[str], *, 
     component = _component()
     if component is None:
         for i, (text, caption) in enumerate(zip(texts, captions)):
-            clicks = {"on_select": "rerun", "selection_mode": "points"} if clickable else {}
-            st.plotly_chart(plotly.io.from_json(text), key=key if clickable and len(texts) == 1 else f"{key}_{i}",
-                            width="stretch", config={"displayModeBar": False}, **clicks)
+            _fallback(text, key=key if clickable and len(texts) == 1 else f"{key}_{i}", clickable=clickable)
             if caption:
                 st.caption(caption)
         return

@@ -1,8 +1,9 @@
 """The Train page's live view of the network itself: a grid of first-layer filters and a strip of test digits
 with the network's current answers, redrawn in place about once a second; and the slow-motion control.
 
-The samples are taken in the training thread by lab/live_watch.py's ``Watch``, which every new run of
-the session gets (``attach``, called by ``set_run``); this module draws the latest one.
+The samples are taken in the training thread by lab/live_watch.py's ``Watch`` (once a second), which every
+new run of the session gets (``attach``, called by ``set_run``); this module draws the latest one, inside
+the live panel's fragment (dashboard/train_view.py), so the page reruns once per tick for both.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from lab.live_watch import SLOW_RATES, UNITS, Watch, strip_indices
 
 SHOW = "live_watch_on"  # durable: sample and show the filters and digits
 SLOW = "live_slow"  # durable: batches per second, 0 = full speed
-INTERVAL_S = 1.0
 FILTERS_CAPTION = ("{where}. The same units' weights from each pixel, on one colour scale (blue raises the "
                    "unit's input, red lowers it; ±max is ±{scale:.2g}): watch random noise turn into strokes, "
                    "mostly within the first epoch.")
@@ -48,7 +48,7 @@ def _apply(session: SessionData) -> None:
 
 
 def panel(session: SessionData) -> None:
-    """The controls, then the filters and digits, redrawn while the run is active."""
+    """The controls, then the filters and digits (inside the live panel's fragment: redrawn with it)."""
     st.session_state.setdefault(SHOW, True)
     st.session_state.setdefault(SLOW, 0)
     row = st.columns([2, 3], vertical_alignment="bottom")
@@ -58,11 +58,8 @@ def panel(session: SessionData) -> None:
                          format_func=lambda r: "off" if r == 0 else f"{r:g} batches/s",
                          help="Cap the training speed so a fast run can be watched (off: full speed). Applies "
                               "to the running training at once and to the next ones.")
-    if not st.session_state[SHOW]:
-        return
-    run = session.run
-    interval = INTERVAL_S if run is not None and run.is_active else None
-    st.fragment(run_every=interval)(_body)(session)
+    if st.session_state[SHOW]:
+        _body(session)
 
 
 def _placeholders() -> tuple[list[str], list[str]]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard import live_watch_view
 from dashboard.live_charts import figure_json, live_charts
 from dashboard.run_buttons import controls_are_stale
 from dashboard.session import ModelView, SessionData, current_model, set_run, uploaded_view
@@ -54,7 +55,8 @@ def model_summary(config: TrainConfig) -> bool:
 
 # ----- the live panel --------------------------------------------------------------------------------
 def live_panel(session: SessionData) -> None:
-    """Status, tiles, progress and charts; redraws itself twice a second while the run is active."""
+    """Status, tiles, progress, charts, then the filters and digits; redraws itself twice a second while the
+    run is active."""
     run = session.run
     interval = LIVE_INTERVAL_S if run is not None and run.is_active else None
     st.fragment(run_every=interval)(_live_body)(session)
@@ -62,11 +64,14 @@ def live_panel(session: SessionData) -> None:
 
 def _live_body(session: SessionData) -> None:
     # The charts are always the fragment's second element, after one container for everything that
-    # comes and goes above them: an element that changed position would be mounted afresh, and the
-    # charts' page loads plotly once, while the user is still setting the knobs, then only updates.
+    # comes and goes above them, and the filters and digits its third: an element that changed position
+    # would be mounted afresh, and the charts' page loads plotly once, while the user is still setting
+    # the knobs, then only updates.
     with st.container():
         figures = _status(session)
     live_charts(figures, LIVE_CAPTIONS if figures else [], key="live_charts")
+    with st.container():  # the filters and digits ride the same timer: one rerun a tick, not two
+        live_watch_view.panel(session)
 
 
 def _status(session: SessionData) -> list[str]:

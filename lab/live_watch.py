@@ -3,7 +3,7 @@
 A ``Watch`` rides on a ``TrainingRun``: the run's training thread calls ``on_event`` after every event,
 between two steps, when the weights are consistent. At most every ``interval`` seconds (and at every
 epoch's end and when the run stops or pauses) it copies the watched units' first-layer weights and
-the network's answers for the fixed digits: a few hundred microseconds a second, so the epoch does
+the network's answers for the fixed digits: about a tenth of a millisecond, so the epoch does
 not slow down (measured: bench/app_speed.py, docs/PERFORMANCE.md). Pages read ``latest()``.
 
 Slow motion caps the batches per second, so the quick preset can be watched in a class: the
@@ -24,7 +24,7 @@ from nn.events import BatchEvent, EpochEvent, StateEvent
 
 UNITS = 24  # first-layer filters shown (all of them when the layer is smaller)
 DIGITS = 12  # test digits in the strip
-INTERVAL_S = 0.5  # between two samples while the run trains
+INTERVAL_S = 1.0  # between two samples while the run trains: the Train page shows each one
 SLOW_RATES = (20.0, 10.0, 5.0, 2.0, 1.0)  # batches per second offered by the slow-motion control
 
 

@@ -190,11 +190,12 @@ def open_section(page, name: str) -> None:
 
 
 def live_chart(page, n: int, component: int = 0):
-    """The n-th chart of a live-chart component (0: the Train page's curves, 1: the filters and digits), once
-    drawn, scrolled into view first: a chart out of the window is drawn only when it comes into view."""
+    """The n-th chart of a live-chart component (0: the Train page's curves, 1: the filters and digits, drawn
+    as rasters), once drawn, scrolled into view first: a chart out of the window is drawn only when it comes
+    into view."""
     frame = page.frame_locator(f'iframe[title*="live_charts"] >> nth={component}')
     frame.locator(f"#root > div:nth-child({n + 1}) > .chart").scroll_into_view_if_needed(timeout=30_000)
-    return frame.locator(f"#root > div:nth-child({n + 1}) > .chart.js-plotly-plot")
+    return frame.locator(f"#root > div:nth-child({n + 1}) > .chart:is(.js-plotly-plot, .raster)")
 
 
 def chart_in_place(page, title: str, timeout: float = 30.0):

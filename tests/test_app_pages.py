@@ -202,7 +202,10 @@ def test_live_charts_fall_back_to_streamlits_charts_when_their_folder_cannot_be_
     assert not at.get("component_instance")
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert titles[:3] == ["Training loss per batch", "Loss and accuracy after each epoch", "Learning rate at each step"]
-    assert titles[3].startswith("First-layer filters")  # the live watch falls back the same way
+    # the live filters and digits (rasters, not plotly figures) fall back to images
+    captions = [img.caption for element in at.get("image") for img in element.proto.imgs]
+    assert len(captions) == 2 and captions[0] == "First-layer filters of units 0-23", captions
+    assert captions[1].startswith("The network's answers for 12 test digits: ")
     assert "memorise rather than generalise" in " ".join(c.value for c in at.caption)
 
 

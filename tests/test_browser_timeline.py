@@ -70,7 +70,9 @@ def test_train_twice_compare_and_scrub_the_timeline(server) -> None:
         # the live view of the network: 24 filters and 12 digits, in the second live-chart component
         for n in range(2):  # drawn when in view: scrolled to, as a user would
             live_chart(page, n, component=1).wait_for(timeout=30_000)
-        assert page.frame_locator('iframe[title*="live_charts"] >> nth=1').locator(".js-plotly-plot").count() == 2
+        watch = page.frame_locator('iframe[title*="live_charts"] >> nth=1')
+        assert watch.locator(".raster canvas").count() == 2 and watch.locator(".raster .label").count() == 12
+        assert watch.locator(".raster-title").first.inner_text() == "First-layer filters of units 0-23"
         screenshot_all(page, "timeline-1-first-run.png")
 
         # the second run: the learning-rate knob one notch up (0.002 -> 0.003), then Start again

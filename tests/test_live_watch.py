@@ -6,10 +6,12 @@ import itertools
 import json
 
 import numpy as np
+import plotly.colors
 import pytest
 
-from figures.live import digit_strip_figure, filter_scale, live_filters_figure
-from figures.palette import VERDICT_COLORS
+from figures.live import PIXEL_PALETTE, digit_strip_figure, filter_scale, live_filters_figure
+from figures.palette import DIVERGING_SCALE, VERDICT_COLORS
+from figures.raster import Raster, raster_from_json
 from lab import reaper
 from lab.limiter import RunLimiter
 from lab.live_watch import Watch, strip_indices
@@ -57,9 +59,10 @@ def test_the_strip_holds_one_digit_of_each_class_first() -> None:
         assert np.flatnonzero(TEST_LABELS == k)[0] in idx
 
 
-def test_samples_are_the_network_between_two_steps_at_most_twice_a_second() -> None:
+def test_samples_are_the_network_between_two_steps_at_most_once_an_interval() -> None:
     X, y = strip()
-    watch = Watch(X, y, units=8, clock=FakeClock(0.2))  # each event "takes" 0.2 s: a sample every third event
+    # each event "takes" 0.2 s: a sample every third event
+    watch = Watch(X, y, units=8, interval=0.5, clock=FakeClock(0.2))
     trainer: Trainer
     checked = []
 
@@ -118,27 +121,56 @@ def test_a_training_run_feeds_its_watch_from_the_training_thread() -> None:
 
 def test_the_live_figures() -> None:
     _, y = strip()
+    images = TEST_IMAGES[strip_indices(TEST_LABELS)]
     proba = np.full((12, 10), 0.01, np.float32)
     proba[np.arange(12), np.where(np.arange(12) < 7, y, (y + 1) % 10)] = 0.91  # 7 right, 5 wrong
-    strip_fig = digit_strip_figure(TEST_IMAGES[strip_indices(TEST_LABELS)], y, proba)
-    text = strip_fig.data[1]
-    assert list(text.textfont.color) == [VERDICT_COLORS["right"]] * 7 + [VERDICT_COLORS["wrong"]] * 5
-    assert text.text[0] == f"<b>{y[0]}</b> 91%" and text.hovertext[7].endswith("(wrong)")
-    assert strip_fig.data[0].z.dtype == np.uint8  # one byte per pixel
-    blank = digit_strip_figure(TEST_IMAGES[strip_indices(TEST_LABELS)], y, None)  # before a run: no answers yet
-    assert blank.layout == strip_fig.layout and set(blank.data[1].text) == {" "}
+    strip_fig = digit_strip_figure(images, y, proba)
+    marks = strip_fig.labels
+    assert [m.color for m in marks] == [VERDICT_COLORS["right"]] * 7 + [VERDICT_COLORS["wrong"]] * 5
+    assert (marks[0].strong, marks[0].text) == (str(y[0]), "91%") and marks[7].hover.endswith("(wrong)")
+    # each digit's pixels as they are (0 white paper .. 255 black ink), inside the tile its label sits under
+    x0, y0, w, h = marks[0].box
+    assert (strip_fig.pixels[y0:y0 + h, x0:x0 + w] == images[0]).all()
+    assert x0 < marks[0].x < x0 + w and marks[0].y > y0 + h
+    tile = strip_fig.rgba()[y0:y0 + h, x0:x0 + w]
+    assert (tile[images[0] == 0] == (255, 255, 255, 255)).all()  # white paper, opaque
+    assert (tile[images[0] == images[0].max()][:, :3] < 40).all()  # the strongest ink near black
+    assert tuple(PIXEL_PALETTE[255][:3]) == (0, 0, 0) and tuple(PIXEL_PALETTE[0][:3]) == (255, 255, 255)
+    blank = digit_strip_figure(images, y, None)  # before a run: no answers yet, the same layout
+    assert (blank.pixels == strip_fig.pixels).all() and {m.strong for m in blank.labels} == {""}
+    assert [m.box for m in blank.labels] == [m.box for m in marks]
     weights = np.random.default_rng(0).normal(size=(784, 24))
     filters = live_filters_figure(weights)
-    heat = filters.data[0]
-    assert heat.zmid == 0 and filters.layout.title.text == "First-layer filters of units 0-23"
-    # one byte per pixel: unit 0's first weight, on the shared scale
+    assert filters.title == "First-layer filters of units 0-23" and filters.legend.ticks == ("−max", "0", "+max")
+    # one byte per pixel: unit 0's first weight, on the shared scale; zero is the scale's white middle
     bound = filter_scale(weights)
     assert bound == pytest.approx(np.quantile(np.abs(weights), 0.999), rel=1e-3)
-    assert heat.z.dtype == np.int8 and heat.z[0, 0] == round(np.clip(weights[0, 0] / bound, -1, 1) * 127)
-    # nothing in the layout depends on the weights: an update redraws the data only
-    assert live_filters_figure(2 * weights).layout == filters.layout
+    assert filters.pixels[0, 0] == round(np.clip(weights[0, 0] / bound, -1, 1) * 127) + 127
+    assert tuple(filters.palette[127][:3]) == (247, 247, 247)
+    assert filters.palette[255][3] == 0 and filters.pixels[0, 28] == 255  # the gap between tiles: see-through
+    # the colours a plotly heatmap of the same levels draws: red below zero, blue above
+    scale = plotly.colors.get_colorscale(DIVERGING_SCALE)
+    assert filters.palette[0][:3].tolist() == list(plotly.colors.unlabel_rgb(scale[0][1]))
+    assert filters.palette[254][:3].tolist() == list(plotly.colors.unlabel_rgb(scale[-1][1]))
+    # nothing but the pixels depends on the weights
+    twice = live_filters_figure(2 * weights)
+    assert (twice.title, twice.legend, twice.pixels.shape) == (filters.title, filters.legend, filters.pixels.shape)
     with pytest.raises(ValueError):
         live_filters_figure(np.zeros((100, 3)))
+
+
+def test_a_raster_travels_as_json_and_back() -> None:
+    _, y = strip()
+    fig = digit_strip_figure(TEST_IMAGES[strip_indices(TEST_LABELS)], y, np.full((12, 10), 0.1, np.float32))
+    text = fig.to_json()
+    back = raster_from_json(text)
+    assert (back.pixels == fig.pixels).all() and (back.palette == fig.palette).all()
+    assert (back.title, back.labels, back.legend, back.zoom) == (fig.title, fig.labels, fig.legend, fig.zoom)
+    assert len(text) < 1.4 * fig.pixels.size + 8000  # one byte per pixel in base64, plus the labels
+    assert raster_from_json(live_filters_figure(np.ones((784, 4))).to_json()).legend is not None
+    assert raster_from_json('{"data": [], "layout": {}}') is None  # a plotly figure
+    with pytest.raises(ValueError):
+        Raster("bad", np.zeros((2, 2), np.float32), fig.palette, 1.0)
 
 
 def test_the_train_page_shows_them_live_and_sets_slow_motion(app) -> None:  # noqa: F811
@@ -153,7 +185,7 @@ def test_the_train_page_shows_them_live_and_sets_slow_motion(app) -> None:  # no
     watch = [e for e in at.get("component_instance") if e.key == "live_watch"]
     assert len(watch) == 1
     args = json.loads(watch[0].proto.json_args)
-    titles = [json.loads(f)["layout"]["title"]["text"] for f in args["figures"]]
+    titles = [json.loads(f)["raster"]["title"] for f in args["figures"]]
     assert titles == ["First-layer filters of units 0-23", "The network's answers for 12 test digits"]
     assert args["captions"][0].startswith("Epoch 1, step ") and " of 12 right." in args["captions"][1]
     at.select_slider(key="live_slow").set_value(2.0).run()
@@ -179,8 +211,10 @@ def test_an_uploaded_model_shows_its_own_filters_and_answers(app) -> None:  # no
     [watch] = [e for e in at.get("component_instance") if e.key == "live_watch"]
     args = json.loads(watch.proto.json_args)
     assert args["captions"][0].startswith("The uploaded model.")
-    filters = json.loads(args["figures"][0])
-    assert filters["layout"]["title"]["text"] == "First-layer filters of units 0-23"
+    filters = raster_from_json(args["figures"][0])
+    assert filters.title == "First-layer filters of units 0-23"
+    assert filters.pixels[0, 0] == round(np.clip(model.weights[0][0, 0] / filter_scale(model.weights[0][:, :24]),
+                                                 -1, 1) * 127) + 127
     from dashboard.explain import test_data
 
     data = test_data()
