@@ -9,12 +9,15 @@
      lab/threads.py), to split the app's overhead into "the cap" and "the UI";
    - "app, live charts": the same config started from the Train page of a real server, with a real browser
      (Debian's chromium) showing the live charts (redrawn twice a second), the live filters and digits
-     (sampled in the training thread, redrawn once a second) and the sidebar status;
+     (sampled in the training thread and redrawn once a second) and the sidebar status;
    - "app, no filters or digits": the same with the Train page's "Watch the filters and digits" toggle off,
-     so "with / without" is what the live filters and digits cost the epoch.
+     run twice a round, before and after the app run: "with / without" (the app run over the mean of the
+     two) is what the live filters and digits cost the epoch, and the two runs without them against each
+     other ("without / without") are the noise that cost is judged against.
    Rounds alternate (alone, capped, app, alone, ...) so that load from other processes hits all alike;
    each ratio divides two runs of the same round, and the median over rounds is reported with every
-   round's value. Target: app / alone <= 1.15.
+   round's value. Targets: app / alone <= 1.15; with / without within the noise (between the lowest
+   and the highest "without / without" of the rounds).
 2. First render of each page for a newcomer: a fresh browser context (its own session, empty HTTP cache:
    Streamlit's and plotly's JavaScript are fetched and compiled again) in an already running chromium,
    from ``goto`` until the script run has finished and every plotly chart on the page is drawn. Measured
@@ -183,6 +186,7 @@ def main() -> None:
     alone_capped: list[float] = []
     app: list[float] = []
     unwatched: list[float] = []
+    unwatched_again: list[float] = []
     with streamlit_server() as url:
         fresh = first_renders(url)  # the first visitor of this server process loads the dataset from disk
         print(f"first renders, fresh server: {fresh}", file=sys.stderr, flush=True)
@@ -196,10 +200,13 @@ def main() -> None:
             alone_capped += trainer_alone(config, blas_threads=blas_threads_setting())
             print(f"round {i + 1}: trainer alone, app's BLAS cap {alone_capped[-1]:.2f} s/epoch",
                   file=sys.stderr, flush=True)
-            app += through_app(url, config)
-            print(f"round {i + 1}: through the app {app[-1]:.2f} s/epoch", file=sys.stderr, flush=True)
             unwatched += through_app(url, config, watch=False)
             print(f"round {i + 1}: through the app, no filters or digits {unwatched[-1]:.2f} s/epoch",
+                  file=sys.stderr, flush=True)
+            app += through_app(url, config)
+            print(f"round {i + 1}: through the app {app[-1]:.2f} s/epoch", file=sys.stderr, flush=True)
+            unwatched_again += through_app(url, config, watch=False)
+            print(f"round {i + 1}: through the app, no filters or digits again {unwatched_again[-1]:.2f} s/epoch",
                   file=sys.stderr, flush=True)
     alone_s, app_s, capped_s = (statistics.median(x) for x in (alone, app, alone_capped))
     print(f"\nConfig: preset {args.preset}, {config.epochs} epochs, hidden {config.model.hidden}, "
@@ -209,7 +216,8 @@ def main() -> None:
     capped_name = f"seconds/epoch, trainer alone, {blas_threads_setting()} BLAS thread(s)"
     print(f"{capped_name:44s} {capped_s:10.2f}")
     print(f"{'seconds/epoch, app with live charts (median)':44s} {app_s:10.2f}")
-    print(f"{'seconds/epoch, app without filters, digits':44s} {statistics.median(unwatched):10.2f}")
+    without = [(a + b) / 2 for a, b in zip(unwatched, unwatched_again)]
+    print(f"{'seconds/epoch, app without filters, digits':44s} {statistics.median(without):10.2f}")
     # Ratios pair the three runs of one round (minutes apart), then take the median over rounds: the
     # machine's speed drifts, and a ratio of medians could pair one round's alone with another's app.
     def paired(top: list[float], bottom: list[float]) -> tuple[float, str]:
@@ -220,11 +228,17 @@ def main() -> None:
     print(f"{'ratio app / alone (median of rounds)':44s} {ratio:10.3f} {'<= 1.15':>10s} "
           f"{'yes' if ratio <= 1.15 else 'NO':>4s}   rounds {each}")
     for label, (value, each) in (("  of which the BLAS cap (capped / alone)", paired(alone_capped, alone)),
-                                 ("  of which the UI (app / capped)", paired(app, alone_capped)),
-                                 ("  filters and digits (with / without)", paired(app, unwatched))):
+                                 ("  of which the UI (app / capped)", paired(app, alone_capped))):
         print(f"{label:44s} {value:10.3f} {'':15s}   rounds {each}")
+    noise = [b / a for a, b in zip(unwatched, unwatched_again)]
+    cost, each = paired(app, without)
+    within = min(noise) <= cost <= max(noise)
+    print(f"{'filters and digits (with / without)':44s} {cost:10.3f} {'in noise':>10s} {'yes' if within else 'NO':>4s}"
+          f"   rounds {each}")
+    print(f"{'  noise (without / without, same round)':44s} {statistics.median(noise):10.3f} {'':15s}   rounds "
+          + " / ".join(f"{r:.2f}" for r in noise) + f"   (range {min(noise):.2f}-{max(noise):.2f})")
     sample_ms, figures_ms = watch_costs(config)
-    print(f"{'filters and digits: one sample (training thr.)':44s} {sample_ms:9.3f} ms  (taken twice a second)")
+    print(f"{'filters and digits: one sample (training thr.)':44s} {sample_ms:9.3f} ms  (taken once a second)")
     print(f"{'filters and digits: two figures (server)':44s} {figures_ms:9.3f} ms  (built once a second)")
     for name in fresh:
         print(f"{'first render, fresh server: ' + name:44s} {fresh[name]:9.2f}s")
