@@ -22,3 +22,11 @@ def share_cores(cores: int | None = None) -> None:
         allow = getattr(run.trainer, "allow_team", None)  # a test's stand-in trainer may not have it
         if allow is not None:
             allow(fits)
+
+
+def spare_cores() -> int:
+    """Cores no running training is using (at least 1): for a one-off computation of a page to spread over."""
+    from nn.trainer import usable_cores
+
+    running = sum(1 for run in live_runs() if run.phase == RunState.RUNNING.value)
+    return max(1, usable_cores() - running)

@@ -2,6 +2,7 @@
 
     index = neighbour_index(model, x_train, y_train)     # once per model version: ~46 MB for 784-256-128-10
     found = look_up(index, model, x, k=8)                  # one exact search per space, nearest first
+    found, _ = search(model, x_train, y_train, x, k=8)     # the same, without keeping an index (searched once)
 
 Pixel space uses the shared uint8 training images themselves (only their norms are new). Each hidden layer's
 activations for the 60,000 training digits are stored in float32 when they fit in ``INDEX_BUDGET`` (88 MB for
@@ -11,7 +12,10 @@ ten times longer, since NumPy converts float16 one number at a time), else not a
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +26,7 @@ from lab.format import fmt_bytes
 from lab.labels import noun
 from nn.data import to_float
 from nn.explain.ablation import hidden_activations
-from nn.explain.neighbours import CHUNK, CosineIndex, cosine_index, nearest
+from nn.explain.neighbours import CHUNK, CosineIndex, Neighbours, cosine_index, nearest
 
 INDEX_BUDGET = 256 * 2**20  # the most one model version's index may hold (a few sessions share a server)
 
@@ -110,6 +114,68 @@ def look_up(index: NeighbourIndex, model: Any, x: np.ndarray, k: int) -> list[Fo
         found.append(Found(space=space, indices=result.indices[0], similarity=result.similarity[0],
                            labels=index.labels[result.indices[0]]))
     return found
+
+
+def search(model: Any, images: np.ndarray, labels: np.ndarray, x: np.ndarray, k: int,
+           pixels: CosineIndex | None = None, *, workers: int = 1) -> tuple[list[Found], float]:
+    """What ``look_up(neighbour_index(model, images, labels, pixels), model, x, k)`` finds, without an index.
+
+    The training ``images`` go through the network one chunk at a time (on ``workers`` threads: the matrix
+    products release the GIL), each chunk's rows are compared with ``x`` (784,) in [0, 1] as the index would
+    store them, and only each chunk's ``k`` nearest are kept. For a model version searched once (a new point
+    of the timeline) this is the index's cost without its ~90 MB. Returns what it found and the seconds it took.
+    """
+    start_time = time.perf_counter()
+    pixels = pixel_index(images) if pixels is None else pixels
+    x = np.asarray(x, dtype=np.float32).reshape(1, -1)
+    store = store_dtype(len(images), [W.shape[1] for W in model.weights[:-1]])
+    queries = [a.astype(store) for a in hidden_activations(model, x)] if store is not None else []
+
+    def chunk(start: int) -> list[Neighbours]:
+        acts = hidden_activations(model, to_float(images[start: start + CHUNK]))
+        return [nearest(cosine_index(a.astype(store)), q, k) for a, q in zip(acts, queries)]  # rounded as stored
+
+    starts = list(range(0, len(images) if queries else 0, CHUNK))
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        per_chunk = list(pool.map(chunk, starts))
+    labels = np.asarray(labels).astype(np.int64)
+    found = [_merged("pixels", [nearest(pixels, x, k)], [0], labels, k)]
+    for layer in range(len(queries)):
+        found.append(_merged(f"hidden {layer + 1}", [c[layer] for c in per_chunk], starts, labels, k))
+    return found, time.perf_counter() - start_time
+
+
+def _merged(space: str, found: list[Neighbours], offsets: list[int], labels: np.ndarray, k: int) -> Found:
+    """The ``k`` nearest of the chunks' nearest (``offsets``: each chunk's first row): by cosine, then lower row."""
+    indices = np.concatenate([f.indices[0] + offset for f, offset in zip(found, offsets)])
+    similarity = np.concatenate([f.similarity[0] for f in found])
+    best = np.lexsort((indices, -similarity))[:k]
+    return Found(space=space, indices=indices[best], similarity=similarity[best], labels=labels[indices[best]])
+
+
+class FirstSeen:
+    """Which keys (model versions) came before, the newest ``size`` of them; thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.seen, self.lock = size, OrderedDict[str, None](), threading.Lock()
+
+    def first(self, key: str) -> bool:
+        """True the first time ``key`` comes (or again once ``size`` newer keys have pushed it out)."""
+        with self.lock:
+            new = key not in self.seen
+            self.seen[key] = None
+            self.seen.move_to_end(key)
+            while len(self.seen) > self.size:
+                self.seen.popitem(last=False)
+            return new
+
+
+def search_cost(spaces: int, seconds: float) -> str:
+    """What a search without an index cost, in one sentence for the page."""
+    if spaces <= 1:
+        return "Only pixel space is searched."
+    return (f"This first search at this point passed every training {noun()} through the network ({seconds:.2f} s, "
+            f"nothing kept); another {noun()} at the same point builds an index, then each search is instant.")
 
 
 def index_cost(index: NeighbourIndex) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lab import neighbours as lab_neighbours
-from lab.neighbours import index_cost, look_up, neighbour_index, store_dtype
+from lab.neighbours import FirstSeen, index_cost, look_up, neighbour_index, search, store_dtype
 from nn.config import ModelConfig
 from nn.explain.ablation import hidden_activations
 from nn.explain.neighbours import CHUNK, cosine_index, nearest
@@ -98,3 +98,36 @@ def test_a_network_too_wide_for_the_budget_is_stored_in_float16_or_gets_pixels_o
     assert "too wide" in index_cost(pixels_only)
     flat = MLP(ModelConfig(hidden=()), rng)
     assert "no hidden layer" in index_cost(neighbour_index(flat, images, labels))
+
+
+@pytest.mark.parametrize("budget, workers", [(None, 1), (None, 2), ("half", 2), ("pixels", 1)])
+def test_a_search_without_an_index_finds_exactly_what_the_index_finds(monkeypatch, budget, workers) -> None:
+    """The first search at a timeline point keeps no index: same neighbours, same cosines, bit for bit, over
+    chunks on several threads, whichever way the index would store the activations (float32, float16, none)."""
+    rng = np.random.default_rng(5)
+    model = MLP(ModelConfig(hidden=(20, 12)), rng)
+    images = rng.integers(0, 256, (2 * CHUNK + 300, 28, 28)).astype(np.uint8)
+    images[CHUNK + 7] = images[40]  # a twin in another chunk: equal cosines, the lower row first
+    labels = rng.integers(0, 10, len(images))
+    if budget == "half":
+        monkeypatch.setattr(lab_neighbours, "INDEX_BUDGET", len(images) * 32 * 2)
+    elif budget == "pixels":
+        monkeypatch.setattr(lab_neighbours, "INDEX_BUDGET", 10)
+    index = neighbour_index(model, images, labels)
+    for n, x in enumerate((images[40].reshape(-1) / np.float32(255), rng.random(784).astype(np.float32))):
+        expected = look_up(index, model, x, 7)
+        found, seconds = search(model, images, labels, x, 7, workers=workers)
+        assert [f.space for f in found] == index.spaces and seconds > 0
+        for f, e in zip(found, expected):
+            np.testing.assert_array_equal(f.indices, e.indices)
+            np.testing.assert_array_equal(f.similarity, e.similarity)
+            np.testing.assert_array_equal(f.labels, e.labels)
+        if n == 0:  # digit 40 and its twin top every space, in row order
+            assert [list(f.indices[:2]) for f in found] == [[40, CHUNK + 7]] * len(found)
+
+
+def test_first_seen_names_each_key_once_and_forgets_the_oldest() -> None:
+    seen = FirstSeen(2)  # remembers the two most recent keys
+    # a, a again, b, a again (now the newest), c (b is pushed out), b (new again; a out), a (new again; c out)
+    assert [seen.first(k) for k in ("a", "a", "b", "a", "c", "b", "a")] == [True, False, True, False, True, True, True]
+    assert not seen.first("b") and seen.first("c")

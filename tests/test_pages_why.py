@@ -137,5 +137,11 @@ def test_inspect_shows_the_followed_digits_nearest_training_digits(app, trained,
     shown = [int(i) for i in next(t for t in spec["data"] if t.get("mode") == "markers")["customdata"]]
     assert shown == np.argsort(-sims, kind="stable")[:8].tolist()
     assert chart_titled(at, "In pixels it looks like") and chart_titled(at, "In hidden 1 it looks like")
+    # the first search at this model version keeps no index; a second digit builds it (and says what it holds)
+    assert any("This first search at this point passed every training digit" in c.value for c in at.caption)
+    open_section(at, INSPECT, "Through the layers")
+    at.number_input(key="in_digit_box").set_value(18).run()
+    open_section(at, INSPECT, "Nearest neighbours")
+    assert not at.exception, at.exception
     cost = len(dataset.y_train) * (24 + 16) * 4 + len(dataset.y_train) * 3 * 4
     assert any(f"{cost / 2**10:.1f} KB" in c.value for c in at.caption)

@@ -25,7 +25,7 @@ from tests.test_pages_timeline import run, timeline_slider, timeline_view  # noq
 COMPUTATIONS = [(explain, "evaluate"), (explain, "compute_layer_sample"), (explain, "weight_gradients"),
                 (explain, "pca"), (explain, "snapshot_histograms"), (why, "calibrate"), (why, "ablation_base"),
                 (why, "digit_prototypes"), (why, "unit_prototype"), (why, "neighbour_index"), (why, "look_up"),
-                (why, "contrast")]
+                (why, "search"), (why, "contrast")]
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +60,9 @@ SECTIONS = [("app_pages/evaluate.py", EVALUATE, name, "evaluate") for name in EV
     ("app_pages/inspect.py", INSPECT, name, computation) for name, computation in (
         ("Filters", "compute_layer_sample"), ("Through the layers", "evaluate"),
         ("Weights and gradients", "weight_gradients"), ("Layer map", "pca"), ("Switch units off", "ablation_base"),
-        ("Prototypes", "digit_prototypes"), ("Nearest neighbours", "look_up"))] + [
+        ("Prototypes", "digit_prototypes"), ("Nearest neighbours", "search"))] + [
     ("app_pages/draw.py", DRAW, name, computation) for name, computation in (
-        ("Why not another", "contrast"), ("Nearest neighbours", "look_up"))]
+        ("Why not another", "contrast"), ("Nearest neighbours", "search"))]
 
 
 @pytest.mark.parametrize("page, key, section, computation", SECTIONS, ids=[f"{p[10:-3]}: {s}" for p, _, s, _ in SECTIONS])
