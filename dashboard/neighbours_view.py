@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import why
 from dashboard.data import get_dataset
 from dashboard.session import ModelView
+from dashboard.timeline import nearby
 from figures.neighbours import neighbours_figure
 from lab.labels import noun
 
@@ -21,10 +22,11 @@ def neighbours_section(view: ModelView, x: np.ndarray, what: str, *, key: str) -
                "share strokes; in the last hidden layer they share the network's answer.")
     k = st.columns(4)[0].slider("How many neighbours", 4, 16, 8, key=f"{key}_k",
                                 help=f"Training {noun(plural=True)} shown per space, nearest first.")
-    lookup = why.neighbours(view, x, int(k))
+    lookup = why.neighbours(view, x, int(k), where=key)
     images = get_dataset().x_train
     for j, found in enumerate(lookup.found):
         st.plotly_chart(neighbours_figure(found, images[found.indices]), key=f"{key}_nn_{j}", width="stretch")
     st.caption(f"Under each {noun()}: its label and cosine similarity. Every search is exact: all {lookup.n_digits:,} "
                f"training {noun(plural=True)} are compared. {lookup.cost} Pixel space reads the training images every "
                "session already shares.")
+    why.look_ahead(nearby(view), x, int(k))  # the slider's next step finds its neighbours searched

@@ -9,6 +9,7 @@ through the checkpoints; while a run trains and the slider follows it, the page 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -197,6 +198,20 @@ def rewind(view: ModelView) -> ModelView:
         return dataclasses.replace(view, point=text)
     version = f"{_run_key(view)}:cp{point.step}{point.kind[0]}"
     return dataclasses.replace(view, model=_model_at(version, view.model.config, point), version=version, point=text)
+
+
+def nearby(view: ModelView) -> list[ModelView]:
+    """``view`` (as ``rewind`` returned it) at the points one step of the slider away, the next one first: for
+    work a page may do ahead. At the newest weights, the checkpoints before them."""
+    if not view.timeline:
+        return []
+    base = re.sub(r":cp\d+[a-z]$", "", view.version)  # the run's key, from a rewound view's version too
+    run = base if base.startswith("upload:") else base.split(":", 1)[0]
+    names = [f"{run}:cp{p.step}{p.kind[0]}" for p in view.timeline]
+    here = names.index(view.version) if view.version in names else len(names)
+    picks = [here + 1, here - 1] if here < len(names) else [here - 1, here - 2]
+    return [dataclasses.replace(view, model=_model_at(names[j], view.model.config, view.timeline[j]), version=names[j])
+            for j in picks if 0 <= j < len(names)]
 
 
 def at(view: ModelView) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -21,8 +22,8 @@ from lab.ablation import AblationBase, ablation_base, most_used_units
 from lab.calibration import CalibrationReport, calibrate, validation_indices
 from lab.contrast import Contrast, contrast
 from lab.cores import spare_cores
-from lab.neighbours import (FirstSeen, Found, NeighbourIndex, index_cost, look_up, neighbour_index, pixel_index,
-                             search, search_cost)
+from lab.neighbours import (Ahead, FirstSeen, Found, NeighbourIndex, index_cost, look_up, neighbour_index,
+                             pixel_index, search, search_cost)
 from lab.prototypes import digit_prototypes, unit_prototype
 from nn.explain.neighbours import CosineIndex
 from nn.explain.prototypes import PrototypeParams, Prototypes
@@ -142,12 +143,47 @@ def _first_searches() -> FirstSeen:
     return FirstSeen(4 * PER_POINT)
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _neighbours(version: str, digest: str, k: int, _x: np.ndarray, _model: Any) -> Lookup:
+@st.cache_resource(show_spinner=False)
+def _ahead() -> Ahead:
+    return Ahead()
+
+
+@st.cache_resource(show_spinner=False)
+def _looked_up() -> FirstSeen:
+    return FirstSeen(64)  # the lookups the cache below holds (at most), so that none is searched ahead again
+
+
+def look_ahead(views: list[ModelView], x: np.ndarray, k: int) -> None:
+    """Search ``x``'s neighbours at ``views`` (the slider's next points) in the background, on an idle server
+    only: a step there then finds them done instead of taking the search's half second."""
+    from nn.trainer import usable_cores
+
+    workers = spare_cores()
+    if workers < usable_cores():
+        return  # a training is running: the cores are its
     ds = get_dataset()
-    if _first_searches().first(version):
-        # A model version's first search (a new point of the timeline, most often) goes without an index: the
-        # same answer in half the time, on the cores no training is using. A second one builds the index.
+    pixels = _pixel_index(f"{ds.source}:{id(ds.x_train)}")
+    x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    digest = _digest(x)
+    for view in views:
+        key = (view.version, digest, int(k))
+        if key not in _looked_up():
+            _ahead().submit(key, partial(search, view.model, ds.x_train, ds.y_train, x, int(k), pixels,
+                                         workers=workers))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _neighbours(version: str, digest: str, k: int, _x: np.ndarray, _model: Any, _where: str) -> Lookup:
+    ds = get_dataset()
+    _looked_up().first((version, digest, k))
+    ahead = _ahead().take((version, digest, k))
+    if ahead is not None:  # searched while the page showed the point before
+        found, seconds = ahead
+        return Lookup(found=found, n_digits=len(ds.y_train), cost=search_cost(len(found), seconds))
+    if _first_searches().first(f"{_where}:{version}"):
+        # A model version's first search from a section (a new point of the timeline, most often) goes without
+        # an index: the same answer in half the time, on the cores no training is using. A second one from the
+        # same section (another digit, another drawing) builds the index, which any later search then reuses.
         found, seconds = search(_model, ds.x_train, ds.y_train, _x, k, _pixel_index(f"{ds.source}:{id(ds.x_train)}"),
                                 workers=spare_cores())
         return Lookup(found=found, n_digits=len(ds.y_train), cost=search_cost(len(found), seconds))
@@ -155,11 +191,12 @@ def _neighbours(version: str, digest: str, k: int, _x: np.ndarray, _model: Any) 
     return Lookup(found=look_up(index, _model, _x, k), n_digits=len(index.labels), cost=index_cost(index))
 
 
-def neighbours(view: ModelView, x: np.ndarray, k: int) -> Lookup:
+def neighbours(view: ModelView, x: np.ndarray, k: int, where: str = "") -> Lookup:
     """The ``k`` nearest training digits of ``x`` (784,) in every space; reruns with the same digit reuse them.
 
-    Only a new lookup needs the index: rewinding to a point already seen with this digit does not rebuild
-    the index (~90 MB and half a second for the default network), which a cache of two versions has dropped.
+    Only a new lookup searches: rewinding to a point already seen with this digit does not search again. The
+    first search from section ``where`` at a model version keeps no index; a second builds one (~90 MB for the
+    default network), which a cache of two versions may have dropped since.
     """
     x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
-    return _neighbours(view.version, _digest(x), int(k), x, view.model)
+    return _neighbours(view.version, _digest(x), int(k), x, view.model, where)

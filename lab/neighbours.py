@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,9 +157,13 @@ class FirstSeen:
     """Which keys (model versions) came before, the newest ``size`` of them; thread-safe."""
 
     def __init__(self, size: int) -> None:
-        self.size, self.seen, self.lock = size, OrderedDict[str, None](), threading.Lock()
+        self.size, self.seen, self.lock = size, OrderedDict[Any, None](), threading.Lock()
 
-    def first(self, key: str) -> bool:
+    def __contains__(self, key: Any) -> bool:
+        with self.lock:
+            return key in self.seen
+
+    def first(self, key: Any) -> bool:
         """True the first time ``key`` comes (or again once ``size`` newer keys have pushed it out)."""
         with self.lock:
             new = key not in self.seen
@@ -168,6 +172,39 @@ class FirstSeen:
             while len(self.seen) > self.size:
                 self.seen.popitem(last=False)
             return new
+
+
+class Ahead:
+    """Work done ahead on one background thread (the searches at the timeline's next points), kept until taken.
+
+    At most ``size`` jobs are kept: submitting more cancels the oldest that has not started, so a user
+    racing along the slider leaves no queue behind.
+    """
+
+    def __init__(self, size: int = 4) -> None:
+        self.size, self.lock, self.jobs = size, threading.Lock(), OrderedDict[Any, Future]()
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ahead")
+
+    def submit(self, key: Any, job: Any) -> None:
+        """Run ``job()`` for ``key`` unless it is queued, running or done already."""
+        with self.lock:
+            if key in self.jobs:
+                return
+            self.jobs[key] = self.pool.submit(job)
+            while len(self.jobs) > self.size:
+                _, old = self.jobs.popitem(last=False)
+                old.cancel()  # no effect on one already running: it finishes, and is dropped
+
+    def take(self, key: Any) -> Any | None:
+        """The result for ``key`` (waiting if its job is running), or None if there is none to be had."""
+        with self.lock:
+            job = self.jobs.pop(key, None)
+        if job is None or job.cancelled():
+            return None
+        try:
+            return job.result()
+        except Exception:  # noqa: BLE001 - the caller then computes it itself, and meets any error there
+            return None
 
 
 def search_cost(spaces: int, seconds: float) -> str:

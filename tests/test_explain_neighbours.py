@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
 from lab import neighbours as lab_neighbours
-from lab.neighbours import FirstSeen, index_cost, look_up, neighbour_index, search, store_dtype
+from lab.neighbours import Ahead, FirstSeen, index_cost, look_up, neighbour_index, search, store_dtype
 from nn.config import ModelConfig
 from nn.explain.ablation import hidden_activations
 from nn.explain.neighbours import CHUNK, cosine_index, nearest
@@ -131,3 +133,29 @@ def test_first_seen_names_each_key_once_and_forgets_the_oldest() -> None:
     # a, a again, b, a again (now the newest), c (b is pushed out), b (new again; a out), a (new again; c out)
     assert [seen.first(k) for k in ("a", "a", "b", "a", "c", "b", "a")] == [True, False, True, False, True, True, True]
     assert not seen.first("b") and seen.first("c")
+
+
+def test_work_ahead_runs_each_job_once_and_drops_what_was_not_started() -> None:
+    gate, ran = threading.Event(), []
+
+    def job(name: str):
+        def run() -> str:
+            gate.wait(10)
+            ran.append(name)
+            return name
+        return run
+
+    ahead = Ahead(size=1)
+    ahead.submit("a", job("a"))  # starts at once, then waits at the gate
+    ahead.submit("a", job("a again"))  # already there: not run twice
+    ahead.submit("b", job("b"))  # queued; "a" leaves the kept jobs (it runs on, its result dropped)
+    ahead.submit("c", job("c"))  # "b" had not started: cancelled
+    assert ahead.take("b") is None and ahead.take("a") is None
+    gate.set()
+    assert ahead.take("c") == "c" and ahead.take("c") is None  # taken once
+    ahead.pool.shutdown(wait=True)
+    assert sorted(ran) == ["a", "c"]
+
+    failing = Ahead()
+    failing.submit("x", lambda: 1 / 0)
+    assert failing.take("x") is None  # the page then searches itself (and meets the error there)

@@ -103,3 +103,44 @@ def test_inspect_draws_only_the_open_tab_of_the_digit_through_the_layers(app, ru
     at.run()
     assert not at.exception, at.exception
     assert [t.split(":")[0] for t in layer_charts()] == ["Output layer"]
+
+
+def test_the_next_points_neighbours_are_searched_ahead_and_the_step_there_takes_them(app, run, monkeypatch) -> None:  # noqa: F811
+    """On an idle server, Nearest neighbours at one point searches the next point's in the background; the
+    step there finds them done: the page's own thread searches nothing."""
+    import threading
+
+    from dashboard.timeline import nearby
+
+    threads: list[str] = []
+    search = why.search
+
+    def counted(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(why, "search", counted)
+    view = timeline_view(run)
+    at = with_view(app(), view)
+    at.switch_page("app_pages/inspect.py").run()
+    open_section(at, INSPECT, "Nearest neighbours")
+    timeline_slider(at).set_value(2).run()
+    assert not at.exception, at.exception
+    point = view.timeline[2]
+    here = dataclasses.replace(view, version=f"r9-test:cp{point.step}{point.kind[0]}")
+    after, before = nearby(here)
+    assert [after.version, before.version] == [f"r9-test:cp{p.step}{p.kind[0]}" for p in view.timeline[3:0:-2]]
+    np.testing.assert_array_equal(np.concatenate([p.reshape(-1) for p in after.model.parameters()]),
+                                  view.timeline[3].params)
+    jobs = {key[0]: job for key, job in why._ahead().jobs.items()}
+    assert after.version in jobs and before.version in jobs
+    jobs[after.version].result(timeout=60)  # done in the background
+    def by_the_page() -> int:
+        return sum(not name.startswith("ahead") for name in threads)
+
+    before_step = by_the_page()
+    timeline_slider(at).set_value(3).run()
+    assert not at.exception, at.exception
+    assert by_the_page() == before_step
+    assert after.version not in {key[0] for key in why._ahead().jobs}  # taken
+    assert any("This first search at this point passed every training" in c.value for c in at.caption)
