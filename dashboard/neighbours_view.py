@@ -29,4 +29,10 @@ def neighbours_section(view: ModelView, x: np.ndarray, what: str, *, key: str) -
     st.caption(f"Under each {noun()}: its label and cosine similarity. Every search is exact: all {lookup.n_digits:,} "
                f"training {noun(plural=True)} are compared. {lookup.cost} Pixel space reads the training images every "
                "session already shares.")
-    why.look_ahead(nearby(view), x, int(k))  # the slider's next step finds its neighbours searched
+    # The same digit as last time: the user is moving along the timeline (not drawing), so the slider's next
+    # step will want the neighbours at the points around this one. Searched now, in the background.
+    shown = f"_{key}_nn_digit"
+    digit = why.digit_key(x)
+    if st.session_state.get(shown) == digit:
+        why.look_ahead(nearby(view), x, int(k))
+    st.session_state[shown] = digit

@@ -91,6 +91,11 @@ def _digest(x: np.ndarray) -> str:
     return hashlib.sha256(x.tobytes()).hexdigest()[:16]
 
 
+def digit_key(x: np.ndarray) -> str:
+    """A short name for the digit ``x`` (784,), the same for the same pixels."""
+    return _digest(np.ascontiguousarray(x, dtype=np.float32).reshape(-1))
+
+
 def class_means() -> np.ndarray:
     """(10, 28, 28) the average training digit of each class, 0..255 (the Data page's, once per server)."""
     ds = get_dataset()

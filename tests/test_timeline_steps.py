@@ -106,8 +106,9 @@ def test_inspect_draws_only_the_open_tab_of_the_digit_through_the_layers(app, ru
 
 
 def test_the_next_points_neighbours_are_searched_ahead_and_the_step_there_takes_them(app, run, monkeypatch) -> None:  # noqa: F811
-    """On an idle server, Nearest neighbours at one point searches the next point's in the background; the
-    step there finds them done: the page's own thread searches nothing."""
+    """On an idle server, Nearest neighbours at one point searches the next point's in the background once the
+    same digit is shown again (the user moves along the timeline); the step there finds them done: the page's
+    own thread searches nothing."""
     import threading
 
     from dashboard.timeline import nearby
@@ -120,10 +121,13 @@ def test_the_next_points_neighbours_are_searched_ahead_and_the_step_there_takes_
         return search(*args, **kwargs)
 
     monkeypatch.setattr(why, "search", counted)
+    for cache in (why._ahead, why._looked_up, why._neighbours):
+        cache.clear()
     view = timeline_view(run)
     at = with_view(app(), view)
     at.switch_page("app_pages/inspect.py").run()
     open_section(at, INSPECT, "Nearest neighbours")
+    assert not why._ahead().jobs  # a digit shown for the first time (a new drawing, say): nothing searched ahead
     timeline_slider(at).set_value(2).run()
     assert not at.exception, at.exception
     point = view.timeline[2]
