@@ -120,7 +120,8 @@ def tile_value(page, label: str) -> float:
 
 
 def test_the_runs_page_adds_a_run_when_it_ends_without_a_click(server) -> None:
-    config = PRESETS["quick"].replace(epochs=6, train_subset=20_000)  # a few seconds: long enough to switch pages
+    # about 5 s on a quiet machine (0.12 s an epoch): long enough to switch pages and see it training there
+    config = PRESETS["quick"].replace(epochs=40, train_subset=20_000)
     query = urllib.parse.urlencode(knobs_to_query(config_to_knobs(config)))
     with browser_page(height=1000) as page:
         page.goto(f"{server}/train?{query}")
