@@ -91,9 +91,14 @@ def _digest(x: np.ndarray) -> str:
     return hashlib.sha256(x.tobytes()).hexdigest()[:16]
 
 
+def _as_digit(x: np.ndarray) -> np.ndarray:
+    """``x`` as the neighbour searches take it (and name it): (784,) float32, contiguous."""
+    return np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+
+
 def digit_key(x: np.ndarray) -> str:
     """A short name for the digit ``x`` (784,), the same for the same pixels."""
-    return _digest(np.ascontiguousarray(x, dtype=np.float32).reshape(-1))
+    return _digest(_as_digit(x))
 
 
 def class_means() -> np.ndarray:
@@ -127,11 +132,16 @@ def _pixel_index(key: str) -> CosineIndex:
     return pixel_index(get_dataset().x_train)
 
 
+def _shared_pixels(ds: Any) -> CosineIndex:
+    """Pixel space over the dataset's training images, one index per server (keyed by the shared array)."""
+    return _pixel_index(f"{ds.source}:{id(ds.x_train)}")
+
+
 @st.cache_resource(show_spinner="Indexing the 60,000 training images in every layer (once per model version)…",
                    max_entries=2)
 def _neighbour_index(version: str, _model: Any) -> NeighbourIndex:
     ds = get_dataset()
-    return neighbour_index(_model, ds.x_train, ds.y_train, _pixel_index(f"{ds.source}:{id(ds.x_train)}"))
+    return neighbour_index(_model, ds.x_train, ds.y_train, _shared_pixels(ds))
 
 
 @dataclass(frozen=True)
@@ -140,7 +150,7 @@ class Lookup:
 
     found: list[Found]
     n_digits: int  # training digits compared
-    cost: str  # lab.neighbours.index_cost of the index searched
+    cost: str  # what the search cost: lab.neighbours.index_cost or search_cost
 
 
 @st.cache_resource(show_spinner=False)
@@ -167,8 +177,8 @@ def look_ahead(views: list[ModelView], x: np.ndarray, k: int) -> None:
     if workers < usable_cores():
         return  # a training is running: the cores are its
     ds = get_dataset()
-    pixels = _pixel_index(f"{ds.source}:{id(ds.x_train)}")
-    x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    pixels = _shared_pixels(ds)
+    x = _as_digit(x)
     digest = _digest(x)
     for view in views:
         key = (view.version, digest, int(k))
@@ -181,16 +191,14 @@ def look_ahead(views: list[ModelView], x: np.ndarray, k: int) -> None:
 def _neighbours(version: str, digest: str, k: int, _x: np.ndarray, _model: Any, _where: str) -> Lookup:
     ds = get_dataset()
     _looked_up().first((version, digest, k))
-    ahead = _ahead().take((version, digest, k))
-    if ahead is not None:  # searched while the page showed the point before
-        found, seconds = ahead
-        return Lookup(found=found, n_digits=len(ds.y_train), cost=search_cost(len(found), seconds))
-    if _first_searches().first(f"{_where}:{version}"):
+    searched = _ahead().take((version, digest, k))  # searched while the page showed the point before
+    if searched is None and _first_searches().first(f"{_where}:{version}"):
         # A model version's first search from a section (a new point of the timeline, most often) goes without
         # an index: the same answer in half the time, on the cores no training is using. A second one from the
         # same section (another digit, another drawing) builds the index, which any later search then reuses.
-        found, seconds = search(_model, ds.x_train, ds.y_train, _x, k, _pixel_index(f"{ds.source}:{id(ds.x_train)}"),
-                                workers=spare_cores())
+        searched = search(_model, ds.x_train, ds.y_train, _x, k, _shared_pixels(ds), workers=spare_cores())
+    if searched is not None:
+        found, seconds = searched
         return Lookup(found=found, n_digits=len(ds.y_train), cost=search_cost(len(found), seconds))
     index = _neighbour_index(version, _model)
     return Lookup(found=look_up(index, _model, _x, k), n_digits=len(index.labels), cost=index_cost(index))
@@ -203,5 +211,5 @@ def neighbours(view: ModelView, x: np.ndarray, k: int, where: str = "") -> Looku
     first search from section ``where`` at a model version keeps no index; a second builds one (~90 MB for the
     default network), which a cache of two versions may have dropped since.
     """
-    x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    x = _as_digit(x)
     return _neighbours(view.version, _digest(x), int(k), x, view.model, where)
